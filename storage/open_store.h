@@ -1,0 +1,22 @@
+// Opens the Store adapter a DSN names.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "storage/store.h"
+
+namespace pgqrs::storage {
+
+struct StoreOptions {
+  // Connections the PostgreSQL adapter keeps; readers the SQLite adapter keeps.
+  int32_t pool_size = 8;
+};
+
+// Parses `dsn` and opens its adapter. Does not migrate: call Store::Migrate().
+// INVALID_ARGUMENT for a malformed DSN, UNAVAILABLE when the storage cannot be reached.
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& dsn,
+                                                 const StoreOptions& options);
+
+}  // namespace pgqrs::storage
