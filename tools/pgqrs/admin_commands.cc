@@ -17,8 +17,7 @@ absl::Status Verify(Connection& conn, Printer& out) {
                          conn.Call(conn.admin(), &Stub::Verify, v1::VerifyRequest()));
   out.PrintRecord(response);
   if (!response.ok()) {
-    return PartialFailure(
-        absl::StrCat("verify found ", response.problems_size(), " problem(s)"));
+    return PartialFailure(absl::StrCat("verify found ", response.problems_size(), " problem(s)"));
   }
   return absl::OkStatus();
 }
@@ -36,8 +35,7 @@ absl::Status Reclaim(const Invocation& inv, Connection& conn, Printer& out) {
 // Commands whose request is empty and whose response is printed as one record.
 template <typename Request, typename Response>
 absl::Status Simple(Connection& conn, Printer& out,
-                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
-                                                 Response*)) {
+                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*)) {
   PGQRS_ASSIGN_OR_RETURN(Response response, conn.Call(conn.admin(), method, Request()));
   out.PrintRecord(response);
   return absl::OkStatus();

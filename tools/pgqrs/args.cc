@@ -122,8 +122,7 @@ absl::StatusOr<Invocation> Parser::Run() {
     if (words_.empty()) {
       return UsageError("missing command");
     }
-    return UsageError(absl::StrCat("\"", absl::StrJoin(words_, " "),
-                                   "\" needs a subcommand: ",
+    return UsageError(absl::StrCat("\"", absl::StrJoin(words_, " "), "\" needs a subcommand: ",
                                    absl::StrJoin(NextWords(specs_, words_), ", ")));
   }
   PGQRS_RETURN_IF_ERROR(CheckComplete());
@@ -145,8 +144,8 @@ absl::Status Parser::ParseFlag(size_t& i) {
   }
   if (spec == nullptr) {
     if (command_ == nullptr) {
-      return UsageError(absl::StrCat("unknown flag --", name,
-                                     " (command flags go after the command words)"));
+      return UsageError(
+          absl::StrCat("unknown flag --", name, " (command flags go after the command words)"));
     }
     return UsageError(absl::StrCat("unknown flag --", name, " for \"", CommandName(), "\""));
   }
@@ -214,9 +213,9 @@ absl::Status Parser::AddWord(const std::string& word) {
   if (words_.empty()) {
     return UsageError(absl::StrCat("unknown command \"", word, "\""));
   }
-  return UsageError(absl::StrCat("unknown ", absl::StrJoin(words_, " "), " command \"", word,
-                                 "\" (expected one of: ",
-                                 absl::StrJoin(NextWords(specs_, words_), ", "), ")"));
+  return UsageError(
+      absl::StrCat("unknown ", absl::StrJoin(words_, " "), " command \"", word,
+                   "\" (expected one of: ", absl::StrJoin(NextWords(specs_, words_), ", "), ")"));
 }
 
 absl::Status Parser::CheckComplete() const {
@@ -224,8 +223,8 @@ absl::Status Parser::CheckComplete() const {
   const std::vector<std::string>& args = inv_.args;
   for (const FlagSpec& flag : command_->flags) {
     if (flag.required && inv_.flags.count(flag.name) == 0) {
-      return UsageError(absl::StrCat(CommandName(), ": missing flag --", flag.name, " ",
-                                     flag.value_name));
+      return UsageError(
+          absl::StrCat(CommandName(), ": missing flag --", flag.name, " ", flag.value_name));
     }
   }
   bool variadic = false;

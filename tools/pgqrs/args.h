@@ -30,12 +30,12 @@ enum class FlagKind {
 };
 
 struct FlagSpec {
-  std::string name;             // without the leading "--"
+  std::string name;  // without the leading "--"
   FlagKind kind = FlagKind::kBool;
-  std::string value_name;       // shown in usage, e.g. "MS"; empty for kBool
-  std::string help;             // one line
-  bool repeatable = false;      // may be given more than once (values kept in order)
-  bool required = false;        // ParseArgs fails when the flag is absent
+  std::string value_name;   // shown in usage, e.g. "MS"; empty for kBool
+  std::string help;         // one line
+  bool repeatable = false;  // may be given more than once (values kept in order)
+  bool required = false;    // ParseArgs fails when the flag is absent
 };
 
 struct CommandSpec {

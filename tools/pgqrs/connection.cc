@@ -18,8 +18,7 @@ ConnectionOptions ResolveConnectionOptions(
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 Connection::Connection(ConnectionOptions options)

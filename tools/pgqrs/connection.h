@@ -4,13 +4,13 @@
 // Thread safety: not thread-safe (the CLI makes one call at a time).
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,9 +22,9 @@
 namespace pgqrs::cli {
 
 struct ConnectionOptions {
-  std::string server;        // HOST:PORT
-  std::string token;         // sent as "authorization: Bearer <token>" when non-empty
-  int64_t timeout_ms = 0;    // deadline of each call
+  std::string server;      // HOST:PORT
+  std::string token;       // sent as "authorization: Bearer <token>" when non-empty
+  int64_t timeout_ms = 0;  // deadline of each call
 };
 
 // Fills ConnectionOptions from the global flags, then `getenv` (PGQRS_SERVER, PGQRS_TOKEN),
@@ -49,9 +49,10 @@ class Connection {
   // Calls `method` on `stub` with a deadline of timeout_ms + extra_deadline_ms from now.
   // Returns the server's status on failure.
   template <typename Stub, typename Request, typename Response>
-  absl::StatusOr<Response> Call(
-      Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-      const Request& request, int64_t extra_deadline_ms = 0) {
+  absl::StatusOr<Response> Call(Stub& stub,
+                                grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                             Response*),
+                                const Request& request, int64_t extra_deadline_ms = 0) {
     grpc::ClientContext context;
     Prepare(context, extra_deadline_ms);
     Response response;

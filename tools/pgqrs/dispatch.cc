@@ -59,8 +59,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     return kExitOk;
   }
   Connection conn(ResolveConnectionOptions(inv->globals, getenv));
-  Printer printer(inv->globals.output == "json" ? OutputFormat::kJson : OutputFormat::kTable,
-                  out);
+  Printer printer(inv->globals.output == "json" ? OutputFormat::kJson : OutputFormat::kTable, out);
   const absl::Status status = RunCommand(*inv, conn, printer);
   out.flush();
   if (!status.ok()) {

@@ -46,8 +46,7 @@ std::string FormatError(const absl::Status& status) {
   if (IsUsageError(status) || IsPartialFailure(status)) {
     return absl::StrCat("error: ", status.message());
   }
-  return absl::StrCat("error: ", absl::StatusCodeToString(status.code()), ": ",
-                      status.message());
+  return absl::StrCat("error: ", absl::StatusCodeToString(status.code()), ": ", status.message());
 }
 
 }  // namespace pgqrs::cli

@@ -44,12 +44,11 @@ absl::Status ApplyReceipts(const Invocation& inv, Connection& conn, Printer& out
   for (const std::string& receipt : receipts) {
     request.add_receipts(receipt);
   }
-  PGQRS_ASSIGN_OR_RETURN(v1::ReceiptResponse response,
-                         conn.Call(conn.queues(), method, request));
+  PGQRS_ASSIGN_OR_RETURN(v1::ReceiptResponse response, conn.Call(conn.queues(), method, request));
   const int failed = PrintReceiptResults(out, receipts, response);
   if (failed > 0) {
-    return PartialFailure(absl::StrCat(inv.command[0], ": ", failed, " of ", receipts.size(),
-                                       " receipts failed"));
+    return PartialFailure(
+        absl::StrCat(inv.command[0], ": ", failed, " of ", receipts.size(), " receipts failed"));
   }
   return absl::OkStatus();
 }

@@ -1,13 +1,13 @@
 #include "tools/pgqrs/output.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
 #include <map>
-
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/timestamp.pb.h>
-#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -101,7 +101,8 @@ std::string ValueText(const Message& m, const FieldDescriptor* f, int index) {
 std::string FieldValueText(const Message& m, const FieldDescriptor* f) {
   if (f->is_map()) {
     std::map<std::string, std::string> sorted;
-    for (const auto& [key, value] : MapToJson(m, f).items()) {
+    const nlohmann::json entries = MapToJson(m, f);
+    for (const auto& [key, value] : entries.items()) {
       sorted[key] = value.is_string() ? value.get<std::string>() : JsonLine(value);
     }
     return sorted.empty() ? "-" : absl::StrJoin(sorted, ",", absl::PairFormatter("="));
@@ -121,8 +122,8 @@ void Flatten(const Message& m, const std::string& prefix,
   const google::protobuf::Descriptor* d = m.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    const bool nested = f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated() &&
-                        !IsTimestamp(f);
+    const bool nested =
+        f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated() && !IsTimestamp(f);
     if (!nested) {
       out.emplace_back(prefix + f->name(), FieldValueText(m, f));
     } else if (m.GetReflection()->HasField(m, f)) {
@@ -172,8 +173,7 @@ std::string RenderFields(const std::vector<std::pair<std::string, std::string>>&
   }
   std::string text;
   for (const auto& [key, value] : fields) {
-    absl::StrAppend(&text, key, ":", std::string(width - DisplayWidth(key) + 2, ' '), value,
-                    "\n");
+    absl::StrAppend(&text, key, ":", std::string(width - DisplayWidth(key) + 2, ' '), value, "\n");
   }
   return text;
 }
@@ -230,8 +230,8 @@ std::vector<std::pair<std::string, std::string>> FlattenFields(const Message& me
 std::string ShortEnumName(const google::protobuf::EnumValueDescriptor& value) {
   std::string prefix = value.type()->value(0)->name();
   const std::string unspecified = "UNSPECIFIED";
-  prefix = prefix.ends_with(unspecified) ? prefix.substr(0, prefix.size() - unspecified.size())
-                                         : "";
+  prefix =
+      prefix.ends_with(unspecified) ? prefix.substr(0, prefix.size() - unspecified.size()) : "";
   std::string name = value.name();
   if (name.starts_with(prefix)) {
     name = name.substr(prefix.size());

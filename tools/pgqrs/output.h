@@ -11,13 +11,13 @@
 // Thread safety: Printer is not thread-safe; the free functions are.
 #pragma once
 
+#include <google/protobuf/message.h>
+
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <google/protobuf/message.h>
-#include <nlohmann/json.hpp>
 
 namespace pgqrs::cli {
 

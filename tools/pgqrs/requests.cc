@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
@@ -20,8 +19,7 @@ absl::string_view Absl(std::string_view text) { return {text.data(), text.size()
 // An int flag that must fit an int32 proto field.
 absl::StatusOr<int32_t> Int32Flag(const Invocation& inv, std::string_view name) {
   const int64_t value = inv.GetInt(name);
-  if (value < std::numeric_limits<int32_t>::min() ||
-      value > std::numeric_limits<int32_t>::max()) {
+  if (value < std::numeric_limits<int32_t>::min() || value > std::numeric_limits<int32_t>::max()) {
     return UsageError(absl::StrCat("--", Absl(name), " is out of range: ", value));
   }
   return static_cast<int32_t>(value);
@@ -31,23 +29,22 @@ absl::StatusOr<int32_t> Int32Flag(const Invocation& inv, std::string_view name) 
 std::string ParserMessage(const std::string& what) {
   const size_t end = what.rfind("] ", what.find(' '));
   return what.starts_with("[json.exception.") && end != std::string::npos ? what.substr(end + 2)
-                                                                           : what;
+                                                                          : what;
 }
 
 // The parser's complaint about `text`, or nullopt when it is one valid JSON document.
 std::optional<std::string> JsonSyntaxError(const std::string& text) {
   try {
     const nlohmann::json parsed = nlohmann::json::parse(text);
-    return parsed.is_discarded() ? std::optional<std::string>("not a JSON document")
-                                 : std::nullopt;
+    return parsed.is_discarded() ? std::optional<std::string>("not a JSON document") : std::nullopt;
   } catch (const nlohmann::json::parse_error& e) {
     return ParserMessage(e.what());
   }
 }
 
 template <typename Enum>
-absl::StatusOr<Enum> ParseEnum(const google::protobuf::EnumDescriptor* type,
-                               std::string_view text, std::string_view what) {
+absl::StatusOr<Enum> ParseEnum(const google::protobuf::EnumDescriptor* type, std::string_view text,
+                               std::string_view what) {
   std::string wanted(text);
   std::transform(wanted.begin(), wanted.end(), wanted.begin(),
                  [](unsigned char c) { return std::tolower(c); });
@@ -59,8 +56,8 @@ absl::StatusOr<Enum> ParseEnum(const google::protobuf::EnumDescriptor* type,
     }
     absl::StrAppend(&choices, choices.empty() ? "" : ", ", name);
   }
-  return UsageError(absl::StrCat(Absl(what), " must be one of ", choices, ", not \"",
-                                 Absl(text), "\""));
+  return UsageError(
+      absl::StrCat(Absl(what), " must be one of ", choices, ", not \"", Absl(text), "\""));
 }
 
 }  // namespace

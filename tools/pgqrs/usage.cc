@@ -26,15 +26,20 @@ FlagSpec Required(FlagSpec flag) {
 std::vector<CommandSpec> QueueCommands() {
   const std::string s = "Queues";
   return {
-      {{"queue", "create"}, {"NAME"},
+      {{"queue", "create"},
+       {"NAME"},
        {Int("max-read-count", "N", "deliveries before a message is dead-lettered (default 5)"),
         Int("vt-ms", "MS", "default visibility timeout (default 30000)"),
         Bool("if-not-exists", "succeed if the queue already exists")},
-       "create a queue", s},
+       "create a queue",
+       s},
       {{"queue", "list"}, {}, {}, "list every queue", s},
       {{"queue", "get"}, {"NAME"}, {}, "show a queue's settings and statistics", s},
-      {{"queue", "delete"}, {"NAME"},
-       {Bool("force", "delete even with messages or live workers")}, "delete a queue", s},
+      {{"queue", "delete"},
+       {"NAME"},
+       {Bool("force", "delete even with messages or live workers")},
+       "delete a queue",
+       s},
       {{"queue", "purge"}, {"NAME"}, {}, "remove every message, keep the queue", s},
       {{"queue", "stats"}, {"NAME"}, {}, "count messages by state", s},
   };
@@ -44,24 +49,34 @@ std::vector<CommandSpec> MessageCommands() {
   const std::string s = "Messages";
   const std::string r = "RECEIPT...";
   return {
-      {{"send"}, {"QUEUE", "JSON..."},
+      {{"send"},
+       {"QUEUE", "JSON..."},
        {Int("delay-ms", "MS", "deliver no earlier than MS from now"),
         Int("priority", "N", "higher priorities are received first"),
         Str("dedup-key", "KEY", "return the live message with this key instead (one JSON only)"),
         Int("worker-id", "ID", "the registered producer sending")},
-       "enqueue one message per JSON argument, as one batch; prints the ids", s},
-      {{"recv"}, {"QUEUE"},
+       "enqueue one message per JSON argument, as one batch; prints the ids",
+       s},
+      {{"recv"},
+       {"QUEUE"},
        {Int("max", "N", "lease up to N messages (default 1)"),
         Int("vt-ms", "MS", "visibility timeout (default: the queue's)"),
         Int("wait-ms", "MS", "long-poll up to MS for a message"),
         Int("worker-id", "ID", "the registered consumer receiving")},
-       "lease visible messages; prints id, payload, receipt, read count, visible_at", s},
+       "lease visible messages; prints id, payload, receipt, read count, visible_at",
+       s},
       {{"ack"}, {"QUEUE", r}, {}, "archive leased messages", s},
-      {{"nack"}, {"QUEUE", r}, {Int("delay-ms", "MS", "release after MS instead of now")},
-       "release leases so the messages are delivered again", s},
+      {{"nack"},
+       {"QUEUE", r},
+       {Int("delay-ms", "MS", "release after MS instead of now")},
+       "release leases so the messages are delivered again",
+       s},
       {{"delete"}, {"QUEUE", r}, {}, "remove leased messages", s},
-      {{"extend"}, {"QUEUE", r}, {Required(Int("vt-ms", "MS", "new lease length from now"))},
-       "extend leases", s},
+      {{"extend"},
+       {"QUEUE", r},
+       {Required(Int("vt-ms", "MS", "new lease length from now"))},
+       "extend leases",
+       s},
   };
 }
 
@@ -69,8 +84,11 @@ std::vector<CommandSpec> DeadLetterCommands() {
   const std::string s = "Dead letters";
   return {
       {{"dlq", "list"}, {"QUEUE"}, {}, "list a queue's dead letters", s},
-      {{"dlq", "redrive"}, {"QUEUE", "[ID...]"}, {},
-       "return dead letters (all, or the given ids) to pending", s},
+      {{"dlq", "redrive"},
+       {"QUEUE", "[ID...]"},
+       {},
+       "return dead letters (all, or the given ids) to pending",
+       s},
   };
 }
 
@@ -80,23 +98,29 @@ std::vector<CommandSpec> WorkerCommands() {
   FlagSpec label = Str("label", "K=V", "a label (repeatable)");
   label.repeatable = true;
   return {
-      {{"worker", "register"}, {"NAME"},
+      {{"worker", "register"},
+       {"NAME"},
        {Required(Str("role", "ROLE", "producer, consumer or admin")),
         Str("queue", "QUEUE", "the queue (empty for admin workers)"),
         Str("hostname", "HOST", "the worker's host (default: this host)"), label},
-       "register a worker; prints its id", s},
-      {{"worker", "list"}, {},
+       "register a worker; prints its id",
+       s},
+      {{"worker", "list"},
+       {},
        {Str("queue", "QUEUE", "only this queue's workers"),
         Str("status", "STATUS", "ready, polling, suspended, interrupted or stopped")},
-       "list workers", s},
+       "list workers",
+       s},
       {{"worker", "get"}, id, {}, "show a worker", s},
       {{"worker", "heartbeat"}, id, {}, "record a heartbeat; prints the status to follow", s},
       {{"worker", "suspend"}, id, {}, "ask a worker to pause", s},
       {{"worker", "resume"}, id, {}, "let a suspended worker continue", s},
       {{"worker", "interrupt"}, id, {}, "ask a worker to stop", s},
-      {{"worker", "shutdown"}, id,
+      {{"worker", "shutdown"},
+       id,
        {Bool("release-messages", "release the worker's leases instead of failing")},
-       "mark a worker stopped", s},
+       "mark a worker stopped",
+       s},
   };
 }
 
@@ -107,17 +131,19 @@ std::vector<CommandSpec> AdminCommands() {
       {{"admin", "stats"}, {}, {}, "system-wide counts", s},
       {{"admin", "info"}, {}, {}, "server version, backend and capabilities", s},
       {{"admin", "migrate"}, {}, {}, "apply pending schema migrations", s},
-      {{"admin", "reclaim"}, {},
+      {{"admin", "reclaim"},
+       {},
        {Str("queue", "QUEUE", "only this queue (default: all)"),
         Int("older-than-ms", "MS", "silence threshold (default: the server's worker timeout)")},
-       "stop silent workers and release their leases now", s},
+       "stop silent workers and release their leases now",
+       s},
   };
 }
 
 std::vector<CommandSpec> BuildTable() {
   std::vector<CommandSpec> table;
-  for (auto group : {QueueCommands(), MessageCommands(), DeadLetterCommands(),
-                     WorkerCommands(), AdminCommands()}) {
+  for (auto group : {QueueCommands(), MessageCommands(), DeadLetterCommands(), WorkerCommands(),
+                     AdminCommands()}) {
     std::move(group.begin(), group.end(), std::back_inserter(table));
   }
   return table;

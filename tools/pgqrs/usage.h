@@ -21,7 +21,6 @@ std::string Synopsis(const CommandSpec& spec);
 
 // Usage for `topic`: overall usage when empty, the commands of a group ("queue"), or one
 // command with its flags ("queue create"). REQUIRES: `topic` is a prefix of some command.
-std::string UsageText(const std::vector<CommandSpec>& specs,
-                      const std::vector<std::string>& topic);
+std::string UsageText(const std::vector<CommandSpec>& specs, const std::vector<std::string>& topic);
 
 }  // namespace pgqrs::cli

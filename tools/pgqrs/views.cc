@@ -5,14 +5,14 @@
 namespace pgqrs::cli {
 
 const std::vector<std::string>& QueueColumns() {
-  static const auto* const kColumns = new std::vector<std::string>{
-      "name", "max_read_count", "visibility_timeout_ms", "created_at"};
+  static const auto* const kColumns =
+      new std::vector<std::string>{"name", "max_read_count", "visibility_timeout_ms", "created_at"};
   return *kColumns;
 }
 
 const std::vector<std::string>& ReceivedColumns() {
-  static const auto* const kColumns = new std::vector<std::string>{
-      "id", "payload_json", "receipt", "read_count", "visible_at"};
+  static const auto* const kColumns =
+      new std::vector<std::string>{"id", "payload_json", "receipt", "read_count", "visible_at"};
   return *kColumns;
 }
 
@@ -24,8 +24,7 @@ const std::vector<std::string>& DeadLetterColumns() {
 
 const std::vector<std::string>& WorkerColumns() {
   static const auto* const kColumns = new std::vector<std::string>{
-      "id",     "name",     "queue",           "role",
-      "status", "hostname", "leased_messages", "heartbeat_at"};
+      "id", "name", "queue", "role", "status", "hostname", "leased_messages", "heartbeat_at"};
   return *kColumns;
 }
 

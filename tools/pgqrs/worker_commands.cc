@@ -47,8 +47,7 @@ absl::Status Heartbeat(const Invocation& inv, Connection& conn, Printer& out) {
   v1::HeartbeatRequest request;
   PGQRS_ASSIGN_OR_RETURN(int64_t id, WorkerId(inv));
   request.set_worker_id(id);
-  PGQRS_ASSIGN_OR_RETURN(v1::Worker worker,
-                         conn.Call(conn.workers(), &Stub::Heartbeat, request));
+  PGQRS_ASSIGN_OR_RETURN(v1::Worker worker, conn.Call(conn.workers(), &Stub::Heartbeat, request));
   out.PrintRecords(WorkerColumns(), {&worker});
   return absl::OkStatus();
 }
