@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# compare.sh: pgqrsd against its yardsticks, on this machine, in one go, in one table.
+#
+#   tools/bench/compare.sh [--duration=5s] [--warmup=1s] [--producers=4] [--consumers=4]
+#                          [--payload=100] [--parked=10000] [--postgres-dsn=postgres://...]
+#                          [--no-build] [--out=FILE]
+#
+# Rows (same producers, consumers, payload and batch in every lifecycle row):
+#   ping                the bare gRPC transport (GetServerInfo per call, no storage)
+#   pgqrsd/<store>      every storage DSN the daemon accepts (sqlite always; engine and
+#                       postgres when this build has them), batch 1 and batch 100
+#   beanstalkd -f0      binlog, fsync on every write before the reply (durable like pgqrsd)
+#   beanstalkd -f50     binlog, fsync at most every 50 ms (beanstalkd's default)
+#   store-bench         the same transactions in-process on the Store (no gRPC)
+#   longpoll            N parked Dequeue calls: daemon threads, RSS and wake latency
+# The daemons listen on free 127.0.0.1 ports, keep their data in a temp dir, and are
+# stopped on exit. The whole script takes about 3-5 minutes with the defaults.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=5s
+WARMUP=1s
+PRODUCERS=4
+CONSUMERS=4
+PAYLOAD=100
+PARKED=10000
+POSTGRES_DSN="${PGQRS_BENCH_POSTGRES_DSN:-}"
+BUILD=1
+OUT=""
+for arg in "$@"; do
+  case "$arg" in
+    --duration=*) DURATION="${arg#*=}" ;;
+    --warmup=*) WARMUP="${arg#*=}" ;;
+    --producers=*) PRODUCERS="${arg#*=}" ;;
+    --consumers=*) CONSUMERS="${arg#*=}" ;;
+    --payload=*) PAYLOAD="${arg#*=}" ;;
+    --parked=*) PARKED="${arg#*=}" ;;
+    --postgres-dsn=*) POSTGRES_DSN="${arg#*=}" ;;
+    --no-build) BUILD=0 ;;
+    --out=*) OUT="${arg#*=}" ;;
+    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+  esac
+done
+
+if ((BUILD)); then
+  bazel build -c opt //server:pgqrsd //tools/bench:pgqrs-bench //tools/bench:store-bench >&2
+fi
+BIN="$(bazel info -c opt bazel-bin 2>/dev/null)"
+PGQRSD="$BIN/server/pgqrsd"
+BENCH="$BIN/tools/bench/pgqrs-bench"
+STORE_BENCH="$BIN/tools/bench/store-bench"
+
+TMP="$(mktemp -d /tmp/pgqrs-compare.XXXXXX)"
+RESULTS="$TMP/results.jsonl"
+DAEMON_PID=""
+cleanup() {
+  if [[ -n "$DAEMON_PID" ]]; then kill "$DAEMON_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_daemon NAME COMMAND...: runs COMMAND (with $PORT set) in the background and waits
+# until something listens on $PORT. Returns 1 (and prints the log) if it exits first.
+start_daemon() {
+  local name="$1"
+  shift
+  "$@" >"$TMP/$name.log" 2>&1 &
+  DAEMON_PID=$!
+  for _ in $(seq 200); do
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+      echo "  $name did not start: $(tail -n 1 "$TMP/$name.log")" >&2
+      wait "$DAEMON_PID" 2>/dev/null || true
+      DAEMON_PID=""
+      return 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "  $name did not listen on $PORT" >&2
+  stop_daemon
+  return 1
+}
+
+stop_daemon() {
+  [[ -n "$DAEMON_PID" ]] || return 0
+  kill -TERM "$DAEMON_PID" 2>/dev/null || true
+  wait "$DAEMON_PID" 2>/dev/null || true
+  DAEMON_PID=""
+}
+
+# run LABEL DURABILITY BINARY ARGS...: one benchmark run; its JSON line, tagged, goes to
+# $RESULTS.
+run() {
+  local label="$1" durability="$2"
+  shift 2
+  echo "== $label: $*" >&2
+  local line
+  if line="$("$@" --warmup="$WARMUP" --duration="$DURATION" --payload="$PAYLOAD" \
+      --producers="$PRODUCERS" --consumers="$CONSUMERS" --progress=false 2>"$TMP/run.err")"; then
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["label"]=sys.argv[2];
+d["durability"]=sys.argv[3]; print(json.dumps(d))' "$line" "$label" "$durability" >>"$RESULTS"
+  else
+    echo "  failed: $(tail -n 2 "$TMP/run.err")" >&2
+  fi
+}
+
+# Every pgqrsd scenario row for one DSN.
+bench_pgqrsd() {
+  local name="$1" dsn="$2" durability="$3"
+  PORT="$(free_port)"
+  start_daemon "pgqrsd-$name" "$PGQRSD" --listen="127.0.0.1:$PORT" --dsn="$dsn" || return 0
+  local common=(--server="127.0.0.1:$PORT" --daemon-pid="$DAEMON_PID")
+  if [[ "$name" == sqlite ]]; then
+    run "ping (transport limit)" "none" "$BENCH" --target=ping --scenario=lifecycle --batch=1 \
+        "${common[@]}"
+  fi
+  run "pgqrsd $name" "$durability" "$BENCH" --scenario=lifecycle --batch=1 "${common[@]}"
+  run "pgqrsd $name" "$durability" "$BENCH" --scenario=lifecycle --batch=100 "${common[@]}"
+  run "pgqrsd $name" "$durability" "$BENCH" --scenario=enqueue --batch=1 "${common[@]}"
+  if [[ "$name" == sqlite ]]; then
+    run "pgqrsd $name" "$durability" "$BENCH" --scenario=longpoll --parked="$PARKED" \
+        --wakes=100 "${common[@]}"
+  fi
+  stop_daemon
+}
+
+bench_beanstalkd() {
+  local name="$1" durability="$2"
+  shift 2
+  PORT="$(free_port)"
+  mkdir -p "$TMP/$name"
+  start_daemon "$name" beanstalkd -l 127.0.0.1 -p "$PORT" -b "$TMP/$name" "$@" || return 0
+  local common=(--target=beanstalk --server="127.0.0.1:$PORT" --daemon-pid="$DAEMON_PID")
+  run "$name" "$durability" "$BENCH" --scenario=lifecycle --batch=1 "${common[@]}"
+  run "$name" "$durability" "$BENCH" --scenario=lifecycle --batch=100 "${common[@]}"
+  run "$name" "$durability" "$BENCH" --scenario=enqueue --batch=1 "${common[@]}"
+  stop_daemon
+}
+
+describe_machine() {
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+       "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)," \
+       "kernel $(uname -r)"
+  echo "temp dir: $(df -hT "$TMP" | awk 'NR==2 {print $2 " on " $1}')"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+describe_machine >"$TMP/machine.txt"
+cat "$TMP/machine.txt" >&2
+
+STRICT="durable: fsync before reply"
+bench_pgqrsd sqlite "sqlite://$TMP/pgqrs.db" "$STRICT"
+bench_pgqrsd sqlite-normal "sqlite://$TMP/pgqrs-normal.db?synchronous=normal" \
+    "WAL, fsync at checkpoint"
+bench_pgqrsd engine "engine://$TMP/pgqrs-engine.db" "$STRICT"
+if [[ -n "$POSTGRES_DSN" ]]; then
+  bench_pgqrsd postgres "$POSTGRES_DSN" "postgres commit"
+fi
+bench_beanstalkd "beanstalkd -f0" "$STRICT" -f 0
+bench_beanstalkd "beanstalkd -f50" "binlog, fsync every 50 ms"
+for batch in 1 100; do
+  run "store-bench sqlite" "$STRICT" "$STORE_BENCH" --dsn="sqlite://$TMP/store.db" \
+      --scenario=lifecycle --batch="$batch"
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$TMP/machine.txt"
+
+report() {
+  cat "$TMP/machine.txt"
+  echo "held equal: producers $PRODUCERS, consumers $CONSUMERS, payload $PAYLOAD B," \
+       "warm-up $WARMUP, measured $DURATION per row, one client process on the same machine"
+  python3 tools/bench/compare_table.py "$RESULTS"
+}
+if [[ -n "$OUT" ]]; then report | tee "$OUT"; else report; fi

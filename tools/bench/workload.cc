@@ -1,0 +1,254 @@
+#include "tools/bench/workload.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/base/status_macros.h"
+#include "tools/bench/payload.h"
+#include "tools/bench/proc_stats.h"
+#include "tools/bench/progress.h"
+
+namespace pgqrs::bench {
+namespace {
+
+enum Phase : int { kWarmup, kMeasure, kStop };
+
+constexpr int kPreloadBatch = 1000;
+constexpr absl::Duration kErrorPause = absl::Milliseconds(1);
+constexpr absl::Duration kTick = absl::Milliseconds(50);
+
+// One worker's figures, merged into the result when the worker ends.
+struct Recorder {
+  Histogram latency;
+  std::map<std::string, Histogram> calls;
+  std::map<std::string, int64_t> errors;
+};
+
+// State every worker of one run shares.
+struct Shared {
+  explicit Shared(const WorkloadOptions& o) : options(o), backlog_limit(EffectiveBacklog(o)) {}
+
+  bool Measuring() const { return phase.load(std::memory_order_relaxed) == kMeasure; }
+  bool Stopped() const { return phase.load(std::memory_order_relaxed) == kStop; }
+  // Ends the measured phase (once) and notes when.
+  void Stop() {
+    int expected = kMeasure;
+    if (phase.compare_exchange_strong(expected, kStop)) stop_nanos.store(MonotonicNanos());
+  }
+  // Counts `n` completed messages; ends the run once the target count is reached.
+  void Complete(int64_t n) {
+    int64_t done = completed.fetch_add(n, std::memory_order_relaxed) + n;
+    int64_t target = options.scenario == Scenario::kDrain ? options.preload : options.messages;
+    if (target > 0 && done >= target) Stop();
+  }
+
+  const WorkloadOptions& options;
+  const int64_t backlog_limit;
+  std::atomic<int> phase{kWarmup};
+  std::atomic<int64_t> completed{0};  // messages completed in the measured phase
+  std::atomic<int64_t> backlog{0};    // enqueued and not yet acked
+  std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> stop_nanos{0};
+
+  absl::Mutex mu;
+  RunResult* result ABSL_GUARDED_BY(mu) = nullptr;
+};
+
+void CountError(Shared& shared, Recorder& rec, const absl::Status& status) {
+  shared.errors.fetch_add(1, std::memory_order_relaxed);
+  ++rec.errors[absl::StatusCodeToString(status.code())];
+  absl::SleepFor(kErrorPause);
+}
+
+void Merge(Shared& shared, const Recorder& rec) {
+  absl::MutexLock lock(&shared.mu);
+  RunResult& r = *shared.result;
+  r.latency.Merge(rec.latency);
+  for (const auto& [name, h] : rec.calls) r.calls[name].Merge(h);
+  for (const auto& [code, n] : rec.errors) r.errors[code] += n;
+}
+
+void ProducerLoop(Shared& shared, Session& session, uint64_t seed) {
+  const WorkloadOptions& o = shared.options;
+  const bool lifecycle = o.scenario == Scenario::kLifecycle;
+  PayloadMaker maker(o.payload_bytes, seed);
+  Recorder rec;
+  std::vector<std::string> batch(o.batch);
+  while (!shared.Stopped()) {
+    if (lifecycle && shared.backlog.load(std::memory_order_relaxed) >= shared.backlog_limit) {
+      absl::SleepFor(absl::Microseconds(50));
+      continue;
+    }
+    int64_t t0 = MonotonicNanos();
+    for (std::string& body : batch) body = maker.Make(t0);
+    absl::Status status = session.Enqueue(batch);
+    int64_t t1 = MonotonicNanos();
+    bool measuring = shared.Measuring();
+    if (!status.ok()) {
+      if (measuring) CountError(shared, rec, status);
+      continue;
+    }
+    shared.backlog.fetch_add(o.batch, std::memory_order_relaxed);
+    if (!measuring) continue;
+    rec.calls["enqueue"].Record(t1 - t0);
+    if (!lifecycle) {
+      rec.latency.Record(t1 - t0);
+      shared.Complete(o.batch);
+    }
+  }
+  Merge(shared, rec);
+}
+
+void ConsumerLoop(Shared& shared, Session& session) {
+  const WorkloadOptions& o = shared.options;
+  const bool drain = o.scenario == Scenario::kDrain;
+  Recorder rec;
+  while (!shared.Stopped()) {
+    int64_t t0 = MonotonicNanos();
+    absl::StatusOr<std::vector<Leased>> leased = session.Dequeue(o.batch, o.dequeue_wait);
+    int64_t t1 = MonotonicNanos();
+    if (!leased.ok()) {
+      if (shared.Measuring()) CountError(shared, rec, leased.status());
+      continue;
+    }
+    if (leased->empty()) continue;
+    absl::Status status = session.Ack(*leased);
+    int64_t t2 = MonotonicNanos();
+    bool measuring = shared.Measuring();
+    if (!status.ok()) {
+      if (measuring) CountError(shared, rec, status);
+      continue;
+    }
+    auto n = static_cast<int64_t>(leased->size());
+    shared.backlog.fetch_sub(n, std::memory_order_relaxed);
+    if (!measuring) continue;
+    rec.calls["dequeue"].Record(t1 - t0);
+    rec.calls["ack"].Record(t2 - t1);
+    if (drain) {
+      rec.latency.Record(t2 - t0);
+    } else {
+      for (const Leased& m : *leased) {
+        if (std::optional<int64_t> stamp = StampOf(m.payload)) rec.latency.Record(t2 - *stamp);
+      }
+    }
+    shared.Complete(n);
+  }
+  Merge(shared, rec);
+}
+
+// Loads the drain scenario's messages through one session.
+absl::Status Preload(Target& target, const WorkloadOptions& o, Progress& progress) {
+  PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, target.NewSession());
+  PayloadMaker maker(o.payload_bytes, o.seed);
+  for (int64_t loaded = 0; loaded < o.preload;) {
+    int n = static_cast<int>(std::min<int64_t>(kPreloadBatch, o.preload - loaded));
+    std::vector<std::string> batch(n, maker.Make(MonotonicNanos()));
+    PGQRS_RETURN_IF_ERROR(session->Enqueue(batch));
+    loaded += n;
+    progress.Show(absl::StrFormat("preload %d / %d", loaded, o.preload));
+  }
+  return absl::OkStatus();
+}
+
+std::string ProgressLine(const Shared& shared, absl::Time start, int64_t* last_done,
+                         absl::Time* last_time) {
+  absl::Time now = absl::Now();
+  int64_t done = shared.completed.load();
+  double rate = (done - *last_done) / std::max(1e-9, absl::ToDoubleSeconds(now - *last_time));
+  *last_done = done;
+  *last_time = now;
+  return absl::StrFormat("%s %5.1f s  %d messages  %.0f msg/s  %d errors",
+                         shared.Measuring() ? "measure" : "stopping",
+                         absl::ToDoubleSeconds(now - start), done, rate, shared.errors.load());
+}
+
+// The observed process's CPU use over the measured phase, and its threads and memory at
+// the end of it.
+nlohmann::json ObserveDaemon(int pid, const ProcessStats& before, absl::Duration elapsed) {
+  absl::StatusOr<ProcessStats> after = ReadProcessStats(pid);
+  if (!after.ok()) return {{"error", std::string(after.status().message())}};
+  nlohmann::json j = ToJson(*after);
+  double cpu = after->cpu_seconds - before.cpu_seconds;
+  j["cpu_s"] = cpu;
+  j["cpu_cores"] = cpu / std::max(1e-9, absl::ToDoubleSeconds(elapsed));
+  return j;
+}
+
+// Switches phases and draws progress until the measured phase is over. Sets the
+// result's elapsed time, client CPU and (when observing one) the daemon's figures.
+void Drive(Shared& shared, Progress& progress, RunResult& result) {
+  const WorkloadOptions& o = shared.options;
+  if (o.scenario != Scenario::kDrain) {
+    for (absl::Time end = absl::Now() + o.warmup; absl::Now() < end;) {
+      progress.Show("warm-up");
+      absl::SleepFor(std::min(kTick, end - absl::Now()));
+    }
+  }
+  ProcessStats daemon_before;
+  if (o.observe_pid > 0) daemon_before = ReadProcessStats(o.observe_pid).value_or(daemon_before);
+  double cpu_before = ProcessCpuSeconds();
+  absl::Time start = absl::Now();
+  int64_t start_nanos = MonotonicNanos();
+  shared.phase.store(kMeasure);
+  int64_t last_done = 0;
+  absl::Time last_time = start;
+  while (!shared.Stopped()) {
+    absl::SleepFor(kTick);
+    if (absl::Now() - start >= o.duration) shared.Stop();
+    if (!shared.Stopped()) progress.Show(ProgressLine(shared, start, &last_done, &last_time));
+  }
+  while (shared.stop_nanos.load() == 0) std::this_thread::yield();  // Stop() is finishing
+  result.elapsed = absl::Nanoseconds(shared.stop_nanos.load() - start_nanos);
+  result.client_cpu_seconds = ProcessCpuSeconds() - cpu_before;
+  if (o.observe_pid > 0) {
+    result.extra["daemon"] = ObserveDaemon(o.observe_pid, daemon_before, result.elapsed);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<RunResult> RunWorkload(Target& target, const WorkloadOptions& options) {
+  RunResult result;
+  result.target = target.name();
+  result.options = options;
+  result.latency_name = options.scenario == Scenario::kEnqueue ? "enqueue_call"
+                        : options.scenario == Scenario::kDrain ? "dequeue_ack_cycle"
+                                                               : "enqueue_to_ack";
+  PGQRS_RETURN_IF_ERROR(target.Setup());
+  Progress progress(options.progress);
+  if (options.scenario == Scenario::kDrain) {
+    PGQRS_RETURN_IF_ERROR(Preload(target, options, progress));
+  }
+  int producers = options.scenario == Scenario::kDrain ? 0 : options.producers;
+  int consumers = options.scenario == Scenario::kEnqueue ? 0 : options.consumers;
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (int i = 0; i < producers + consumers; ++i) {
+    PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, target.NewSession());
+    sessions.push_back(std::move(s));
+  }
+
+  Shared shared(options);
+  {
+    absl::MutexLock lock(&shared.mu);
+    shared.result = &result;
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < producers; ++i) {
+    threads.emplace_back(ProducerLoop, std::ref(shared), std::ref(*sessions[i]),
+                         options.seed * 1000003 + i);
+  }
+  for (int i = 0; i < consumers; ++i) {
+    threads.emplace_back(ConsumerLoop, std::ref(shared), std::ref(*sessions[producers + i]));
+  }
+  Drive(shared, progress, result);
+  for (std::thread& t : threads) t.join();
+  result.messages = shared.completed.load();
+  sessions.clear();
+  target.Teardown().IgnoreError();  // best effort: the numbers are already taken
+  return result;
+}
+
+}  // namespace pgqrs::bench
