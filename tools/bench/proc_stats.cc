@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -19,6 +20,23 @@ int64_t KibField(absl::string_view rest) {
   int64_t kib = 0;
   rest = absl::StripAsciiWhitespace(absl::StripSuffix(absl::StripAsciiWhitespace(rest), "kB"));
   return absl::SimpleAtoi(rest, &kib) ? kib * 1024 : 0;
+}
+
+int64_t ContextSwitches(const std::string& dir) {
+  int64_t total = 0;
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator(dir + "/task", error)) {
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      absl::string_view view(line);
+      if (absl::ConsumePrefix(&view, "voluntary_ctxt_switches:") ||
+          absl::ConsumePrefix(&view, "nonvoluntary_ctxt_switches:")) {
+        int64_t n = 0;
+        if (absl::SimpleAtoi(absl::StripAsciiWhitespace(view), &n)) total += n;
+      }
+    }
+  }
+  return total;
 }
 
 }  // namespace
@@ -51,6 +69,7 @@ absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid) {
       stats.cpu_seconds = static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
     }
   }
+  stats.context_switches = ContextSwitches(dir);
   return stats;
 }
 

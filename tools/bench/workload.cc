@@ -167,13 +167,19 @@ std::string ProgressLine(const Shared& shared, absl::Time start, int64_t* last_d
 
 // The observed process's CPU use over the measured phase, and its threads and memory at
 // the end of it.
-nlohmann::json ObserveDaemon(int pid, const ProcessStats& before, absl::Duration elapsed) {
+nlohmann::json ObserveDaemon(int pid, const ProcessStats& before, absl::Duration elapsed,
+                             int64_t messages) {
   absl::StatusOr<ProcessStats> after = ReadProcessStats(pid);
   if (!after.ok()) return {{"error", std::string(after.status().message())}};
   nlohmann::json j = ToJson(*after);
   double cpu = after->cpu_seconds - before.cpu_seconds;
   j["cpu_s"] = cpu;
   j["cpu_cores"] = cpu / std::max(1e-9, absl::ToDoubleSeconds(elapsed));
+  // Per message: what one message costs the daemon, whatever the machine's other load.
+  double n = static_cast<double>(std::max<int64_t>(1, messages));
+  j["cpu_us_per_msg"] = cpu * 1e6 / n;
+  j["ctx_switches_per_msg"] =
+      static_cast<double>(after->context_switches - before.context_switches) / n;
   return j;
 }
 
@@ -204,7 +210,8 @@ void Drive(Shared& shared, Progress& progress, RunResult& result) {
   result.elapsed = absl::Nanoseconds(shared.stop_nanos.load() - start_nanos);
   result.client_cpu_seconds = ProcessCpuSeconds() - cpu_before;
   if (o.observe_pid > 0) {
-    result.extra["daemon"] = ObserveDaemon(o.observe_pid, daemon_before, result.elapsed);
+    result.extra["daemon"] =
+        ObserveDaemon(o.observe_pid, daemon_before, result.elapsed, shared.completed.load());
   }
 }
 
