@@ -1,31 +1,30 @@
 #include "storage/sqlite/group_commit.h"
 
-#include <algorithm>
-
 namespace pgqrs::storage::sqlite {
 
 absl::Status GroupCommit::Run(const Work& work) {
-  Pending pending{&work, absl::OkStatus(), false};
-  std::deque<Pending*> batch;
+  Pending pending(&work);
+  std::vector<Pending*> batch;
   {
     absl::MutexLock lock(&mu_);
     waiting_.push_back(&pending);
-    while (!pending.done && leading_) changed_.Wait(&mu_);
+    while (!pending.done && waiting_.front() != &pending) pending.cv.Wait(&mu_);
     if (pending.done) return pending.result;
-    leading_ = true;
-    // Lead with our own work, then take whoever waits, oldest first.
-    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &pending));
-    batch.push_back(&pending);
-    while (!waiting_.empty() && batch.size() < kMaxBatch) {
-      batch.push_back(waiting_.front());
-      waiting_.pop_front();
+    // At the front: lead. The batch stays queued while it runs, so newcomers wait.
+    for (Pending* p : waiting_) {
+      if (batch.size() == kMaxBatch) break;
+      batch.push_back(p);
     }
   }
   RunBatch(batch);
   absl::MutexLock lock(&mu_);
-  for (Pending* p : batch) p->done = true;
-  leading_ = false;
-  changed_.SignalAll();
+  for (Pending* p : batch) {
+    waiting_.pop_front();
+    if (p == &pending) continue;
+    p->done = true;
+    p->cv.Signal();
+  }
+  if (!waiting_.empty()) waiting_.front()->cv.Signal();  // the next leader
   return pending.result;
 }
 
@@ -40,7 +39,7 @@ absl::Status GroupCommit::RunOne(Pending& pending) {
   return status.ok() ? release : status;
 }
 
-void GroupCommit::RunBatch(std::deque<Pending*>& batch) {
+void GroupCommit::RunBatch(std::vector<Pending*>& batch) {
   absl::Status begin = connection_.Exec("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     for (Pending* p : batch) p->result = begin;

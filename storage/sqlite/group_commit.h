@@ -6,14 +6,18 @@
 // A caller returns only after the COMMIT that contains its work succeeded (or with the
 // error that stopped it), so an OK result is durable.
 //
-// The first caller to find no batch in progress leads: it takes every waiting work item
-// (up to kMaxBatch), runs and commits them, then hands leadership on. No extra thread.
+// Callers queue in arrival order; the one at the front leads: it takes the waiting work
+// items from the front (up to kMaxBatch, its own first), runs and commits them, wakes
+// exactly those callers, and then the caller now at the front, which leads the next
+// batch. No extra thread, and no caller is woken only to wait again (LevelDB's writer
+// queue, DBImpl::Write).
 //
 // Thread safety: Run may be called from any number of threads.
 #pragma once
 
 #include <deque>
 #include <functional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -37,20 +41,21 @@ class GroupCommit {
 
  private:
   struct Pending {
+    explicit Pending(const Work* w) : work(w) {}
     const Work* work;
     absl::Status result;
-    bool done = false;
+    bool done = false;  // guarded by mu_
+    absl::CondVar cv;   // signalled when done, or when this caller is to lead
   };
 
   // Runs `batch` in one transaction and sets each result. Called without mu_ held.
-  void RunBatch(std::deque<Pending*>& batch);
+  void RunBatch(std::vector<Pending*>& batch);
   absl::Status RunOne(Pending& pending);
 
   Connection& connection_;
   absl::Mutex mu_;
-  absl::CondVar changed_;
+  // Callers not yet done, oldest first; the front one leads the batch being run.
   std::deque<Pending*> waiting_ ABSL_GUARDED_BY(mu_);
-  bool leading_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace pgqrs::storage::sqlite
