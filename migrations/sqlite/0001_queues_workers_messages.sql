@@ -40,8 +40,10 @@ CREATE INDEX pgqrs_workers_queue ON pgqrs_workers (queue_id, status);
 CREATE INDEX pgqrs_workers_heartbeat ON pgqrs_workers (status, heartbeat_at);
 
 -- state: 0 live (pending, delayed or leased), 1 dead, 2 archived.
--- A live message is visible when vt <= now. lease_token is set while a lease exists
--- (it may have expired); a receipt is valid while it matches and vt > now.
+-- A live message is visible when vt <= now. lease_token and consumer_worker_id are set
+-- while a lease exists (it may have expired); a receipt is valid while its token matches
+-- and vt > now. A lease that ends at read_ct >= the queue's max_read_count makes the
+-- message dead.
 CREATE TABLE pgqrs_messages (
   id INTEGER PRIMARY KEY,
   queue_id INTEGER NOT NULL REFERENCES pgqrs_queues (id),
@@ -63,9 +65,10 @@ CREATE TABLE pgqrs_messages (
 CREATE INDEX pgqrs_messages_dequeue ON pgqrs_messages (queue_id, state, priority DESC, vt, id);
 -- Lease expiry: only leased rows, by expiry time.
 CREATE INDEX pgqrs_messages_leases ON pgqrs_messages (vt) WHERE lease_token IS NOT NULL;
--- Worker leases: what a stale or stopping worker holds.
+-- Worker leases: what a stale or stopping worker holds. consumer_worker_id is set only
+-- while a lease exists.
 CREATE INDEX pgqrs_messages_consumer ON pgqrs_messages (consumer_worker_id)
-  WHERE lease_token IS NOT NULL;
+  WHERE consumer_worker_id IS NOT NULL;
 -- Deduplication among unarchived messages (the key is cleared on archive and delete).
 CREATE UNIQUE INDEX pgqrs_messages_dedup ON pgqrs_messages (queue_id, dedup_key)
   WHERE dedup_key IS NOT NULL;

@@ -1,0 +1,24 @@
+#include "storage/open_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "storage/dsn.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace pgqrs::storage {
+
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& dsn,
+                                                 const StoreOptions& options) {
+  PGQRS_ASSIGN_OR_RETURN(Dsn parsed, ParseDsn(dsn));
+  switch (parsed.backend) {
+    case Backend::kSqlite:
+      return OpenSqliteStore(parsed, options);
+    case Backend::kEngine:
+    case Backend::kPostgres:
+      break;
+  }
+  return absl::UnimplementedError(
+      absl::StrCat("the ", BackendName(parsed.backend), " adapter is not built yet"));
+}
+
+}  // namespace pgqrs::storage

@@ -1,0 +1,91 @@
+// SqliteStore: the reapers' work and system-wide counts.
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "storage/sqlite/sqlite_store_impl.h"
+
+namespace pgqrs::storage::sqlite {
+
+absl::StatusOr<ReapReport> SqliteStore::ReapMessages(absl::Duration archive_retention) {
+  // Archived rows go in bounded chunks so one reaper pass never holds the writer long.
+  constexpr int64_t kDeleteChunk = 10000;
+  ReapReport report;
+  absl::Status status = Write([&](Connection& db) -> absl::Status {
+    int64_t now = NowMicros();
+    PGQRS_ASSIGN_OR_RETURN(auto expired, ExpireLeases(db, 0, now));
+    report.leases_expired = expired.first;
+    report.dead_lettered = expired.second;
+    PGQRS_ASSIGN_OR_RETURN(
+        Statement * st,
+        db.Prepare("DELETE FROM pgqrs_messages WHERE id IN (SELECT id FROM pgqrs_messages "
+                   "WHERE archived_at IS NOT NULL AND archived_at < ? LIMIT ?)"));
+    st->BindAll(now - ToMicros(archive_retention), kDeleteChunk);
+    PGQRS_RETURN_IF_ERROR(st->Run());
+    report.archived_deleted = db.Changes();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return report;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::QueuesWithVisibleMessages(
+    std::span<const std::string> queues) {
+  std::vector<std::string> visible;
+  absl::Status status = Read([&](Connection& db) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(
+        Statement * st,
+        db.Prepare("SELECT 1 FROM pgqrs_messages WHERE queue_id = (SELECT id FROM pgqrs_queues "
+                   "WHERE queue_name = ?) AND state = 0 AND vt <= ? LIMIT 1"));
+    int64_t now = NowMicros();
+    for (const std::string& name : queues) {
+      st->Reset();
+      st->BindAll(name, now);
+      PGQRS_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (row) visible.push_back(name);
+    }
+    st->Reset();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return visible;
+}
+
+absl::StatusOr<SystemCounts> SqliteStore::GetSystemCounts() {
+  SystemCounts counts;
+  absl::Status status = Read([&](Connection& db) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(
+        Statement * st,
+        db.Prepare("SELECT (SELECT COUNT(*) FROM pgqrs_queues), "
+                   "(SELECT COUNT(*) FROM pgqrs_workers), "
+                   "(SELECT COUNT(*) FROM pgqrs_workers WHERE status != 4)"));
+    PGQRS_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return absl::InternalError("system counts returned no row");
+    counts.queues = st->Int(0);
+    counts.workers = st->Int(1);
+    counts.workers_live = st->Int(2);
+    st->Reset();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  // Message counts per queue, summed; each queue is its own consistent snapshot.
+  std::string after;
+  while (true) {
+    PGQRS_ASSIGN_OR_RETURN(std::vector<QueueInfo> page, ListQueues(after, 500));
+    for (const QueueInfo& q : page) {
+      absl::StatusOr<QueueCounts> c = GetQueueCounts(q.name);
+      if (absl::IsNotFound(c.status())) continue;  // deleted meanwhile
+      if (!c.ok()) return c.status();
+      counts.messages.pending += c->pending;
+      counts.messages.delayed += c->delayed;
+      counts.messages.in_flight += c->in_flight;
+      counts.messages.dead += c->dead;
+      counts.messages.archived += c->archived;
+      counts.messages.oldest_pending_age =
+          std::max(counts.messages.oldest_pending_age, c->oldest_pending_age);
+    }
+    if (page.size() < 500) break;
+    after = page.back().name;
+  }
+  return counts;
+}
+
+}  // namespace pgqrs::storage::sqlite

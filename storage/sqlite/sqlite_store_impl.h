@@ -1,0 +1,127 @@
+// SqliteStore's declaration, shared by the .cc files that implement it by concern:
+// sqlite_store.cc (open, schema, queues), sqlite_messages.cc, sqlite_leases.cc,
+// sqlite_workers.cc and sqlite_maintenance.cc. Not part of the public API.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "storage/sqlite/connection.h"
+#include "storage/sqlite/group_commit.h"
+#include "storage/store.h"
+
+namespace pgqrs::storage::sqlite {
+
+// Storage encodings shared by the .cc files (see migrations/sqlite/0001_*.sql).
+enum RowState : int64_t { kLive = 0, kDead = 1, kArchived = 2 };
+inline constexpr int64_t kQueueSequence = 1;
+inline constexpr int64_t kWorkerSequence = 2;
+inline constexpr int64_t kMessageSequence = 3;
+
+int64_t NowMicros();
+absl::Time FromMicros(int64_t micros);
+int64_t ToMicros(absl::Duration duration);
+
+// A queue row, as the message and worker calls need it.
+struct QueueRow {
+  int64_t id = 0;
+  int32_t max_read_count = 0;
+  absl::Duration visibility_timeout;
+};
+
+// Looks a queue up by name. NOT_FOUND names the queue.
+absl::StatusOr<QueueRow> FindQueue(Connection& db, const std::string& name);
+
+// Takes `count` ids from the sequence `sequence`; returns the first.
+absl::StatusOr<int64_t> TakeIds(Connection& db, int64_t sequence, int64_t count);
+
+// Ends every lease the worker holds: the messages are visible at once, or dead at
+// max_read_count. Returns the names of the queues that gained visible messages.
+absl::StatusOr<std::vector<std::string>> ReleaseWorkerLeases(Connection& db, int64_t worker_id,
+                                                             int64_t now);
+
+// Ends expired leases (of one queue, or all when queue_id is 0). Returns {expired, dead}.
+absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Connection& db, int64_t queue_id,
+                                                         int64_t now);
+
+class SqliteStore final : public Store {
+ public:
+  // `readers` empty means every call runs on the writer (in-memory databases).
+  SqliteStore(std::unique_ptr<Connection> writer,
+              std::vector<std::unique_ptr<Connection>> readers);
+
+  std::string backend() const override { return "sqlite"; }
+
+  absl::StatusOr<MigrationReport> Migrate() override;
+  absl::StatusOr<VerifyReport> Verify() override;
+
+  absl::StatusOr<QueueInfo> CreateQueue(const QueueOptions& options) override;
+  absl::StatusOr<QueueInfo> GetQueue(const std::string& name) override;
+  absl::StatusOr<std::vector<QueueInfo>> ListQueues(const std::string& after_name,
+                                                    int32_t limit) override;
+  absl::Status DeleteQueue(const std::string& name, bool force) override;
+  absl::StatusOr<int64_t> PurgeQueue(const std::string& name) override;
+  absl::StatusOr<QueueCounts> GetQueueCounts(const std::string& name) override;
+
+  absl::StatusOr<std::vector<int64_t>> Enqueue(const std::string& queue,
+                                               std::span<const NewMessage> messages,
+                                               int64_t producer_worker_id) override;
+  absl::StatusOr<std::vector<Message>> Dequeue(const std::string& queue,
+                                               const DequeueOptions& options) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> Ack(const std::string& queue,
+                                                std::span<const Lease> leases) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> Delete(const std::string& queue,
+                                                   std::span<const Lease> leases) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> Nack(const std::string& queue,
+                                                 std::span<const Lease> leases,
+                                                 absl::Duration delay) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(
+      const std::string& queue, std::span<const Lease> leases,
+      absl::Duration timeout) override;
+  absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,
+                                                   std::span<const int64_t> ids) override;
+  absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue,
+                                                       int64_t after_id,
+                                                       int32_t limit) override;
+  absl::StatusOr<int64_t> Redrive(const std::string& queue,
+                                  std::span<const int64_t> ids) override;
+
+  absl::StatusOr<WorkerInfo> RegisterWorker(const WorkerRegistration& reg) override;
+  absl::StatusOr<WorkerInfo> Heartbeat(int64_t worker_id) override;
+  absl::StatusOr<WorkerInfo> MoveWorker(int64_t worker_id, WorkerMove move) override;
+  absl::StatusOr<WorkerInfo> ShutdownWorker(int64_t worker_id, bool release_messages) override;
+  absl::StatusOr<WorkerInfo> GetWorker(int64_t worker_id) override;
+  absl::StatusOr<std::vector<WorkerInfo>> ListWorkers(const WorkerFilter& filter) override;
+
+  absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
+                                               absl::Duration older_than) override;
+  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
+  absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
+      std::span<const std::string> queues) override;
+  absl::StatusOr<SystemCounts> GetSystemCounts() override;
+
+ private:
+  using Work = std::function<absl::Status(Connection&)>;
+
+  // Runs `work` in a write transaction (group-committed).
+  absl::Status Write(const Work& work) { return committer_.Run(work); }
+  // Runs `work` in a read transaction on a reader connection (or on the writer).
+  absl::Status Read(const Work& work);
+
+  // The lease calls share this shape: check each lease, then apply `change` to valid ones.
+  using LeaseChange = std::function<absl::Status(Connection&, const QueueRow&, const Lease&,
+                                                 int64_t read_count, int64_t now)>;
+  absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(const std::string& queue,
+                                                          std::span<const Lease> leases,
+                                                          const LeaseChange& change);
+
+  std::unique_ptr<Connection> writer_;
+  GroupCommit committer_;
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+  const bool has_readers_;
+};
+
+}  // namespace pgqrs::storage::sqlite

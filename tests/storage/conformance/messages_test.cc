@@ -1,0 +1,297 @@
+// Conformance: enqueue, dequeue order, leases, dead letters and deduplication, exactly as
+// API.md states the message semantics.
+#include <set>
+
+#include "tests/storage/conformance/helpers.h"
+
+namespace pgqrs::testing {
+namespace {
+
+using storage::LeaseOutcome;
+using storage::Message;
+using storage::MessageState;
+using storage::NewMessage;
+
+TEST_CASE("enqueue returns ids in order and dequeue leases the payloads",
+          "[conformance][message]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  std::vector<NewMessage> batch = {Msg(R"({"a":1})"), Msg(R"({"b":[2,3]})")};
+  std::vector<int64_t> ids = Ok(store->Enqueue("q", batch, 0));
+  REQUIRE(ids.size() == 2);
+  CHECK(ids[0] < ids[1]);
+
+  auto leased = DequeueN(*store, "q", 10);
+  REQUIRE(leased.size() == 2);
+  CHECK(leased[0].id == ids[0]);
+  CHECK(leased[0].payload_json == R"({"a":1})");
+  CHECK(leased[1].payload_json == R"({"b":[2,3]})");
+  CHECK(leased[0].read_count == 1);
+  CHECK(leased[0].state == MessageState::kInFlight);
+  REQUIRE(leased[0].lease.has_value());
+  CHECK(DequeueN(*store, "q", 10).empty());
+  CHECK(store->Enqueue("nope", batch, 0).status().code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("dequeue takes higher priority first, then enqueue order", "[conformance][message]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  std::vector<NewMessage> batch = {Msg("1", 0), Msg("2", 5), Msg("3", 0), Msg("4", 5),
+                                   Msg("5", -1)};
+  Ok(store->Enqueue("q", batch, 0));
+  std::vector<std::string> order;
+  for (const Message& m : DequeueN(*store, "q", 5)) order.push_back(m.payload_json);
+  CHECK(order == std::vector<std::string>{"2", "4", "1", "3", "5"});
+}
+
+TEST_CASE("a delayed message stays invisible until its delay passes", "[conformance][message]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  std::vector<NewMessage> batch = {Msg("late", 0, absl::Milliseconds(300)), Msg("now")};
+  std::vector<int64_t> ids = Ok(store->Enqueue("q", batch, 0));
+  CHECK(GetOne(*store, "q", ids[0]).state == MessageState::kDelayed);
+  auto first = DequeueN(*store, "q", 10);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].payload_json == "now");
+  CHECK(Ok(store->GetQueueCounts("q")).delayed == 1);
+  std::vector<Message> late;
+  CHECK(WaitUntil([&] {
+    late = DequeueN(*store, "q", 10);
+    return !late.empty();
+  }));
+  CHECK(late[0].payload_json == "late");
+}
+
+TEST_CASE("an expired lease returns the message and its old receipt fails",
+          "[conformance][lease]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  int64_t id = EnqueueOne(*store, "q", "x");
+  auto first = DequeueN(*store, "q", 1, absl::Milliseconds(200));
+  REQUIRE(first.size() == 1);
+  storage::Lease stale = *first[0].lease;
+
+  std::vector<Message> again;
+  REQUIRE(WaitUntil([&] {
+    again = DequeueN(*store, "q", 1);
+    return !again.empty();
+  }));
+  CHECK(again[0].id == id);
+  CHECK(again[0].read_count == 2);
+  CHECK(again[0].lease->token != stale.token);
+
+  CHECK(AckOne(*store, "q", stale) == LeaseOutcome::kLeaseLost);
+  CHECK(GetOne(*store, "q", id).state == MessageState::kInFlight);
+  CHECK(AckOne(*store, "q", *again[0].lease) == LeaseOutcome::kOk);
+  CHECK(GetOne(*store, "q", id).state == MessageState::kArchived);
+}
+
+TEST_CASE("a receipt fails once its lease expired, even with nothing re-leased",
+          "[conformance][lease]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  int64_t id = EnqueueOne(*store, "q", "x");
+  auto leased = DequeueN(*store, "q", 1, absl::Milliseconds(100));
+  REQUIRE(WaitUntil([&] { return GetOne(*store, "q", id).state == MessageState::kPending; }));
+  CHECK(AckOne(*store, "q", *leased[0].lease) == LeaseOutcome::kLeaseLost);
+  CHECK(GetOne(*store, "q", id).state == MessageState::kPending);
+}
+
+TEST_CASE("ack archives once; acked messages never come back", "[conformance][lease]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  int64_t id = EnqueueOne(*store, "q", "x");
+  auto leased = DequeueN(*store, "q", 1, absl::Milliseconds(100));
+  CHECK(AckOne(*store, "q", *leased[0].lease) == LeaseOutcome::kOk);
+  CHECK(AckOne(*store, "q", *leased[0].lease) == LeaseOutcome::kLeaseLost);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(DequeueN(*store, "q", 10).empty());
+  storage::QueueCounts counts = Ok(store->GetQueueCounts("q"));
+  CHECK(counts.archived == 1);
+  CHECK(counts.pending == 0);
+
+  storage::Lease unknown{id + 1000, 1};
+  CHECK(AckOne(*store, "q", unknown) == LeaseOutcome::kNotFound);
+  MakeQueue(*store, "other");
+  CHECK(AckOne(*store, "other", *leased[0].lease) == LeaseOutcome::kNotFound);
+}
+
+TEST_CASE("delete removes the message; lease calls report per receipt",
+          "[conformance][lease]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  EnqueueOne(*store, "q", "a");
+  EnqueueOne(*store, "q", "b");
+  auto leased = DequeueN(*store, "q", 2);
+  std::vector<storage::Lease> leases = {*leased[0].lease, storage::Lease{leased[1].id, 42}};
+  auto outcomes = Ok(store->Delete("q", leases));
+  CHECK(outcomes == std::vector<LeaseOutcome>{LeaseOutcome::kOk, LeaseOutcome::kLeaseLost});
+  std::vector<int64_t> ids = {leased[0].id, leased[1].id};
+  auto left = Ok(store->GetMessages("q", ids));
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].id == leased[1].id);
+}
+
+TEST_CASE("nack releases now or after a delay", "[conformance][lease]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  int64_t id = EnqueueOne(*store, "q", "x");
+  auto leased = DequeueN(*store, "q", 1);
+  std::vector<storage::Lease> leases = {*leased[0].lease};
+  CHECK(Ok(store->Nack("q", leases, absl::ZeroDuration()))[0] == LeaseOutcome::kOk);
+  auto again = DequeueN(*store, "q", 1);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].read_count == 2);
+
+  leases = {*again[0].lease};
+  CHECK(Ok(store->Nack("q", leases, absl::Milliseconds(300)))[0] == LeaseOutcome::kOk);
+  CHECK(GetOne(*store, "q", id).state == MessageState::kDelayed);
+  CHECK(DequeueN(*store, "q", 1).empty());
+  CHECK(WaitUntil([&] { return !DequeueN(*store, "q", 1).empty(); }));
+}
+
+TEST_CASE("extend visibility pushes the lease out from now", "[conformance][lease]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  int64_t id = EnqueueOne(*store, "q", "x");
+  auto leased = DequeueN(*store, "q", 1, absl::Milliseconds(300));
+  std::vector<storage::Lease> leases = {*leased[0].lease};
+  CHECK(Ok(store->ExtendVisibility("q", leases, absl::Seconds(30)))[0] == LeaseOutcome::kOk);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(DequeueN(*store, "q", 1).empty());
+  CHECK(GetOne(*store, "q", id).state == MessageState::kInFlight);
+  CHECK(AckOne(*store, "q", leases[0]) == LeaseOutcome::kOk);
+}
+
+TEST_CASE("a message is dead-lettered at max_read_count and can be redriven",
+          "[conformance][dlq]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q", /*max_read_count=*/2);
+  int64_t id = EnqueueOne(*store, "q", "poison");
+  for (int read = 1; read <= 2; ++read) {
+    auto leased = DequeueN(*store, "q", 1);
+    REQUIRE(leased.size() == 1);
+    CHECK(leased[0].read_count == read);
+    std::vector<storage::Lease> leases = {*leased[0].lease};
+    Ok(store->Nack("q", leases, absl::ZeroDuration()));
+  }
+  CHECK(DequeueN(*store, "q", 1).empty());
+  CHECK(GetOne(*store, "q", id).state == MessageState::kDead);
+  auto dead = Ok(store->ListDeadLetters("q", 0, 10));
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].id == id);
+  CHECK(Ok(store->GetQueueCounts("q")).dead == 1);
+
+  std::vector<int64_t> none;
+  CHECK(Ok(store->Redrive("q", none)) == 1);
+  auto back = DequeueN(*store, "q", 1);
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].read_count == 1);
+}
+
+TEST_CASE("a lease expiring at max_read_count dead-letters without any reaper",
+          "[conformance][dlq]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q", /*max_read_count=*/1);
+  int64_t id = EnqueueOne(*store, "q", "x");
+  int64_t other = EnqueueOne(*store, "q", "y");
+  auto leased = DequeueN(*store, "q", 1, absl::Milliseconds(100));
+  REQUIRE(leased[0].id == id);
+  REQUIRE(WaitUntil([&] { return GetOne(*store, "q", id).state == MessageState::kDead; }));
+  auto next = DequeueN(*store, "q", 5);
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].id == other);
+  auto dead = Ok(store->ListDeadLetters("q", 0, 10));
+  REQUIRE(dead.size() == 1);
+  std::vector<int64_t> ids = {id, other};
+  CHECK(Ok(store->Redrive("q", ids)) == 1);
+  CHECK(GetOne(*store, "q", id).state == MessageState::kPending);
+}
+
+TEST_CASE("dead letters page by id", "[conformance][dlq]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q", 1);
+  for (int i = 0; i < 3; ++i) EnqueueOne(*store, "q", "x");
+  for (const Message& m : DequeueN(*store, "q", 3)) {
+    std::vector<storage::Lease> leases = {*m.lease};
+    Ok(store->Nack("q", leases, absl::ZeroDuration()));
+  }
+  auto page1 = Ok(store->ListDeadLetters("q", 0, 2));
+  REQUIRE(page1.size() == 2);
+  auto page2 = Ok(store->ListDeadLetters("q", page1.back().id, 2));
+  REQUIRE(page2.size() == 1);
+  CHECK(page2[0].id > page1[1].id);
+}
+
+TEST_CASE("a dedup key returns the live message's id", "[conformance][dedup]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  std::vector<NewMessage> batch = {Msg("a", 0, absl::ZeroDuration(), "k1"),
+                                   Msg("b", 0, absl::ZeroDuration(), "k1"),
+                                   Msg("c", 0, absl::ZeroDuration(), "k2")};
+  auto ids = Ok(store->Enqueue("q", batch, 0));
+  CHECK(ids[0] == ids[1]);
+  CHECK(ids[0] != ids[2]);
+  std::vector<NewMessage> again = {Msg("d", 0, absl::ZeroDuration(), "k1")};
+  CHECK(Ok(store->Enqueue("q", again, 0))[0] == ids[0]);
+  CHECK(Ok(store->GetQueueCounts("q")).pending == 2);
+
+  // Once acked, the key is free again.
+  for (const Message& m : DequeueN(*store, "q", 5)) AckOne(*store, "q", *m.lease);
+  auto fresh = Ok(store->Enqueue("q", again, 0));
+  CHECK(fresh[0] != ids[0]);
+  CHECK(GetOne(*store, "q", fresh[0]).payload_json == "d");
+}
+
+TEST_CASE("counts track every state", "[conformance][message]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  std::vector<NewMessage> batch = {Msg("1"), Msg("2"), Msg("3"),
+                                   Msg("4", 0, absl::Seconds(60))};
+  Ok(store->Enqueue("q", batch, 0));
+  auto leased = DequeueN(*store, "q", 2);
+  AckOne(*store, "q", *leased[0].lease);
+  storage::QueueCounts counts = Ok(store->GetQueueCounts("q"));
+  CHECK(counts.pending == 1);
+  CHECK(counts.delayed == 1);
+  CHECK(counts.in_flight == 1);
+  CHECK(counts.archived == 1);
+  CHECK(counts.dead == 0);
+}
+
+TEST_CASE("concurrent consumers never share a message", "[conformance][concurrency]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  constexpr int kMessages = 400;
+  for (int i = 0; i < kMessages; i += 100) {
+    std::vector<NewMessage> batch;
+    for (int j = 0; j < 100; ++j) batch.push_back(Msg(std::to_string(i + j)));
+    Ok(store->Enqueue("q", batch, 0));
+  }
+  std::mutex mu;
+  std::multiset<int64_t> acked;
+  std::vector<std::thread> consumers;
+  for (int t = 0; t < 4; ++t) {
+    consumers.emplace_back([&] {
+      while (true) {
+        storage::DequeueOptions options;
+        options.max_messages = 7;
+        auto leased = store->Dequeue("q", options);
+        if (!leased.ok() || leased->empty()) return;
+        std::vector<storage::Lease> leases;
+        for (const Message& m : *leased) leases.push_back(*m.lease);
+        auto outcomes = store->Ack("q", leases);
+        std::lock_guard<std::mutex> lock(mu);
+        for (size_t i = 0; outcomes.ok() && i < leases.size(); ++i) {
+          if ((*outcomes)[i] == LeaseOutcome::kOk) acked.insert(leases[i].message_id);
+        }
+      }
+    });
+  }
+  for (std::thread& t : consumers) t.join();
+  CHECK(acked.size() == kMessages);
+  CHECK(std::set<int64_t>(acked.begin(), acked.end()).size() == kMessages);
+}
+
+}  // namespace
+}  // namespace pgqrs::testing

@@ -1,0 +1,93 @@
+// Conformance: queue lifecycle and the schema calls.
+#include "tests/storage/conformance/helpers.h"
+
+namespace pgqrs::testing {
+namespace {
+
+using storage::QueueOptions;
+
+TEST_CASE("migrate is idempotent and verify finds nothing wrong", "[conformance][schema]") {
+  auto store = NewTestStore();
+  storage::MigrationReport again = Ok(store->Migrate());
+  CHECK(again.applied.empty());
+  CHECK(again.schema_version >= 1);
+  storage::VerifyReport report = Ok(store->Verify());
+  CHECK(report.problems.empty());
+  CHECK(report.schema_version == again.schema_version);
+}
+
+TEST_CASE("queues are created once, listed in name order and paged", "[conformance][queue]") {
+  auto store = NewTestStore();
+  for (const char* name : {"charlie", "alpha", "bravo"}) MakeQueue(*store, name);
+
+  QueueOptions dup;
+  dup.name = "alpha";
+  CHECK(store->CreateQueue(dup).status().code() == absl::StatusCode::kAlreadyExists);
+  dup.if_not_exists = true;
+  CHECK(Ok(store->CreateQueue(dup)).name == "alpha");
+
+  auto first = Ok(store->ListQueues("", 2));
+  REQUIRE(first.size() == 2);
+  CHECK(first[0].name == "alpha");
+  CHECK(first[1].name == "bravo");
+  auto rest = Ok(store->ListQueues(first.back().name, 2));
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].name == "charlie");
+
+  storage::QueueInfo got = Ok(store->GetQueue("bravo"));
+  CHECK(got.max_read_count == 5);
+  CHECK(got.visibility_timeout == absl::Seconds(30));
+  CHECK(store->GetQueue("nope").status().code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("delete refuses a queue with messages unless forced", "[conformance][queue]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  EnqueueOne(*store, "q", R"({"n":1})");
+  auto refused = store->DeleteQueue("q", false);
+  CHECK(refused.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(Ok(store->GetQueue("q")).name == "q");
+
+  RequireOk(store->DeleteQueue("q", true));
+  CHECK(store->GetQueue("q").status().code() == absl::StatusCode::kNotFound);
+  CHECK(store->DeleteQueue("q", true).code() == absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("delete refuses a queue with live workers unless forced", "[conformance][queue]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  storage::WorkerRegistration reg;
+  reg.name = "w";
+  reg.queue = "q";
+  Ok(store->RegisterWorker(reg));
+  CHECK(store->DeleteQueue("q", false).code() == absl::StatusCode::kFailedPrecondition);
+  RequireOk(store->DeleteQueue("q", true));
+  CHECK(Ok(store->ListWorkers({})).empty());
+}
+
+TEST_CASE("purge removes every message and keeps the queue", "[conformance][queue]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  for (int i = 0; i < 3; ++i) EnqueueOne(*store, "q", "{}");
+  DequeueN(*store, "q", 1);
+  CHECK(Ok(store->PurgeQueue("q")) == 3);
+  storage::QueueCounts counts = Ok(store->GetQueueCounts("q"));
+  CHECK(counts.pending + counts.in_flight + counts.delayed == 0);
+  RequireOk(store->DeleteQueue("q", false));
+}
+
+TEST_CASE("system counts add up queues, workers and messages", "[conformance][queue]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "a");
+  MakeQueue(*store, "b");
+  EnqueueOne(*store, "a", "1");
+  EnqueueOne(*store, "b", "2");
+  DequeueN(*store, "b", 1);
+  storage::SystemCounts counts = Ok(store->GetSystemCounts());
+  CHECK(counts.queues == 2);
+  CHECK(counts.messages.pending == 1);
+  CHECK(counts.messages.in_flight == 1);
+}
+
+}  // namespace
+}  // namespace pgqrs::testing
