@@ -1,6 +1,8 @@
 -- Queues, workers and messages for postgres://. The same state model as the file stores
 -- (migrations/sqlite/0001), in PostgreSQL's own types: identity ids, TIMESTAMPTZ from the
--- database clock, JSONB payloads and labels. Every object is created in the schema the
+-- database clock, JSONB worker labels. Payloads are TEXT: the server has validated them,
+-- and every adapter returns a payload byte for byte as it was enqueued (JSONB would
+-- reorder keys and respace it). Every object is created in the schema the
 -- runner set with SET LOCAL search_path. IF NOT EXISTS keeps a re-run harmless.
 
 CREATE TABLE IF NOT EXISTS pgqrs_queues (
@@ -33,14 +35,16 @@ CREATE INDEX IF NOT EXISTS pgqrs_workers_heartbeat ON pgqrs_workers (heartbeat_a
   WHERE status <> 4;
 
 -- state: 0 live (pending, delayed or leased), 1 dead, 2 archived.
--- A live message is visible when vt <= now(). lease_token is set while a lease exists
--- (it may have expired); a receipt is valid while it matches and vt > now().
+-- A live message is visible when vt <= now(). lease_token and consumer_worker_id are set
+-- while a lease exists (it may have expired); a receipt is valid while its token matches
+-- and vt > now(). A lease that ends at read_ct >= the queue's max_read_count makes the
+-- message dead.
 -- Ids come from the identity sequence (Enqueue reserves them with nextval), so an id is
 -- never reused.
 CREATE TABLE IF NOT EXISTS pgqrs_messages (
   id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   queue_id BIGINT NOT NULL REFERENCES pgqrs_queues (id),
-  payload JSONB NOT NULL,
+  payload TEXT NOT NULL,
   priority INTEGER NOT NULL,
   state SMALLINT NOT NULL CHECK (state BETWEEN 0 AND 2),
   vt TIMESTAMPTZ NOT NULL,

@@ -12,7 +12,7 @@ namespace {
 
 // The message columns Message needs; `q` must be the message's queue (for the state).
 #define PGQRS_MESSAGE_COLUMNS                                                            \
-  "m.id, m.payload::text, " PGQRS_US("m.enqueued_at") ", " PGQRS_US("m.vt")             \
+  "m.id, m.payload, " PGQRS_US("m.enqueued_at") ", " PGQRS_US("m.vt")             \
   ", m.read_ct, m.priority, CASE WHEN m.state = 2 THEN 4 WHEN m.state = 1 THEN 3 "      \
   "WHEN m.vt > now() THEN (CASE WHEN m.lease_token IS NULL THEN 1 ELSE 2 END) "          \
   "WHEN m.lease_token IS NOT NULL AND m.read_ct >= q.max_read_count THEN 3 ELSE 0 END"
@@ -31,7 +31,7 @@ constexpr Statement kInsertMessages{
     "insert_messages",
     "INSERT INTO pgqrs_messages (id, queue_id, payload, priority, state, vt, enqueued_at, "
     "read_ct, producer_worker_id, dedup_key) OVERRIDING SYSTEM VALUE "
-    "SELECT t.id, $1, t.payload::jsonb, t.priority, 0, now() + " PGQRS_MICROS("t.delay")
+    "SELECT t.id, $1, t.payload, t.priority, 0, now() + " PGQRS_MICROS("t.delay")
     ", now(), 0, NULLIF($2::int8, 0), t.dedup "
     "FROM unnest($3::int8[], $4::text[], $5::int4[], $6::int8[], $7::text[]) "
     "AS t(id, payload, priority, delay, dedup) "
@@ -42,19 +42,19 @@ constexpr Statement kFindDedup{
 constexpr Statement kClaimConsumer{
     "claim_consumer",
     "UPDATE pgqrs_workers SET status = 1, heartbeat_at = now() "
-    "WHERE id = $1 AND queue_id = $2 AND status IN (0, 1) RETURNING id"};
-constexpr Statement kWorkerExists{"worker_exists", "SELECT 1 FROM pgqrs_workers WHERE id = $1"};
+    "WHERE id = $1 AND status IN (0, 1) RETURNING id"};
 constexpr Statement kDequeue{
     "dequeue",
     "WITH c AS (SELECT id, priority, vt, (lease_token IS NOT NULL AND read_ct >= $2) AS dead "
     "  FROM pgqrs_messages WHERE queue_id = $1 AND state = 0 AND vt <= now() "
     "  ORDER BY priority DESC, vt, id LIMIT $3 FOR UPDATE SKIP LOCKED), "
-    "d AS (UPDATE pgqrs_messages m SET state = 1, lease_token = NULL FROM c "
+    "d AS (UPDATE pgqrs_messages m SET state = 1, lease_token = NULL, consumer_worker_id = NULL "
+    "  FROM c "
     "  WHERE m.id = c.id AND c.dead RETURNING m.id), "
     "l AS (UPDATE pgqrs_messages m SET read_ct = m.read_ct + 1, vt = now() + " PGQRS_MICROS("$4")
     ", lease_token = (floor(random() * 9007199254740990) + 1)::int8, "
     "  dequeued_at = coalesce(m.dequeued_at, now()), consumer_worker_id = NULLIF($5::int8, 0) "
-    "  FROM c WHERE m.id = c.id AND NOT c.dead RETURNING m.id, m.payload::text AS payload, "
+    "  FROM c WHERE m.id = c.id AND NOT c.dead RETURNING m.id, m.payload, "
     "  m.enqueued_at, m.vt, m.read_ct, m.priority, m.lease_token) "
     "SELECT c.id, c.dead, l.payload, " PGQRS_US("l.enqueued_at") ", " PGQRS_US("l.vt")
     ", l.read_ct, l.priority, l.lease_token, (SELECT count(*) FROM d) "
@@ -62,15 +62,16 @@ constexpr Statement kDequeue{
 constexpr Statement kAck{
     "ack",
     "UPDATE pgqrs_messages m SET state = 2, archived_at = now(), lease_token = NULL, "
-    "dedup_key = NULL FROM " PGQRS_LEASES " WHERE " PGQRS_VALID_LEASE " RETURNING m.id, l.token"};
+    "consumer_worker_id = NULL, dedup_key = NULL FROM " PGQRS_LEASES " WHERE " PGQRS_VALID_LEASE " RETURNING m.id, l.token"};
 constexpr Statement kDelete{
     "delete",
     "DELETE FROM pgqrs_messages m USING " PGQRS_LEASES " WHERE " PGQRS_VALID_LEASE
     " RETURNING m.id, l.token"};
 constexpr Statement kNack{
     "nack",
-    "UPDATE pgqrs_messages m SET lease_token = NULL, vt = now() + " PGQRS_MICROS("$5")
-    ", state = CASE WHEN m.read_ct >= $4 THEN 1 ELSE 0 END FROM " PGQRS_LEASES
+    "UPDATE pgqrs_messages m SET lease_token = NULL, consumer_worker_id = NULL, "
+    "vt = CASE WHEN m.read_ct >= $4 THEN now() ELSE now() + " PGQRS_MICROS("$5") " END, "
+    "state = CASE WHEN m.read_ct >= $4 THEN 1 ELSE 0 END FROM " PGQRS_LEASES
     " WHERE " PGQRS_VALID_LEASE " RETURNING m.id, l.token, m.state"};
 constexpr Statement kExtend{
     "extend", "UPDATE pgqrs_messages m SET vt = now() + " PGQRS_MICROS("$4") " FROM " PGQRS_LEASES
@@ -84,7 +85,8 @@ constexpr Statement kGetMessages{
 // Records the dead letters that so far are dead only because their final lease expired.
 constexpr Statement kSettleDead{
     "settle_dead",
-    "UPDATE pgqrs_messages SET state = 1, lease_token = NULL WHERE queue_id = $1 AND state = 0 "
+    "UPDATE pgqrs_messages SET state = 1, lease_token = NULL, consumer_worker_id = NULL "
+    "WHERE queue_id = $1 AND state = 0 "
     "AND lease_token IS NOT NULL AND vt <= now() AND read_ct >= $2"};
 constexpr Statement kListDead{
     "list_dead", "SELECT " PGQRS_MESSAGE_COLUMNS " FROM pgqrs_messages m "
@@ -116,17 +118,19 @@ absl::Status CheckBatch(size_t size) {
   return absl::OkStatus();
 }
 
+// A named producer or consumer must exist, be live and belong to the queue (or be an
+// admin, which has none).
 absl::Status CheckProducer(Tx& tx, int64_t worker_id, int64_t queue_id) {
   PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kProducer, Params().Add(worker_id)));
   if (rows.size() == 0) {
     return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
   }
-  if (!rows.IsNull(0, 0) && rows.Int(0, 0) != queue_id) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("worker ", worker_id, " belongs to another queue"));
-  }
-  if (rows.Int(0, 1) == 4) {
+  if (rows.Int(0, 1) == static_cast<int>(WorkerStatus::kStopped)) {
     return absl::FailedPreconditionError(absl::StrCat("worker ", worker_id, " is stopped"));
+  }
+  if (!rows.IsNull(0, 0) && rows.Int(0, 0) != queue_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker ", worker_id, " is registered for another queue"));
   }
   return absl::OkStatus();
 }
@@ -217,14 +221,11 @@ absl::StatusOr<std::vector<Message>> PostgresStore::Dequeue(const std::string& q
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
     int64_t consumer = options.consumer_worker_id;
     if (consumer != 0) {
-      PGQRS_ASSIGN_OR_RETURN(Rows claimed, tx.Query(kClaimConsumer, Params().Add(consumer).Add(q.id)));
+      PGQRS_RETURN_IF_ERROR(CheckProducer(tx, consumer, q.id));
+      PGQRS_ASSIGN_OR_RETURN(Rows claimed, tx.Query(kClaimConsumer, Params().Add(consumer)));
       if (claimed.size() == 0) {
-        PGQRS_ASSIGN_OR_RETURN(Rows exists, tx.Query(kWorkerExists, Params().Add(consumer)));
-        if (exists.size() == 0) {
-          return absl::NotFoundError(absl::StrCat("worker ", consumer, " not found"));
-        }
         return absl::FailedPreconditionError(absl::StrCat(
-            "worker ", consumer, " is not a ready or polling consumer of queue ", queue));
+            "worker ", consumer, " is suspended or interrupted and may not dequeue"));
       }
     }
     absl::Duration timeout = options.visibility_timeout.value_or(q.visibility_timeout);

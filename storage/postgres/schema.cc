@@ -49,9 +49,10 @@ constexpr struct {
     {"archived messages without archived_at",
      {"verify_archived_at",
       "SELECT count(*) FROM pgqrs_messages WHERE state = 2 AND archived_at IS NULL"}},
-    {"workers with an admin role and a queue, or another role and none",
-     {"verify_worker_roles",
-      "SELECT count(*) FROM pgqrs_workers WHERE (role = 2) <> (queue_id IS NULL)"}},
+    {"messages that name a consumer but hold no lease",
+     {"verify_lease_consumer",
+      "SELECT count(*) FROM pgqrs_messages WHERE consumer_worker_id IS NOT NULL "
+      "AND lease_token IS NULL"}},
 };
 
 class PostgresMigrationTarget final : public MigrationTarget {

@@ -33,7 +33,7 @@ constexpr Statement kListWorkers{
     "list_workers",
     "SELECT " PGQRS_WORKER_COLUMNS " FROM pgqrs_workers w "
     "LEFT JOIN pgqrs_queues q ON q.id = w.queue_id "
-    "WHERE ($1::int8 IS NULL OR w.queue_id = $1) AND ($2::int2 IS NULL OR w.status = $2) "
+    "WHERE ($1 = '' OR q.queue_name = $1) AND ($2::int2 IS NULL OR w.status = $2) "
     "ORDER BY w.id"};
 constexpr Statement kHeartbeat{
     "heartbeat", "UPDATE pgqrs_workers SET heartbeat_at = now() WHERE id = $1 AND status <> 4"};
@@ -59,7 +59,8 @@ constexpr Statement kReclaim{
     "reclaim",
     "WITH s AS (SELECT id FROM pgqrs_workers WHERE status <> 4 "
     "  AND heartbeat_at < now() - " PGQRS_MICROS("$1")
-    "  AND ($2::int8 IS NULL OR queue_id = $2) FOR UPDATE SKIP LOCKED) "
+    "  AND ($2 = '' OR queue_id = (SELECT id FROM pgqrs_queues WHERE queue_name = $2)) "
+    "  FOR UPDATE SKIP LOCKED) "
     "UPDATE pgqrs_workers w SET status = 4, shutdown_at = now() FROM s WHERE w.id = s.id "
     "RETURNING w.id"};
 constexpr Statement kExpireLeases{
@@ -78,8 +79,7 @@ constexpr Statement kVisibleQueues{
     "visible_queues",
     "SELECT q.queue_name FROM pgqrs_queues q WHERE q.queue_name = ANY($1::text[]) AND EXISTS "
     "(SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = q.id AND m.state = 0 "
-    "AND m.vt <= now() AND NOT (m.lease_token IS NOT NULL AND m.read_ct >= q.max_read_count)) "
-    "ORDER BY q.queue_name"};
+    "AND m.vt <= now())"};
 
 WorkerInfo ReadWorkerInfo(const Rows& rows, int row) {
   WorkerInfo info;
@@ -147,18 +147,13 @@ absl::StatusOr<WorkerInfo> PostgresStore::ReadWorker(Tx& tx, int64_t worker_id) 
 
 absl::StatusOr<WorkerInfo> PostgresStore::RegisterWorker(const WorkerRegistration& reg) {
   if (reg.name.empty()) return absl::InvalidArgumentError("worker needs a name");
-  bool admin = reg.role == WorkerRole::kAdmin;
-  if (admin != reg.queue.empty()) {
-    return absl::InvalidArgumentError(
-        "admin workers have no queue; producers and consumers need one");
-  }
   nlohmann::json labels = nlohmann::json::object();
   for (const auto& [key, value] : reg.labels) labels[key] = value;
   WorkerInfo info;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     Params params;
     params.Add(reg.name);
-    if (admin) {
+    if (reg.queue.empty()) {
       params.AddNull();
     } else {
       PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, reg.queue));
@@ -257,12 +252,7 @@ absl::StatusOr<std::vector<WorkerInfo>> PostgresStore::ListWorkers(const WorkerF
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     workers.clear();
     Params params;
-    if (filter.queue.empty()) {
-      params.AddNull();
-    } else {
-      PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, filter.queue));
-      params.Add(q.id);
-    }
+    params.Add(filter.queue);
     if (filter.status.has_value()) {
       params.Add(int64_t{static_cast<int>(*filter.status)});
     } else {
@@ -281,13 +271,7 @@ absl::StatusOr<ReclaimReport> PostgresStore::ReclaimWorkers(const std::string& q
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     report = ReclaimReport();
     Params params;
-    params.Add(older_than);
-    if (queue.empty()) {
-      params.AddNull();
-    } else {
-      PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
-      params.Add(q.id);
-    }
+    params.Add(older_than).Add(queue);
     PGQRS_ASSIGN_OR_RETURN(Rows stopped, tx.Query(kReclaim, params));
     std::vector<int64_t> ids;
     for (int i = 0; i < stopped.size(); ++i) ids.push_back(stopped.Int(i, 0));
@@ -335,7 +319,11 @@ absl::StatusOr<std::vector<std::string>> PostgresStore::QueuesWithVisibleMessage
     visible.clear();
     if (names.empty()) return absl::OkStatus();
     PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kVisibleQueues, Params().AddArray(names)));
-    for (int i = 0; i < rows.size(); ++i) visible.push_back(rows.Text(i, 0));
+    std::set<std::string> found;
+    for (int i = 0; i < rows.size(); ++i) found.insert(rows.Text(i, 0));
+    for (const auto& name : names) {  // request order
+      if (found.contains(*name)) visible.push_back(*name);
+    }
     return absl::OkStatus();
   }));
   return visible;
