@@ -222,6 +222,8 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const ConnSettings& sett
     PQfinish(conn);
     return absl::UnavailableError(absl::StrCat("postgres connect failed: ", message));
   }
+  // Notices ("schema already exists, skipping") are expected chatter, not for stderr.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgConn>(new PgConn(conn, redactor));
 }
 

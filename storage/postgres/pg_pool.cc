@@ -6,6 +6,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace pgqrs::storage::pg {
 
@@ -42,7 +43,11 @@ StatementMode PgPool::mode() const {
 
 void PgPool::SwitchToUnnamed() {
   absl::MutexLock lock(&mu_);
+  if (mode_ == StatementMode::kUnnamed) return;
   mode_ = StatementMode::kUnnamed;
+  spdlog::info(
+      "postgres: server connections are shared between clients (a transaction-pooling "
+      "PgBouncer?); sending unnamed statements from now on");
 }
 
 absl::StatusOr<PgPool::Handle> PgPool::Acquire() {

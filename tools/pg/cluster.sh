@@ -7,6 +7,10 @@
 #   cluster.sh restart-pg DIR  restart PostgreSQL only (fault tests); PgBouncer stays up
 #   cluster.sh env DIR         print the `export ...` lines of a running cluster again
 #
+# restart-pg is carried out by a small supervisor that `start` leaves running, so that a
+# restart asked for from inside a test does not make the new server a child of the test:
+# test runners (Bazel's process-wrapper) kill every descendant when a test ends.
+#
 # Both listen on free ports of 127.0.0.1; PostgreSQL's unix socket is in DIR. The role
 # `pgqrs` logs in with a generated password (scram-sha-256) so tests can check that the
 # password never shows up in errors. Run as root, the servers run as the `postgres` user.
@@ -96,6 +100,9 @@ pool_mode = transaction
 max_client_conn = 200
 default_pool_size = 10
 server_reset_query =
+; Reconnect to a restarted server quickly, and fail waiting clients within 15 s.
+server_login_retry = 1
+query_wait_timeout = 15
 logfile = $DIR/pgbouncer.log
 pidfile = $DIR/pgbouncer.pid
 EOF
@@ -118,8 +125,10 @@ cmd_start() {
   as_owner "$BIN/initdb" -D "$DIR/data" -U postgres -A trust --no-sync -E UTF8 \
     >"$DIR/initdb.log" 2>&1 || { tail -n 20 "$DIR/initdb.log" >&2; die "initdb failed"; }
   cat >>"$DIR/data/postgresql.conf" <<EOF
+# The OS never crashes under a test, so skipping fsync loses nothing; but a commit must
+# reach the WAL before it is acknowledged, or restart-pg (a crash) loses acked work.
 fsync = off
-synchronous_commit = off
+synchronous_commit = on
 full_page_writes = off
 max_connections = 200
 EOF
@@ -150,11 +159,16 @@ EOF
   # A query through PgBouncer proves the password and the pool work end to end.
   PGPASSWORD=$password "$BIN/psql" -q -X -h 127.0.0.1 -p "$bouncer_port" -U pgqrs -d pgqrs \
     -c "SELECT 1" >/dev/null || die "a query through PgBouncer failed"
+  start_supervisor
   print_env
 }
 
 cmd_stop() {
   local failed=0
+  if [[ -f "$DIR/supervisor.pid" ]]; then
+    kill "$(cat "$DIR/supervisor.pid")" 2>/dev/null || true
+    rm -f "$DIR/supervisor.pid"
+  fi
   if [[ -f "$DIR/pgbouncer.pid" ]]; then
     kill "$(cat "$DIR/pgbouncer.pid")" 2>/dev/null || true
   fi
@@ -164,7 +178,7 @@ cmd_stop() {
   [[ $failed -eq 0 ]] || die "stopping PostgreSQL in $DIR failed"
 }
 
-cmd_restart_pg() {
+restart_now() {
   [[ -f "$DIR/ports.env" ]] || die "no cluster in $DIR"
   # shellcheck disable=SC1091
   source "$DIR/ports.env"
@@ -174,6 +188,48 @@ cmd_restart_pg() {
   start_postgres "$PG_PORT"
 }
 
+# Runs detached from whoever called `start`; serves restart requests until stopped.
+cmd_supervise() {
+  while [[ -f "$DIR/ports.env" ]]; do
+    if [[ -f "$DIR/restart.request" ]]; then
+      rm -f "$DIR/restart.request"
+      if (restart_now) >"$DIR/restart.log" 2>&1; then
+        echo ok >"$DIR/restart.result"
+      else
+        echo failed >"$DIR/restart.result"
+      fi
+    fi
+    sleep 0.05
+  done
+}
+
+start_supervisor() {
+  setsid "$0" _supervise "$DIR" </dev/null >/dev/null 2>&1 &
+  echo $! >"$DIR/supervisor.pid"
+}
+
+cmd_restart_pg() {
+  local pid i
+  pid=$(cat "$DIR/supervisor.pid" 2>/dev/null || true)
+  if [[ -z "$pid" ]] || ! kill -0 "$pid" 2>/dev/null; then
+    restart_now  # no supervisor (e.g. an older cluster): restart from here
+    return
+  fi
+  rm -f "$DIR/restart.result"
+  touch "$DIR/restart.request"
+  for i in $(seq 1 600); do
+    if [[ -f "$DIR/restart.result" ]]; then
+      if [[ $(cat "$DIR/restart.result") == ok ]]; then
+        return
+      fi
+      cat "$DIR/restart.log" >&2 || true
+      die "restarting PostgreSQL failed"
+    fi
+    sleep 0.05
+  done
+  die "the cluster supervisor did not restart PostgreSQL within 30 s"
+}
+
 [[ $# -eq 2 ]] || usage
 BIN=$(pg_bindir)
 DIR=$2
@@ -181,6 +237,7 @@ case "$1" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   restart-pg) cmd_restart_pg ;;
+  _supervise) cmd_supervise ;;
   env) print_env ;;
   *) usage ;;
 esac
