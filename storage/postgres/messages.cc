@@ -1,4 +1,5 @@
 // PostgresStore: enqueue, dequeue, the lease calls, lookups and dead letters.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
@@ -137,71 +138,105 @@ absl::Status CheckProducer(Tx& tx, int64_t worker_id, int64_t queue_id) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<int64_t>> PostgresStore::Enqueue(
-    const std::string& queue, std::span<const NewMessage> messages, int64_t producer_worker_id) {
-  if (messages.empty()) return absl::InvalidArgumentError("enqueue needs at least one message");
-  PGQRS_RETURN_IF_ERROR(CheckBatch(messages.size()));
-  // A dedup key seen earlier in the batch points at that earlier message.
-  std::vector<size_t> first_with_key(messages.size());
-  std::vector<size_t> inserted;  // positions that insert a row
+namespace {
+
+// Which messages of a batch insert a row: a dedup key seen earlier in the batch points at
+// that earlier message instead.
+struct BatchPlan {
+  std::vector<size_t> first_with_key;  // per message: itself, or the earlier same-key one
+  std::vector<size_t> inserted;        // positions that insert a row
+};
+
+absl::StatusOr<BatchPlan> PlanBatch(std::span<const NewMessage> messages) {
+  BatchPlan plan;
   std::map<std::string, size_t> keys;
   for (size_t i = 0; i < messages.size(); ++i) {
     if (messages[i].delay < absl::ZeroDuration()) {
       return absl::InvalidArgumentError("message delay must not be negative");
     }
-    first_with_key[i] = i;
+    plan.first_with_key.push_back(i);
     const std::string& key = messages[i].dedup_key;
     if (!key.empty()) {
       auto [it, fresh] = keys.emplace(key, i);
-      first_with_key[i] = it->second;
+      plan.first_with_key[i] = it->second;
       if (!fresh) continue;
     }
-    inserted.push_back(i);
+    plan.inserted.push_back(i);
   }
+  return plan;
+}
+
+// Inserts the planned rows under reserved ids (written to `ids`); returns the ids stored.
+// A row whose key an unarchived message already holds is not stored.
+absl::StatusOr<std::set<int64_t>> InsertRows(Tx& tx, int64_t queue_id, int64_t producer,
+                                             std::span<const NewMessage> messages,
+                                             const BatchPlan& plan, std::vector<int64_t>& ids) {
+  PGQRS_ASSIGN_OR_RETURN(Rows reserved,
+                         tx.Query(kReserveIds, Params().Add(int64_t(plan.inserted.size()))));
+  std::vector<int64_t> row_ids, delays;
+  std::vector<int32_t> priorities;
+  std::vector<std::optional<std::string>> payloads, dedup;
+  for (size_t k = 0; k < plan.inserted.size(); ++k) {
+    const NewMessage& m = messages[plan.inserted[k]];
+    ids[plan.inserted[k]] = reserved.Int(static_cast<int>(k), 0);
+    row_ids.push_back(ids[plan.inserted[k]]);
+    payloads.push_back(m.payload_json);
+    priorities.push_back(m.priority);
+    delays.push_back(absl::ToInt64Microseconds(m.delay));
+    dedup.push_back(m.dedup_key.empty() ? std::nullopt : std::optional(m.dedup_key));
+  }
+  Params params;
+  params.Add(queue_id).Add(producer).AddArray(row_ids).AddArray(payloads);
+  params.AddArray(priorities).AddArray(delays).AddArray(dedup);
+  PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kInsertMessages, params));
+  std::set<int64_t> stored;
+  for (int i = 0; i < rows.size(); ++i) stored.insert(rows.Int(i, 0));
+  return stored;
+}
+
+// Points the rows that were not stored at the unarchived messages holding their keys.
+absl::Status ResolveTakenKeys(Tx& tx, int64_t queue_id, std::span<const NewMessage> messages,
+                              const BatchPlan& plan, const std::set<int64_t>& stored,
+                              std::vector<int64_t>& ids) {
+  std::vector<std::optional<std::string>> taken;
+  for (size_t pos : plan.inserted) {
+    if (!stored.contains(ids[pos])) taken.push_back(messages[pos].dedup_key);
+  }
+  if (taken.empty()) return absl::OkStatus();
+  PGQRS_ASSIGN_OR_RETURN(Rows existing,
+                         tx.Query(kFindDedup, Params().Add(queue_id).AddArray(taken)));
+  std::map<std::string, int64_t> by_key;
+  for (int i = 0; i < existing.size(); ++i) by_key[existing.Text(i, 0)] = existing.Int(i, 1);
+  for (size_t pos : plan.inserted) {
+    if (stored.contains(ids[pos])) continue;
+    auto it = by_key.find(messages[pos].dedup_key);
+    // The holder was archived between our insert and this read: retried as a conflict.
+    if (it == by_key.end()) return absl::AbortedError("dedup key released concurrently");
+    ids[pos] = it->second;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int64_t>> PostgresStore::Enqueue(
+    const std::string& queue, std::span<const NewMessage> messages, int64_t producer_worker_id) {
+  if (messages.empty()) return absl::InvalidArgumentError("enqueue needs at least one message");
+  PGQRS_RETURN_IF_ERROR(CheckBatch(messages.size()));
+  PGQRS_ASSIGN_OR_RETURN(BatchPlan plan, PlanBatch(messages));
+  bool visible_now = std::any_of(messages.begin(), messages.end(), [](const NewMessage& m) {
+    return m.delay <= absl::ZeroDuration();
+  });
   std::vector<int64_t> ids(messages.size());
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
-    if (producer_worker_id != 0) PGQRS_RETURN_IF_ERROR(CheckProducer(tx, producer_worker_id, q.id));
-    PGQRS_ASSIGN_OR_RETURN(Rows reserved,
-                           tx.Query(kReserveIds, Params().Add(int64_t(inserted.size()))));
-    std::vector<int64_t> row_ids, delays;
-    std::vector<int32_t> priorities;
-    std::vector<std::optional<std::string>> payloads, dedup;
-    bool visible_now = false;
-    for (size_t k = 0; k < inserted.size(); ++k) {
-      const NewMessage& m = messages[inserted[k]];
-      ids[inserted[k]] = reserved.Int(static_cast<int>(k), 0);
-      row_ids.push_back(ids[inserted[k]]);
-      payloads.push_back(m.payload_json);
-      priorities.push_back(m.priority);
-      delays.push_back(absl::ToInt64Microseconds(m.delay));
-      dedup.push_back(m.dedup_key.empty() ? std::nullopt : std::optional(m.dedup_key));
-      visible_now = visible_now || m.delay <= absl::ZeroDuration();
+    if (producer_worker_id != 0) {
+      PGQRS_RETURN_IF_ERROR(CheckProducer(tx, producer_worker_id, q.id));
     }
-    Params params;
-    params.Add(q.id).Add(producer_worker_id).AddArray(row_ids).AddArray(payloads);
-    params.AddArray(priorities).AddArray(delays).AddArray(dedup);
-    PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kInsertMessages, params));
-    std::set<int64_t> stored;
-    for (int i = 0; i < rows.size(); ++i) stored.insert(rows.Int(i, 0));
-    // Rows not stored collided with an unarchived message holding the same key.
-    std::vector<std::optional<std::string>> taken;
-    for (size_t pos : inserted) {
-      if (!stored.contains(ids[pos])) taken.push_back(messages[pos].dedup_key);
-    }
-    if (!taken.empty()) {
-      PGQRS_ASSIGN_OR_RETURN(Rows existing,
-                             tx.Query(kFindDedup, Params().Add(q.id).AddArray(taken)));
-      std::map<std::string, int64_t> by_key;
-      for (int i = 0; i < existing.size(); ++i) by_key[existing.Text(i, 0)] = existing.Int(i, 1);
-      for (size_t pos : inserted) {
-        if (stored.contains(ids[pos])) continue;
-        auto it = by_key.find(messages[pos].dedup_key);
-        if (it == by_key.end()) return absl::AbortedError("dedup key released concurrently");
-        ids[pos] = it->second;
-      }
-    }
-    for (size_t i = 0; i < messages.size(); ++i) ids[i] = ids[first_with_key[i]];
+    PGQRS_ASSIGN_OR_RETURN(std::set<int64_t> stored,
+                           InsertRows(tx, q.id, producer_worker_id, messages, plan, ids));
+    PGQRS_RETURN_IF_ERROR(ResolveTakenKeys(tx, q.id, messages, plan, stored, ids));
+    for (size_t i = 0; i < messages.size(); ++i) ids[i] = ids[plan.first_with_key[i]];
     if (visible_now && !stored.empty()) PGQRS_RETURN_IF_ERROR(Notify(tx, queue));
     return absl::OkStatus();
   }));

@@ -16,6 +16,8 @@ namespace {
 
 // An idle listener pings this often, so a silently dead connection is noticed.
 constexpr absl::Duration kPingInterval = absl::Seconds(10);
+// Attempts at listing the queues to re-check after a reconnect.
+constexpr int kRecheckAttempts = 10;
 
 }  // namespace
 
@@ -80,21 +82,22 @@ bool PgListener::Listen(PgConn& conn) {
       spdlog::warn("postgres wake listener lost its connection; reconnecting");
       return true;
     }
-    while (PGnotify* note = PQnotifies(raw)) {
-      std::string payload = note->extra != nullptr ? note->extra : "";
-      PQfreemem(note);
-      Dispatch(payload);
-    }
+    Drain(raw);
     if (absl::Now() - last_ping >= kPingInterval) {
+      // A silently dead connection only shows when we write to it.
       last_ping = absl::Now();
-      if (!conn.Exec("SELECT 1").ok() || conn.broken()) return true;
-      while (PGnotify* note = PQnotifies(raw)) {
-        std::string payload = note->extra != nullptr ? note->extra : "";
-        PQfreemem(note);
-        Dispatch(payload);
-      }
+      if (!conn.Exec("SELECT 1").ok()) return true;
+      Drain(raw);
     }
     if (conn.broken()) return true;
+  }
+}
+
+void PgListener::Drain(PGconn* raw) {
+  while (PGnotify* note = PQnotifies(raw)) {
+    std::string payload = note->extra != nullptr ? note->extra : "";
+    PQfreemem(note);
+    Dispatch(payload);
   }
 }
 
@@ -104,13 +107,21 @@ void PgListener::Dispatch(const std::string& payload) {
 }
 
 void PgListener::RecheckAll() {
-  absl::StatusOr<std::vector<std::string>> queues = all_queues_();
-  if (!queues.ok()) {
-    spdlog::warn("postgres wake listener: listing queues to re-check failed: {}",
-                 std::string(queues.status().message()));
-    return;
+  // Right after a server restart the pool may still be reconnecting: retry a while.
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<std::vector<std::string>> queues = all_queues_();
+    if (queues.ok()) {
+      for (const std::string& queue : *queues) handler_(queue);
+      return;
+    }
+    if (attempt == kRecheckAttempts) {
+      spdlog::warn("postgres wake listener: listing queues to re-check failed: {}",
+                   std::string(queues.status().message()));
+      // The server's reapers re-check parked long-polls periodically: the safety net.
+      return;
+    }
+    if (!SleepUnlessStopped(Backoff(backoff_, attempt))) return;
   }
-  for (const std::string& queue : *queues) handler_(queue);
 }
 
 }  // namespace pgqrs::storage::pg

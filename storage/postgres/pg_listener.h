@@ -43,6 +43,8 @@ class PgListener {
   void Run();
   // Listens on `conn` until it fails or Stop; returns false when stopping.
   bool Listen(PgConn& conn);
+  // Hands every received notification to Dispatch.
+  void Drain(PGconn* raw);
   void Dispatch(const std::string& payload);
   void RecheckAll();
   // Sleeps up to `d`; returns false when stopping.
