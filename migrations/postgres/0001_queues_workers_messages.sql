@@ -56,7 +56,12 @@ CREATE TABLE IF NOT EXISTS pgqrs_messages (
   consumer_worker_id BIGINT REFERENCES pgqrs_workers (id) ON DELETE SET NULL,
   dedup_key TEXT,
   archived_at TIMESTAMPTZ
-);
+)
+-- Every lease, ack and nack rewrites a row and its dequeue index entry (vt and state
+-- are indexed, so no update is HOT). Vacuum early, before dead entries at the head of
+-- the dequeue index slow every dequeue down.
+WITH (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000,
+      autovacuum_analyze_scale_factor = 0.05);
 -- Dequeue: visible messages of one queue in priority, then visibility, then id order.
 -- Within one priority the visible rows come first, so a dequeue stops after LIMIT rows.
 -- Its (queue_id) prefix also serves purges, counts and the queue foreign key.

@@ -313,9 +313,17 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ApplyLeases(
     PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> done, apply(tx, q, params));
     std::set<std::pair<int64_t, int64_t>> ok;
     for (size_t i = 0; i + 1 < done.size(); i += 2) ok.insert({done[i], done[i + 1]});
-    PGQRS_ASSIGN_OR_RETURN(Rows existing, tx.Query(kExistingIds, Params().Add(q.id).AddArray(ids)));
+    // Only leases that failed need telling apart: lost (the message exists) or not found.
+    std::vector<int64_t> failed;
+    for (const Lease& lease : leases) {
+      if (!ok.contains({lease.message_id, lease.token})) failed.push_back(lease.message_id);
+    }
     std::set<int64_t> known;
-    for (int i = 0; i < existing.size(); ++i) known.insert(existing.Int(i, 0));
+    if (!failed.empty()) {
+      PGQRS_ASSIGN_OR_RETURN(Rows existing,
+                             tx.Query(kExistingIds, Params().Add(q.id).AddArray(failed)));
+      for (int i = 0; i < existing.size(); ++i) known.insert(existing.Int(i, 0));
+    }
     std::set<std::pair<int64_t, int64_t>> used;
     for (const Lease& lease : leases) {
       std::pair<int64_t, int64_t> key{lease.message_id, lease.token};

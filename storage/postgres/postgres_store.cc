@@ -88,7 +88,8 @@ QueueCounts ReadCounts(const Rows& rows, int row, int first) {
 PostgresStore::PostgresStore(std::string schema, std::unique_ptr<PgPool> pool,
                              PostgresOptions options)
     : schema_(std::move(schema)),
-      begin_sql_(absl::StrCat("BEGIN; SET LOCAL search_path TO ", QuoteIdentifier(schema_))),
+      begin_sql_(absl::StrCat("BEGIN; SET LOCAL search_path TO ", QuoteIdentifier(schema_),
+                              "; SET LOCAL plan_cache_mode = force_custom_plan")),
       pool_(std::move(pool)),
       options_(std::move(options)) {}
 

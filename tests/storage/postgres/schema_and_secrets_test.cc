@@ -9,6 +9,7 @@
 #include "absl/strings/str_replace.h"
 #include "storage/dsn.h"
 #include "storage/postgres/pg_conn.h"
+#include "storage/postgres/pg_pool.h"
 #include "tests/storage/conformance/helpers.h"
 #include "tests/storage/postgres/pg_test_env.h"
 
@@ -68,7 +69,10 @@ TEST_CASE("schema names are validated before anything reaches the server", "[pos
 
 TEST_CASE("reserved words work as schema names and schemas keep stores apart", "[postgres]") {
   std::string dsn = TestDsn();
-  // Both may exist from an earlier run on the same cluster; Migrate is idempotent.
+  // Fixed names: drop what an earlier run on the same cluster left.
+  auto conn = Ok(storage::pg::PgConn::Connect({dsn}, storage::pg::Redactor(dsn)));
+  RequireOk(conn->Exec("DROP SCHEMA IF EXISTS \"select\" CASCADE; "
+                       "DROP SCHEMA IF EXISTS \"user\" CASCADE"));
   auto select_store = OpenMigrated(dsn, "select");
   auto user_store = OpenMigrated(dsn, "user");
   std::string queue = FreshSchema();
@@ -144,6 +148,28 @@ TEST_CASE("the DSN password never appears in connection errors", "[postgres][sec
   SECTION("the redactor hides raw and decoded forms") {
     storage::pg::Redactor redactor("postgres://u:s%2Fecret@h/db");
     CHECK(redactor.Apply("x s/ecret y s%2Fecret") == "x *** y ***");
+  }
+}
+
+}  // namespace
+}  // namespace pgqrs::testing
+
+namespace pgqrs::testing {
+namespace {
+
+TEST_CASE("reconnect backoff doubles, is capped and jittered into [d/2, d]", "[postgres]") {
+  storage::pg::PoolOptions options;
+  options.backoff_initial = absl::Milliseconds(50);
+  options.backoff_max = absl::Seconds(2);
+  for (int failures = 1; failures <= 40; ++failures) {
+    absl::Duration full = std::min(options.backoff_initial * (1LL << std::min(failures - 1, 20)),
+                                   options.backoff_max);
+    for (int i = 0; i < 20; ++i) {
+      absl::Duration d = storage::pg::Backoff(options, failures);
+      INFO("failures " << failures << ": " << absl::FormatDuration(d));
+      CHECK(d >= full / 2);
+      CHECK(d <= full);
+    }
   }
 }
 
