@@ -1,0 +1,152 @@
+#include "server/config.h"
+
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7468", "gRPC listen address, HOST:PORT");
+ABSL_FLAG(std::string, dsn, "sqlite://./pgqrs.db",
+          "storage DSN: sqlite:///path.db, sqlite::memory:, postgres://user:pw@host/db");
+ABSL_FLAG(int32_t, pool_size, 8, "storage connections (PostgreSQL) or readers (SQLite)");
+ABSL_FLAG(int32_t, executor_threads, 8, "threads that run storage calls");
+ABSL_FLAG(int32_t, executor_queue_limit, 100000,
+          "calls waiting for a storage thread before new ones get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int32_t, max_batch, 1000, "messages or receipts per call, at most");
+ABSL_FLAG(int64_t, max_payload_bytes, 256 * 1024, "bytes per message payload, at most");
+ABSL_FLAG(int64_t, max_wait_ms, 60000, "long-poll wait_ms, at most");
+ABSL_FLAG(int64_t, max_visibility_timeout_ms, 12 * 3600 * 1000LL,
+          "visibility timeout, at most");
+ABSL_FLAG(int64_t, max_delay_ms, 7 * 24 * 3600 * 1000LL, "message delay, at most");
+ABSL_FLAG(int32_t, max_page_size, 1000, "page_size of list calls, at most");
+ABSL_FLAG(int64_t, worker_timeout_ms, 30000,
+          "a worker silent this long is stopped and its leases released");
+ABSL_FLAG(int64_t, heartbeat_reaper_interval_ms, 5000, "how often the heartbeat reaper runs");
+ABSL_FLAG(int64_t, visibility_reaper_interval_ms, 1000,
+          "how often the visibility reaper runs");
+ABSL_FLAG(int64_t, archive_retention_ms, 7 * 24 * 3600 * 1000LL,
+          "acked (archived) messages are deleted after this long");
+ABSL_FLAG(int64_t, shutdown_grace_ms, 10000,
+          "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
+ABSL_FLAG(bool, migrate, true, "apply storage migrations at start-up");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, log_format, "text", "text or json");
+
+namespace pgqrs::server {
+namespace {
+
+// Every flag that may also come from the environment as PGQRS_<NAME>.
+constexpr const char* kEnvFlags[] = {
+    "listen",         "dsn",
+    "pool_size",      "executor_threads",
+    "executor_queue_limit", "max_batch",
+    "max_payload_bytes", "max_wait_ms",
+    "max_visibility_timeout_ms", "max_delay_ms",
+    "max_page_size",  "worker_timeout_ms",
+    "heartbeat_reaper_interval_ms", "visibility_reaper_interval_ms",
+    "archive_retention_ms", "shutdown_grace_ms",
+    "migrate",        "log_level",
+    "log_format",
+};
+
+// argv with `--name=value` for each PGQRS_* variable inserted before the real flags, so
+// the command line overrides the environment.
+std::vector<std::string> MergeEnvironment(int argc, char** argv) {
+  std::vector<std::string> args = {argv[0]};
+  for (const char* name : kEnvFlags) {
+    std::string var = absl::StrCat("PGQRS_", absl::AsciiStrToUpper(name));
+    if (const char* value = std::getenv(var.c_str())) {
+      args.push_back(absl::StrCat("--", name, "=", value));
+    }
+  }
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  return args;
+}
+
+absl::Status Positive(const char* flag, int64_t value) {
+  if (value > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, "=", value, ": must be positive"));
+}
+
+absl::Status OneOf(const char* flag, const std::string& value,
+                   std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed) {
+    if (value == a) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, "=", value, ": not one of the allowed values"));
+}
+
+absl::Duration Ms(int64_t ms) { return absl::Milliseconds(ms); }
+
+absl::Status CheckAll(const Config& c) {
+  for (auto [flag, value] : std::initializer_list<std::pair<const char*, int64_t>>{
+           {"pool_size", c.pool_size},
+           {"executor_threads", c.executor_threads},
+           {"executor_queue_limit", c.executor_queue_limit},
+           {"max_batch", c.limits.max_batch},
+           {"max_payload_bytes", c.limits.max_payload_bytes},
+           {"max_wait_ms", absl::ToInt64Milliseconds(c.limits.max_wait)},
+           {"max_visibility_timeout_ms", absl::ToInt64Milliseconds(c.limits.max_visibility_timeout)},
+           {"max_delay_ms", absl::ToInt64Milliseconds(c.limits.max_delay)},
+           {"max_page_size", c.limits.max_page_size},
+           {"worker_timeout_ms", absl::ToInt64Milliseconds(c.worker_timeout)},
+           {"heartbeat_reaper_interval_ms", absl::ToInt64Milliseconds(c.heartbeat_reaper_interval)},
+           {"visibility_reaper_interval_ms",
+            absl::ToInt64Milliseconds(c.visibility_reaper_interval)},
+           {"archive_retention_ms", absl::ToInt64Milliseconds(c.archive_retention)},
+           {"shutdown_grace_ms", absl::ToInt64Milliseconds(c.shutdown_grace)},
+       }) {
+    absl::Status s = Positive(flag, value);
+    if (!s.ok()) return s;
+  }
+  if (c.listen.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen=", c.listen, ": expected HOST:PORT"));
+  }
+  absl::Status s = OneOf("log_level", c.log_level, {"trace", "debug", "info", "warn", "error"});
+  if (!s.ok()) return s;
+  return OneOf("log_format", c.log_format, {"text", "json"});
+}
+
+}  // namespace
+
+absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "pgqrsd: the pgqrs queue server.\n\nUsage: pgqrsd [--flag=value ...]\n"
+      "Flags may also come from PGQRS_<FLAG> environment variables or --flagfile=FILE.");
+  std::vector<std::string> merged = MergeEnvironment(argc, argv);
+  std::vector<char*> raw;
+  for (std::string& a : merged) raw.push_back(a.data());
+  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(raw.size()), raw.data());
+  if (rest.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", rest[1], "\""));
+  }
+  Config c;
+  c.listen = absl::GetFlag(FLAGS_listen);
+  c.dsn = absl::GetFlag(FLAGS_dsn);
+  c.pool_size = absl::GetFlag(FLAGS_pool_size);
+  c.executor_threads = absl::GetFlag(FLAGS_executor_threads);
+  c.executor_queue_limit = absl::GetFlag(FLAGS_executor_queue_limit);
+  c.limits.max_batch = absl::GetFlag(FLAGS_max_batch);
+  c.limits.max_payload_bytes = absl::GetFlag(FLAGS_max_payload_bytes);
+  c.limits.max_wait = Ms(absl::GetFlag(FLAGS_max_wait_ms));
+  c.limits.max_visibility_timeout = Ms(absl::GetFlag(FLAGS_max_visibility_timeout_ms));
+  c.limits.max_delay = Ms(absl::GetFlag(FLAGS_max_delay_ms));
+  c.limits.max_page_size = absl::GetFlag(FLAGS_max_page_size);
+  c.worker_timeout = Ms(absl::GetFlag(FLAGS_worker_timeout_ms));
+  c.heartbeat_reaper_interval = Ms(absl::GetFlag(FLAGS_heartbeat_reaper_interval_ms));
+  c.visibility_reaper_interval = Ms(absl::GetFlag(FLAGS_visibility_reaper_interval_ms));
+  c.archive_retention = Ms(absl::GetFlag(FLAGS_archive_retention_ms));
+  c.shutdown_grace = Ms(absl::GetFlag(FLAGS_shutdown_grace_ms));
+  c.migrate = absl::GetFlag(FLAGS_migrate);
+  c.log_level = absl::GetFlag(FLAGS_log_level);
+  c.log_format = absl::GetFlag(FLAGS_log_format);
+  absl::Status status = CheckAll(c);
+  if (!status.ok()) return status;
+  return c;
+}
+
+}  // namespace pgqrs::server

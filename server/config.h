@@ -1,0 +1,46 @@
+// The daemon's configuration: command-line flags, `--flagfile=FILE` for a config file,
+// and PGQRS_<FLAG> environment variables (a flag given on the command line wins).
+// Every value is checked at start-up; a bad one is an error that names the flag.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace pgqrs::server {
+
+// Request limits the services enforce.
+struct Limits {
+  int32_t max_batch = 1000;
+  int64_t max_payload_bytes = 256 * 1024;
+  absl::Duration max_wait = absl::Seconds(60);
+  absl::Duration max_visibility_timeout = absl::Hours(12);
+  absl::Duration max_delay = absl::Hours(24 * 7);
+  int32_t max_page_size = 1000;
+};
+
+struct Config {
+  std::string listen = "127.0.0.1:7468";
+  std::string dsn = "sqlite://./pgqrs.db";
+  int32_t pool_size = 8;
+  int32_t executor_threads = 8;
+  int32_t executor_queue_limit = 100000;
+  Limits limits;
+  absl::Duration worker_timeout = absl::Seconds(30);
+  absl::Duration heartbeat_reaper_interval = absl::Seconds(5);
+  absl::Duration visibility_reaper_interval = absl::Seconds(1);
+  absl::Duration archive_retention = absl::Hours(24 * 7);
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  bool migrate = true;
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+// Parses argv (after merging PGQRS_* environment variables) into a Config. Exits with
+// usage on --help. Returns INVALID_ARGUMENT naming the flag for a bad value; positional
+// arguments are refused.
+absl::StatusOr<Config> LoadConfig(int argc, char** argv);
+
+}  // namespace pgqrs::server

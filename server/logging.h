@@ -1,0 +1,12 @@
+// Logging set-up: spdlog to stderr (journald and containers collect it), as text or as
+// one JSON object per line.
+#pragma once
+
+#include <string>
+
+namespace pgqrs::server {
+
+// REQUIRES: level and format were validated by LoadConfig.
+void SetUpLogging(const std::string& level, const std::string& format);
+
+}  // namespace pgqrs::server

@@ -1,0 +1,47 @@
+// pgqrsd: the pgqrs queue server daemon.
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+#include "server/config.h"
+#include "server/logging.h"
+#include "server/server.h"
+#include "storage/dsn.h"
+
+int main(int argc, char** argv) {
+  // SIGTERM/SIGINT are taken by sigwait below, never by a handler on a random thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<pgqrs::server::Config> config = pgqrs::server::LoadConfig(argc, argv);
+  if (!config.ok()) {
+    std::fprintf(stderr, "pgqrsd: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  pgqrs::server::SetUpLogging(config->log_level, config->log_format);
+
+  auto server = pgqrs::server::Server::Start(*config);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.status().ToString());
+    return 1;
+  }
+  std::string host = config->listen.substr(0, config->listen.rfind(':'));
+  spdlog::info("pgqrsd {} listening on {}:{}, storage {}", pgqrs::server::kServerVersion, host,
+               (*server)->port(), pgqrs::storage::RedactDsn(config->dsn));
+  sd_notify(0, "READY=1");
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  sd_notify(0, "STOPPING=1");
+  (*server)->Shutdown();
+  server->reset();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,61 @@
+// QueueService: queues and messages (API.md). Thin: validate, call the Store on the
+// executor, map errors, wake long-polls after commits that make messages visible.
+#pragma once
+
+#include "proto/pgqrs/v1/queue.grpc.pb.h"
+#include "server/call.h"
+
+namespace pgqrs::server {
+
+class QueueServiceImpl final : public v1::QueueService::CallbackService {
+ public:
+  explicit QueueServiceImpl(ServiceDeps deps) : deps_(deps) {}
+
+  grpc::ServerUnaryReactor* CreateQueue(grpc::CallbackServerContext* ctx,
+                                        const v1::CreateQueueRequest* req,
+                                        v1::Queue* resp) override;
+  grpc::ServerUnaryReactor* GetQueue(grpc::CallbackServerContext* ctx,
+                                     const v1::GetQueueRequest* req, v1::Queue* resp) override;
+  grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* ctx,
+                                       const v1::ListQueuesRequest* req,
+                                       v1::ListQueuesResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteQueue(grpc::CallbackServerContext* ctx,
+                                        const v1::DeleteQueueRequest* req,
+                                        v1::DeleteQueueResponse* resp) override;
+  grpc::ServerUnaryReactor* PurgeQueue(grpc::CallbackServerContext* ctx,
+                                       const v1::PurgeQueueRequest* req,
+                                       v1::PurgeQueueResponse* resp) override;
+  grpc::ServerUnaryReactor* Enqueue(grpc::CallbackServerContext* ctx,
+                                    const v1::EnqueueRequest* req,
+                                    v1::EnqueueResponse* resp) override;
+  grpc::ServerUnaryReactor* Dequeue(grpc::CallbackServerContext* ctx,
+                                    const v1::DequeueRequest* req,
+                                    v1::DequeueResponse* resp) override;
+  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* ctx, const v1::AckRequest* req,
+                                v1::ReceiptResponse* resp) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
+                                   const v1::DeleteRequest* req,
+                                   v1::ReceiptResponse* resp) override;
+  grpc::ServerUnaryReactor* Nack(grpc::CallbackServerContext* ctx, const v1::NackRequest* req,
+                                 v1::ReceiptResponse* resp) override;
+  grpc::ServerUnaryReactor* ExtendVisibility(grpc::CallbackServerContext* ctx,
+                                             const v1::ExtendVisibilityRequest* req,
+                                             v1::ReceiptResponse* resp) override;
+  grpc::ServerUnaryReactor* GetMessages(grpc::CallbackServerContext* ctx,
+                                        const v1::GetMessagesRequest* req,
+                                        v1::GetMessagesResponse* resp) override;
+  grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* ctx,
+                                            const v1::ListDeadLettersRequest* req,
+                                            v1::ListDeadLettersResponse* resp) override;
+  grpc::ServerUnaryReactor* Redrive(grpc::CallbackServerContext* ctx,
+                                    const v1::RedriveRequest* req,
+                                    v1::RedriveResponse* resp) override;
+  grpc::ServerUnaryReactor* QueueStats(grpc::CallbackServerContext* ctx,
+                                       const v1::QueueStatsRequest* req,
+                                       v1::QueueStats* resp) override;
+
+ private:
+  ServiceDeps deps_;
+};
+
+}  // namespace pgqrs::server

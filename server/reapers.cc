@@ -1,0 +1,77 @@
+#include "server/reapers.h"
+
+#include <spdlog/spdlog.h>
+
+namespace pgqrs::server {
+
+void WakeReleased(WaiterRegistry& waiters, const storage::ReclaimReport& report) {
+  for (const std::string& queue : report.queues_with_released) waiters.NotifyAll(queue);
+}
+
+Reapers::Reapers(storage::Store& store, WaiterRegistry& waiters, const Config& config)
+    : store_(store), waiters_(waiters), config_(config), thread_([this] { Loop(); }) {}
+
+Reapers::~Reapers() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+void Reapers::Loop() {
+  absl::Time next_heartbeat = absl::Now() + config_.heartbeat_reaper_interval;
+  absl::Time next_visibility = absl::Now() + config_.visibility_reaper_interval;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithDeadline(absl::Condition(&stopping_), std::min(next_heartbeat, next_visibility));
+      if (stopping_) return;
+    }
+    absl::Time now = absl::Now();
+    if (now >= next_heartbeat) {
+      ReapHeartbeats();
+      next_heartbeat = now + config_.heartbeat_reaper_interval;
+    }
+    if (now >= next_visibility) {
+      ReapVisibility();
+      next_visibility = now + config_.visibility_reaper_interval;
+    }
+  }
+}
+
+void Reapers::ReapHeartbeats() {
+  absl::StatusOr<storage::ReclaimReport> report =
+      store_.ReclaimWorkers("", config_.worker_timeout);
+  if (!report.ok()) {
+    spdlog::warn("heartbeat reaper: {}", report.status().ToString());
+    return;
+  }
+  if (report->workers_stopped > 0) {
+    spdlog::info("heartbeat reaper: stopped {} silent workers, released {} messages",
+                 report->workers_stopped, report->messages_released);
+  }
+  WakeReleased(waiters_, *report);
+}
+
+void Reapers::ReapVisibility() {
+  absl::StatusOr<storage::ReapReport> report = store_.ReapMessages(config_.archive_retention);
+  if (!report.ok()) {
+    spdlog::warn("visibility reaper: {}", report.status().ToString());
+    return;
+  }
+  if (report->leases_expired > 0 || report->archived_deleted > 0) {
+    spdlog::debug("visibility reaper: {} leases expired ({} dead-lettered), {} archived deleted",
+                  report->leases_expired, report->dead_lettered, report->archived_deleted);
+  }
+  std::vector<std::string> waiting = waiters_.KeysWithWaiters();
+  if (waiting.empty()) return;
+  absl::StatusOr<std::vector<std::string>> visible = store_.QueuesWithVisibleMessages(waiting);
+  if (!visible.ok()) {
+    spdlog::warn("visibility reaper: {}", visible.status().ToString());
+    return;
+  }
+  for (const std::string& queue : *visible) waiters_.NotifyAll(queue);
+}
+
+}  // namespace pgqrs::server

@@ -1,0 +1,55 @@
+// Server is the running daemon: storage, the executor, long-poll waiters, the gRPC
+// services (plus health and reflection) and the reapers, started and stopped in order.
+//
+// Thread safety: Shutdown may be called from any thread, once.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "server/admin_service.h"
+#include "server/config.h"
+#include "server/executor.h"
+#include "server/queue_service.h"
+#include "server/reapers.h"
+#include "server/waiters.h"
+#include "server/worker_service.h"
+#include "storage/store.h"
+
+namespace pgqrs::server {
+
+class Server {
+ public:
+  // Opens the store, migrates it (unless config.migrate is false), and starts serving.
+  // Errors name what failed; a DSN password never appears in them.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const Config& config);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();
+
+  // The port actually bound (useful with a :0 listen address).
+  int port() const { return port_; }
+
+  // Graceful stop: parked long-polls answer at once, new calls are refused, calls in
+  // flight get up to config.shutdown_grace, then reapers stop and storage closes.
+  void Shutdown();
+
+ private:
+  explicit Server(const Config& config) : config_(config) {}
+
+  const Config config_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<WaiterRegistry> waiters_;
+  std::unique_ptr<QueueServiceImpl> queue_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<Reapers> reapers_;
+  int port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace pgqrs::server

@@ -1,0 +1,111 @@
+// The pgqrs CLI against the real daemon: the tour from the README, JSON output, and
+// non-zero exits with the gRPC status on stderr.
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+#include "tests/integration/client.h"
+
+namespace pgqrs::testing {
+namespace {
+
+class Cli {
+ public:
+  explicit Cli(const Daemon& daemon)
+      : prefix_(Runfile("tools/pgqrs/pgqrs") + " --server=" + daemon.address() + " ") {}
+
+  // Runs `pgqrs ARGS`; returns {exit status, stdout}; stderr in last_error.
+  std::pair<int, std::string> Run(const std::string& args) {
+    return RunCommand(prefix_ + args, &last_error);
+  }
+
+  // Runs `pgqrs --output=json ARGS` and parses one JSON object per line.
+  std::vector<nlohmann::json> Json(const std::string& args) {
+    auto [code, out] = Run("--output=json " + args);
+    INFO(last_error);
+    REQUIRE(code == 0);
+    std::vector<nlohmann::json> rows;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+    }
+    return rows;
+  }
+
+  std::string last_error;
+
+ private:
+  std::string prefix_;
+};
+
+TEST_CASE("the CLI tour works against the daemon", "[integration][cli]") {
+  Daemon daemon({"--dsn=sqlite://" + TempPath("cli.db")});
+  Cli cli(daemon);
+  REQUIRE(cli.Run("queue create jobs --max-read-count 3").first == 0);
+  auto sent = cli.Json(R"(send jobs '{"n":1}' '{"n":2}' --priority 2)");
+  REQUIRE(sent.size() == 1);
+  REQUIRE(sent[0]["message_ids"].size() == 2);
+
+  auto received = cli.Json("recv jobs --max 2 --vt-ms 60000");
+  REQUIRE(received.size() == 2);
+  for (const auto& field : {"id", "payload_json", "receipt", "read_count", "visible_at"}) {
+    CHECK(received[0].contains(field));
+  }
+  CHECK(received[0]["payload_json"] == R"({"n":1})");
+  std::string receipt = received[0]["receipt"];
+
+  auto acked = cli.Json("ack jobs " + receipt);
+  REQUIRE(acked.size() == 1);
+  CHECK(acked[0]["result"].get<std::string>().find("OK") != std::string::npos);
+  // The same receipt again is lease_lost: exit 1.
+  CHECK(cli.Run("ack jobs " + receipt).first == 1);
+
+  auto stats = cli.Json("queue stats jobs");
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0]["archived"] == 1);
+  CHECK(stats[0]["in_flight"] == 1);
+
+  auto [code, table] = cli.Run("queue list");
+  CHECK(code == 0);
+  CHECK(table.find("jobs") != std::string::npos);
+  CHECK(cli.Run("admin verify").first == 0);
+}
+
+TEST_CASE("the CLI exits non-zero with the gRPC status on stderr", "[integration][cli]") {
+  Daemon daemon({"--dsn=sqlite://" + TempPath("cli-errors.db")});
+  Cli cli(daemon);
+  CHECK(cli.Run("queue get missing").first == 1);
+  CHECK(cli.last_error.find("NOT_FOUND") != std::string::npos);
+  REQUIRE(cli.Run("queue create q").first == 0);
+  CHECK(cli.Run("queue create q").first == 1);
+  CHECK(cli.last_error.find("ALREADY_EXISTS") != std::string::npos);
+  CHECK(cli.Run("ack q not-a-receipt").first == 1);
+  CHECK(cli.last_error.find("INVALID_ARGUMENT") != std::string::npos);
+  CHECK(cli.Run("send q '{oops'").first == 2);
+  CHECK(cli.Run("frobnicate").first == 2);
+}
+
+TEST_CASE("the CLI drives workers and dead letters", "[integration][cli]") {
+  Daemon daemon({"--dsn=sqlite://" + TempPath("cli-workers.db")});
+  Cli cli(daemon);
+  REQUIRE(cli.Run("queue create q --max-read-count 1").first == 0);
+  auto worker = cli.Json("worker register w1 --queue q --role consumer --label zone=a");
+  REQUIRE(worker.size() == 1);
+  std::string id = std::to_string(worker[0]["id"].get<int64_t>());
+  CHECK(cli.Json("worker suspend " + id)[0]["status"] == "WORKER_STATUS_SUSPENDED");
+  CHECK(cli.Run("worker interrupt " + id).first == 1);
+  CHECK(cli.last_error.find("FAILED_PRECONDITION") != std::string::npos);
+  CHECK(cli.Json("worker resume " + id)[0]["status"] == "WORKER_STATUS_READY");
+
+  cli.Json("send q 1");
+  auto got = cli.Json("recv q --worker-id " + id);
+  REQUIRE(got.size() == 1);
+  cli.Run("nack q " + got[0]["receipt"].get<std::string>());
+  auto dead = cli.Json("dlq list q");
+  REQUIRE(dead.size() == 1);
+  CHECK(cli.Json("dlq redrive q")[0]["redriven_count"] == 1);
+  CHECK(cli.Json("recv q").size() == 1);
+}
+
+}  // namespace
+}  // namespace pgqrs::testing
