@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "spdlog/spdlog.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage {
@@ -240,6 +241,10 @@ void PostgresStore::SetRemoteWakeHandler(std::function<void(const std::string&)>
   if (!options_.listen_dsn.empty()) {
     settings.conninfo = options_.listen_dsn;
     redactor = Redactor(options_.listen_dsn);
+  } else if (pool_->mode() == StatementMode::kUnnamed) {
+    spdlog::warn(
+        "postgres: this DSN looks pooled (PgBouncer?); LISTEN needs a session, so set a "
+        "direct listen DSN or cross-daemon wake-ups may be missed");
   }
   listener_ = std::make_unique<PgListener>(std::move(settings), std::move(redactor), schema_,
                                            backoff, std::move(handler),
