@@ -170,6 +170,9 @@ absl::Status PgErrorToStatus(const PGresult* result, PGconn* conn, const Redacto
     return absl::UnavailableError(absl::StrCat("postgres unavailable: ", message));
   }
   if (code == "23505") return absl::AlreadyExistsError(message);
+  if (code == "57014") {  // statement_timeout; the call may be retried
+    return absl::UnavailableError(absl::StrCat("postgres: ", message));
+  }
   if (code == "40001" || code == "40P01") {
     return absl::AbortedError(absl::StrCat("postgres: ", message));
   }

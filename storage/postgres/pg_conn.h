@@ -121,8 +121,8 @@ class PgConn {
 };
 
 // Maps a failed result (or, with result == nullptr, a failed connection) to a status.
-//   23505 -> ALREADY_EXISTS; 40001, 40P01 -> ABORTED; class 08, 57P01-57P03, 53300 and a
-//   lost connection -> UNAVAILABLE; 26000, 42P05 (prepared statements lost or shared by
+//   23505 -> ALREADY_EXISTS; 40001, 40P01 -> ABORTED; class 08, 57P01-57P03, 53300,
+//   57014 (statement timeout) and a lost connection -> UNAVAILABLE; 26000, 42P05 (prepared statements lost or shared by
 //   a pooler) -> INTERNAL with kPreparedStatementLost in the message; XX001, XX002 ->
 //   DATA_LOSS; class 22 -> INVALID_ARGUMENT; anything else INTERNAL.
 absl::Status PgErrorToStatus(const PGresult* result, PGconn* conn, const Redactor& redactor);

@@ -90,7 +90,9 @@ PostgresStore::PostgresStore(std::string schema, std::unique_ptr<PgPool> pool,
                              PostgresOptions options)
     : schema_(std::move(schema)),
       begin_sql_(absl::StrCat("BEGIN; SET LOCAL search_path TO ", QuoteIdentifier(schema_),
-                              "; SET LOCAL plan_cache_mode = force_custom_plan")),
+                              "; SET LOCAL plan_cache_mode = force_custom_plan; "
+                              "SET LOCAL statement_timeout = ",
+                              absl::ToInt64Milliseconds(options.statement_timeout))),
       pool_(std::move(pool)),
       options_(std::move(options)) {}
 

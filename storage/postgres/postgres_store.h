@@ -45,6 +45,9 @@ struct PostgresOptions {
   // jittered into [d/2, d].
   absl::Duration backoff_initial = absl::Milliseconds(50);
   absl::Duration backoff_max = absl::Seconds(2);
+  // Bounds every statement (SET LOCAL statement_timeout); a call that hits it fails with
+  // UNAVAILABLE. Zero means no bound.
+  absl::Duration statement_timeout = absl::Seconds(30);
   // Serialization failures (40001) and deadlocks (40P01) are retried this many times.
   int32_t max_retries = 3;
   // Unset: detect (see above). true: always named prepared statements. false: always

@@ -117,8 +117,32 @@ TEST_CASE("a PostgreSQL restart mid-run gives UNAVAILABLE, then service resumes"
   options.backoff_max = absl::Milliseconds(500);
   // An earlier restart may still be settling (PgBouncer retries its server login).
   REQUIRE(WaitUntil([&] { return OpenPostgresProbe(TestDsn()); }, std::chrono::seconds(20)));
-  auto store = OpenMigrated(TestDsn(), FreshSchema(), options);
+  std::string schema = FreshSchema();
+  auto store = OpenMigrated(TestDsn(), schema, options);
   MakeQueue(*store, "q");
+  // A second store listens (LISTEN needs a direct connection, also in the PgBouncer run).
+  // Queue "idle" gets no traffic: only the listener's re-check after it reconnects can
+  // wake it once more.
+  storage::PostgresOptions listen_options = options;
+  listen_options.listen_dsn = RequiredEnv("PGQRS_TEST_PG_DSN");
+  auto listening = OpenMigrated(TestDsn(), schema, listen_options);
+  std::mutex wake_mu;
+  int idle_wakes = 0;
+  listening->SetRemoteWakeHandler([&](const std::string& queue) {
+    std::lock_guard<std::mutex> lock(wake_mu);
+    if (queue == "idle") ++idle_wakes;
+  });
+  auto idle_wakes_now = [&] {
+    std::lock_guard<std::mutex> lock(wake_mu);
+    return idle_wakes;
+  };
+  MakeQueue(*store, "idle");
+  REQUIRE(WaitUntil([&] {
+    EnqueueOne(*store, "idle", "{}");
+    return idle_wakes_now() > 0;
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int idle_before_restart = idle_wakes_now();
 
   Tally tally;
   std::atomic<bool> stop{false};
@@ -154,6 +178,7 @@ TEST_CASE("a PostgreSQL restart mid-run gives UNAVAILABLE, then service resumes"
                           << " after the server was back; enqueued " << tally.enqueued.size()
                           << ", acked " << tally.acked.size());
   REQUIRE(resumed);
+  CHECK(WaitUntil([&] { return idle_wakes_now() > idle_before_restart; }));
   REQUIRE(!tally.errors.empty());  // the restart was felt
   for (const auto& [code, count] : tally.errors) {
     INFO(absl::StatusCodeToString(code) << " x" << count);
