@@ -1,8 +1,7 @@
 -- Queues, workers and messages for postgres://. The same state model as the file stores
 -- (migrations/sqlite/0001), in PostgreSQL's own types: identity ids, TIMESTAMPTZ from the
--- database clock, JSONB worker labels. Payloads are TEXT: the server has validated them,
--- and every adapter returns a payload byte for byte as it was enqueued (JSONB would
--- reorder keys and respace it). Every object is created in the schema the
+-- database clock, JSONB payloads and worker labels (a payload comes back as the same JSON
+-- value, in PostgreSQL's normal spacing). Every object is created in the schema the
 -- runner set with SET LOCAL search_path. IF NOT EXISTS keeps a re-run harmless.
 
 CREATE TABLE IF NOT EXISTS pgqrs_queues (
@@ -44,7 +43,7 @@ CREATE INDEX IF NOT EXISTS pgqrs_workers_heartbeat ON pgqrs_workers (heartbeat_a
 CREATE TABLE IF NOT EXISTS pgqrs_messages (
   id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   queue_id BIGINT NOT NULL REFERENCES pgqrs_queues (id),
-  payload TEXT NOT NULL,
+  payload JSONB NOT NULL,
   priority INTEGER NOT NULL,
   state SMALLINT NOT NULL CHECK (state BETWEEN 0 AND 2),
   vt TIMESTAMPTZ NOT NULL,

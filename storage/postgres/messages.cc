@@ -13,7 +13,7 @@ namespace {
 
 // The message columns Message needs; `q` must be the message's queue (for the state).
 #define PGQRS_MESSAGE_COLUMNS                                                            \
-  "m.id, m.payload, " PGQRS_US("m.enqueued_at") ", " PGQRS_US("m.vt")             \
+  "m.id, m.payload::text, " PGQRS_US("m.enqueued_at") ", " PGQRS_US("m.vt")             \
   ", m.read_ct, m.priority, CASE WHEN m.state = 2 THEN 4 WHEN m.state = 1 THEN 3 "      \
   "WHEN m.vt > now() THEN (CASE WHEN m.lease_token IS NULL THEN 1 ELSE 2 END) "          \
   "WHEN m.lease_token IS NOT NULL AND m.read_ct >= q.max_read_count THEN 3 ELSE 0 END"
@@ -32,7 +32,7 @@ constexpr Statement kInsertMessages{
     "insert_messages",
     "INSERT INTO pgqrs_messages (id, queue_id, payload, priority, state, vt, enqueued_at, "
     "read_ct, producer_worker_id, dedup_key) OVERRIDING SYSTEM VALUE "
-    "SELECT t.id, $1, t.payload, t.priority, 0, now() + " PGQRS_MICROS("t.delay")
+    "SELECT t.id, $1, t.payload::jsonb, t.priority, 0, now() + " PGQRS_MICROS("t.delay")
     ", now(), 0, NULLIF($2::int8, 0), t.dedup "
     "FROM unnest($3::int8[], $4::text[], $5::int4[], $6::int8[], $7::text[]) "
     "AS t(id, payload, priority, delay, dedup) "
@@ -55,7 +55,7 @@ constexpr Statement kDequeue{
     "l AS (UPDATE pgqrs_messages m SET read_ct = m.read_ct + 1, vt = now() + " PGQRS_MICROS("$4")
     ", lease_token = (floor(random() * 9007199254740990) + 1)::int8, "
     "  dequeued_at = coalesce(m.dequeued_at, now()), consumer_worker_id = NULLIF($5::int8, 0) "
-    "  FROM c WHERE m.id = c.id AND NOT c.dead RETURNING m.id, m.payload, "
+    "  FROM c WHERE m.id = c.id AND NOT c.dead RETURNING m.id, m.payload::text, "
     "  m.enqueued_at, m.vt, m.read_ct, m.priority, m.lease_token) "
     "SELECT c.id, c.dead, l.payload, " PGQRS_US("l.enqueued_at") ", " PGQRS_US("l.vt")
     ", l.read_ct, l.priority, l.lease_token, (SELECT count(*) FROM d) "
