@@ -92,7 +92,7 @@ TEST_CASE("1,000 parked long-polls do not add 1,000 threads, and all get a messa
   // Let them all arrive and park.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   int threads_parked = daemon.ThreadCount();
-  INFO("threads before " << threads_before << ", with 1000 parked " << threads_parked);
+  WARN("daemon threads before: " << threads_before << ", with 1000 parked: " << threads_parked);
   CHECK(threads_parked - threads_before < 32);
 
   for (int i = 0; i < kCalls; i += 100) {
