@@ -1,5 +1,5 @@
-// Short runs of pgqrs-bench and store-bench: each must exit 0 and print one JSON line
-// whose counts show that messages really flowed.
+// Short runs of pgqrs-bench and store-bench: each must exit 0 and print one
+// JSON line whose counts show that messages really flowed.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -19,19 +19,19 @@ namespace {
 constexpr char kShort[] = " --warmup=200ms --duration=1500ms --progress=false";
 
 // Runs a benchmark command and returns its JSON line, parsed.
-nlohmann::json RunBench(const std::string& command) {
+nlohmann::json RunBench(const std::string &command) {
   std::string err;
   auto [status, out] = RunCommand(command, &err);
   INFO(command << "\nstderr:\n" << err << "\nstdout:\n" << out);
   REQUIRE(status == 0);
-  nlohmann::json j = nlohmann::json::parse(out);  // exactly one JSON document
+  nlohmann::json j = nlohmann::json::parse(out); // exactly one JSON document
   CHECK(j["errors"].empty());
   CHECK(j["throughput"].get<double>() > 0);
   return j;
 }
 
-void CheckLatency(const nlohmann::json& j) {
-  const nlohmann::json& lat = j["latency_us"];
+void CheckLatency(const nlohmann::json &j) {
+  const nlohmann::json &lat = j["latency_us"];
   CHECK(lat["count"].get<int64_t>() > 0);
   CHECK(lat["p50"].get<double>() > 0);
   CHECK(lat["p50"].get<double>() <= lat["p99"].get<double>());
@@ -44,20 +44,22 @@ int FreePort() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0);
   socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
 }
 
 TEST_CASE("pgqrs-bench runs every scenario against a real daemon", "[bench]") {
   Daemon daemon({"--dsn=sqlite://" + TempPath("bench.db")});
-  std::string bench = Runfile("tools/bench/pgqrs-bench") + " --server=" + daemon.address() +
+  std::string bench = Runfile("tools/bench/pgqrs-bench") +
+                      " --server=" + daemon.address() +
                       " --daemon-pid=" + std::to_string(daemon.pid()) + kShort;
 
   SECTION("lifecycle: every message enqueued, leased and acked") {
-    nlohmann::json j = RunBench(bench + " --scenario=lifecycle --producers=2 --consumers=2");
+    nlohmann::json j =
+        RunBench(bench + " --scenario=lifecycle --producers=2 --consumers=2");
     CHECK(j["scenario"] == "lifecycle");
     CHECK(j["target"] == "pgqrs");
     CHECK(j["messages"].get<int64_t>() > 0);
@@ -66,16 +68,19 @@ TEST_CASE("pgqrs-bench runs every scenario against a real daemon", "[bench]") {
     CheckLatency(j);
   }
   SECTION("enqueue with batches") {
-    nlohmann::json j = RunBench(bench + " --scenario=enqueue --batch=10 --producers=2");
+    nlohmann::json j =
+        RunBench(bench + " --scenario=enqueue --batch=10 --producers=2");
     CHECK(j["messages"].get<int64_t>() % 10 == 0);
     CheckLatency(j);
   }
   SECTION("drain a preloaded queue") {
-    nlohmann::json j = RunBench(bench + " --scenario=drain --preload=300 --batch=10");
+    nlohmann::json j =
+        RunBench(bench + " --scenario=drain --preload=300 --batch=10");
     CHECK(j["messages"].get<int64_t>() >= 300);
   }
   SECTION("longpoll wakes parked calls and reads the daemon's threads") {
-    nlohmann::json j = RunBench(bench + " --scenario=longpoll --parked=50 --wakes=5");
+    nlohmann::json j =
+        RunBench(bench + " --scenario=longpoll --parked=50 --wakes=5");
     CHECK(j["messages"].get<int64_t>() == 5);
     CHECK(j["daemon_parked"]["threads"].get<int>() > 0);
     CheckLatency(j);
@@ -97,12 +102,13 @@ TEST_CASE("pgqrs-bench drives beanstalkd", "[bench]") {
   REQUIRE(pid >= 0);
   if (pid == 0) {
     execl("/usr/bin/beanstalkd", "beanstalkd", "-l", "127.0.0.1", "-p",
-          std::to_string(port).c_str(), static_cast<char*>(nullptr));
+          std::to_string(port).c_str(), static_cast<char *>(nullptr));
     _exit(127);
   }
-  std::string bench = Runfile("tools/bench/pgqrs-bench") +
-                      " --target=beanstalk --server=127.0.0.1:" + std::to_string(port) + kShort;
-  usleep(300 * 1000);  // beanstalkd listens at once; give it a moment to start
+  std::string bench =
+      Runfile("tools/bench/pgqrs-bench") +
+      " --target=beanstalk --server=127.0.0.1:" + std::to_string(port) + kShort;
+  usleep(300 * 1000); // beanstalkd listens at once; give it a moment to start
   nlohmann::json j = RunBench(bench + " --scenario=lifecycle --batch=5");
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
@@ -111,12 +117,13 @@ TEST_CASE("pgqrs-bench drives beanstalkd", "[bench]") {
 }
 
 TEST_CASE("store-bench runs the lifecycle in-process", "[bench]") {
-  nlohmann::json j = RunBench(Runfile("tools/bench/store-bench") + " --dsn=sqlite://" +
-                              TempPath("store.db") + " --scenario=lifecycle --batch=5" + kShort);
+  nlohmann::json j = RunBench(Runfile("tools/bench/store-bench") +
+                              " --dsn=sqlite://" + TempPath("store.db") +
+                              " --scenario=lifecycle --batch=5" + kShort);
   CHECK(j["target"] == "store:sqlite");
   CHECK(j["calls"]["dequeue"]["count"].get<int64_t>() > 0);
   CheckLatency(j);
 }
 
-}  // namespace
-}  // namespace pgqrs::testing
+} // namespace
+} // namespace pgqrs::testing

@@ -28,8 +28,8 @@ absl::Status Errno(const std::string& what) {
 absl::StatusOr<int> Dial(const std::string& host_port) {
   size_t colon = host_port.rfind(':');
   if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("beanstalk address ", host_port,
-                                                   ": expected HOST:PORT"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("beanstalk address ", host_port, ": expected HOST:PORT"));
   }
   std::string host = host_port.substr(0, colon);
   std::string port = host_port.substr(colon + 1);

@@ -42,8 +42,7 @@ class BeanstalkClient {
   absl::Status Ignore(const std::string& tube);
 
   // `put` each body (priority, no delay, time-to-run `ttr_seconds`); returns the job ids.
-  absl::StatusOr<std::vector<uint64_t>> Put(std::span<const std::string> bodies,
-                                            int ttr_seconds);
+  absl::StatusOr<std::vector<uint64_t>> Put(std::span<const std::string> bodies, int ttr_seconds);
   // Reserves up to `max` jobs: the first waits up to `timeout_seconds` (0: does not
   // wait), the rest only take what is ready now. Empty when nothing came in time.
   absl::StatusOr<std::vector<Job>> Reserve(int max, int timeout_seconds);

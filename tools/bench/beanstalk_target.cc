@@ -17,8 +17,7 @@ constexpr int kTtrSeconds = 30;
 
 class BeanstalkSession final : public Session {
  public:
-  explicit BeanstalkSession(std::unique_ptr<BeanstalkClient> client)
-      : client_(std::move(client)) {}
+  explicit BeanstalkSession(std::unique_ptr<BeanstalkClient> client) : client_(std::move(client)) {}
 
   absl::Status Enqueue(std::span<const std::string> payloads) override {
     return client_->Put(payloads, kTtrSeconds).status();
@@ -27,8 +26,7 @@ class BeanstalkSession final : public Session {
   absl::StatusOr<std::vector<Leased>> Dequeue(int max, absl::Duration wait) override {
     // The protocol waits in whole seconds; round up so a short wait still blocks.
     int seconds = static_cast<int>(std::ceil(absl::ToDoubleSeconds(wait)));
-    PGQRS_ASSIGN_OR_RETURN(std::vector<BeanstalkClient::Job> jobs,
-                           client_->Reserve(max, seconds));
+    PGQRS_ASSIGN_OR_RETURN(std::vector<BeanstalkClient::Job> jobs, client_->Reserve(max, seconds));
     std::vector<Leased> leased;
     leased.reserve(jobs.size());
     for (BeanstalkClient::Job& job : jobs) {

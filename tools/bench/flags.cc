@@ -64,13 +64,16 @@ absl::StatusOr<WorkloadOptions> WorkloadOptionsFromFlags() {
   o.max_backlog = absl::GetFlag(FLAGS_max_backlog);
   o.preload = absl::GetFlag(FLAGS_preload);
   o.progress = absl::GetFlag(FLAGS_progress);
-  for (auto [flag, value] : std::initializer_list<std::pair<const char*, int64_t>>{
-           {"producers", o.producers}, {"consumers", o.consumers}, {"batch", o.batch},
-           {"payload", o.payload_bytes}, {"preload", o.preload}}) {
+  for (auto [flag, value] :
+       std::initializer_list<std::pair<const char*, int64_t>>{{"producers", o.producers},
+                                                              {"consumers", o.consumers},
+                                                              {"batch", o.batch},
+                                                              {"payload", o.payload_bytes},
+                                                              {"preload", o.preload}}) {
     if (value < 1) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": must be >= 1"));
   }
-  if (o.duration <= absl::ZeroDuration() || o.warmup < absl::ZeroDuration() ||
-      o.messages < 0 || o.max_backlog < 0 || o.dequeue_wait < absl::ZeroDuration()) {
+  if (o.duration <= absl::ZeroDuration() || o.warmup < absl::ZeroDuration() || o.messages < 0 ||
+      o.max_backlog < 0 || o.dequeue_wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "--duration must be positive; --warmup, --wait, --messages, --max_backlog not negative");
   }

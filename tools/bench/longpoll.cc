@@ -208,7 +208,8 @@ absl::StatusOr<RunResult> RunLongPoll(const LongPollOptions& o, const WorkloadOp
   result.target = "pgqrs";
   result.options = workload;
   result.latency_name = "wake";
-  std::string queue = absl::StrCat("bench-longpoll-", getpid(), "-", absl::ToUnixMillis(absl::Now()));
+  std::string queue =
+      absl::StrCat("bench-longpoll-", getpid(), "-", absl::ToUnixMillis(absl::Now()));
   auto stub = v1::QueueService::NewStub(NewChannel(o.server, 0));
   PGQRS_RETURN_IF_ERROR(CreateQueue(*stub, queue));
   Progress progress(workload.progress);

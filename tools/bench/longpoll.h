@@ -17,10 +17,10 @@
 namespace pgqrs::bench {
 
 struct LongPollOptions {
-  std::string server;  // pgqrsd's HOST:PORT
-  int parked = 10000;  // N: calls kept parked
-  int wakes = 200;     // enqueue-and-wake rounds measured
-  int channels = 8;    // TCP connections the parked calls spread over
+  std::string server;                       // pgqrsd's HOST:PORT
+  int parked = 10000;                       // N: calls kept parked
+  int wakes = 200;                          // enqueue-and-wake rounds measured
+  int channels = 8;                         // TCP connections the parked calls spread over
   absl::Duration wait = absl::Seconds(60);  // each parked call's wait_ms
   pid_t daemon_pid = 0;                     // 0: no /proc figures
 };

@@ -19,8 +19,8 @@ const char* ScenarioName(Scenario scenario) {
 }
 
 bool ParseScenario(const std::string& name, Scenario* scenario) {
-  for (Scenario s : {Scenario::kEnqueue, Scenario::kLifecycle, Scenario::kLongPoll,
-                     Scenario::kDrain}) {
+  for (Scenario s :
+       {Scenario::kEnqueue, Scenario::kLifecycle, Scenario::kLongPoll, Scenario::kDrain}) {
     if (name == ScenarioName(s)) {
       *scenario = s;
       return true;

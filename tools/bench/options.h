@@ -14,7 +14,7 @@ struct WorkloadOptions {
   Scenario scenario = Scenario::kLifecycle;
   int producers = 4;
   int consumers = 4;
-  int batch = 1;           // messages per Enqueue; the most a Dequeue asks for
+  int batch = 1;  // messages per Enqueue; the most a Dequeue asks for
   int payload_bytes = 100;
   absl::Duration warmup = absl::Seconds(2);
   // The measured phase ends after `duration`, or once `messages` messages completed when

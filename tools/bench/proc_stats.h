@@ -4,7 +4,6 @@
 #include <sys/types.h>
 
 #include <cstdint>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
@@ -20,7 +19,8 @@ struct ProcessStats {
   int64_t context_switches = 0;
 };
 
-// Reads /proc/PID/status, /proc/PID/stat and /proc/PID/task/*/status. NOT_FOUND when the process is gone.
+// Reads /proc/PID/status, /proc/PID/stat and /proc/PID/task/*/status. NOT_FOUND when the process is
+// gone.
 absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid);
 
 // {"threads": .., "rss_mib": .., "peak_rss_mib": ..}

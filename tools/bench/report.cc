@@ -24,8 +24,8 @@ std::string Ms(int64_t nanos) { return absl::StrFormat("%.3f", static_cast<doubl
 
 std::string LatencyRow(const std::string& name, const Histogram& h) {
   return absl::StrFormat("  %-16s %10d %10s %10s %10s %10s\n", name, h.count(),
-                         Ms(h.Percentile(0.50)), Ms(h.Percentile(0.90)),
-                         Ms(h.Percentile(0.99)), Ms(h.max()));
+                         Ms(h.Percentile(0.50)), Ms(h.Percentile(0.90)), Ms(h.Percentile(0.99)),
+                         Ms(h.max()));
 }
 
 }  // namespace
@@ -72,15 +72,20 @@ std::string ToTable(const RunResult& r) {
   const WorkloadOptions& o = r.options;
   std::string out = absl::StrFormat("%s %s against %s (%s)\n", r.tool, ScenarioName(o.scenario),
                                     r.target, r.server);
-  absl::StrAppendFormat(&out,
-                        "  producers %d, consumers %d, batch %d, payload %d B, seed %d, "
-                        "%.1f s measured after %.1f s warm-up\n",
-                        o.producers, o.consumers, o.batch, o.payload_bytes, o.seed,
-                        absl::ToDoubleSeconds(r.elapsed), absl::ToDoubleSeconds(o.warmup));
+  if (o.scenario == Scenario::kLongPoll) {
+    absl::StrAppendFormat(&out, "  payload %d B, seed %d, wakes measured over %.1f s\n",
+                          o.payload_bytes, o.seed, absl::ToDoubleSeconds(r.elapsed));
+  } else {
+    absl::StrAppendFormat(&out,
+                          "  producers %d, consumers %d, batch %d, payload %d B, seed %d, "
+                          "%.1f s measured after %.1f s warm-up\n",
+                          o.producers, o.consumers, o.batch, o.payload_bytes, o.seed,
+                          absl::ToDoubleSeconds(r.elapsed), absl::ToDoubleSeconds(o.warmup));
+  }
   absl::StrAppendFormat(&out, "  throughput %.0f messages/s (%d messages)\n", r.throughput(),
                         r.messages);
-  absl::StrAppendFormat(&out, "  %-16s %10s %10s %10s %10s %10s\n", "latency (ms)", "count",
-                        "p50", "p90", "p99", "max");
+  absl::StrAppendFormat(&out, "  %-16s %10s %10s %10s %10s %10s\n", "latency (ms)", "count", "p50",
+                        "p90", "p99", "max");
   out += LatencyRow(r.latency_name, r.latency);
   for (const auto& [name, h] : r.calls) out += LatencyRow(name + " call", h);
   std::string errors;

@@ -4,9 +4,8 @@
 
 #include <cstdint>
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -25,9 +24,9 @@ struct RunResult {
   // What `latency` measures, e.g. "enqueue_to_ack" or "enqueue_call".
   std::string latency_name;
   Histogram latency;
-  std::map<std::string, Histogram> calls;  // per call kind ("enqueue", "dequeue", "ack")
-  std::map<std::string, int64_t> errors;   // per canonical status code name
-  double client_cpu_seconds = 0;           // user + system CPU of this process
+  std::map<std::string, Histogram> calls;           // per call kind ("enqueue", "dequeue", "ack")
+  std::map<std::string, int64_t> errors;            // per canonical status code name
+  double client_cpu_seconds = 0;                    // user + system CPU of this process
   nlohmann::json extra = nlohmann::json::object();  // figures only some runs have
 
   double throughput() const;

@@ -70,7 +70,8 @@ class StoreSession final : public Session {
     std::vector<Leased> leased;
     leased.reserve(got.size());
     for (storage::Message& m : got) {
-      leased.push_back({std::move(m.payload_json), EncodeLease(m.lease.value_or(storage::Lease{}))});
+      leased.push_back(
+          {std::move(m.payload_json), EncodeLease(m.lease.value_or(storage::Lease{}))});
     }
     return leased;
   }
@@ -80,8 +81,7 @@ class StoreSession final : public Session {
     for (size_t i = 0; i < messages.size(); ++i) {
       if (!DecodeLease(messages[i].handle, &leases[i])) return absl::InternalError("bad lease");
     }
-    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::LeaseOutcome> outcomes,
-                           store_.Ack(queue_, leases));
+    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::LeaseOutcome> outcomes, store_.Ack(queue_, leases));
     for (storage::LeaseOutcome o : outcomes) {
       if (o != storage::LeaseOutcome::kOk) return absl::FailedPreconditionError("lease lost");
     }
