@@ -3,7 +3,11 @@
 #
 #   tools/bench/compare.sh [--duration=5s] [--warmup=1s] [--producers=4] [--consumers=4]
 #                          [--payload=100] [--parked=10000] [--postgres-dsn=postgres://...]
-#                          [--no-build] [--out=FILE]
+#                          [--with-postgres] [--pgqrsd=BINARY] [--no-build] [--out=FILE]
+#
+# --with-postgres starts a throwaway PostgreSQL (tools/pg/cluster.sh) with fsync turned
+# back on, so its rows are durable like the others. --pgqrsd runs another daemon binary
+# (e.g. one built from another commit) with the same tools.
 #
 # Rows (same producers, consumers, payload and batch in every lifecycle row):
 #   ping                the bare gRPC transport (GetServerInfo per call, no storage)
@@ -25,6 +29,8 @@ CONSUMERS=4
 PAYLOAD=100
 PARKED=10000
 POSTGRES_DSN="${PGQRS_BENCH_POSTGRES_DSN:-}"
+WITH_POSTGRES=0
+PGQRSD=""
 BUILD=1
 OUT=""
 for arg in "$@"; do
@@ -36,9 +42,11 @@ for arg in "$@"; do
     --payload=*) PAYLOAD="${arg#*=}" ;;
     --parked=*) PARKED="${arg#*=}" ;;
     --postgres-dsn=*) POSTGRES_DSN="${arg#*=}" ;;
+    --with-postgres) WITH_POSTGRES=1 ;;
+    --pgqrsd=*) PGQRSD="${arg#*=}" ;;
     --no-build) BUILD=0 ;;
     --out=*) OUT="${arg#*=}" ;;
-    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,26p' "$0" >&2; exit 2 ;;
   esac
 done
 
@@ -46,15 +54,20 @@ if ((BUILD)); then
   bazel build -c opt //server:pgqrsd //tools/bench:pgqrs-bench //tools/bench:store-bench >&2
 fi
 BIN="$(bazel info -c opt bazel-bin 2>/dev/null)"
-PGQRSD="$BIN/server/pgqrsd"
+PGQRSD="${PGQRSD:-$BIN/server/pgqrsd}"
 BENCH="$BIN/tools/bench/pgqrs-bench"
 STORE_BENCH="$BIN/tools/bench/store-bench"
 
 TMP="$(mktemp -d /tmp/pgqrs-compare.XXXXXX)"
 RESULTS="$TMP/results.jsonl"
 DAEMON_PID=""
+PG_DIR=""
 cleanup() {
   if [[ -n "$DAEMON_PID" ]]; then kill "$DAEMON_PID" 2>/dev/null || true; fi
+  if [[ -n "$PG_DIR" ]]; then
+    tools/pg/cluster.sh stop "$PG_DIR" >/dev/null 2>&1 || true
+    rm -rf "$PG_DIR"
+  fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -149,6 +162,30 @@ describe_machine() {
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# pg_sql PORT STATEMENT...: runs each statement as the cluster's superuser.
+pg_sql() {
+  local args=(psql -qAt -h "$PG_DIR" -p "$1" -d postgres)
+  shift
+  for statement in "$@"; do args+=(-c "$statement"); done
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "${args[@]}"; else "${args[@]}"; fi
+}
+
+# A throwaway PostgreSQL cluster. The test cluster runs with fsync off; the benchmark
+# turns it back on (a reload suffices) so a commit is durable before pgqrsd replies.
+start_postgres() {
+  PG_DIR="$(mktemp -d /tmp/pgqrs-compare-pg.XXXXXX)"  # cluster.sh hands it to postgres
+  eval "$(tools/pg/cluster.sh start "$PG_DIR")"
+  local port="${PGQRS_TEST_PG_DSN##*:}"
+  port="${port%%/*}"
+  pg_sql "$port" "ALTER SYSTEM SET fsync = on" "SELECT pg_reload_conf()" >/dev/null
+  sleep 0.5  # the reload is asynchronous
+  if [[ "$(pg_sql "$port" "SHOW fsync")" != on ]]; then
+    echo "  postgres: fsync is still off" >&2
+    return 1
+  fi
+  POSTGRES_DSN="$PGQRS_TEST_PG_DSN"
+}
+
 describe_machine >"$TMP/machine.txt"
 cat "$TMP/machine.txt" >&2
 
@@ -157,8 +194,11 @@ bench_pgqrsd sqlite "sqlite://$TMP/pgqrs.db" "$STRICT"
 bench_pgqrsd sqlite-normal "sqlite://$TMP/pgqrs-normal.db?synchronous=normal" \
     "WAL, fsync at checkpoint"
 bench_pgqrsd engine "engine://$TMP/pgqrs-engine.db" "$STRICT"
+if ((WITH_POSTGRES)) && [[ -z "$POSTGRES_DSN" ]]; then
+  start_postgres || echo "  postgres did not start; no postgres rows" >&2
+fi
 if [[ -n "$POSTGRES_DSN" ]]; then
-  bench_pgqrsd postgres "$POSTGRES_DSN" "postgres commit"
+  bench_pgqrsd postgres "$POSTGRES_DSN" "$STRICT"
 fi
 bench_beanstalkd "beanstalkd -f0" "$STRICT" -f 0
 bench_beanstalkd "beanstalkd -f50" "binlog, fsync every 50 ms"
@@ -166,6 +206,10 @@ for batch in 1 100; do
   run "store-bench sqlite" "$STRICT" "$STORE_BENCH" --dsn="sqlite://$TMP/store.db" \
       --scenario=lifecycle --batch="$batch"
 done
+if [[ -n "$POSTGRES_DSN" ]]; then
+  run "store-bench postgres" "$STRICT" "$STORE_BENCH" --dsn="$POSTGRES_DSN" \
+      --scenario=lifecycle --batch=1
+fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$TMP/machine.txt"
 
 report() {

@@ -30,13 +30,16 @@ std::string PayloadMaker::Make(int64_t now_nanos) {
 }
 
 std::optional<int64_t> StampOf(std::string_view body) {
-  constexpr std::string_view kPrefix = "{\"t\":";
-  if (body.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
-  size_t end = body.find(',', kPrefix.size());
-  if (end == std::string_view::npos) return std::nullopt;
+  // Stores may hand the body back re-serialised (PostgreSQL's JSONB reorders keys and
+  // adds spaces), so look for the "t" member rather than a fixed prefix.
+  size_t key = body.find("\"t\"");
+  if (key == std::string_view::npos) return std::nullopt;
+  size_t pos = key + 3;
+  while (pos < body.size() && (body[pos] == ' ' || body[pos] == ':')) ++pos;
+  size_t end = pos;
+  while (end < body.size() && body[end] >= '0' && body[end] <= '9') ++end;
   int64_t stamp = 0;
-  if (!absl::SimpleAtoi(absl::string_view(body.data() + kPrefix.size(), end - kPrefix.size()),
-                        &stamp)) {
+  if (end == pos || !absl::SimpleAtoi(absl::string_view(body.data() + pos, end - pos), &stamp)) {
     return std::nullopt;
   }
   return stamp;
