@@ -220,9 +220,8 @@ class Store {
   // Registers `handler`, called (from any thread) when another process may have made
   // messages visible in a queue, e.g. an enqueue on another daemon sharing a PostgreSQL
   // database. Adapters without such a channel never call it. Call once, before serving.
-  virtual void SetRemoteWakeHandler(std::function<void(const std::string& queue)> handler) {
-    (void)handler;
-  }
+  virtual void SetRemoteWakeHandler(
+      std::function<void(const std::string& queue)> /*handler*/) {}
 };
 
 }  // namespace pgqrs::storage

@@ -76,6 +76,15 @@ TEST_CASE("a bad flag value is a start-up error naming the flag", "[integration]
   CHECK(err.find("hunter2") == std::string::npos);
 }
 
+TEST_CASE("the example flag file in deploy/ is accepted", "[integration]") {
+  // The example listens on 0.0.0.0:7468 and a system path; override both for the test.
+  Daemon daemon({"--flagfile=" + Runfile("deploy/pgqrsd.flags"),
+                 "--dsn=sqlite://" + TempPath("flagfile.db"), "--listen=127.0.0.1:0"});
+  Client client(daemon);
+  client.CreateQueue("q");
+  CHECK(daemon.Log().find(R"("level":"info")") != std::string::npos);  // JSON logs
+}
+
 // Each bad request must fail with `code` and leave the queue empty.
 void ExpectRejected(Client& client, const v1::EnqueueRequest& req, grpc::StatusCode code) {
   v1::EnqueueResponse resp;
