@@ -12,6 +12,8 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:7468", "gRPC listen address, HOST:PORT");
 ABSL_FLAG(std::string, dsn, "sqlite://./pgqrs.db",
           "storage DSN: sqlite:///path.db, sqlite::memory:, postgres://user:pw@host/db");
+ABSL_FLAG(std::string, notify_dsn, "",
+          "PostgreSQL: direct DSN for LISTEN wake-ups when --dsn goes through PgBouncer");
 ABSL_FLAG(int32_t, pool_size, 8, "storage connections (PostgreSQL) or readers (SQLite)");
 ABSL_FLAG(int32_t, executor_threads, 8, "threads that run storage calls");
 ABSL_FLAG(int32_t, executor_queue_limit, 100000,
@@ -42,6 +44,7 @@ namespace {
 // Every flag that may also come from the environment as PGQRS_<NAME>.
 constexpr const char* kEnvFlags[] = {
     "listen",         "dsn",
+    "notify_dsn",
     "pool_size",      "executor_threads",
     "executor_queue_limit", "max_batch",
     "max_payload_bytes", "max_wait_ms",
@@ -127,6 +130,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   Config c;
   c.listen = absl::GetFlag(FLAGS_listen);
   c.dsn = absl::GetFlag(FLAGS_dsn);
+  c.notify_dsn = absl::GetFlag(FLAGS_notify_dsn);
   c.pool_size = absl::GetFlag(FLAGS_pool_size);
   c.executor_threads = absl::GetFlag(FLAGS_executor_threads);
   c.executor_queue_limit = absl::GetFlag(FLAGS_executor_queue_limit);

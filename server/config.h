@@ -25,6 +25,7 @@ struct Config {
   std::string listen = "127.0.0.1:7468";
   std::string dsn = "sqlite://./pgqrs.db";
   int32_t pool_size = 8;
+  std::string notify_dsn;
   int32_t executor_threads = 8;
   int32_t executor_queue_limit = 100000;
   Limits limits;

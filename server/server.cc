@@ -24,6 +24,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   std::unique_ptr<Server> s(new Server(config));
   storage::StoreOptions store_options;
   store_options.pool_size = config.pool_size;
+  store_options.notify_dsn = config.notify_dsn;
   PGQRS_ASSIGN_OR_RETURN(s->store_, storage::OpenStore(config.dsn, store_options));
   int32_t schema_version = 0;
   if (config.migrate) {

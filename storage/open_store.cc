@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/dsn.h"
+#include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace pgqrs::storage {
@@ -13,8 +14,13 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& dsn,
   switch (parsed.backend) {
     case Backend::kSqlite:
       return OpenSqliteStore(parsed, options);
+    case Backend::kPostgres: {
+      PostgresOptions postgres;
+      postgres.pool_size = options.pool_size;
+      postgres.listen_dsn = options.notify_dsn;
+      return OpenPostgresStore(parsed, postgres);
+    }
     case Backend::kEngine:
-    case Backend::kPostgres:
       break;
   }
   return absl::UnimplementedError(

@@ -12,6 +12,10 @@ namespace pgqrs::storage {
 struct StoreOptions {
   // Connections the PostgreSQL adapter keeps; readers the SQLite adapter keeps.
   int32_t pool_size = 8;
+  // PostgreSQL only: a direct DSN for the LISTEN connection that carries wake-ups from
+  // other daemons, for when the main DSN goes through a transaction-pooling PgBouncer.
+  // Empty means the main DSN.
+  std::string notify_dsn;
 };
 
 // Parses `dsn` and opens its adapter. Does not migrate: call Store::Migrate().

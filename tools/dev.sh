@@ -42,7 +42,11 @@ cmd_test() {
   local log
   log=$(mktemp)
   local status=0
-  bazel test //... "$@" 2>&1 | tee "$log" || status=$?
+  # A throwaway PostgreSQL (and PgBouncer) for the Postgres suites; failing to start it
+  # fails the run.
+  tools/pg/with_cluster.sh bazel test //... --test_env=PGQRS_TEST_PG_DSN \
+    --test_env=PGQRS_TEST_PGBOUNCER_DSN --test_env=PGQRS_TEST_PG_DIR "$@" 2>&1 |
+    tee "$log" || status=$?
   tools/ci/count_results.sh "$log"
   rm -f "$log"
   return $status

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -17,6 +19,11 @@ T Ok(absl::StatusOr<T> result) {
   INFO(result.status().ToString());
   REQUIRE(result.ok());
   return std::move(*result);
+}
+
+// Whether two JSON texts hold the same value (key order and whitespace aside).
+inline bool SameJson(const std::string& a, const std::string& b) {
+  return nlohmann::json::parse(a) == nlohmann::json::parse(b);
 }
 
 inline void RequireOk(const absl::Status& status) {

@@ -70,7 +70,7 @@ TEST_CASE("a consumer polls; a suspended one may not dequeue", "[conformance][wo
   MakeQueue(*store, "q");
   MakeQueue(*store, "other");
   int64_t id = Ok(store->RegisterWorker(Consumer("w", "q"))).id;
-  EnqueueOne(*store, "q", "x");
+  EnqueueOne(*store, "q", R"("x")");
   CHECK(DequeueN(*store, "q", 1, absl::Seconds(30), id).size() == 1);
   WorkerInfo w = Ok(store->GetWorker(id));
   CHECK(w.status == WorkerStatus::kPolling);
@@ -90,7 +90,7 @@ TEST_CASE("shutdown refuses a worker holding leases unless told to release them"
   auto store = NewTestStore();
   MakeQueue(*store, "q");
   int64_t id = Ok(store->RegisterWorker(Consumer("w", "q"))).id;
-  int64_t msg = EnqueueOne(*store, "q", "x");
+  int64_t msg = EnqueueOne(*store, "q", R"("x")");
   auto leased = DequeueN(*store, "q", 1, absl::Seconds(30), id);
   CHECK(store->ShutdownWorker(id, false).status().code() ==
         absl::StatusCode::kFailedPrecondition);
@@ -108,7 +108,7 @@ TEST_CASE("reclaim stops silent workers and releases their leases", "[conformanc
   auto store = NewTestStore();
   MakeQueue(*store, "q");
   int64_t silent = Ok(store->RegisterWorker(Consumer("silent", "q"))).id;
-  int64_t msg = EnqueueOne(*store, "q", "x");
+  int64_t msg = EnqueueOne(*store, "q", R"("x")");
   DequeueN(*store, "q", 1, absl::Seconds(30), silent);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   int64_t alive = Ok(store->RegisterWorker(Consumer("alive", "q"))).id;
@@ -165,8 +165,8 @@ TEST_CASE("a producer must belong to the queue it sends to", "[conformance][work
 TEST_CASE("the message reaper dead-letters expired final leases", "[conformance][reaper]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q", 1);
-  EnqueueOne(*store, "q", "x");
-  EnqueueOne(*store, "q", "y");
+  EnqueueOne(*store, "q", R"("x")");
+  EnqueueOne(*store, "q", R"("y")");
   DequeueN(*store, "q", 2, absl::Milliseconds(50));
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   storage::ReapReport report = Ok(store->ReapMessages(absl::Hours(24)));
@@ -179,7 +179,7 @@ TEST_CASE("the message reaper removes archived messages past retention",
           "[conformance][reaper]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q");
-  EnqueueOne(*store, "q", "x");
+  EnqueueOne(*store, "q", R"("x")");
   auto leased = DequeueN(*store, "q", 1);
   AckOne(*store, "q", *leased[0].lease);
   CHECK(Ok(store->ReapMessages(absl::Hours(1))).archived_deleted == 0);
@@ -193,8 +193,8 @@ TEST_CASE("visible-message probe names only queues with visible messages",
   auto store = NewTestStore();
   MakeQueue(*store, "a");
   MakeQueue(*store, "b");
-  EnqueueOne(*store, "a", "x");
-  std::vector<storage::NewMessage> later = {Msg("y", 0, absl::Seconds(60))};
+  EnqueueOne(*store, "a", R"("x")");
+  std::vector<storage::NewMessage> later = {Msg(R"("y")", 0, absl::Seconds(60))};
   Ok(store->Enqueue("b", later, 0));
   std::vector<std::string> names = {"a", "b", "missing"};
   CHECK(Ok(store->QueuesWithVisibleMessages(names)) == std::vector<std::string>{"a"});

@@ -1,0 +1,117 @@
+// PostgresStore's declaration, shared by the .cc files that implement it by concern:
+// postgres_store.cc (open, schema, queues, counts), messages.cc, workers.cc.
+// Internal to storage/postgres.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/postgres/pg_listener.h"
+#include "storage/postgres/pg_pool.h"
+#include "storage/postgres/postgres_store.h"
+
+namespace pgqrs::storage::pg {
+
+// SQL for a TIMESTAMPTZ column as int8 microseconds since the epoch (Rows::Time reads it).
+#define PGQRS_US(column) "(extract(epoch from " column ") * 1000000)::int8"
+
+// SQL for an int8 microseconds parameter as an interval.
+#define PGQRS_MICROS(param) "(" param "::int8 * interval '1 microsecond')"
+
+// Largest batch any call accepts (the server's limit is lower); bounds array parameters.
+inline constexpr size_t kMaxBatch = 10000;
+// Rows the reaper touches per call; the rest wait for its next run.
+inline constexpr int64_t kReapBatch = 10000;
+
+// The queue columns a call needs, read inside its transaction.
+struct QueueRow {
+  int64_t id = 0;
+  int32_t max_read_count = 0;
+  absl::Duration visibility_timeout;
+};
+
+class PostgresStore final : public Store {
+ public:
+  PostgresStore(std::string schema, std::unique_ptr<PgPool> pool, PostgresOptions options);
+  ~PostgresStore() override;
+
+  std::string backend() const override { return "postgres"; }
+  absl::StatusOr<MigrationReport> Migrate() override;
+  absl::StatusOr<VerifyReport> Verify() override;
+
+  absl::StatusOr<QueueInfo> CreateQueue(const QueueOptions& options) override;
+  absl::StatusOr<QueueInfo> GetQueue(const std::string& name) override;
+  absl::StatusOr<std::vector<QueueInfo>> ListQueues(const std::string& after_name,
+                                                    int32_t limit) override;
+  absl::Status DeleteQueue(const std::string& name, bool force) override;
+  absl::StatusOr<int64_t> PurgeQueue(const std::string& name) override;
+  absl::StatusOr<QueueCounts> GetQueueCounts(const std::string& name) override;
+
+  absl::StatusOr<std::vector<int64_t>> Enqueue(const std::string& queue,
+                                               std::span<const NewMessage> messages,
+                                               int64_t producer_worker_id) override;
+  absl::StatusOr<std::vector<Message>> Dequeue(const std::string& queue,
+                                               const DequeueOptions& options) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> Ack(const std::string& queue,
+                                                std::span<const Lease> leases) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> Delete(const std::string& queue,
+                                                   std::span<const Lease> leases) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> Nack(const std::string& queue,
+                                                 std::span<const Lease> leases,
+                                                 absl::Duration delay) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(
+      const std::string& queue, std::span<const Lease> leases,
+      absl::Duration timeout) override;
+  absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,
+                                                   std::span<const int64_t> ids) override;
+  absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue,
+                                                       int64_t after_id,
+                                                       int32_t limit) override;
+  absl::StatusOr<int64_t> Redrive(const std::string& queue,
+                                  std::span<const int64_t> ids) override;
+
+  absl::StatusOr<WorkerInfo> RegisterWorker(const WorkerRegistration& reg) override;
+  absl::StatusOr<WorkerInfo> Heartbeat(int64_t worker_id) override;
+  absl::StatusOr<WorkerInfo> MoveWorker(int64_t worker_id, WorkerMove move) override;
+  absl::StatusOr<WorkerInfo> ShutdownWorker(int64_t worker_id, bool release_messages) override;
+  absl::StatusOr<WorkerInfo> GetWorker(int64_t worker_id) override;
+  absl::StatusOr<std::vector<WorkerInfo>> ListWorkers(const WorkerFilter& filter) override;
+
+  absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
+                                               absl::Duration older_than) override;
+  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
+  absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
+      std::span<const std::string> queues) override;
+  absl::StatusOr<SystemCounts> GetSystemCounts() override;
+
+  void SetRemoteWakeHandler(std::function<void(const std::string& queue)> handler) override;
+
+ private:
+  // One Store call: a transaction with this store's search_path.
+  absl::Status Transact(const std::function<absl::Status(Tx&)>& body);
+  // The queue's row, NOT_FOUND when missing. `lock` takes FOR UPDATE.
+  absl::StatusOr<QueueRow> FindQueue(Tx& tx, const std::string& name, bool lock = false);
+  // Queues a wake-up for other daemons; delivered only if the transaction commits.
+  absl::Status Notify(Tx& tx, const std::string& queue);
+  // Lease calls share one shape: `apply` changes the valid leases and returns their ids.
+  absl::StatusOr<std::vector<LeaseOutcome>> ApplyLeases(
+      const std::string& queue, std::span<const Lease> leases, bool lease_survives,
+      const std::function<absl::StatusOr<std::vector<int64_t>>(
+          Tx&, const QueueRow&, const Params&)>& apply);
+  // Ends the leases of `worker_ids` (read_count kept; dead-letters at max_read_count).
+  // Returns how many unexpired leases ended and the queues that gained visible messages.
+  absl::StatusOr<std::pair<int64_t, std::vector<std::string>>> ReleaseLeases(
+      Tx& tx, const std::vector<int64_t>& worker_ids);
+  absl::StatusOr<WorkerInfo> ReadWorker(Tx& tx, int64_t worker_id);
+  absl::StatusOr<std::vector<std::string>> AllQueueNames();
+
+  const std::string schema_;
+  const std::string begin_sql_;
+  const std::unique_ptr<PgPool> pool_;
+  const PostgresOptions options_;
+  std::unique_ptr<PgListener> listener_;
+};
+
+}  // namespace pgqrs::storage::pg
