@@ -114,12 +114,12 @@ TEST_CASE("StartRun queues a run; the same idempotency key returns it",
   auto first = Ok(store->StartRun({"wf", R"({"n":1})", "key-1"}));
   CHECK(first.created);
   CHECK(first.run.status == RunStatus::kQueued);
-  CHECK(first.run.input_json == R"({"n":1})");
+  CHECK(SameJson(first.run.input_json, R"({"n":1})"));
   CHECK(first.run.idempotency_key == "key-1");
   auto second = Ok(store->StartRun({"wf", R"({"n":2})", "key-1"}));
   CHECK_FALSE(second.created);
   CHECK(second.run.id == first.run.id);
-  CHECK(second.run.input_json == R"({"n":1})");
+  CHECK(SameJson(second.run.input_json, R"({"n":1})"));
   CHECK(Start(*store, "wf", "{}").id != first.run.id);
   CHECK(Ok(store->ListRuns({"wf", std::nullopt, 0, 10})).size() == 2);
   CHECK(Ok(store->GetQueueCounts("wf")).pending == 2);
@@ -172,12 +172,12 @@ TEST_CASE("crash-resume: a dead worker's run resumes elsewhere, each step runs o
   RunLease lease_b{claimed->run->id, claimed->lease};
   CHECK(lease_b.run_id == run_id);
   CHECK(Ok(store->GetRun(run_id)).worker_id == b);
-  CHECK(RunStep(*store, lease_b, "one", effects) == out1);
-  CHECK(RunStep(*store, lease_b, "two", effects) == out2);
+  CHECK(SameJson(RunStep(*store, lease_b, "one", effects), out1));
+  CHECK(SameJson(RunStep(*store, lease_b, "two", effects), out2));
   std::string out3 = RunStep(*store, lease_b, "three", effects);
   RunInfo done = Ok(store->CompleteRun(lease_b, R"({"ok":true})"));
   CHECK(done.status == RunStatus::kSucceeded);
-  CHECK(done.output_json == R"({"ok":true})");
+  CHECK(SameJson(done.output_json, R"({"ok":true})"));
   CHECK(effects == std::map<std::string, int>{{"one", 1}, {"two", 1}, {"three", 1}});
 
   // The zombie wakes up and tries to write step three: refused, nothing changes.
@@ -188,8 +188,8 @@ TEST_CASE("crash-resume: a dead worker's run resumes elsewhere, each step runs o
   auto steps = Ok(store->ListSteps(run_id));
   REQUIRE(steps.size() == 3);
   CHECK(steps[2].name == "three");
-  CHECK(steps[2].output_json == out3);
-  CHECK(Ok(store->GetRun(run_id)).output_json == R"({"ok":true})");
+  CHECK(SameJson(steps[2].output_json, out3));
+  CHECK(SameJson(Ok(store->GetRun(run_id)).output_json, R"({"ok":true})"));
   CHECK(Ok(store->GetQueueCounts("wf")).pending == 0);
   CHECK(NothingToClaim(*store, "wf"));
 }
@@ -249,7 +249,7 @@ TEST_CASE("transient failures retry after a bounded, jittered backoff, then exha
     absl::Time after = absl::Now();
     CHECK(failed.status == StepStatus::kFailed);
     CHECK_FALSE(failed.exhausted);
-    CHECK(failed.error_json == R"({"why":"busy"})");
+    CHECK(SameJson(failed.error_json, R"({"why":"busy"})"));
     REQUIRE(failed.retry_at.has_value());
     absl::Duration d = expected[attempt - 1];
     CHECK(*failed.retry_at >= before + d / 2 - absl::Milliseconds(1));
@@ -269,7 +269,7 @@ TEST_CASE("transient failures retry after a bounded, jittered backoff, then exha
   CHECK(Ok(store->BeginStep(lease, "flaky")).outcome == StepOutcome::kExhausted);
   RunInfo failed_run = Ok(store->FailRun(lease, R"({"step":"flaky"})"));
   CHECK(failed_run.status == RunStatus::kFailed);
-  CHECK(failed_run.error_json == R"({"step":"flaky"})");
+  CHECK(SameJson(failed_run.error_json, R"({"step":"flaky"})"));
 }
 
 TEST_CASE("a non-transient failure exhausts at once; retry_after overrides the backoff",
