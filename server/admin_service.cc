@@ -77,7 +77,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetServerInfo(grpc::CallbackServerCo
   resp->set_storage_dsn(storage::RedactDsn(deps_.config.dsn));
   resp->set_schema_version(schema_version_);
   for (const char* c : {"queues", "workers", "long-poll", "dead-letters", "delays", "priorities",
-                        "deduplication"}) {
+                        "deduplication", "workflows"}) {
     resp->add_capabilities(c);
   }
   return FinishNow(ctx, absl::OkStatus());

@@ -102,6 +102,44 @@ void ToProto(const storage::WorkerInfo& worker, v1::Worker* out) {
   out->set_leased_messages(worker.leased_messages);
 }
 
+void ToProto(const storage::WorkflowInfo& workflow, v1::Workflow* out) {
+  out->set_name(workflow.name);
+  v1::RetryPolicy* policy = out->mutable_retry_policy();
+  policy->set_max_attempts(workflow.retry_policy.max_attempts);
+  policy->set_base_backoff_ms(absl::ToInt64Milliseconds(workflow.retry_policy.base_backoff));
+  policy->set_max_backoff_ms(absl::ToInt64Milliseconds(workflow.retry_policy.max_backoff));
+  policy->set_jitter(workflow.retry_policy.jitter);
+  SetTimestamp(workflow.created_at, out->mutable_created_at());
+}
+
+// storage::RunStatus and StepStatus carry the proto's numbers.
+void ToProto(const storage::RunInfo& run, v1::Run* out) {
+  out->set_id(run.id);
+  out->set_workflow(run.workflow);
+  out->set_status(static_cast<v1::RunStatus>(run.status));
+  out->set_input_json(run.input_json);
+  out->set_output_json(run.output_json);
+  out->set_error_json(run.error_json);
+  out->set_idempotency_key(run.idempotency_key);
+  out->set_worker_id(run.worker_id);
+  SetTimestamp(run.created_at, out->mutable_created_at());
+  SetTimestamp(run.updated_at, out->mutable_updated_at());
+  if (run.resume_at) SetTimestamp(*run.resume_at, out->mutable_resume_at());
+}
+
+void ToProto(const storage::StepInfo& step, v1::Step* out) {
+  out->set_run_id(step.run_id);
+  out->set_step_name(step.name);
+  out->set_status(static_cast<v1::StepStatus>(step.status));
+  out->set_output_json(step.output_json);
+  out->set_error_json(step.error_json);
+  out->set_attempts(step.attempts);
+  if (step.retry_at) SetTimestamp(*step.retry_at, out->mutable_retry_at());
+  out->set_exhausted(step.exhausted);
+  SetTimestamp(step.started_at, out->mutable_started_at());
+  if (step.completed_at) SetTimestamp(*step.completed_at, out->mutable_completed_at());
+}
+
 v1::ReceiptResult ToProto(storage::LeaseOutcome outcome) {
   switch (outcome) {
     case storage::LeaseOutcome::kOk:
@@ -143,6 +181,13 @@ absl::StatusOr<storage::WorkerStatus> FromProto(v1::WorkerStatus status) {
     default:
       return absl::InvalidArgumentError(absl::StrCat("status: unknown value ", status));
   }
+}
+
+absl::StatusOr<storage::RunStatus> FromProto(v1::RunStatus status) {
+  if (status >= v1::RUN_STATUS_QUEUED && status <= v1::RUN_STATUS_CANCELLED) {
+    return static_cast<storage::RunStatus>(status);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("status: unknown run status ", status));
 }
 
 }  // namespace pgqrs::server

@@ -4,6 +4,7 @@
 #include "absl/status/statusor.h"
 #include "proto/pgqrs/v1/admin.pb.h"
 #include "proto/pgqrs/v1/common.pb.h"
+#include "proto/pgqrs/v1/workflow.pb.h"
 #include "storage/types.h"
 
 namespace pgqrs::server {
@@ -16,11 +17,16 @@ void ToProto(const storage::QueueCounts& counts, v1::QueueStats* out);
 void ToProto(const storage::Message& message, v1::Message* out);
 void ToProto(const storage::WorkerInfo& worker, v1::Worker* out);
 
+void ToProto(const storage::WorkflowInfo& workflow, v1::Workflow* out);
+void ToProto(const storage::RunInfo& run, v1::Run* out);
+void ToProto(const storage::StepInfo& step, v1::Step* out);
+
 v1::ReceiptResult ToProto(storage::LeaseOutcome outcome);
 v1::WorkerStatus ToProto(storage::WorkerStatus status);
 
 // INVALID_ARGUMENT for UNSPECIFIED or unknown values.
 absl::StatusOr<storage::WorkerRole> FromProto(v1::WorkerRole role);
 absl::StatusOr<storage::WorkerStatus> FromProto(v1::WorkerStatus status);
+absl::StatusOr<storage::RunStatus> FromProto(v1::RunStatus status);
 
 }  // namespace pgqrs::server

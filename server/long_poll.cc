@@ -13,15 +13,13 @@ class LongPoll;
 
 // Shared by the reactor, executor tasks and the parked waiter; outlives all of them.
 struct PollState {
-  PollState(ServiceDeps d, std::string q, storage::DequeueOptions o, absl::Time dl,
-            v1::DequeueResponse* r)
-      : deps(d), queue(std::move(q)), options(o), deadline(dl), response(r) {}
+  PollState(ServiceDeps d, std::string k, absl::Time dl, ParkedAttempt a)
+      : deps(d), key(std::move(k)), deadline(dl), attempt(std::move(a)) {}
 
   ServiceDeps deps;
-  const std::string queue;
-  const storage::DequeueOptions options;
+  const std::string key;
   const absl::Time deadline;
-  v1::DequeueResponse* const response;
+  const ParkedAttempt attempt;
   grpc::ServerUnaryReactor* reactor = nullptr;
 
   absl::Mutex mu;
@@ -65,17 +63,16 @@ void Park(const std::shared_ptr<PollState>& state, uint64_t version) {
     }
   };
   WaiterRegistry::Ticket ticket =
-      state->deps.waiters.Park(state->queue, version, state->deadline, std::move(wake));
+      state->deps.waiters.Park(state->key, version, state->deadline, std::move(wake));
   absl::MutexLock lock(&state->mu);
   state->ticket = ticket;
 }
 
 void Attempt(const std::shared_ptr<PollState>& state) {
-  uint64_t version = state->deps.waiters.Version(state->queue);
-  absl::StatusOr<std::vector<storage::Message>> leased =
-      state->deps.store.Dequeue(state->queue, state->options);
-  if (!leased.ok()) {
-    FinishOnce(*state, ToGrpcStatus(leased.status()));
+  uint64_t version = state->deps.waiters.Version(state->key);
+  absl::StatusOr<bool> answered = state->attempt();
+  if (!answered.ok()) {
+    FinishOnce(*state, ToGrpcStatus(answered.status()));
     return;
   }
   bool cancelled;
@@ -83,11 +80,10 @@ void Attempt(const std::shared_ptr<PollState>& state) {
     absl::MutexLock lock(&state->mu);
     cancelled = state->cancelled;
   }
-  if (leased->empty() && !cancelled && absl::Now() < state->deadline) {
+  if (!*answered && !cancelled && absl::Now() < state->deadline) {
     Park(state, version);
     return;
   }
-  for (const storage::Message& m : *leased) ToProto(m, state->response->add_messages());
   FinishOnce(*state, grpc::Status::OK);
 }
 
@@ -122,13 +118,25 @@ class LongPoll final : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
+grpc::ServerUnaryReactor* StartParkedCall(ServiceDeps deps, std::string key, absl::Time deadline,
+                                          ParkedAttempt attempt) {
+  auto* call =
+      new LongPoll(std::make_shared<PollState>(deps, std::move(key), deadline, std::move(attempt)));
+  call->Start();
+  return call;
+}
+
 grpc::ServerUnaryReactor* StartLongPoll(ServiceDeps deps, std::string queue,
                                         storage::DequeueOptions options, absl::Time deadline,
                                         v1::DequeueResponse* response) {
-  auto* call = new LongPoll(
-      std::make_shared<PollState>(deps, std::move(queue), options, deadline, response));
-  call->Start();
-  return call;
+  storage::Store* store = &deps.store;
+  auto attempt = [store, queue, options, response]() -> absl::StatusOr<bool> {
+    absl::StatusOr<std::vector<storage::Message>> leased = store->Dequeue(queue, options);
+    if (!leased.ok()) return leased.status();
+    for (const storage::Message& m : *leased) ToProto(m, response->add_messages());
+    return !leased->empty();
+  };
+  return StartParkedCall(deps, std::move(queue), deadline, std::move(attempt));
 }
 
 }  // namespace pgqrs::server

@@ -46,6 +46,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   s->queue_service_ = std::make_unique<QueueServiceImpl>(deps);
   s->worker_service_ = std::make_unique<WorkerServiceImpl>(deps);
   s->admin_service_ = std::make_unique<AdminServiceImpl>(deps, schema_version);
+  s->workflow_service_ = std::make_unique<WorkflowServiceImpl>(deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -56,6 +57,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   builder.RegisterService(s->queue_service_.get());
   builder.RegisterService(s->worker_service_.get());
   builder.RegisterService(s->admin_service_.get());
+  builder.RegisterService(s->workflow_service_.get());
   s->grpc_ = builder.BuildAndStart();
   if (!s->grpc_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));

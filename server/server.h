@@ -16,6 +16,7 @@
 #include "server/reapers.h"
 #include "server/waiters.h"
 #include "server/worker_service.h"
+#include "server/workflow_service.h"
 #include "storage/store.h"
 
 namespace pgqrs::server {
@@ -46,6 +47,7 @@ class Server {
   std::unique_ptr<QueueServiceImpl> queue_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::unique_ptr<WorkflowServiceImpl> workflow_service_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<Reapers> reapers_;
   int port_ = 0;

@@ -6,9 +6,11 @@
 // on I/O, so the server runs them on its executor, never on gRPC threads.
 //
 // Errors (absl canonical codes, mapped 1:1 to gRPC codes by the server):
-//   NOT_FOUND            unknown queue, worker or message
-//   ALREADY_EXISTS       queue or live worker name taken
-//   FAILED_PRECONDITION  invalid worker move, queue not empty, worker holds leases
+//   NOT_FOUND            unknown queue, worker, message, workflow or run
+//   ALREADY_EXISTS       queue, workflow or live worker name taken
+//   FAILED_PRECONDITION  invalid worker move, queue not empty, worker holds leases,
+//                        run lease lost, invalid run or step transition
+//   CANCELLED            a lease-holder write to a cancelled run
 //   INVALID_ARGUMENT     input the server should have refused (defence in depth)
 //   UNAVAILABLE          storage unreachable or busy; the call may be retried
 //   DATA_LOSS            storage corruption
@@ -126,6 +128,76 @@ class Store {
                                                     bool release_messages) = 0;
   virtual absl::StatusOr<WorkerInfo> GetWorker(int64_t worker_id) = 0;
   virtual absl::StatusOr<std::vector<WorkerInfo>> ListWorkers(const WorkerFilter& filter) = 0;
+
+  // ---- Workflows ----------------------------------------------------------------------
+  //
+  // A workflow owns a trigger queue of the same name. Each run that is not terminal has
+  // one message on that queue; ClaimRun leases it (Dequeue semantics: visibility timeout,
+  // random lease token) and that RunLease guards every step and run write below. A
+  // caller whose lease expired, was released, or was replaced by another claim gets
+  // FAILED_PRECONDITION and changes nothing. A step belongs to the lease it was started
+  // under, so two workers never both hold a step STARTED for the same run.
+  //
+  // The run state machine:
+  //   QUEUED | PAUSED (when due) | RUNNING (lease ended) --ClaimRun--> RUNNING
+  //   RUNNING --CompleteRun--> SUCCEEDED, --FailRun--> FAILED, --PauseRun--> PAUSED
+  //   QUEUED | PAUSED | RUNNING without a live lease --CancelRun--> CANCELLED
+  //   RUNNING under a live lease --CancelRun--> CANCELLING --next lease-holder write
+  //     (or ClaimRun once the lease is gone)--> CANCELLED
+  // Terminal runs delete their trigger message. Lease-holder writes on a CANCELLING run
+  // finalise it CANCELLED; BeginStep reports that as kCancelled, the others as CANCELLED.
+
+  // Creates the workflow and its trigger queue in one transaction. ALREADY_EXISTS when
+  // the workflow exists (unless if_not_exists) or a plain queue already has the name.
+  virtual absl::StatusOr<WorkflowInfo> CreateWorkflow(const WorkflowOptions& options) = 0;
+  virtual absl::StatusOr<WorkflowInfo> GetWorkflow(const std::string& name) = 0;
+  // Workflows ordered by name, starting after `after_name`.
+  virtual absl::StatusOr<std::vector<WorkflowInfo>> ListWorkflows(const std::string& after_name,
+                                                                  int32_t limit) = 0;
+
+  // Creates a QUEUED run and its trigger message. With an idempotency key that the
+  // workflow already has a run for, stores nothing and returns that run (created false).
+  virtual absl::StatusOr<StartRunResult> StartRun(const NewRun& run) = 0;
+
+  // Leases the first claimable run of the workflow: QUEUED, PAUSED and due, or RUNNING
+  // whose lease ended (abandoned; its completed steps replay). Never waits; `run` is
+  // unset when nothing is claimable. CANCELLING runs met on the way become CANCELLED.
+  virtual absl::StatusOr<ClaimResult> ClaimRun(const std::string& workflow,
+                                               const ClaimOptions& options) = 0;
+
+  // The step boundary (see StepOutcome). kStarted also when the step was STARTED under
+  // an ended lease (its old owner is gone) or under this same lease (a repeated call).
+  // NOT_FOUND for an unknown run; FAILED_PRECONDITION for a lost lease.
+  virtual absl::StatusOr<BeginStepResult> BeginStep(const RunLease& lease,
+                                                    const std::string& step_name) = 0;
+  // Stores the output of a step this lease started. Repeating the call on a completed
+  // step returns it unchanged. FAILED_PRECONDITION when the step was not begun under
+  // this lease or has failed; CANCELLED when the run is cancelled (nothing stored).
+  virtual absl::StatusOr<StepInfo> CompleteStep(const RunLease& lease,
+                                                const std::string& step_name,
+                                                const std::string& output_json) = 0;
+  // Records a failure of a step this lease started: retry_at per the workflow's policy
+  // (or failure.retry_after) while attempts remain and the failure is transient, else
+  // exhausted. Same errors as CompleteStep.
+  virtual absl::StatusOr<StepInfo> FailStep(const RunLease& lease, const std::string& step_name,
+                                            const StepFailure& failure) = 0;
+
+  // End the run (SUCCEEDED / FAILED) and delete its trigger message.
+  virtual absl::StatusOr<RunInfo> CompleteRun(const RunLease& lease,
+                                              const std::string& output_json) = 0;
+  virtual absl::StatusOr<RunInfo> FailRun(const RunLease& lease,
+                                          const std::string& error_json) = 0;
+  // Releases the lease; the run is PAUSED and claimable again after `resume_after`.
+  virtual absl::StatusOr<RunInfo> PauseRun(const RunLease& lease,
+                                           absl::Duration resume_after) = 0;
+  // See the state machine. Cancelling a cancelled run returns it; a succeeded or failed
+  // one is FAILED_PRECONDITION.
+  virtual absl::StatusOr<RunInfo> CancelRun(int64_t run_id) = 0;
+
+  virtual absl::StatusOr<RunInfo> GetRun(int64_t run_id) = 0;
+  virtual absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) = 0;
+  // The run's steps in the order they were first begun. NOT_FOUND for an unknown run.
+  virtual absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) = 0;
 
   // ---- Maintenance (the reapers' work, also callable on demand) -------------------------
 

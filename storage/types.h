@@ -130,6 +130,140 @@ struct WorkerFilter {
   std::optional<WorkerStatus> status;  // unset: every status
 };
 
+// ---- Workflows -------------------------------------------------------------------------
+
+// How a failed step is retried. The n-th failed attempt (n = 1, 2, ...) waits
+// min(max_backoff, base_backoff * 2^(n-1)), less a random fraction of up to `jitter` of
+// it: the retry is due within [d * (1 - jitter), d] from the failure.
+struct RetryPolicy {
+  int32_t max_attempts = 3;  // starts of a step, the first included
+  absl::Duration base_backoff = absl::Seconds(1);
+  absl::Duration max_backoff = absl::Seconds(60);
+  double jitter = 0.25;  // 0..1
+};
+
+struct WorkflowOptions {
+  std::string name;
+  RetryPolicy retry_policy;
+  // When true, creating an existing workflow returns it instead of ALREADY_EXISTS.
+  bool if_not_exists = false;
+};
+
+struct WorkflowInfo {
+  int64_t id = 0;
+  std::string name;  // also the name of its trigger queue
+  RetryPolicy retry_policy;
+  absl::Time created_at;
+};
+
+// The numbers of pgqrs.v1.RunStatus. Terminal: kSucceeded, kFailed, kCancelled.
+enum class RunStatus {
+  kQueued = 1,
+  kRunning = 2,
+  kPaused = 3,
+  kSucceeded = 4,
+  kFailed = 5,
+  kCancelling = 6,
+  kCancelled = 7,
+};
+
+inline bool IsTerminal(RunStatus status) {
+  return status == RunStatus::kSucceeded || status == RunStatus::kFailed ||
+         status == RunStatus::kCancelled;
+}
+
+struct NewRun {
+  std::string workflow;
+  std::string input_json;       // REQUIRES: valid JSON
+  std::string idempotency_key;  // empty means none
+};
+
+struct RunInfo {
+  int64_t id = 0;
+  std::string workflow;
+  RunStatus status = RunStatus::kQueued;
+  std::string input_json;
+  std::string output_json;  // empty until succeeded
+  std::string error_json;   // empty unless failed
+  std::string idempotency_key;
+  int64_t worker_id = 0;  // the registered worker of the latest claim; 0 if none
+  absl::Time created_at;
+  absl::Time updated_at;
+  std::optional<absl::Time> resume_at;  // while paused
+};
+
+struct StartRunResult {
+  RunInfo run;
+  bool created = false;  // false when the idempotency key named an existing run
+};
+
+struct ClaimOptions {
+  // Unset means the workflow queue's visibility timeout.
+  std::optional<absl::Duration> visibility_timeout;
+  // 0 means an anonymous worker; otherwise a consumer of the workflow's queue (or an
+  // admin) that is ready or polling, whose death releases the run (heartbeat reaper).
+  int64_t worker_id = 0;
+};
+
+// A run lease: the run and the lease on its trigger message. Valid while that message
+// still carries the lease's token and its visibility timeout has not passed.
+struct RunLease {
+  int64_t run_id = 0;
+  Lease lease;
+};
+
+struct ClaimResult {
+  // Set when a run was claimed: it is RUNNING under `lease`.
+  std::optional<RunInfo> run;
+  Lease lease;
+  // Runs found CANCELLING on the way and finalised CANCELLED (their waiters can wake).
+  std::vector<int64_t> cancelled;
+};
+
+// The numbers of pgqrs.v1.StepStatus.
+enum class StepStatus { kStarted = 1, kCompleted = 2, kFailed = 3 };
+
+struct StepInfo {
+  int64_t run_id = 0;
+  std::string name;
+  StepStatus status = StepStatus::kStarted;
+  std::string output_json;  // when completed
+  std::string error_json;   // the latest failure, if any
+  int32_t attempts = 0;     // times the step was started
+  std::optional<absl::Time> retry_at;  // failed, not exhausted: when it may start again
+  bool exhausted = false;              // failed for good
+  absl::Time started_at;
+  std::optional<absl::Time> completed_at;
+};
+
+// The numbers of pgqrs.v1.StepOutcome.
+enum class StepOutcome {
+  kCompleted = 1,  // done before: step.output_json is the memoised output; do not re-run
+  kStarted = 2,    // the caller owns the step now and runs it
+  kNotReady = 3,   // failed; may start again at step.retry_at
+  kExhausted = 4,  // failed for good
+  kCancelled = 5,  // the run is cancelled (finalised by this call if it was CANCELLING)
+};
+
+struct BeginStepResult {
+  StepOutcome outcome = StepOutcome::kStarted;
+  StepInfo step;  // unset fields when the outcome is kCancelled
+};
+
+struct StepFailure {
+  std::string error_json;  // REQUIRES: valid JSON
+  bool transient = false;  // false: exhausted at once
+  // Overrides the policy's backoff when set.
+  std::optional<absl::Duration> retry_after;
+};
+
+struct RunFilter {
+  std::string workflow;                // empty: every workflow
+  std::optional<RunStatus> status;     // unset: every status
+  int64_t after_id = 0;                // runs with larger ids, in id order
+  int32_t limit = 100;
+};
+
 // ---- Maintenance -----------------------------------------------------------------------
 
 struct ReclaimReport {

@@ -243,6 +243,46 @@ absl::StatusOr<std::vector<int64_t>> PostgresStore::Enqueue(
   return ids;
 }
 
+absl::Status ClaimConsumer(Tx& tx, int64_t worker_id, int64_t queue_id) {
+  PGQRS_RETURN_IF_ERROR(CheckProducer(tx, worker_id, queue_id));
+  PGQRS_ASSIGN_OR_RETURN(Rows claimed, tx.Query(kClaimConsumer, Params().Add(worker_id)));
+  if (claimed.size() == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "worker ", worker_id, " is suspended or interrupted and may not dequeue"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Message>> LeaseVisible(Tx& tx, const std::string& queue,
+                                                  const QueueRow& q, int32_t max_messages,
+                                                  absl::Duration timeout, int64_t consumer) {
+  std::vector<Message> leased;
+  // Each round dead-letters at least one row or ends, so this terminates.
+  while (static_cast<int32_t>(leased.size()) < max_messages) {
+    Params params;
+    params.Add(q.id).Add(int64_t{q.max_read_count});
+    params.Add(int64_t{max_messages} - static_cast<int64_t>(leased.size()));
+    params.Add(timeout).Add(consumer);
+    PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kDequeue, params));
+    for (int i = 0; i < rows.size(); ++i) {
+      if (rows.Bool(i, 1)) continue;  // dead-lettered on the way
+      Message m;
+      m.id = rows.Int(i, 0);
+      m.queue = queue;
+      m.payload_json = rows.Text(i, 2);
+      m.enqueued_at = rows.Time(i, 3);
+      m.visible_at = rows.Time(i, 4);
+      m.read_count = static_cast<int32_t>(rows.Int(i, 5));
+      m.priority = static_cast<int32_t>(rows.Int(i, 6));
+      m.state = MessageState::kInFlight;
+      m.lease = Lease{m.id, rows.Int(i, 7)};
+      leased.push_back(std::move(m));
+    }
+    if (rows.size() == 0 || rows.Int(0, 8) == 0) break;
+  }
+  return leased;
+}
+
 absl::StatusOr<std::vector<Message>> PostgresStore::Dequeue(const std::string& queue,
                                                             const DequeueOptions& options) {
   if (options.max_messages <= 0) return absl::InvalidArgumentError("max_messages must be positive");
@@ -252,41 +292,12 @@ absl::StatusOr<std::vector<Message>> PostgresStore::Dequeue(const std::string& q
   }
   std::vector<Message> leased;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
-    leased.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
     int64_t consumer = options.consumer_worker_id;
-    if (consumer != 0) {
-      PGQRS_RETURN_IF_ERROR(CheckProducer(tx, consumer, q.id));
-      PGQRS_ASSIGN_OR_RETURN(Rows claimed, tx.Query(kClaimConsumer, Params().Add(consumer)));
-      if (claimed.size() == 0) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "worker ", consumer, " is suspended or interrupted and may not dequeue"));
-      }
-    }
+    if (consumer != 0) PGQRS_RETURN_IF_ERROR(ClaimConsumer(tx, consumer, q.id));
     absl::Duration timeout = options.visibility_timeout.value_or(q.visibility_timeout);
-    // Each round dead-letters at least one row or ends, so this terminates.
-    while (static_cast<int32_t>(leased.size()) < options.max_messages) {
-      Params params;
-      params.Add(q.id).Add(int64_t{q.max_read_count});
-      params.Add(int64_t{options.max_messages} - static_cast<int64_t>(leased.size()));
-      params.Add(timeout).Add(consumer);
-      PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kDequeue, params));
-      for (int i = 0; i < rows.size(); ++i) {
-        if (rows.Bool(i, 1)) continue;  // dead-lettered on the way
-        Message m;
-        m.id = rows.Int(i, 0);
-        m.queue = queue;
-        m.payload_json = rows.Text(i, 2);
-        m.enqueued_at = rows.Time(i, 3);
-        m.visible_at = rows.Time(i, 4);
-        m.read_count = static_cast<int32_t>(rows.Int(i, 5));
-        m.priority = static_cast<int32_t>(rows.Int(i, 6));
-        m.state = MessageState::kInFlight;
-        m.lease = Lease{m.id, rows.Int(i, 7)};
-        leased.push_back(std::move(m));
-      }
-      if (rows.size() == 0 || rows.Int(0, 8) == 0) break;
-    }
+    PGQRS_ASSIGN_OR_RETURN(leased,
+                           LeaseVisible(tx, queue, q, options.max_messages, timeout, consumer));
     return absl::OkStatus();
   }));
   return leased;

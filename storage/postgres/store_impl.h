@@ -1,10 +1,12 @@
 // PostgresStore's declaration, shared by the .cc files that implement it by concern:
-// postgres_store.cc (open, schema, queues, counts), messages.cc, workers.cc.
+// postgres_store.cc (open, schema, queues, counts), messages.cc, workers.cc,
+// workflows.cc and steps.cc.
 // Internal to storage/postgres.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,52 @@ struct QueueRow {
   int32_t max_read_count = 0;
   absl::Duration visibility_timeout;
 };
+
+// The consumer rule of Dequeue and ClaimRun: worker `worker_id` must exist, not be
+// stopped, belong to the queue (or be an admin) and be ready or polling; it becomes
+// polling and its heartbeat is refreshed. (messages.cc)
+absl::Status ClaimConsumer(Tx& tx, int64_t worker_id, int64_t queue_id);
+
+// Leases up to `max_messages` visible messages of queue `q` (named `queue`) in dequeue
+// order, FOR UPDATE SKIP LOCKED, dead-lettering those whose final lease expired on the
+// way. The dequeue path shared by Dequeue and ClaimRun. (messages.cc)
+absl::StatusOr<std::vector<Message>> LeaseVisible(Tx& tx, const std::string& queue,
+                                                  const QueueRow& q, int32_t max_messages,
+                                                  absl::Duration timeout, int64_t consumer);
+
+// A run row as the workflow calls need it, read under FOR UPDATE. (workflows.cc)
+struct RunRow {
+  int64_t id = 0;
+  int64_t workflow_id = 0;
+  std::string workflow;  // also its trigger queue's name
+  RunStatus status = RunStatus::kQueued;
+  std::optional<int64_t> message_id;  // the trigger, while not terminal
+};
+
+// A step row: the public view plus what the lease checks need. (workflows.cc)
+struct StepRow {
+  int64_t id = 0;
+  StepInfo info;
+  std::optional<int64_t> owner;  // lease token it was last started under
+  bool due = true;               // retry_at unset or passed, by the database clock
+};
+
+// Workflow helpers shared by workflows.cc and steps.cc.
+// Locks run `run_id` FOR UPDATE; NOT_FOUND when missing.
+absl::StatusOr<RunRow> LockRun(Tx& tx, int64_t run_id);
+absl::StatusOr<RunInfo> LoadRun(Tx& tx, int64_t run_id);
+// Ends the run in a terminal `status` and deletes its trigger message. Empty JSON is NULL.
+absl::Status EndRun(Tx& tx, const RunRow& run, RunStatus status, const std::string& output_json,
+                    const std::string& error_json);
+absl::StatusOr<std::optional<StepRow>> LoadStep(Tx& tx, int64_t run_id,
+                                                const std::string& name);
+// Reads a step row from `rows` (the step columns, as selected or returned).
+StepRow ReadStepRow(const Rows& rows, int row);
+// The step columns, for SELECT lists and RETURNING clauses.
+#define PGQRS_STEP_COLUMNS                                                                    \
+  "id, run_id, step_name, status, output::text, error::text, attempts, " PGQRS_US("retry_at") \
+  ", exhausted, " PGQRS_US("started_at") ", " PGQRS_US("completed_at")                        \
+  ", lease_token, (retry_at IS NULL OR retry_at <= now())"
 
 class PostgresStore final : public Store {
  public:
@@ -79,6 +127,28 @@ class PostgresStore final : public Store {
   absl::StatusOr<WorkerInfo> GetWorker(int64_t worker_id) override;
   absl::StatusOr<std::vector<WorkerInfo>> ListWorkers(const WorkerFilter& filter) override;
 
+  absl::StatusOr<WorkflowInfo> CreateWorkflow(const WorkflowOptions& options) override;
+  absl::StatusOr<WorkflowInfo> GetWorkflow(const std::string& name) override;
+  absl::StatusOr<std::vector<WorkflowInfo>> ListWorkflows(const std::string& after_name,
+                                                          int32_t limit) override;
+  absl::StatusOr<StartRunResult> StartRun(const NewRun& run) override;
+  absl::StatusOr<ClaimResult> ClaimRun(const std::string& workflow,
+                                       const ClaimOptions& options) override;
+  absl::StatusOr<BeginStepResult> BeginStep(const RunLease& lease,
+                                            const std::string& step_name) override;
+  absl::StatusOr<StepInfo> CompleteStep(const RunLease& lease, const std::string& step_name,
+                                        const std::string& output_json) override;
+  absl::StatusOr<StepInfo> FailStep(const RunLease& lease, const std::string& step_name,
+                                    const StepFailure& failure) override;
+  absl::StatusOr<RunInfo> CompleteRun(const RunLease& lease,
+                                      const std::string& output_json) override;
+  absl::StatusOr<RunInfo> FailRun(const RunLease& lease, const std::string& error_json) override;
+  absl::StatusOr<RunInfo> PauseRun(const RunLease& lease, absl::Duration resume_after) override;
+  absl::StatusOr<RunInfo> CancelRun(int64_t run_id) override;
+  absl::StatusOr<RunInfo> GetRun(int64_t run_id) override;
+  absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) override;
+  absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) override;
+
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;
   absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
@@ -105,6 +175,11 @@ class PostgresStore final : public Store {
   absl::StatusOr<std::pair<int64_t, std::vector<std::string>>> ReleaseLeases(
       Tx& tx, const std::vector<int64_t>& worker_ids);
   absl::StatusOr<WorkerInfo> ReadWorker(Tx& tx, int64_t worker_id);
+  // A lease-holder write (steps.cc): one transaction that locks the trigger message and
+  // the run, checks the lease and the run's state, then calls `change` on a RUNNING run.
+  // A CANCELLED run, or a CANCELLING one (finalised here), sets *cancelled instead.
+  using RunChange = std::function<absl::Status(Tx&, const RunRow&)>;
+  absl::Status UnderLease(const RunLease& lease, const RunChange& change, bool* cancelled);
   absl::StatusOr<std::vector<std::string>> AllQueueNames();
 
   const std::string schema_;

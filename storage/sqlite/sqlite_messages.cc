@@ -10,12 +10,6 @@ namespace {
 constexpr char kMessageColumns[] =
     "id, payload, enqueued_at, vt, read_ct, priority, state, lease_token";
 
-// A random, non-zero lease token: receipts must not be guessable from message ids.
-int64_t NewLeaseToken() {
-  thread_local absl::BitGen gen;
-  return absl::Uniform<int64_t>(gen, 1, std::numeric_limits<int64_t>::max());
-}
-
 MessageState StateOf(int64_t state, int64_t vt, bool leased, int64_t read_ct,
                      int32_t max_read_count, int64_t now) {
   if (state == kArchived) return MessageState::kArchived;
@@ -59,8 +53,14 @@ absl::Status CheckProducer(Connection& db, int64_t worker_id, int64_t queue_id) 
   return absl::OkStatus();
 }
 
-// A named consumer must belong to the queue and be ready or polling. It becomes polling
-// and its heartbeat is refreshed.
+}  // namespace
+
+// Receipts must not be guessable from message ids.
+int64_t NewLeaseToken() {
+  thread_local absl::BitGen gen;
+  return absl::Uniform<int64_t>(gen, 1, std::numeric_limits<int64_t>::max());
+}
+
 absl::Status ClaimConsumer(Connection& db, int64_t worker_id, int64_t queue_id, int64_t now) {
   PGQRS_RETURN_IF_ERROR(CheckProducer(db, worker_id, queue_id));
   PGQRS_ASSIGN_OR_RETURN(
@@ -77,6 +77,8 @@ absl::Status ClaimConsumer(Connection& db, int64_t worker_id, int64_t queue_id, 
   return absl::OkStatus();
 }
 
+namespace {
+
 absl::StatusOr<std::optional<int64_t>> FindDuplicate(Connection& db, int64_t queue_id,
                                                      const std::string& dedup_key) {
   PGQRS_ASSIGN_OR_RETURN(
@@ -88,6 +90,8 @@ absl::StatusOr<std::optional<int64_t>> FindDuplicate(Connection& db, int64_t que
   st->Reset();
   return id;
 }
+
+}  // namespace
 
 absl::Status InsertMessage(Connection& db, int64_t id, int64_t queue_id, const NewMessage& m,
                            int64_t producer, int64_t now) {
@@ -101,11 +105,6 @@ absl::Status InsertMessage(Connection& db, int64_t id, int64_t queue_id, const N
   m.dedup_key.empty() ? st->BindNull(8) : st->Bind(8, m.dedup_key);
   return st->Run();
 }
-
-struct Candidate {
-  int64_t id;
-  int64_t read_ct;
-};
 
 absl::StatusOr<std::vector<Candidate>> VisibleCandidates(Connection& db, int64_t queue_id,
                                                          int64_t now, int64_t limit) {
@@ -122,6 +121,8 @@ absl::StatusOr<std::vector<Candidate>> VisibleCandidates(Connection& db, int64_t
   }
 }
 
+namespace {
+
 absl::Status MarkDead(Connection& db, int64_t id) {
   PGQRS_ASSIGN_OR_RETURN(Statement * st,
                          db.Prepare("UPDATE pgqrs_messages SET state = 1, lease_token = NULL, "
@@ -129,6 +130,8 @@ absl::Status MarkDead(Connection& db, int64_t id) {
   st->BindAll(id);
   return st->Run();
 }
+
+}  // namespace
 
 absl::StatusOr<Message> LeaseOne(Connection& db, int64_t id, const std::string& queue,
                                  const QueueRow& q, const DequeueOptions& options,
@@ -152,8 +155,6 @@ absl::StatusOr<Message> LeaseOne(Connection& db, int64_t id, const std::string& 
   m.lease = Lease{id, token};
   return m;
 }
-
-}  // namespace
 
 absl::StatusOr<std::vector<int64_t>> SqliteStore::Enqueue(const std::string& queue,
                                                           std::span<const NewMessage> messages,

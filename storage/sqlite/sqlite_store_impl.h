@@ -1,6 +1,7 @@
 // SqliteStore's declaration, shared by the .cc files that implement it by concern:
 // sqlite_store.cc (open, schema, queues), sqlite_messages.cc, sqlite_leases.cc,
-// sqlite_workers.cc and sqlite_maintenance.cc. Not part of the public API.
+// sqlite_workers.cc, sqlite_maintenance.cc, sqlite_workflows.cc (workflows, runs) and
+// sqlite_steps.cc (the lease-holder calls). Not part of the public API.
 #pragma once
 
 #include <functional>
@@ -19,6 +20,9 @@ enum RowState : int64_t { kLive = 0, kDead = 1, kArchived = 2 };
 inline constexpr int64_t kQueueSequence = 1;
 inline constexpr int64_t kWorkerSequence = 2;
 inline constexpr int64_t kMessageSequence = 3;
+inline constexpr int64_t kWorkflowSequence = 4;
+inline constexpr int64_t kRunSequence = 5;
+inline constexpr int64_t kStepSequence = 6;
 
 int64_t NowMicros();
 absl::Time FromMicros(int64_t micros);
@@ -45,6 +49,61 @@ absl::StatusOr<std::vector<std::string>> ReleaseWorkerLeases(Connection& db, int
 // Ends expired leases (of one queue, or all when queue_id is 0). Returns {expired, dead}.
 absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Connection& db, int64_t queue_id,
                                                          int64_t now);
+
+// ---- Message helpers shared with the workflow calls (sqlite_messages.cc) ----
+
+// A random, non-zero lease token.
+int64_t NewLeaseToken();
+
+// A named consumer must belong to the queue (or be an admin) and be ready or polling. It
+// becomes polling and its heartbeat is refreshed.
+absl::Status ClaimConsumer(Connection& db, int64_t worker_id, int64_t queue_id, int64_t now);
+
+// Inserts message `id` into the queue. `producer` 0 means anonymous.
+absl::Status InsertMessage(Connection& db, int64_t id, int64_t queue_id, const NewMessage& m,
+                           int64_t producer, int64_t now);
+
+struct Candidate {
+  int64_t id;
+  int64_t read_ct;
+};
+// Up to `limit` visible messages of the queue in dequeue order.
+absl::StatusOr<std::vector<Candidate>> VisibleCandidates(Connection& db, int64_t queue_id,
+                                                         int64_t now, int64_t limit);
+
+// Leases message `id` (read_count + 1, visible_at = now + timeout, a fresh token).
+absl::StatusOr<Message> LeaseOne(Connection& db, int64_t id, const std::string& queue,
+                                 const QueueRow& q, const DequeueOptions& options, int64_t now);
+
+// ---- Workflow helpers (sqlite_workflows.cc), shared with sqlite_steps.cc ----
+
+// A run row, as the lease-holder calls need it.
+struct RunRow {
+  int64_t id = 0;
+  int64_t workflow_id = 0;
+  RunStatus status = RunStatus::kQueued;
+  std::optional<int64_t> message_id;
+};
+
+// NOT_FOUND names the run.
+absl::StatusOr<RunRow> FindRun(Connection& db, int64_t run_id);
+absl::StatusOr<RunInfo> LoadRun(Connection& db, int64_t run_id);
+// Whether `lease` is the live lease of a live message.
+absl::StatusOr<bool> LeaseLive(Connection& db, const Lease& lease, int64_t now);
+// Moves the run to a terminal `status` with its output or error, and deletes its trigger
+// message.
+absl::Status EndRun(Connection& db, const RunRow& run, RunStatus status,
+                    const std::string& output_json, const std::string& error_json, int64_t now);
+// The workflow's retry policy. NOT_FOUND if the workflow is gone.
+absl::StatusOr<RetryPolicy> LoadRetryPolicy(Connection& db, int64_t workflow_id);
+struct StepRow {
+  int64_t id = 0;
+  StepInfo info;
+  std::optional<int64_t> owner;  // the lease token it was last started under
+};
+// The step, if it was ever begun.
+absl::StatusOr<std::optional<StepRow>> LoadStep(Connection& db, int64_t run_id,
+                                                const std::string& name);
 
 class SqliteStore final : public Store {
  public:
@@ -95,6 +154,28 @@ class SqliteStore final : public Store {
   absl::StatusOr<WorkerInfo> GetWorker(int64_t worker_id) override;
   absl::StatusOr<std::vector<WorkerInfo>> ListWorkers(const WorkerFilter& filter) override;
 
+  absl::StatusOr<WorkflowInfo> CreateWorkflow(const WorkflowOptions& options) override;
+  absl::StatusOr<WorkflowInfo> GetWorkflow(const std::string& name) override;
+  absl::StatusOr<std::vector<WorkflowInfo>> ListWorkflows(const std::string& after_name,
+                                                          int32_t limit) override;
+  absl::StatusOr<StartRunResult> StartRun(const NewRun& run) override;
+  absl::StatusOr<ClaimResult> ClaimRun(const std::string& workflow,
+                                       const ClaimOptions& options) override;
+  absl::StatusOr<BeginStepResult> BeginStep(const RunLease& lease,
+                                            const std::string& step_name) override;
+  absl::StatusOr<StepInfo> CompleteStep(const RunLease& lease, const std::string& step_name,
+                                        const std::string& output_json) override;
+  absl::StatusOr<StepInfo> FailStep(const RunLease& lease, const std::string& step_name,
+                                    const StepFailure& failure) override;
+  absl::StatusOr<RunInfo> CompleteRun(const RunLease& lease,
+                                      const std::string& output_json) override;
+  absl::StatusOr<RunInfo> FailRun(const RunLease& lease, const std::string& error_json) override;
+  absl::StatusOr<RunInfo> PauseRun(const RunLease& lease, absl::Duration resume_after) override;
+  absl::StatusOr<RunInfo> CancelRun(int64_t run_id) override;
+  absl::StatusOr<RunInfo> GetRun(int64_t run_id) override;
+  absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) override;
+  absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) override;
+
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;
   absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
@@ -116,6 +197,11 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(const std::string& queue,
                                                           std::span<const Lease> leases,
                                                           const LeaseChange& change);
+
+  // The lease-holder run writes share this shape (sqlite_steps.cc): check the lease,
+  // finalise a CANCELLING run, else apply `change` to the RUNNING run.
+  using RunChange = std::function<absl::Status(Connection&, const RunRow&, int64_t now)>;
+  absl::Status UnderLease(const RunLease& lease, const RunChange& change, bool* cancelled);
 
   std::unique_ptr<Connection> writer_;
   GroupCommit committer_;

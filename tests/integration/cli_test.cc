@@ -107,5 +107,41 @@ TEST_CASE("the CLI drives workers and dead letters", "[integration][cli]") {
   CHECK(cli.Json("recv q").size() == 1);
 }
 
+TEST_CASE("the CLI creates workflows and starts, lists, waits for and cancels runs",
+          "[integration][cli][workflow]") {
+  Daemon daemon({"--dsn=sqlite://" + TempPath("cli-workflows.db")});
+  Cli cli(daemon);
+  auto created = cli.Json("workflow create orders --max-attempts 5 --jitter 0.1");
+  REQUIRE(created.size() == 1);
+  CHECK(created[0]["retry_policy"]["max_attempts"] == 5);
+  CHECK(cli.Run("workflow create orders").first == 1);
+  CHECK(cli.last_error.find("ALREADY_EXISTS") != std::string::npos);
+  REQUIRE(cli.Run("workflow create orders --if-not-exists").first == 0);
+  auto listed = cli.Json("workflow list");
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["name"] == "orders");
+  auto [code, table] = cli.Run("workflow list");
+  CHECK(code == 0);
+  CHECK(table.find("MAX_ATTEMPTS") != std::string::npos);
+
+  auto run = cli.Json(R"(run start orders '{"order":1}' --idempotency-key k1)");
+  REQUIRE(run.size() == 1);
+  CHECK(run[0]["status"] == "RUN_STATUS_QUEUED");
+  std::string id = std::to_string(run[0]["id"].get<int64_t>());
+  CHECK(cli.Json(R"(run start orders '{"order":2}' --idempotency-key k1)")[0]["id"] ==
+        run[0]["id"]);
+  CHECK(cli.Json("run get " + id)[0]["input_json"] == R"({"order":1})");
+  CHECK(cli.Json("run list --workflow orders --status queued").size() == 1);
+  CHECK(cli.Json("run list --status running").empty());
+  CHECK(cli.Json("run wait " + id + " --timeout-ms 200")[0]["status"] == "RUN_STATUS_QUEUED");
+  CHECK(cli.Json("run cancel " + id)[0]["status"] == "RUN_STATUS_CANCELLED");
+  CHECK(cli.Json("run wait " + id)[0]["status"] == "RUN_STATUS_CANCELLED");
+  CHECK(cli.Json("run steps " + id).empty());
+  CHECK(cli.Run("run get 999").first == 1);
+  CHECK(cli.last_error.find("NOT_FOUND") != std::string::npos);
+  CHECK(cli.Run("run start orders '{bad'").first == 2);
+  CHECK(cli.Run("run list --status nope").first == 2);
+}
+
 }  // namespace
 }  // namespace pgqrs::testing

@@ -10,6 +10,7 @@
 #include "proto/pgqrs/v1/admin.grpc.pb.h"
 #include "proto/pgqrs/v1/queue.grpc.pb.h"
 #include "proto/pgqrs/v1/worker.grpc.pb.h"
+#include "proto/pgqrs/v1/workflow.grpc.pb.h"
 #include "tests/support/daemon.h"
 
 namespace pgqrs::testing {
@@ -18,7 +19,8 @@ struct Client {
   explicit Client(const Daemon& daemon)
       : queues(v1::QueueService::NewStub(daemon.Channel())),
         workers(v1::WorkerService::NewStub(daemon.Channel())),
-        admin(v1::AdminService::NewStub(daemon.Channel())) {}
+        admin(v1::AdminService::NewStub(daemon.Channel())),
+        workflows(v1::WorkflowService::NewStub(daemon.Channel())) {}
 
   // Calls `method` on `stub` with a fresh context and a 30 s deadline.
   template <typename Stub, typename Request, typename Response>
@@ -76,6 +78,7 @@ struct Client {
   std::unique_ptr<v1::QueueService::Stub> queues;
   std::unique_ptr<v1::WorkerService::Stub> workers;
   std::unique_ptr<v1::AdminService::Stub> admin;
+  std::unique_ptr<v1::WorkflowService::Stub> workflows;
 };
 
 }  // namespace pgqrs::testing

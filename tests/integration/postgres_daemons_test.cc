@@ -122,6 +122,48 @@ TEST_CASE("a long-poll on daemon B returns shortly after an enqueue on daemon A"
   CHECK(waited < std::chrono::seconds(5));
 }
 
+TEST_CASE("a ClaimRun long-poll on daemon B returns shortly after StartRun on daemon A",
+          "[integration][postgres][workflow]") {
+  using Stub = v1::WorkflowService::Stub;
+  std::string dsn = SchemaDsn(UniqueSchema("wfwake"));
+  Daemon a({"--dsn=" + dsn});
+  Daemon b({"--dsn=" + dsn, "--visibility_reaper_interval_ms=60000"});
+  Client starter(a);
+  Client worker(b);
+  v1::CreateWorkflowRequest create;
+  create.set_name("wf");
+  v1::Workflow workflow;
+  REQUIRE(starter.Call(*starter.workflows, &Stub::CreateWorkflow, create, &workflow).ok());
+  // Let B's listener connect before the start it must hear about.
+  v1::ClaimRunRequest claim;
+  claim.set_workflow("wf");
+  claim.set_wait_ms(300);
+  v1::ClaimRunResponse nothing;
+  REQUIRE(worker.Call(*worker.workflows, &Stub::ClaimRun, claim, &nothing).ok());
+  REQUIRE_FALSE(nothing.has_run());
+
+  auto start = Clock::now();
+  std::thread run_starter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    v1::StartRunRequest req;
+    req.set_workflow("wf");
+    req.set_input_json(R"({"from":"a"})");
+    v1::Run run;
+    CHECK(starter.Call(*starter.workflows, &Stub::StartRun, req, &run).ok());
+  });
+  claim.set_wait_ms(20000);
+  v1::ClaimRunResponse got;
+  grpc::Status status = worker.Call(*worker.workflows, &Stub::ClaimRun, claim, &got);
+  auto waited = Clock::now() - start;
+  run_starter.join();
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  REQUIRE(got.has_run());
+  CHECK(nlohmann::json::parse(got.run().input_json()) == nlohmann::json{{"from", "a"}});
+  // Far sooner than B's own reaper (60 s) could have found it: the NOTIFY woke it.
+  CHECK(waited < std::chrono::seconds(5));
+}
+
 TEST_CASE("server info never shows the PostgreSQL password", "[integration][postgres]") {
   std::string dsn = SchemaDsn(UniqueSchema("info"));
   Daemon daemon({"--dsn=" + dsn});

@@ -26,7 +26,8 @@ Connection::Connection(ConnectionOptions options)
       channel_(grpc::CreateChannel(options_.server, grpc::InsecureChannelCredentials())),
       queues_(v1::QueueService::NewStub(channel_)),
       workers_(v1::WorkerService::NewStub(channel_)),
-      admin_(v1::AdminService::NewStub(channel_)) {}
+      admin_(v1::AdminService::NewStub(channel_)),
+      workflows_(v1::WorkflowService::NewStub(channel_)) {}
 
 void Connection::Prepare(grpc::ClientContext& context, int64_t extra_deadline_ms) const {
   context.set_deadline(std::chrono::system_clock::now() +

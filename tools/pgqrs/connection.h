@@ -17,6 +17,7 @@
 #include "proto/pgqrs/v1/admin.grpc.pb.h"
 #include "proto/pgqrs/v1/queue.grpc.pb.h"
 #include "proto/pgqrs/v1/worker.grpc.pb.h"
+#include "proto/pgqrs/v1/workflow.grpc.pb.h"
 #include "tools/pgqrs/args.h"
 
 namespace pgqrs::cli {
@@ -45,6 +46,7 @@ class Connection {
   v1::QueueService::Stub& queues() { return *queues_; }
   v1::WorkerService::Stub& workers() { return *workers_; }
   v1::AdminService::Stub& admin() { return *admin_; }
+  v1::WorkflowService::Stub& workflows() { return *workflows_; }
 
   // Calls `method` on `stub` with a deadline of timeout_ms + extra_deadline_ms from now.
   // Returns the server's status on failure.
@@ -71,6 +73,7 @@ class Connection {
   std::unique_ptr<v1::QueueService::Stub> queues_;
   std::unique_ptr<v1::WorkerService::Stub> workers_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<v1::WorkflowService::Stub> workflows_;
 };
 
 }  // namespace pgqrs::cli

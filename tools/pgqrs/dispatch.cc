@@ -34,6 +34,9 @@ absl::Status RunCommand(const Invocation& inv, Connection& conn, Printer& out) {
   if (group == "worker") {
     return RunWorkerCommand(inv, conn, out);
   }
+  if (group == "workflow" || group == "run") {
+    return RunWorkflowCommand(inv, conn, out);
+  }
   if (group == "admin") {
     return RunAdminCommand(inv, conn, out);
   }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "tools/pgqrs/errors.h"
@@ -136,6 +137,56 @@ absl::StatusOr<v1::ListWorkersRequest> BuildListWorkersRequest(const Invocation&
     request.set_status(status);
   }
   return request;
+}
+
+absl::StatusOr<v1::CreateWorkflowRequest> BuildCreateWorkflowRequest(const Invocation& inv) {
+  v1::CreateWorkflowRequest request;
+  request.set_name(inv.args.at(0));
+  request.set_if_not_exists(inv.Has("if-not-exists"));
+  const bool any_policy = inv.Has("max-attempts") || inv.Has("base-backoff-ms") ||
+                          inv.Has("max-backoff-ms") || inv.Has("jitter");
+  if (!any_policy) {
+    return request;
+  }
+  v1::RetryPolicy* policy = request.mutable_retry_policy();
+  PGQRS_ASSIGN_OR_RETURN(int32_t max_attempts, Int32Flag(inv, "max-attempts"));
+  policy->set_max_attempts(max_attempts);
+  policy->set_base_backoff_ms(inv.GetInt("base-backoff-ms"));
+  policy->set_max_backoff_ms(inv.GetInt("max-backoff-ms"));
+  double jitter = 0.25;
+  if (inv.Has("jitter") && !absl::SimpleAtod(inv.GetString("jitter"), &jitter)) {
+    return UsageError(absl::StrCat("--jitter must be a number from 0 to 1, not \"",
+                                   inv.GetString("jitter"), "\""));
+  }
+  policy->set_jitter(jitter);
+  return request;
+}
+
+absl::StatusOr<v1::StartRunRequest> BuildStartRunRequest(const Invocation& inv) {
+  v1::StartRunRequest request;
+  request.set_workflow(inv.args.at(0));
+  if (inv.args.size() > 1) {
+    if (std::optional<std::string> error = JsonSyntaxError(inv.args[1]); error.has_value()) {
+      return UsageError(absl::StrCat("JSON argument (input_json) is malformed: ", *error));
+    }
+    request.set_input_json(inv.args[1]);
+  }
+  request.set_idempotency_key(inv.GetString("idempotency-key"));
+  return request;
+}
+
+absl::StatusOr<v1::ListRunsRequest> BuildListRunsRequest(const Invocation& inv) {
+  v1::ListRunsRequest request;
+  request.set_workflow(inv.GetString("workflow"));
+  if (inv.Has("status")) {
+    PGQRS_ASSIGN_OR_RETURN(v1::RunStatus status, ParseRunStatus(inv.GetString("status")));
+    request.set_status(status);
+  }
+  return request;
+}
+
+absl::StatusOr<v1::RunStatus> ParseRunStatus(std::string_view text) {
+  return ParseEnum<v1::RunStatus>(v1::RunStatus_descriptor(), text, "--status");
 }
 
 absl::StatusOr<v1::WorkerRole> ParseRole(std::string_view text) {

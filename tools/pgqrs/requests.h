@@ -15,6 +15,7 @@
 #include "proto/pgqrs/v1/common.pb.h"
 #include "proto/pgqrs/v1/queue.pb.h"
 #include "proto/pgqrs/v1/worker.pb.h"
+#include "proto/pgqrs/v1/workflow.pb.h"
 #include "tools/pgqrs/args.h"
 
 namespace pgqrs::cli {
@@ -40,6 +41,19 @@ absl::StatusOr<v1::RegisterWorkerRequest> BuildRegisterWorkerRequest(
 
 // `worker list [--queue Q] [--status S]`.
 absl::StatusOr<v1::ListWorkersRequest> BuildListWorkersRequest(const Invocation& inv);
+
+// `workflow create NAME [--max-attempts N] [--base-backoff-ms MS] [--max-backoff-ms MS]
+// [--jitter F] [--if-not-exists]`. A policy is sent only when one of its flags is given.
+absl::StatusOr<v1::CreateWorkflowRequest> BuildCreateWorkflowRequest(const Invocation& inv);
+
+// `run start WORKFLOW [JSON] [--idempotency-key KEY]`; the JSON is checked locally.
+absl::StatusOr<v1::StartRunRequest> BuildStartRunRequest(const Invocation& inv);
+
+// `run list [--workflow W] [--status S]`.
+absl::StatusOr<v1::ListRunsRequest> BuildListRunsRequest(const Invocation& inv);
+
+// Short names of RunStatus, e.g. "succeeded".
+absl::StatusOr<v1::RunStatus> ParseRunStatus(std::string_view text);
 
 // "producer" -> WORKER_ROLE_PRODUCER (case-insensitive; UNSPECIFIED is not accepted).
 absl::StatusOr<v1::WorkerRole> ParseRole(std::string_view text);

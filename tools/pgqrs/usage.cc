@@ -124,6 +124,43 @@ std::vector<CommandSpec> WorkerCommands() {
   };
 }
 
+std::vector<CommandSpec> WorkflowCommands() {
+  const std::string s = "Workflows";
+  const std::vector<std::string> id = {"RUN_ID"};
+  return {
+      {{"workflow", "create"},
+       {"NAME"},
+       {Int("max-attempts", "N", "starts of a step before it is exhausted (default 3)"),
+        Int("base-backoff-ms", "MS", "wait after a step's first failure (default 1000)"),
+        Int("max-backoff-ms", "MS", "cap of the doubling wait (default 60000)"),
+        Str("jitter", "F", "fraction of each wait randomised away, 0 to 1 (default 0.25)"),
+        Bool("if-not-exists", "succeed if the workflow already exists")},
+       "create a workflow and its trigger queue",
+       s},
+      {{"workflow", "list"}, {}, {}, "list workflows", s},
+      {{"run", "start"},
+       {"WORKFLOW", "[JSON]"},
+       {Str("idempotency-key", "KEY", "return the run already started with this key")},
+       "start a run with JSON input (default null); prints the run",
+       s},
+      {{"run", "get"}, id, {}, "show a run", s},
+      {{"run", "wait"},
+       id,
+       {Int("timeout-ms", "MS", "wait up to MS for the run to finish (default 30000)")},
+       "wait until a run succeeds, fails or is cancelled; prints it",
+       s},
+      {{"run", "cancel"}, id, {}, "cancel a run (at once, or at its next step boundary)", s},
+      {{"run", "list"},
+       {},
+       {Str("workflow", "WORKFLOW", "only this workflow's runs"),
+        Str("status", "STATUS",
+            "queued, running, paused, succeeded, failed, cancelling or cancelled")},
+       "list runs",
+       s},
+      {{"run", "steps"}, id, {}, "list a run's steps", s},
+  };
+}
+
 std::vector<CommandSpec> AdminCommands() {
   const std::string s = "Administration";
   return {
@@ -143,7 +180,7 @@ std::vector<CommandSpec> AdminCommands() {
 std::vector<CommandSpec> BuildTable() {
   std::vector<CommandSpec> table;
   for (auto group : {QueueCommands(), MessageCommands(), DeadLetterCommands(), WorkerCommands(),
-                     AdminCommands()}) {
+                     WorkflowCommands(), AdminCommands()}) {
     std::move(group.begin(), group.end(), std::back_inserter(table));
   }
   return table;

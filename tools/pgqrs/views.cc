@@ -28,6 +28,26 @@ const std::vector<std::string>& WorkerColumns() {
   return *kColumns;
 }
 
+const std::vector<std::string>& WorkflowColumns() {
+  static const auto* const kColumns = new std::vector<std::string>{
+      "name", "retry_policy.max_attempts", "retry_policy.base_backoff_ms",
+      "retry_policy.max_backoff_ms", "retry_policy.jitter", "created_at"};
+  return *kColumns;
+}
+
+const std::vector<std::string>& RunColumns() {
+  static const auto* const kColumns = new std::vector<std::string>{
+      "id", "workflow", "status", "worker_id", "updated_at", "input_json", "output_json",
+      "error_json"};
+  return *kColumns;
+}
+
+const std::vector<std::string>& StepColumns() {
+  static const auto* const kColumns = new std::vector<std::string>{
+      "step_name", "status", "attempts", "retry_at", "exhausted", "output_json", "error_json"};
+  return *kColumns;
+}
+
 void PrintMessageIds(Printer& printer, const v1::EnqueueResponse& response) {
   if (printer.format() == OutputFormat::kJson) {
     printer.PrintRecord(response);

@@ -22,6 +22,13 @@ const std::vector<std::string>& DeadLetterColumns();
 // pgqrs.v1.Worker in `worker list` and the single-worker commands.
 const std::vector<std::string>& WorkerColumns();
 
+// pgqrs.v1.Workflow in `workflow list` and `workflow create`.
+const std::vector<std::string>& WorkflowColumns();
+// pgqrs.v1.Run in `run list` and the single-run commands.
+const std::vector<std::string>& RunColumns();
+// pgqrs.v1.Step in `run steps`.
+const std::vector<std::string>& StepColumns();
+
 // `send`: a table with one ID per row, or the EnqueueResponse as one JSON line.
 void PrintMessageIds(Printer& printer, const v1::EnqueueResponse& response);
 
