@@ -1,5 +1,6 @@
 #include "engine/btree/btree.h"
 
+#include <cstring>
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
@@ -215,13 +216,25 @@ absl::Status BTree::Insert(int64_t rowid, std::string_view payload) {
       PGQRS_ASSIGN_OR_RETURN(pgno, view.Child(i));
       continue;
     }
-    PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
     uint8_t hdr[18];
     int n = PutVarint(hdr, payload.size());
     n += PutVarint(hdr + n, static_cast<uint64_t>(rowid));
     PGQRS_ASSIGN_OR_RETURN(std::string cell,
                            BuildCell(PageType::kTableLeaf,
                                      std::string(reinterpret_cast<char*>(hdr), n), payload));
+    // Fast paths: append into the page's free gap, or overwrite a same-sized cell.
+    if (!exact) {
+      pager_->MarkDirty(page);
+      if (TryInsertCell(page->data.get(), pgno, i, cell)) return absl::OkStatus();
+    } else {
+      PGQRS_ASSIGN_OR_RETURN(CellInfo old, view.Cell(i));
+      if (old.overflow_page == 0 && old.size == cell.size()) {
+        pager_->MarkDirty(page);
+        std::memcpy(page->data.get() + view.CellOffset(i), cell.data(), cell.size());
+        return absl::OkStatus();
+      }
+    }
+    PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
     if (exact) {
       PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
       node.cells[i] = std::move(cell);
@@ -280,12 +293,14 @@ absl::Status BTree::InsertKey(std::string_view record) {
       PGQRS_ASSIGN_OR_RETURN(pgno, view.Child(i));
       continue;
     }
-    PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
     uint8_t hdr[9];
     int n = PutVarint(hdr, record.size());
     PGQRS_ASSIGN_OR_RETURN(std::string cell,
                            BuildCell(PageType::kIndexLeaf,
                                      std::string(reinterpret_cast<char*>(hdr), n), record));
+    pager_->MarkDirty(page);
+    if (TryInsertCell(page->data.get(), pgno, i, cell)) return absl::OkStatus();
+    PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
     node.cells.insert(node.cells.begin() + i, std::move(cell));
     append_hint_ = rightmost && static_cast<size_t>(i) + 1 == node.cells.size();
     path.push_back({pgno, i});

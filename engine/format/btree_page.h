@@ -99,6 +99,10 @@ absl::StatusOr<Node> DecodeNode(const PageView& view);
 // tail) from `node`, cells packed at the end. REQUIRES: node.Bytes() <= usable - header offset.
 void EncodeNode(const Node& node, uint32_t pgno, uint32_t usable, uint8_t* page);
 
+// Inserts `cell` as cell `idx` of page `pgno` in place, using the unallocated gap between
+// the pointer array and the cell content. Returns false (page untouched) if it does not fit.
+bool TryInsertCell(uint8_t* page, uint32_t pgno, int idx, const std::string& cell);
+
 // Left child pointer stored in the first 4 bytes of an interior cell.
 uint32_t CellLeftChild(const std::string& cell);
 void SetCellLeftChild(std::string* cell, uint32_t child);

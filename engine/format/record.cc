@@ -224,16 +224,53 @@ absl::StatusOr<std::vector<Value>> DecodeRecord(std::string_view record) {
   return out;
 }
 
+namespace {
+
+// Compares the field with serial type `t` and body `p` against `key` without allocating.
+int CompareField(uint64_t t, const uint8_t* p, const Value& key) {
+  int field_class = t == 0 ? 0 : (t <= 9 ? 1 : ((t & 1) ? 2 : 3));
+  int key_class = TypeClass(key.type());
+  if (field_class != key_class) return field_class < key_class ? -1 : 1;
+  if (field_class == 0) return 0;
+  if (field_class == 1) {
+    if (t != 7 && key.type() == Value::Type::kInteger) {
+      int64_t v = t == 8 ? 0 : (t == 9 ? 1 : ReadInt(p, kIntWidth[t]));
+      return v < key.integer() ? -1 : (v > key.integer() ? 1 : 0);
+    }
+    return CompareNumbers(DecodeBody(t, p), key);
+  }
+  size_t len = (t - 12) / 2;
+  const std::string& kb = key.bytes();
+  size_t n = std::min(len, kb.size());
+  int c = n == 0 ? 0 : std::memcmp(p, kb.data(), n);
+  if (c != 0) return c < 0 ? -1 : 1;
+  if (len == kb.size()) return 0;
+  return len < kb.size() ? -1 : 1;
+}
+
+}  // namespace
+
 absl::StatusOr<int> CompareRecordToKey(std::string_view record, const std::vector<Value>& key,
                                        const std::vector<bool>& desc) {
-  RecordReader r(record);
-  absl::Status s = r.Init();
-  if (!s.ok()) return s;
-  for (size_t i = 0; i < key.size() && !r.Done(); ++i) {
-    absl::StatusOr<Value> v = r.Next();
-    if (!v.ok()) return v.status();
-    int c = CompareValues(*v, key[i]);
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(record.data());
+  const size_t n = record.size();
+  uint64_t hlen;
+  int k = GetVarint(p, n, &hlen);
+  if (k == 0 || hlen < static_cast<uint64_t>(k) || hlen > n) {
+    return absl::DataLossError("record: bad header length");
+  }
+  size_t hpos = k, bpos = hlen;
+  for (size_t i = 0; i < key.size() && hpos < hlen; ++i) {
+    uint64_t t;
+    int m = GetVarint(p + hpos, hlen - hpos, &t);
+    if (m == 0) return absl::DataLossError("record: truncated serial type");
+    hpos += m;
+    int64_t len = BodyLength(t);
+    if (len < 0) return absl::DataLossError("record: reserved serial type");
+    if (static_cast<uint64_t>(len) > n - bpos) return absl::DataLossError("record: body overrun");
+    int c = CompareField(t, p + bpos, key[i]);
     if (c != 0) return (i < desc.size() && desc[i]) ? -c : c;
+    bpos += len;
   }
   return 0;
 }

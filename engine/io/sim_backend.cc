@@ -32,7 +32,7 @@ class SimFile final : public File {
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, uint8_t* dst, size_t n) override {
     absl::MutexLock l(&be_->mu_);
-    SimBackend::FileState* f;
+    SimBackend::FileState* f = nullptr;
     absl::Status s = Live(&f);
     if (!s.ok()) return s;
     size_t avail = offset >= f->data.size() ? 0 : std::min<size_t>(n, f->data.size() - offset);
@@ -43,7 +43,7 @@ class SimFile final : public File {
 
   absl::Status Write(const std::vector<WriteOp>& ops) override {
     absl::MutexLock l(&be_->mu_);
-    SimBackend::FileState* f;
+    SimBackend::FileState* f = nullptr;
     absl::Status s = Live(&f);
     if (!s.ok()) return s;
     if (read_only_) return absl::PermissionDeniedError(path_ + ": read-only");
@@ -67,7 +67,7 @@ class SimFile final : public File {
 
   absl::Status Sync() override {
     absl::MutexLock l(&be_->mu_);
-    SimBackend::FileState* f;
+    SimBackend::FileState* f = nullptr;
     absl::Status s = Live(&f);
     if (!s.ok()) return s;
     s = be_->CheckFault(SimBackend::Op::kSync);
@@ -80,7 +80,7 @@ class SimFile final : public File {
 
   absl::StatusOr<uint64_t> Size() override {
     absl::MutexLock l(&be_->mu_);
-    SimBackend::FileState* f;
+    SimBackend::FileState* f = nullptr;
     absl::Status s = Live(&f);
     if (!s.ok()) return s;
     return f->data.size();
@@ -88,7 +88,7 @@ class SimFile final : public File {
 
   absl::Status Truncate(uint64_t size) override {
     absl::MutexLock l(&be_->mu_);
-    SimBackend::FileState* f;
+    SimBackend::FileState* f = nullptr;
     absl::Status s = Live(&f);
     if (!s.ok()) return s;
     f->data.resize(size, '\0');
@@ -98,7 +98,7 @@ class SimFile final : public File {
 
   absl::Status Lock(uint64_t, uint64_t, bool exclusive) override {
     absl::MutexLock l(&be_->mu_);
-    SimBackend::FileState* f;
+    SimBackend::FileState* f = nullptr;
     absl::Status s = Live(&f);
     if (!s.ok()) return s;
     if (f->lock_owner != 0 || (exclusive && f->shared_holders > 0)) {

@@ -127,7 +127,7 @@ TEST_CASE("100k rows with indexes, deletes and updates stay consistent", "[engin
       Row row = w.RandomRow();
       if (row[5].type() == Value::Type::kBlob) row[5] = Value::Blob(row[5].bytes().substr(0, 16));
       auto id = (*txn)->Insert("msgs", row);
-      REQUIRE(id.ok());
+      if (!id.ok()) FAIL(id.status().ToString());
       row[0] = Value::Integer(*id);
       model[*id] = row;
     }
@@ -140,8 +140,8 @@ TEST_CASE("100k rows with indexes, deletes and updates stay consistent", "[engin
   for (int i = 0; i < 30000; ++i) {
     int64_t id = 1 + static_cast<int64_t>(rng() % 100000);
     auto gone = (*txn)->Delete("msgs", id);
-    REQUIRE(gone.ok());
-    REQUIRE(*gone == (model.erase(id) == 1));
+    if (!gone.ok()) FAIL(gone.status().ToString());
+    if (*gone != (model.erase(id) == 1)) FAIL("delete of " << id << " disagrees with model");
   }
   REQUIRE((*txn)->Commit().ok());
   CheckEngine(db.get(), model);

@@ -87,34 +87,49 @@ absl::Status Workload::Step(Transaction* txn, Model* model) {
 
 std::vector<int64_t> ModelIndexOrder(const Model& model, const IndexDef& index) {
   TableDef t = MsgsTable();
-  std::vector<int64_t> ids;
+  std::vector<const Row*> rows;
   for (const auto& [id, row] : model) {
     if (index.where != PartialPredicate::kNone) {
       bool is_null = row[t.ColumnIndex(index.where_column)].is_null();
       if (is_null != (index.where == PartialPredicate::kIsNull)) continue;
     }
-    ids.push_back(id);
+    rows.push_back(&row);
   }
-  std::sort(ids.begin(), ids.end(), [&](int64_t a, int64_t b) {
-    for (const IndexColumn& c : index.columns) {
-      int col = t.ColumnIndex(c.name);
-      int cmp = CompareValues(model.at(a)[col], model.at(b)[col]);
-      if (cmp != 0) return c.desc ? cmp > 0 : cmp < 0;
+  std::vector<std::pair<int, bool>> cols;
+  for (const IndexColumn& c : index.columns) cols.emplace_back(t.ColumnIndex(c.name), c.desc);
+  std::sort(rows.begin(), rows.end(), [&](const Row* a, const Row* b) {
+    for (const auto& [col, desc] : cols) {
+      int cmp = CompareValues((*a)[col], (*b)[col]);
+      if (cmp != 0) return desc ? cmp > 0 : cmp < 0;
     }
-    return a < b;
+    return (*a)[0].integer() < (*b)[0].integer();
   });
+  std::vector<int64_t> ids;
+  ids.reserve(rows.size());
+  for (const Row* r : rows) ids.push_back((*r)[0].integer());
   return ids;
 }
 
-void CheckEngine(Database* db, const Model& model) {
-  std::vector<Row> rows = EngineRows(db, "msgs");
-  REQUIRE(rows.size() == model.size());
+namespace {
+
+// REQUIREs got == model rows, reporting the first difference.
+void RequireRows(const std::vector<Row>& got, const Model& model, const char* who) {
+  std::vector<Row> want;
+  want.reserve(model.size());
+  for (const auto& [id, row] : model) want.push_back(row);
+  if (got == want) return;
   size_t i = 0;
-  for (const auto& [id, row] : model) {
-    INFO("row " << id << " engine " << RowString(rows[i]) << " model " << RowString(row));
-    REQUIRE(rows[i] == row);
-    ++i;
-  }
+  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+  INFO(who << ": " << got.size() << " rows, model " << want.size() << "; first difference at "
+            << i << ": got " << (i < got.size() ? RowString(got[i]) : "<end>") << " want "
+            << (i < want.size() ? RowString(want[i]) : "<end>"));
+  REQUIRE(got == want);
+}
+
+}  // namespace
+
+void CheckEngine(Database* db, const Model& model) {
+  RequireRows(EngineRows(db, "msgs"), model, "engine");
   auto txn = db->Begin();
   REQUIRE(txn.ok());
   for (const IndexDef& ix : MsgsIndexes()) {
@@ -126,7 +141,8 @@ void CheckEngine(Database* db, const Model& model) {
       std::vector<int64_t> got;
       while ((*it)->Valid()) {
         got.push_back((*it)->rowid());
-        REQUIRE((*it)->Next().ok());
+        auto s = (*it)->Next();
+        if (!s.ok()) FAIL(s.ToString());
       }
       std::vector<int64_t> want = ModelIndexOrder(model, ix);
       if (reverse) std::reverse(want.begin(), want.end());
@@ -142,14 +158,7 @@ void CheckEngine(Database* db, const Model& model) {
 
 void CheckSqlite(const std::string& path, const Model& model) {
   REQUIRE(SqliteIntegrity(path) == "ok");
-  auto rows = SqliteQuery(path, "SELECT * FROM msgs ORDER BY id");
-  REQUIRE(rows.size() == model.size());
-  size_t i = 0;
-  for (const auto& [id, row] : model) {
-    INFO("row " << id << " sqlite " << RowString(rows[i]) << " model " << RowString(row));
-    REQUIRE(rows[i] == row);
-    ++i;
-  }
+  RequireRows(SqliteQuery(path, "SELECT * FROM msgs ORDER BY id"), model, "sqlite3");
   const std::vector<std::pair<std::string, std::string>> queries = {
       {"msgs_claim",
        "SELECT id FROM msgs INDEXED BY msgs_claim ORDER BY queue_id, state, priority DESC, vt, id"},
