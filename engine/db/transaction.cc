@@ -110,6 +110,12 @@ absl::StatusOr<Row> Transaction::DecodeRow(const Database::TableInfo& t, int64_t
     return absl::DataLossError(absl::StrCat(t.def.name, ": row ", rowid, " has too many values"));
   }
   row.resize(t.def.columns.size());
+  for (size_t i = 0; i < row.size(); ++i) {
+    // REAL affinity: sqlite3 stores integral reals as integers and converts them on read.
+    if (t.def.columns[i].type == ColumnType::kReal && row[i].type() == Value::Type::kInteger) {
+      row[i] = Value::Real(static_cast<double>(row[i].integer()));
+    }
+  }
   if (t.def.rowid_column >= 0) row[t.def.rowid_column] = Value::Integer(rowid);
   return row;
 }

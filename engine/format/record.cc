@@ -158,7 +158,7 @@ std::string Value::DebugString() const {
     case Type::kInteger:
       return absl::StrCat(i_);
     case Type::kReal:
-      return absl::StrCat(d_);
+      return absl::StrCat(d_, "r");
     case Type::kText:
       return "'" + bytes_ + "'";
     case Type::kBlob:

@@ -52,7 +52,7 @@ Row Workload::RandomRow() {
   row[3] = Value::Integer(pick(10));
   row[4] = pick(5) == 0 ? Value::Null() : Value::Integer(pick(1000000) - 1000);
   row[5] = pick(20) == 0 ? Value::Null() : Value::Blob(payload);
-  row[6] = pick(2) == 0 ? Value::Null() : Value::Text("L" + std::to_string(label_counter_++));
+  row[6] = pick(2) == 0 ? Value::Null() : Value::Text(prefix_ + std::to_string(label_counter_++));
   row[7] = pick(3) == 0 ? Value::Null() : Value::Real(static_cast<double>(pick(1000)) / 8);
   return row;
 }
@@ -120,10 +120,9 @@ void RequireRows(const std::vector<Row>& got, const Model& model, const char* wh
   if (got == want) return;
   size_t i = 0;
   while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-  INFO(who << ": " << got.size() << " rows, model " << want.size() << "; first difference at "
+  FAIL(who << ": " << got.size() << " rows, model " << want.size() << "; first difference at "
             << i << ": got " << (i < got.size() ? RowString(got[i]) : "<end>") << " want "
             << (i < want.size() ? RowString(want[i]) : "<end>"));
-  REQUIRE(got == want);
 }
 
 }  // namespace

@@ -23,7 +23,9 @@ using Model = std::map<int64_t, Row>;
 
 class Workload {
  public:
-  Workload(uint64_t seed, int large_percent) : rng_(seed), large_percent_(large_percent) {}
+  // Labels (a UNIQUE column) are `label_prefix` + a counter.
+  Workload(uint64_t seed, int large_percent, std::string label_prefix = "L")
+      : rng_(seed), large_percent_(large_percent), prefix_(std::move(label_prefix)) {}
   // Applies one random operation to `txn` and `model`. Returns the status of the engine call.
   absl::Status Step(Transaction* txn, Model* model);
   Row RandomRow();
@@ -31,6 +33,7 @@ class Workload {
  private:
   std::mt19937_64 rng_;
   int large_percent_;
+  std::string prefix_;
   int64_t label_counter_ = 0;
 };
 
