@@ -386,8 +386,11 @@ absl::Status Pager::Checkpoint() {
     }
     PGQRS_RETURN_IF_ERROR(db_->Write(ops));
   }
+  // Match the file to the page count: shrink after frees at the end, and grow when the last
+  // pages are free-list leaves that were never written (sqlite3 rejects a file shorter than
+  // its header's page count).
   PGQRS_ASSIGN_OR_RETURN(uint64_t size, db_->Size());
-  if (size > uint64_t{header_.page_count} * ps) {
+  if (size != uint64_t{header_.page_count} * ps) {
     PGQRS_RETURN_IF_ERROR(db_->Truncate(uint64_t{header_.page_count} * ps));
   }
   PGQRS_RETURN_IF_ERROR(db_->Sync());
