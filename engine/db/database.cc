@@ -50,6 +50,7 @@ absl::Status Database::Close() {
   absl::MutexLock t(&txn_mu_);
   if (closed_) return absl::OkStatus();
   closed_ = true;
+  if (pager_ == nullptr) return absl::OkStatus();
   absl::Status s = pager_->Close();
   pager_.reset();
   return s;
