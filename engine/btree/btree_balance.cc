@@ -116,7 +116,12 @@ absl::Status BTree::StoreRoot(std::vector<PathEntry>* path, Node node) {
     root.right_child = child->pgno;
     overrides_[root_] = std::move(root);
     std::vector<PathEntry> deeper = {{root_, 0}, {child->pgno, 0}};
-    return Store(&deeper, 1, std::move(node));
+    PGQRS_RETURN_IF_ERROR(Store(&deeper, 1, std::move(node)));
+    // If the content fit on the child without a split, the new root is still pending.
+    auto it = overrides_.find(root_);
+    if (it == overrides_.end()) return absl::OkStatus();
+    Node pending = std::move(it->second);
+    return WriteNode(root_, pending);
   }
   if (!IsLeaf(node.type) && node.cells.empty()) {
     // Balance shallower: pull the only child up into the root if it fits.

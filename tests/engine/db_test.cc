@@ -277,3 +277,37 @@ TEST_CASE("corrupted files give errors, never crashes or hangs", "[engine][corru
 
 }  // namespace
 }  // namespace pgqrs::engine::testing
+
+namespace pgqrs::engine::testing {
+namespace {
+
+TEST_CASE("many tables split the schema root on page 1", "[engine][api]") {
+  const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
+  std::string path = NewTempDir("schema") + "/s.db";
+  {
+    auto db = MustOpen(path, Options(backend));
+    auto txn = MustBegin(db.get());
+    for (int i = 0; i < 120; ++i) {
+      TableDef t = Jobs();
+      t.name = "jobs_with_a_long_name_" + std::to_string(i);
+      t.autoincrement = i % 2 == 0;
+      REQUIRE(txn->CreateTable(t).ok());
+      REQUIRE(txn->CreateIndex({t.name + "_by_queue", t.name, false, {{"queue", false}, {"prio", true}},
+                                PartialPredicate::kNone, ""})
+                  .ok());
+      REQUIRE(txn->Insert(t.name, Job("q", i, i)).ok());
+    }
+    REQUIRE(txn->Commit().ok());
+    REQUIRE(db->Close().ok());
+  }
+  REQUIRE(SqliteIntegrity(path) == "ok");
+  auto n = SqliteQuery(path, "SELECT count(*) FROM sqlite_schema");
+  REQUIRE(n[0][0].integer() == 241);  // 120 tables, 120 indexes, sqlite_sequence
+  auto db = MustOpen(path, Options(backend));
+  REQUIRE(db->Tables().size() == 120);
+  auto txn = MustBegin(db.get());
+  REQUIRE(*txn->Count("jobs_with_a_long_name_77") == 1);
+}
+
+}  // namespace
+}  // namespace pgqrs::engine::testing
