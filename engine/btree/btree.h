@@ -84,7 +84,19 @@ class BTree {
   // Writes `node` to path[depth] and rebalances upwards.
   absl::Status Store(std::vector<PathEntry>* path, size_t depth, Node node);
   absl::Status StoreRoot(std::vector<PathEntry>* path, Node node);
+  // A parent and the group of its children [a, b] being split, merged or rebalanced.
+  struct Group {
+    Node parent;
+    size_t a = 0, b = 0, ci = 0;  // group range and the modified child's index
+    PageType type = PageType::kTableLeaf;
+    std::vector<uint32_t> old_pgnos, new_pgnos;
+    std::vector<std::string> items;      // cells (and demoted dividers) in key order
+    uint32_t final_right = 0;            // right child of the last member (interior pages)
+    std::vector<std::string> dividers;   // new parent cells
+  };
   absl::Status Redistribute(std::vector<PathEntry>* path, size_t depth, Node node, bool split);
+  absl::Status Gather(Group* g, Node node);
+  absl::Status PackAndWrite(Group* g, bool pack_left);
   // Index-tree search: compares the key of cell `i` of `view` with `key`.
   absl::StatusOr<int> CompareCell(const PageView& view, int i, const std::vector<Value>& key);
   // Position of the first cell whose key is >= (or > when `strict`) `key`.

@@ -137,99 +137,113 @@ absl::Status BTree::StoreRoot(std::vector<PathEntry>* path, Node node) {
 
 absl::Status BTree::Redistribute(std::vector<PathEntry>* path, size_t depth, Node node,
                                  bool split) {
-  const uint32_t parent_pgno = (*path)[depth - 1].pgno;
-  const size_t ci = static_cast<size_t>((*path)[depth - 1].idx);
-  PGQRS_ASSIGN_OR_RETURN(Node parent, LoadNode(parent_pgno));
-  const size_t n = parent.cells.size();
-  if (ci > n) return absl::DataLossError("b-tree path out of range");
-  auto child_of = [&](size_t j) {
-    return j < n ? CellLeftChild(parent.cells[j]) : parent.right_child;
-  };
-  size_t a = ci, b = ci;
+  Group g;
+  g.ci = static_cast<size_t>((*path)[depth - 1].idx);
+  PGQRS_ASSIGN_OR_RETURN(g.parent, LoadNode((*path)[depth - 1].pgno));
+  const size_t n = g.parent.cells.size();
+  if (g.ci > n) return absl::DataLossError("b-tree path out of range");
+  g.a = g.b = g.ci;
   if (!split) {
-    if (n == 0) return WriteNode((*path)[depth].pgno, node);
-    if (ci > 0) {
-      a = ci - 1;
+    if (n == 0) return WriteNode((*path)[depth].pgno, node);  // no sibling to merge with
+    if (g.ci > 0) {
+      g.a = g.ci - 1;
     } else {
-      b = ci + 1;
+      g.b = g.ci + 1;
     }
   }
-  const PageType type = node.type;
-  const bool table_leaf = type == PageType::kTableLeaf;
-  std::vector<uint32_t> pgnos;
-  std::vector<std::string> items;
-  uint32_t final_right = 0;
-  for (size_t j = a; j <= b; ++j) {
-    pgnos.push_back(child_of(j));
+  g.type = node.type;
+  PGQRS_RETURN_IF_ERROR(Gather(&g, std::move(node)));
+  PGQRS_RETURN_IF_ERROR(PackAndWrite(&g, split && append_hint_));
+  // Replace the group's old dividers in the parent by the new ones.
+  Node& parent = g.parent;
+  const size_t k = g.new_pgnos.size();
+  parent.cells.erase(parent.cells.begin() + g.a, parent.cells.begin() + g.b);
+  parent.cells.insert(parent.cells.begin() + g.a, g.dividers.begin(), g.dividers.end());
+  if (g.b < n) {
+    SetCellLeftChild(&parent.cells[g.a + k - 1], g.new_pgnos[k - 1]);
+  } else {
+    parent.right_child = g.new_pgnos[k - 1];
+  }
+  return Store(path, depth - 1, std::move(parent));
+}
+
+// Collects the cells of children [a, b] of the parent, plus the parent dividers between them
+// (demoted to the child's cell format) for every page type except table leaves.
+absl::Status BTree::Gather(Group* g, Node node) {
+  const size_t n = g->parent.cells.size();
+  const bool table_leaf = g->type == PageType::kTableLeaf;
+  for (size_t j = g->a; j <= g->b; ++j) {
+    uint32_t pgno = j < n ? CellLeftChild(g->parent.cells[j]) : g->parent.right_child;
+    g->old_pgnos.push_back(pgno);
     Node member;
-    if (j == ci) {
+    if (j == g->ci) {
       member = std::move(node);
     } else {
-      PGQRS_ASSIGN_OR_RETURN(member, LoadNode(child_of(j)));
-      if (member.type != type) return absl::DataLossError("sibling pages differ in type");
+      PGQRS_ASSIGN_OR_RETURN(member, LoadNode(pgno));
+      if (member.type != g->type) return absl::DataLossError("sibling pages differ in type");
     }
-    for (std::string& c : member.cells) items.push_back(std::move(c));
-    final_right = member.right_child;
-    if (j == b || table_leaf) continue;
-    std::string divider = parent.cells[j];
-    if (type == PageType::kIndexLeaf) {
-      items.push_back(divider.substr(4));
+    for (std::string& c : member.cells) g->items.push_back(std::move(c));
+    g->final_right = member.right_child;
+    if (j == g->b || table_leaf) continue;
+    std::string divider = g->parent.cells[j];
+    if (g->type == PageType::kIndexLeaf) {
+      g->items.push_back(divider.substr(4));
     } else {
       SetCellLeftChild(&divider, member.right_child);
-      items.push_back(std::move(divider));
+      g->items.push_back(std::move(divider));
     }
   }
+  return absl::OkStatus();
+}
+
+// Packs the gathered items onto as few pages as hold them (reusing the group's pages, then
+// allocating, then freeing leftovers), writes them, and builds the parent's new dividers.
+absl::Status BTree::PackAndWrite(Group* g, bool pack_left) {
+  const PageType type = g->type;
+  const bool table_leaf = type == PageType::kTableLeaf;
   std::vector<size_t> sizes;
-  sizes.reserve(items.size());
-  for (const std::string& c : items) sizes.push_back(c.size() + 2);
+  sizes.reserve(g->items.size());
+  for (const std::string& c : g->items) sizes.push_back(c.size() + 2);
   const size_t cap = pager_->usable_size() - PageHeaderSize(type);
-  std::vector<Range> ranges = split && append_hint_ ? PackGreedy(sizes, cap, !table_leaf)
-                                                    : PackEven(sizes, cap, !table_leaf);
+  std::vector<Range> ranges = pack_left ? PackGreedy(sizes, cap, !table_leaf)
+                                        : PackEven(sizes, cap, !table_leaf);
   if (ranges.empty()) {
-    if (items.empty() && !split) {
-      ranges.push_back({0, 0});
-    } else {
-      return absl::InternalError("b-tree cell does not fit on a page");
-    }
+    if (!g->items.empty()) return absl::InternalError("b-tree cell does not fit on a page");
+    ranges.push_back({0, 0});
   }
   const size_t k = ranges.size();
-  while (pgnos.size() < k) {
+  g->new_pgnos = g->old_pgnos;
+  g->new_pgnos.resize(std::min(k, g->old_pgnos.size()));
+  while (g->new_pgnos.size() < k) {
     PGQRS_ASSIGN_OR_RETURN(PageRef fresh, pager_->Allocate());
-    pgnos.push_back(fresh->pgno);
+    g->new_pgnos.push_back(fresh->pgno);
   }
-  std::vector<std::string> dividers;
   for (size_t p = 0; p < k; ++p) {
     Node out;
     out.type = type;
-    for (size_t j = ranges[p].begin; j < ranges[p].end; ++j) out.cells.push_back(items[j]);
-    if (!IsLeaf(type)) out.right_child = final_right;
+    for (size_t j = ranges[p].begin; j < ranges[p].end; ++j) out.cells.push_back(g->items[j]);
+    if (!IsLeaf(type)) out.right_child = g->final_right;
     if (p + 1 < k) {
+      const uint32_t pg = g->new_pgnos[p];
       if (table_leaf) {
         uint8_t v[9];
         int len = PutVarint(v, static_cast<uint64_t>(TableLeafRowid(out.cells.back())));
-        dividers.push_back(ChildPrefix(pgnos[p]) + std::string(reinterpret_cast<char*>(v), len));
+        g->dividers.push_back(ChildPrefix(pg) + std::string(reinterpret_cast<char*>(v), len));
+      } else if (type == PageType::kIndexLeaf) {
+        g->dividers.push_back(ChildPrefix(pg) + g->items[ranges[p].end]);
       } else {
-        std::string sep = items[ranges[p].end];
-        if (type == PageType::kIndexLeaf) {
-          dividers.push_back(ChildPrefix(pgnos[p]) + sep);
-        } else {
-          out.right_child = CellLeftChild(sep);
-          SetCellLeftChild(&sep, pgnos[p]);
-          dividers.push_back(std::move(sep));
-        }
+        std::string sep = g->items[ranges[p].end];
+        out.right_child = CellLeftChild(sep);
+        SetCellLeftChild(&sep, pg);
+        g->dividers.push_back(std::move(sep));
       }
     }
-    PGQRS_RETURN_IF_ERROR(WriteNode(pgnos[p], out));
+    PGQRS_RETURN_IF_ERROR(WriteNode(g->new_pgnos[p], out));
   }
-  for (size_t p = k; p < pgnos.size(); ++p) PGQRS_RETURN_IF_ERROR(pager_->Free(pgnos[p]));
-  parent.cells.erase(parent.cells.begin() + a, parent.cells.begin() + b);
-  parent.cells.insert(parent.cells.begin() + a, dividers.begin(), dividers.end());
-  if (b < n) {
-    SetCellLeftChild(&parent.cells[a + k - 1], pgnos[k - 1]);
-  } else {
-    parent.right_child = pgnos[k - 1];
+  for (size_t p = k; p < g->old_pgnos.size(); ++p) {
+    PGQRS_RETURN_IF_ERROR(pager_->Free(g->old_pgnos[p]));
   }
-  return Store(path, depth - 1, std::move(parent));
+  return absl::OkStatus();
 }
 
 }  // namespace pgqrs::engine
