@@ -225,7 +225,9 @@ absl::Status BTree::Insert(int64_t rowid, std::string_view payload) {
     // Fast paths: append into the page's free gap, or overwrite a same-sized cell.
     if (!exact) {
       pager_->MarkDirty(page);
-      if (TryInsertCell(page->data.get(), pgno, i, cell)) return absl::OkStatus();
+      if (TryInsertCell(page->data.get(), pgno, pager_->usable_size(), i, cell)) {
+        return absl::OkStatus();
+      }
     } else {
       PGQRS_ASSIGN_OR_RETURN(CellInfo old, view.Cell(i));
       if (old.overflow_page == 0 && old.size == cell.size()) {
@@ -299,7 +301,9 @@ absl::Status BTree::InsertKey(std::string_view record) {
                            BuildCell(PageType::kIndexLeaf,
                                      std::string(reinterpret_cast<char*>(hdr), n), record));
     pager_->MarkDirty(page);
-    if (TryInsertCell(page->data.get(), pgno, i, cell)) return absl::OkStatus();
+    if (TryInsertCell(page->data.get(), pgno, pager_->usable_size(), i, cell)) {
+      return absl::OkStatus();
+    }
     PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
     node.cells.insert(node.cells.begin() + i, std::move(cell));
     append_hint_ = rightmost && static_cast<size_t>(i) + 1 == node.cells.size();

@@ -150,7 +150,8 @@ void EncodeNode(const Node& node, uint32_t pgno, uint32_t usable, uint8_t* page)
   if (!IsLeaf(node.type)) Put32(h + 8, node.right_child);
 }
 
-bool TryInsertCell(uint8_t* page, uint32_t pgno, int idx, const std::string& cell) {
+bool TryInsertCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx,
+                   const std::string& cell) {
   uint32_t hdr = BtreeHeaderOffset(pgno);
   uint8_t* h = page + hdr;
   uint32_t hsize = PageHeaderSize(static_cast<PageType>(h[0]));
@@ -159,7 +160,9 @@ bool TryInsertCell(uint8_t* page, uint32_t pgno, int idx, const std::string& cel
   if (content == 0) content = 65536;
   uint32_t ptr_end = hdr + hsize + 2 * n;
   if (n >= 0xfffe || idx < 0 || static_cast<uint32_t>(idx) > n) return false;
-  if (content < ptr_end + 2 || content - ptr_end - 2 < cell.size()) return false;
+  if (content > usable || content < ptr_end + 2 || content - ptr_end - 2 < cell.size()) {
+    return false;
+  }
   uint32_t off = content - static_cast<uint32_t>(cell.size());
   std::memcpy(page + off, cell.data(), cell.size());
   uint8_t* ptrs = h + hsize;

@@ -76,6 +76,8 @@ seed queue "CREATE TABLE m(id INTEGER PRIMARY KEY, q INTEGER NOT NULL, s INTEGER
   SELECT x+1 FROM c WHERE x<300) INSERT INTO m SELECT x, x%3, x%2, x%5, NULLIF(x%4,0),
   zeroblob(x%50) FROM c;"
 rm -f "$OUT/tmp.db"
+# Inputs that once crashed the engine stay in the corpus as regression seeds.
+cp tests/engine/fuzz/regressions/* "$OUT/corpus/" 2>/dev/null || true
 
 echo "run_fuzz: fuzzing for ${SECONDS_TO_RUN}s (log: $LOG)" >&2
 "$OUT/open_fuzz" "$OUT/corpus" -max_total_time="$SECONDS_TO_RUN" -timeout=10 -rss_limit_mb=2048 \
