@@ -53,7 +53,7 @@ struct IndexDef {
   std::vector<IndexColumn> columns;
   // Optional `WHERE where_column IS [NOT] NULL`.
   PartialPredicate where = PartialPredicate::kNone;
-  std::string where_column;
+  std::string where_column{};
 };
 
 // `CREATE TABLE name(col TYPE [PRIMARY KEY [AUTOINCREMENT]] [NOT NULL], ...)`.

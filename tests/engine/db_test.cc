@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "engine/base/status_macros.h"
 #include "tests/engine/test_util.h"
 #include "tests/engine/workload.h"
 
@@ -307,6 +308,52 @@ TEST_CASE("many tables split the schema root on page 1", "[engine][api]") {
   REQUIRE(db->Tables().size() == 120);
   auto txn = MustBegin(db.get());
   REQUIRE(*txn->Count("jobs_with_a_long_name_77") == 1);
+}
+
+}  // namespace
+}  // namespace pgqrs::engine::testing
+
+namespace pgqrs::engine::testing {
+namespace {
+
+// The example from engine/README.md, kept compiling and working.
+absl::Status ReadmeExample(const std::string& path, const DatabaseOptions& opts) {
+  TableDef messages{"messages",
+                    {{"id", ColumnType::kInteger}, {"queue_id", ColumnType::kInteger, true},
+                     {"state", ColumnType::kInteger, true}, {"priority", ColumnType::kInteger, true},
+                     {"vt", ColumnType::kInteger}, {"payload", ColumnType::kBlob}},
+                    /*rowid_column=*/0, /*autoincrement=*/true};
+  IndexDef claim{"messages_claim", "messages", /*unique=*/false,
+                 {{"queue_id"}, {"state"}, {"priority", /*desc=*/true}, {"vt"}, {"id"}}};
+  PGQRS_ASSIGN_OR_RETURN(auto db, Database::Open(path, opts));
+  PGQRS_ASSIGN_OR_RETURN(auto txn, db->Begin());
+  PGQRS_RETURN_IF_ERROR(txn->CreateTable(messages));
+  PGQRS_RETURN_IF_ERROR(txn->CreateIndex(claim));
+  PGQRS_ASSIGN_OR_RETURN(int64_t id, txn->Insert("messages", {Value::Null(), Value::Integer(7),
+      Value::Integer(0), Value::Integer(5), Value::Integer(1000), Value::Blob("hello")}));
+  PGQRS_RETURN_IF_ERROR(txn->Commit());
+  PGQRS_ASSIGN_OR_RETURN(txn, db->Begin());
+  IndexRange r;
+  r.lower = r.upper = IndexBound{{Value::Integer(7), Value::Integer(0)}, /*inclusive=*/true};
+  PGQRS_ASSIGN_OR_RETURN(auto it, txn->ScanIndex("messages_claim", r));
+  if (!it->Valid() || it->rowid() != id) return absl::InternalError("claim found nothing");
+  PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
+  row[2] = Value::Integer(1);
+  PGQRS_RETURN_IF_ERROR(txn->Update("messages", it->rowid(), row));
+  PGQRS_RETURN_IF_ERROR(txn->Commit());
+  return db->Close();
+}
+
+TEST_CASE("the README example works", "[engine][api]") {
+  const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
+  std::string path = NewTempDir("readme") + "/q.db";
+  absl::Status s = ReadmeExample(path, Options(backend));
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  auto rows = SqliteQuery(path, "SELECT state FROM messages INDEXED BY messages_claim");
+  REQUIRE(rows.size() == 1);
+  REQUIRE(rows[0][0].integer() == 1);
+  REQUIRE(SqliteIntegrity(path) == "ok");
 }
 
 }  // namespace
