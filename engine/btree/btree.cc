@@ -132,8 +132,7 @@ absl::StatusOr<int> BTree::RowidLowerBound(const PageView& view, int64_t rowid, 
   return lo;
 }
 
-absl::StatusOr<int> BTree::CompareCell(const PageView& view, int i,
-                                       const std::vector<Value>& key) {
+absl::StatusOr<int> BTree::CompareCell(const PageView& view, int i, const std::vector<Value>& key) {
   PGQRS_ASSIGN_OR_RETURN(CellInfo c, view.Cell(i));
   std::string scratch;
   std::string_view rec;
@@ -219,9 +218,9 @@ absl::Status BTree::Insert(int64_t rowid, std::string_view payload) {
     uint8_t hdr[18];
     int n = PutVarint(hdr, payload.size());
     n += PutVarint(hdr + n, static_cast<uint64_t>(rowid));
-    PGQRS_ASSIGN_OR_RETURN(std::string cell,
-                           BuildCell(PageType::kTableLeaf,
-                                     std::string(reinterpret_cast<char*>(hdr), n), payload));
+    PGQRS_ASSIGN_OR_RETURN(
+        std::string cell,
+        BuildCell(PageType::kTableLeaf, std::string(reinterpret_cast<char*>(hdr), n), payload));
     // Fast paths: append into the page's free gap, or overwrite a same-sized cell.
     if (!exact) {
       pager_->MarkDirty(page);
@@ -297,9 +296,9 @@ absl::Status BTree::InsertKey(std::string_view record) {
     }
     uint8_t hdr[9];
     int n = PutVarint(hdr, record.size());
-    PGQRS_ASSIGN_OR_RETURN(std::string cell,
-                           BuildCell(PageType::kIndexLeaf,
-                                     std::string(reinterpret_cast<char*>(hdr), n), record));
+    PGQRS_ASSIGN_OR_RETURN(
+        std::string cell,
+        BuildCell(PageType::kIndexLeaf, std::string(reinterpret_cast<char*>(hdr), n), record));
     pager_->MarkDirty(page);
     if (TryInsertCell(page->data.get(), pgno, pager_->usable_size(), i, cell)) {
       return absl::OkStatus();

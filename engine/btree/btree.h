@@ -90,9 +90,9 @@ class BTree {
     size_t a = 0, b = 0, ci = 0;  // group range and the modified child's index
     PageType type = PageType::kTableLeaf;
     std::vector<uint32_t> old_pgnos, new_pgnos;
-    std::vector<std::string> items;      // cells (and demoted dividers) in key order
-    uint32_t final_right = 0;            // right child of the last member (interior pages)
-    std::vector<std::string> dividers;   // new parent cells
+    std::vector<std::string> items;     // cells (and demoted dividers) in key order
+    uint32_t final_right = 0;           // right child of the last member (interior pages)
+    std::vector<std::string> dividers;  // new parent cells
   };
   absl::Status Redistribute(std::vector<PathEntry>* path, size_t depth, Node node, bool split);
   absl::Status Gather(Group* g, Node node);
@@ -100,8 +100,8 @@ class BTree {
   // Index-tree search: compares the key of cell `i` of `view` with `key`.
   absl::StatusOr<int> CompareCell(const PageView& view, int i, const std::vector<Value>& key);
   // Position of the first cell whose key is >= (or > when `strict`) `key`.
-  absl::StatusOr<int> LowerBound(const PageView& view, const std::vector<Value>& key,
-                                 bool strict, bool* exact);
+  absl::StatusOr<int> LowerBound(const PageView& view, const std::vector<Value>& key, bool strict,
+                                 bool* exact);
   absl::StatusOr<int> RowidLowerBound(const PageView& view, int64_t rowid, bool* exact);
   absl::Status RemoveFromInterior(std::vector<PathEntry>* path, Node interior);
 

@@ -205,8 +205,8 @@ absl::Status BTree::PackAndWrite(Group* g, bool pack_left) {
   sizes.reserve(g->items.size());
   for (const std::string& c : g->items) sizes.push_back(c.size() + 2);
   const size_t cap = pager_->usable_size() - PageHeaderSize(type);
-  std::vector<Range> ranges = pack_left ? PackGreedy(sizes, cap, !table_leaf)
-                                        : PackEven(sizes, cap, !table_leaf);
+  std::vector<Range> ranges =
+      pack_left ? PackGreedy(sizes, cap, !table_leaf) : PackEven(sizes, cap, !table_leaf);
   if (ranges.empty()) {
     if (!g->items.empty()) return absl::InternalError("b-tree cell does not fit on a page");
     ranges.push_back({0, 0});

@@ -78,7 +78,8 @@ absl::StatusOr<std::vector<Token>> Tokenize(std::string_view sql) {
       out.push_back({std::string(sql.substr(i, j - i)), false});
       i = j;
     } else {
-      return absl::UnimplementedError(absl::StrCat("unsupported SQL character '", std::string(1, c), "'"));
+      return absl::UnimplementedError(
+          absl::StrCat("unsupported SQL character '", std::string(1, c), "'"));
     }
   }
   return out;
@@ -89,7 +90,8 @@ class Parser {
   explicit Parser(std::vector<Token> t) : t_(std::move(t)) {}
   bool AtEnd() const { return pos_ >= t_.size() || (t_[pos_].text == ";" && !t_[pos_].quoted); }
   bool Peek(std::string_view kw) const {
-    return pos_ < t_.size() && !t_[pos_].quoted && absl::EqualsIgnoreCase(t_[pos_].text, absl::string_view(kw.data(), kw.size()));
+    return pos_ < t_.size() && !t_[pos_].quoted &&
+           absl::EqualsIgnoreCase(t_[pos_].text, absl::string_view(kw.data(), kw.size()));
   }
   bool Accept(std::string_view kw) {
     if (!Peek(kw)) return false;
@@ -159,7 +161,8 @@ absl::Status ParseColumn(Parser* p, TableDef* def) {
 
 int TableDef::ColumnIndex(std::string_view name) const {
   for (size_t i = 0; i < columns.size(); ++i) {
-    if (absl::EqualsIgnoreCase(columns[i].name, absl::string_view(name.data(), name.size()))) return static_cast<int>(i);
+    if (absl::EqualsIgnoreCase(columns[i].name, absl::string_view(name.data(), name.size())))
+      return static_cast<int>(i);
   }
   return -1;
 }
@@ -181,15 +184,16 @@ std::string CreateTableSql(const TableDef& def) {
 }
 
 std::string CreateIndexSql(const IndexDef& def) {
-  std::string sql = absl::StrCat("CREATE ", def.unique ? "UNIQUE " : "", "INDEX ", def.name,
-                                 " ON ", def.table, "(");
+  std::string sql = absl::StrCat("CREATE ", def.unique ? "UNIQUE " : "", "INDEX ", def.name, " ON ",
+                                 def.table, "(");
   for (size_t i = 0; i < def.columns.size(); ++i) {
     if (i > 0) sql += ", ";
     sql += def.columns[i].name;
     if (def.columns[i].desc) sql += " DESC";
   }
   sql += ")";
-  if (def.where == PartialPredicate::kIsNull) absl::StrAppend(&sql, " WHERE ", def.where_column, " IS NULL");
+  if (def.where == PartialPredicate::kIsNull)
+    absl::StrAppend(&sql, " WHERE ", def.where_column, " IS NULL");
   if (def.where == PartialPredicate::kIsNotNull) {
     absl::StrAppend(&sql, " WHERE ", def.where_column, " IS NOT NULL");
   }

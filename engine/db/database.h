@@ -194,8 +194,7 @@ class Transaction {
   absl::StatusOr<std::optional<Row>> Get(std::string_view table, int64_t rowid);
   absl::StatusOr<int64_t> Count(std::string_view table);
   // Full scan in rowid order (descending when `reverse`).
-  absl::StatusOr<std::unique_ptr<Iterator>> ScanTable(std::string_view table,
-                                                      bool reverse = false);
+  absl::StatusOr<std::unique_ptr<Iterator>> ScanTable(std::string_view table, bool reverse = false);
   // Ordered scan of an index within `range`.
   absl::StatusOr<std::unique_ptr<Iterator>> ScanIndex(std::string_view index,
                                                       const IndexRange& range);

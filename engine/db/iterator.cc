@@ -85,7 +85,8 @@ absl::StatusOr<std::unique_ptr<Iterator>> Transaction::ScanIndex(std::string_vie
                                                                  const IndexRange& range) {
   if (done_) return absl::FailedPreconditionError("transaction has ended");
   auto ix = db_->indexes_.find(absl::AsciiStrToLower(std::string(index)));
-  if (ix == db_->indexes_.end()) return absl::NotFoundError(absl::StrCat("no index ", std::string(index)));
+  if (ix == db_->indexes_.end())
+    return absl::NotFoundError(absl::StrCat("no index ", std::string(index)));
   PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(ix->second.def.table, false));
   std::unique_ptr<Iterator> it(new Iterator());
   it->txn_ = this;

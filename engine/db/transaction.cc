@@ -15,8 +15,7 @@ std::string Lower(std::string_view s) { return absl::AsciiStrToLower(std::string
 // The index key of `row` (indexed values, then the rowid), or nullopt when the row does not
 // satisfy the partial-index predicate.
 std::optional<std::vector<Value>> IndexKey(const std::vector<int>& cols, int where_col,
-                                           PartialPredicate where, const Row& row,
-                                           int64_t rowid) {
+                                           PartialPredicate where, const Row& row, int64_t rowid) {
   if (where != PartialPredicate::kNone) {
     bool is_null = row[where_col].is_null();
     if (is_null != (where == PartialPredicate::kIsNull)) return std::nullopt;
@@ -53,14 +52,17 @@ absl::StatusOr<Database::TableInfo*> Transaction::Table(std::string_view name, b
   if (done_) return absl::FailedPreconditionError("transaction has ended");
   if (!broken_.ok()) return broken_;
   auto it = db_->tables_.find(Lower(name));
-  if (it == db_->tables_.end()) return absl::NotFoundError(absl::StrCat("no table ", std::string(name)));
+  if (it == db_->tables_.end())
+    return absl::NotFoundError(absl::StrCat("no table ", std::string(name)));
   Database::TableInfo* t = &it->second;
   if (t->def.columns.empty()) {
-    return absl::UnimplementedError(absl::StrCat("table ", std::string(name), " uses unsupported SQL"));
+    return absl::UnimplementedError(
+        absl::StrCat("table ", std::string(name), " uses unsupported SQL"));
   }
   if (write && db_->options_.read_only) return absl::FailedPreconditionError("read-only database");
   if (write && !t->writable) {
-    return absl::FailedPreconditionError(absl::StrCat("table ", std::string(name), " has unsupported indexes"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("table ", std::string(name), " has unsupported indexes"));
   }
   return t;
 }
@@ -68,8 +70,8 @@ absl::StatusOr<Database::TableInfo*> Transaction::Table(std::string_view name, b
 absl::StatusOr<Row> Transaction::Normalize(const Database::TableInfo& t, Row row) const {
   const TableDef& def = t.def;
   if (row.size() != def.columns.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(def.name, ": expected ", def.columns.size(),
-                                                   " values, got ", row.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(def.name, ": expected ", def.columns.size(), " values, got ", row.size()));
   }
   for (size_t i = 0; i < row.size(); ++i) {
     const ColumnDef& c = def.columns[i];
@@ -278,8 +280,8 @@ absl::Status Transaction::InsertSchemaRow(const std::string& type, const std::st
   BTree schema(db_->pager_.get(), 1, true);
   PGQRS_ASSIGN_OR_RETURN(std::optional<int64_t> max, schema.MaxRowid());
   std::string rec;
-  EncodeRecord({Value::Text(type), Value::Text(name), Value::Text(table),
-                Value::Integer(root), Value::Text(sql)},
+  EncodeRecord({Value::Text(type), Value::Text(name), Value::Text(table), Value::Integer(root),
+                Value::Text(sql)},
                &rec);
   PGQRS_RETURN_IF_ERROR(schema.Insert(max.value_or(0) + 1, rec));
   schema_changed_ = true;
@@ -305,8 +307,8 @@ absl::Status Transaction::CreateTable(const TableDef& def) {
   }
   absl::StatusOr<uint32_t> root = BTree::Create(pager, true);
   if (!root.ok()) return Poison(root.status());
-  PGQRS_RETURN_IF_ERROR(Poison(InsertSchemaRow("table", def.name, def.name, *root,
-                                               CreateTableSql(def))));
+  PGQRS_RETURN_IF_ERROR(
+      Poison(InsertSchemaRow("table", def.name, def.name, *root, CreateTableSql(def))));
   Database::TableInfo info;
   info.def = def;
   info.root = *root;
@@ -399,8 +401,10 @@ absl::Status Transaction::Commit() {
   absl::StatusOr<uint64_t> lsn = pager->Commit();
   if (!lsn.ok()) {
     // The pager rolled back; the in-memory catalog must follow.
-    if (schema_changed_ || IsIoError(lsn.status())) db_->LoadSchema().IgnoreError();
-    else db_->LoadSequences().IgnoreError();
+    if (schema_changed_ || IsIoError(lsn.status()))
+      db_->LoadSchema().IgnoreError();
+    else
+      db_->LoadSequences().IgnoreError();
     End();
     return lsn.status();
   }

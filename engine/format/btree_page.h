@@ -102,8 +102,7 @@ void EncodeNode(const Node& node, uint32_t pgno, uint32_t usable, uint8_t* page)
 // Inserts `cell` as cell `idx` of page `pgno` in place, using the unallocated gap between
 // the pointer array and the cell content. Returns false (page untouched) if it does not fit.
 // A content-area start outside [pointer array end, usable] (a damaged page) also returns false.
-bool TryInsertCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx,
-                   const std::string& cell);
+bool TryInsertCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx, const std::string& cell);
 
 // Left child pointer stored in the first 4 bytes of an interior cell.
 uint32_t CellLeftChild(const std::string& cell);

@@ -37,8 +37,8 @@ class PosixFile final : public File {
     for (const WriteOp& op : ops) {
       size_t done = 0;
       while (done < op.size) {
-        ssize_t r = ::pwrite(fd_, op.data + done, op.size - done,
-                             static_cast<off_t>(op.offset + done));
+        ssize_t r =
+            ::pwrite(fd_, op.data + done, op.size - done, static_cast<off_t>(op.offset + done));
         if (r < 0) {
           if (errno == EINTR || errno == EAGAIN) continue;
           return ErrnoToStatus(path_ + ": pwrite", errno);

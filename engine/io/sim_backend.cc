@@ -14,7 +14,10 @@ class SimFile final : public File {
  public:
   SimFile(std::shared_ptr<SimBackend> be, std::string path, uint64_t epoch, int handle,
           bool read_only)
-      : be_(std::move(be)), path_(std::move(path)), epoch_(epoch), handle_(handle),
+      : be_(std::move(be)),
+        path_(std::move(path)),
+        epoch_(epoch),
+        handle_(handle),
         read_only_(read_only) {}
 
   ~SimFile() override {
@@ -53,8 +56,8 @@ class SimFile final : public File {
       ++be_->writes_;
       if (f->data.size() < op.offset + op.size) f->data.resize(op.offset + op.size, '\0');
       std::memcpy(f->data.data() + op.offset, op.data, op.size);
-      f->pending.push_back({op.offset, std::string(reinterpret_cast<const char*>(op.data),
-                                                   op.size)});
+      f->pending.push_back(
+          {op.offset, std::string(reinterpret_cast<const char*>(op.data), op.size)});
     }
     return absl::OkStatus();
   }

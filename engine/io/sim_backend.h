@@ -22,8 +22,7 @@
 
 namespace pgqrs::engine {
 
-class SimBackend final : public IoBackend,
-                         public std::enable_shared_from_this<SimBackend> {
+class SimBackend final : public IoBackend, public std::enable_shared_from_this<SimBackend> {
  public:
   enum class Op { kWrite, kSync };
 
@@ -59,7 +58,7 @@ class SimBackend final : public IoBackend,
     std::string data;     // what reads see
     std::string durable;  // what survives a crash
     std::vector<PendingWrite> pending;
-    int lock_owner = 0;   // 0 = unlocked, else the owning handle id
+    int lock_owner = 0;  // 0 = unlocked, else the owning handle id
     bool lock_exclusive = false;
     int shared_holders = 0;
   };

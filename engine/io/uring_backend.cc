@@ -86,8 +86,7 @@ class UringFile final : public File {
     io_uring* ring = io_.get();
     for (size_t i = 0; i < ops.size(); ++i) {
       io_uring_sqe* sqe = io_uring_get_sqe(ring);
-      io_uring_prep_write(sqe, fd_, ops[i].data, static_cast<unsigned>(ops[i].size),
-                          ops[i].offset);
+      io_uring_prep_write(sqe, fd_, ops[i].data, static_cast<unsigned>(ops[i].size), ops[i].offset);
       io_uring_sqe_set_data64(sqe, i);
       sqe->flags |= IOSQE_IO_LINK;
     }

@@ -25,7 +25,8 @@ bool SameHeader(const DbHeader& a, const DbHeader& b) {
 
 Pager::Pager(std::shared_ptr<IoBackend> backend, std::string path, const PagerOptions& options)
     : backend_(std::move(backend)), path_(std::move(path)), options_(options) {
-  if (options_.seed == 0) options_.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
+  if (options_.seed == 0)
+    options_.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
   if (options_.cache_pages < 16) options_.cache_pages = 16;
 }
 
@@ -54,16 +55,16 @@ absl::Status Pager::OpenFiles() {
     if (ro) return absl::InvalidArgumentError(path_ + ": empty database opened read-only");
     PGQRS_RETURN_IF_ERROR(backend_->Remove(path_ + "-wal"));
     header_ = DbHeader();
-    PGQRS_ASSIGN_OR_RETURN(wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size,
-                                           false, options_.seed));
+    PGQRS_ASSIGN_OR_RETURN(
+        wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, false, options_.seed));
     return InitNewDatabase();
   }
   if (size < kDbHeaderSize) return absl::DataLossError(path_ + ": file shorter than header");
   uint8_t h[kDbHeaderSize];
   PGQRS_RETURN_IF_ERROR(db_->ReadAt(0, h, kDbHeaderSize).status());
   PGQRS_ASSIGN_OR_RETURN(header_, ParseDbHeader(h));
-  PGQRS_ASSIGN_OR_RETURN(wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, ro,
-                                         options_.seed));
+  PGQRS_ASSIGN_OR_RETURN(
+      wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, ro, options_.seed));
   return LoadHeader(size);
 }
 
@@ -92,12 +93,11 @@ absl::Status Pager::LoadHeader(uint64_t file_size) {
   } else if (!header_.page_count_valid()) {
     header_.page_count = static_cast<uint32_t>(std::min<uint64_t>(file_pages, 0xfffffffe));
   } else if (header_.page_count > file_pages) {
-    return absl::DataLossError(absl::StrCat(path_, ": header says ", header_.page_count,
-                                            " pages, file has ", file_pages));
+    return absl::DataLossError(
+        absl::StrCat(path_, ": header says ", header_.page_count, " pages, file has ", file_pages));
   }
   if (header_.page_count == 0) return absl::DataLossError(path_ + ": no pages");
-  if (header_.freelist_trunk > header_.page_count ||
-      header_.freelist_count >= header_.page_count) {
+  if (header_.freelist_trunk > header_.page_count || header_.freelist_count >= header_.page_count) {
     return absl::DataLossError(path_ + ": bad freelist header");
   }
   committed_header_ = header_;
@@ -358,7 +358,8 @@ absl::Status Pager::SyncTo(uint64_t lsn) {
 }
 
 absl::Status Pager::MaybeCheckpoint() {
-  if (options_.read_only || wal_ == nullptr || wal_->frame_count() < options_.wal_checkpoint_pages) {
+  if (options_.read_only || wal_ == nullptr ||
+      wal_->frame_count() < options_.wal_checkpoint_pages) {
     return absl::OkStatus();
   }
   return Checkpoint();

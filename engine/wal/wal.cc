@@ -36,8 +36,7 @@ void WalChecksum(bool big_endian, const uint8_t* p, size_t n, uint32_t* s0, uint
 }
 
 absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(IoBackend* backend, const std::string& path,
-                                               uint32_t page_size, bool read_only,
-                                               uint64_t seed) {
+                                               uint32_t page_size, bool read_only, uint64_t seed) {
   std::unique_ptr<Wal> wal(new Wal());
   wal->page_size_ = page_size;
   wal->read_only_ = read_only;
@@ -135,8 +134,8 @@ void Wal::WriteHeader(uint8_t* h) {
   cksum1_ = s1;
 }
 
-absl::StatusOr<uint64_t> Wal::Append(
-    const std::vector<std::pair<uint32_t, const uint8_t*>>& pages, uint32_t db_size) {
+absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const uint8_t*>>& pages,
+                                     uint32_t db_size) {
   if (read_only_ || file_ == nullptr) return absl::FailedPreconditionError("wal: read-only");
   PGQRS_CHECK(!pages.empty());
   const uint64_t frame_size = kWalFrameHeaderSize + page_size_;

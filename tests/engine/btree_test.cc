@@ -1,11 +1,12 @@
 // B-tree operations against a std::map / std::set model, including the schema root on page 1
 // (whose usable space is 100 bytes smaller) and index keys large enough to overflow.
+#include "engine/btree/btree.h"
+
 #include <catch2/catch.hpp>
 #include <map>
 #include <random>
 #include <set>
 
-#include "engine/btree/btree.h"
 #include "engine/io/sim_backend.h"
 #include "engine/pager/pager.h"
 #include "tests/engine/test_util.h"
@@ -75,8 +76,7 @@ TEST_CASE("table b-tree rooted on page 1 grows, shrinks and stays ordered", "[en
 namespace pgqrs::engine::testing {
 namespace {
 
-TEST_CASE("schema-like inserts interleaved with new trees keep MaxRowid exact",
-          "[engine][btree]") {
+TEST_CASE("schema-like inserts interleaved with new trees keep MaxRowid exact", "[engine][btree]") {
   auto pager = OpenPager("posix", NewTempDir("bt2") + "/t.db");
   BTree schema(pager.get(), 1, true);
   pager->Begin();

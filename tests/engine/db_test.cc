@@ -50,22 +50,37 @@ TEST_CASE("typed API: constraints, rollback, autoincrement and index ranges", "[
   auto db = MustOpen(path, Options(backend));
   auto txn = MustBegin(db.get());
   REQUIRE(txn->CreateTable(Jobs()).ok());
-  REQUIRE(txn->CreateIndex({"jobs_q", "jobs", false, {{"queue", false}, {"prio", true}, {"vt", false}},
-                            PartialPredicate::kNone, ""})
+  REQUIRE(txn->CreateIndex({"jobs_q",
+                            "jobs",
+                            false,
+                            {{"queue", false}, {"prio", true}, {"vt", false}},
+                            PartialPredicate::kNone,
+                            ""})
               .ok());
-  REQUIRE(txn->CreateIndex({"jobs_u", "jobs", true, {{"queue", false}, {"vt", false}},
-                            PartialPredicate::kIsNotNull, "vt"})
+  REQUIRE(txn->CreateIndex({"jobs_u",
+                            "jobs",
+                            true,
+                            {{"queue", false}, {"vt", false}},
+                            PartialPredicate::kIsNotNull,
+                            "vt"})
               .ok());
   REQUIRE(absl::IsAlreadyExists(txn->CreateTable(Jobs())));
   for (int i = 0; i < 50; ++i) {
-    auto id = txn->Insert("jobs", Job(i % 2 ? "a" : "b", i % 5, i % 3 ? std::optional<int64_t>(i) : std::nullopt));
+    auto id = txn->Insert(
+        "jobs", Job(i % 2 ? "a" : "b", i % 5, i % 3 ? std::optional<int64_t>(i) : std::nullopt));
     REQUIRE(id.ok());
     REQUIRE(*id == i + 1);
   }
   // UNIQUE violation and NOT NULL / type errors leave the transaction usable.
   REQUIRE(absl::IsAlreadyExists(txn->Insert("jobs", Job("a", 0, 1)).status()));
-  REQUIRE(absl::IsInvalidArgument(txn->Insert("jobs", {Value::Null(), Value::Null(), Value::Integer(1), Value::Null(), Value::Null()}).status()));
-  REQUIRE(absl::IsInvalidArgument(txn->Insert("jobs", {Value::Null(), Value::Integer(5), Value::Integer(1), Value::Null(), Value::Null()}).status()));
+  REQUIRE(
+      absl::IsInvalidArgument(txn->Insert("jobs", {Value::Null(), Value::Null(), Value::Integer(1),
+                                                   Value::Null(), Value::Null()})
+                                  .status()));
+  REQUIRE(
+      absl::IsInvalidArgument(txn->Insert("jobs", {Value::Null(), Value::Integer(5),
+                                                   Value::Integer(1), Value::Null(), Value::Null()})
+                                  .status()));
   REQUIRE(absl::IsNotFound(txn->Update("jobs", 999, Job("a", 1, std::nullopt))));
   REQUIRE(txn->Commit().ok());
 
@@ -193,7 +208,8 @@ TEST_CASE("concurrent commits share fsyncs (group commit)", "[engine][groupcommi
     threads.emplace_back([&, t] {
       for (int i = 0; i < kCommits; ++i) {
         auto txn = db->Begin();
-        if (!txn.ok() || !(*txn)->Insert("jobs", Job("t" + std::to_string(t), i, std::nullopt)).ok() ||
+        if (!txn.ok() ||
+            !(*txn)->Insert("jobs", Job("t" + std::to_string(t), i, std::nullopt)).ok() ||
             !(*txn)->Commit().ok()) {
           failures++;
         }
@@ -293,8 +309,12 @@ TEST_CASE("many tables split the schema root on page 1", "[engine][api]") {
       t.name = "jobs_with_a_long_name_" + std::to_string(i);
       t.autoincrement = i % 2 == 0;
       REQUIRE(txn->CreateTable(t).ok());
-      REQUIRE(txn->CreateIndex({t.name + "_by_queue", t.name, false, {{"queue", false}, {"prio", true}},
-                                PartialPredicate::kNone, ""})
+      REQUIRE(txn->CreateIndex({t.name + "_by_queue",
+                                t.name,
+                                false,
+                                {{"queue", false}, {"prio", true}},
+                                PartialPredicate::kNone,
+                                ""})
                   .ok());
       REQUIRE(txn->Insert(t.name, Job("q", i, i)).ok());
     }
@@ -319,18 +339,26 @@ namespace {
 // The example from engine/README.md, kept compiling and working.
 absl::Status ReadmeExample(const std::string& path, const DatabaseOptions& opts) {
   TableDef messages{"messages",
-                    {{"id", ColumnType::kInteger}, {"queue_id", ColumnType::kInteger, true},
-                     {"state", ColumnType::kInteger, true}, {"priority", ColumnType::kInteger, true},
-                     {"vt", ColumnType::kInteger}, {"payload", ColumnType::kBlob}},
-                    /*rowid_column=*/0, /*autoincrement=*/true};
-  IndexDef claim{"messages_claim", "messages", /*unique=*/false,
+                    {{"id", ColumnType::kInteger},
+                     {"queue_id", ColumnType::kInteger, true},
+                     {"state", ColumnType::kInteger, true},
+                     {"priority", ColumnType::kInteger, true},
+                     {"vt", ColumnType::kInteger},
+                     {"payload", ColumnType::kBlob}},
+                    /*rowid_column=*/0,
+                    /*autoincrement=*/true};
+  IndexDef claim{"messages_claim",
+                 "messages",
+                 /*unique=*/false,
                  {{"queue_id"}, {"state"}, {"priority", /*desc=*/true}, {"vt"}, {"id"}}};
   PGQRS_ASSIGN_OR_RETURN(auto db, Database::Open(path, opts));
   PGQRS_ASSIGN_OR_RETURN(auto txn, db->Begin());
   PGQRS_RETURN_IF_ERROR(txn->CreateTable(messages));
   PGQRS_RETURN_IF_ERROR(txn->CreateIndex(claim));
-  PGQRS_ASSIGN_OR_RETURN(int64_t id, txn->Insert("messages", {Value::Null(), Value::Integer(7),
-      Value::Integer(0), Value::Integer(5), Value::Integer(1000), Value::Blob("hello")}));
+  PGQRS_ASSIGN_OR_RETURN(
+      int64_t id,
+      txn->Insert("messages", {Value::Null(), Value::Integer(7), Value::Integer(0),
+                               Value::Integer(5), Value::Integer(1000), Value::Blob("hello")}));
   PGQRS_RETURN_IF_ERROR(txn->Commit());
   PGQRS_ASSIGN_OR_RETURN(txn, db->Begin());
   IndexRange r;

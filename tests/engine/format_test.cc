@@ -12,8 +12,17 @@ namespace pgqrs::engine {
 namespace {
 
 TEST_CASE("varints round-trip at every length boundary", "[engine][format]") {
-  std::vector<uint64_t> values = {0, 1, 127, 128, 16383, 16384, (1u << 21) - 1, 1u << 21,
-                                  (uint64_t{1} << 56) - 1, uint64_t{1} << 56, ~uint64_t{0}};
+  std::vector<uint64_t> values = {0,
+                                  1,
+                                  127,
+                                  128,
+                                  16383,
+                                  16384,
+                                  (1u << 21) - 1,
+                                  1u << 21,
+                                  (uint64_t{1} << 56) - 1,
+                                  uint64_t{1} << 56,
+                                  ~uint64_t{0}};
   std::mt19937_64 rng(1);
   for (int i = 0; i < 1000; ++i) values.push_back(rng() >> (rng() % 64));
   for (uint64_t v : values) {
@@ -35,14 +44,22 @@ TEST_CASE("varints round-trip at every length boundary", "[engine][format]") {
 }
 
 TEST_CASE("records round-trip all serial types", "[engine][format]") {
-  std::vector<Value> values = {Value::Null(),        Value::Integer(0),
-                               Value::Integer(1),    Value::Integer(-1),
-                               Value::Integer(127),  Value::Integer(-129),
-                               Value::Integer(40000), Value::Integer(8388608),
-                               Value::Integer(-2147483649LL), Value::Integer(140737488355328LL),
-                               Value::Integer(INT64_MIN), Value::Integer(INT64_MAX),
-                               Value::Real(3.25),    Value::Text(""),
-                               Value::Text("héllo"), Value::Blob(std::string("\0\1\2", 3))};
+  std::vector<Value> values = {Value::Null(),
+                               Value::Integer(0),
+                               Value::Integer(1),
+                               Value::Integer(-1),
+                               Value::Integer(127),
+                               Value::Integer(-129),
+                               Value::Integer(40000),
+                               Value::Integer(8388608),
+                               Value::Integer(-2147483649LL),
+                               Value::Integer(140737488355328LL),
+                               Value::Integer(INT64_MIN),
+                               Value::Integer(INT64_MAX),
+                               Value::Real(3.25),
+                               Value::Text(""),
+                               Value::Text("héllo"),
+                               Value::Blob(std::string("\0\1\2", 3))};
   std::string rec;
   EncodeRecord(values, &rec);
   auto decoded = DecodeRecord(rec);
@@ -154,8 +171,9 @@ TEST_CASE("schema SQL is generated and parsed for the supported subset", "[engin
   REQUIRE(parsed->rowid_column == 0);
   REQUIRE(parsed->autoincrement);
   REQUIRE(parsed->columns[1].not_null);
-  IndexDef ix{"m_q", "messages", true, {{"queue_id", false}, {"vt", true}},
-              PartialPredicate::kIsNotNull, "note"};
+  IndexDef ix{
+      "m_q", "messages", true, {{"queue_id", false}, {"vt", true}}, PartialPredicate::kIsNotNull,
+      "note"};
   std::string isql = CreateIndexSql(ix);
   REQUIRE(isql == "CREATE UNIQUE INDEX m_q ON messages(queue_id, vt DESC) WHERE note IS NOT NULL");
   auto pix = ParseCreateIndex(isql);

@@ -59,8 +59,8 @@ TEST_CASE("engine-written databases pass sqlite3 integrity_check and match the m
   std::string dir = NewTempDir("oracle");
   std::string path = dir + "/q.db";
   DatabaseOptions opts = Options(backend);
-  opts.cache_pages = 64;             // force eviction
-  opts.wal_checkpoint_pages = 200;   // force checkpoints mid-run
+  opts.cache_pages = 64;            // force eviction
+  opts.wal_checkpoint_pages = 200;  // force checkpoints mid-run
   Model model;
   Workload w(seed, /*large_percent=*/5);
   {

@@ -45,8 +45,8 @@ void Bind(sqlite3_stmt* st, int i, const Value& v) {
 
 // Fills `path` through libsqlite3 and returns the model. The database file and its WAL are
 // copied to `copy` while the connection is still open, so the copy has uncheckpointed frames.
-Model WriteWithSqlite(const std::string& path, const std::string& copy, int page_size,
-                      int reserve, uint64_t seed) {
+Model WriteWithSqlite(const std::string& path, const std::string& copy, int page_size, int reserve,
+                      uint64_t seed) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   if (reserve > 0) {
@@ -67,8 +67,8 @@ Model WriteWithSqlite(const std::string& path, const std::string& copy, int page
   Workload w(seed, 8);
   std::mt19937_64 rng(seed);
   sqlite3_stmt* ins = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO msgs VALUES(?,?,?,?,?,?,?,?)", -1, &ins,
-                             nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO msgs VALUES(?,?,?,?,?,?,?,?)", -1, &ins, nullptr) ==
+          SQLITE_OK);
   for (int t = 0; t < 6; ++t) {
     Exec(db, "BEGIN");
     for (int i = 0; i < 150; ++i) {

@@ -83,8 +83,8 @@ std::vector<std::vector<Value>> SqliteQuery(const std::string& path, const std::
 
 void SqliteExec(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                          nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) ==
+          SQLITE_OK);
   char* err = nullptr;
   int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
   INFO("exec " << sql.substr(0, 200) << ": " << (err ? err : ""));

@@ -10,10 +10,10 @@ namespace pgqrs::engine::testing {
 TableDef MsgsTable() {
   TableDef t;
   t.name = "msgs";
-  t.columns = {{"id", ColumnType::kInteger, false},      {"queue_id", ColumnType::kInteger, true},
-               {"state", ColumnType::kInteger, true},    {"priority", ColumnType::kInteger, true},
-               {"vt", ColumnType::kInteger, false},      {"payload", ColumnType::kBlob, false},
-               {"label", ColumnType::kText, false},      {"score", ColumnType::kReal, false}};
+  t.columns = {{"id", ColumnType::kInteger, false},   {"queue_id", ColumnType::kInteger, true},
+               {"state", ColumnType::kInteger, true}, {"priority", ColumnType::kInteger, true},
+               {"vt", ColumnType::kInteger, false},   {"payload", ColumnType::kBlob, false},
+               {"label", ColumnType::kText, false},   {"score", ColumnType::kReal, false}};
   t.rowid_column = 0;
   t.autoincrement = true;
   return t;
@@ -21,13 +21,20 @@ TableDef MsgsTable() {
 
 std::vector<IndexDef> MsgsIndexes() {
   return {
-      {"msgs_claim", "msgs", false,
+      {"msgs_claim",
+       "msgs",
+       false,
        {{"queue_id", false}, {"state", false}, {"priority", true}, {"vt", false}, {"id", false}},
-       PartialPredicate::kNone, ""},
+       PartialPredicate::kNone,
+       ""},
       {"msgs_label", "msgs", true, {{"label", false}}, PartialPredicate::kNone, ""},
       {"msgs_vt", "msgs", false, {{"vt", false}}, PartialPredicate::kIsNotNull, "vt"},
       {"msgs_nolabel", "msgs", false, {{"queue_id", false}}, PartialPredicate::kIsNull, "label"},
-      {"msgs_score", "msgs", false, {{"score", true}, {"payload", false}}, PartialPredicate::kNone,
+      {"msgs_score",
+       "msgs",
+       false,
+       {{"score", true}, {"payload", false}},
+       PartialPredicate::kNone,
        ""},
   };
 }
@@ -120,9 +127,9 @@ void RequireRows(const std::vector<Row>& got, const Model& model, const char* wh
   if (got == want) return;
   size_t i = 0;
   while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
-  FAIL(who << ": " << got.size() << " rows, model " << want.size() << "; first difference at "
-            << i << ": got " << (i < got.size() ? RowString(got[i]) : "<end>") << " want "
-            << (i < want.size() ? RowString(want[i]) : "<end>"));
+  FAIL(who << ": " << got.size() << " rows, model " << want.size() << "; first difference at " << i
+           << ": got " << (i < got.size() ? RowString(got[i]) : "<end>") << " want "
+           << (i < want.size() ? RowString(want[i]) : "<end>"));
 }
 
 }  // namespace

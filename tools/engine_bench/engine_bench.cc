@@ -39,8 +39,8 @@ using pgqrs::engine::Value;
 
 struct Config {
   std::string dir = "/tmp/engine_bench";
-  int ops = 1000;          // rows per phase at batch 1; batch 100 runs ops * 10
-  int preload = 20000;     // rows inserted (unmeasured) before the phases
+  int ops = 1000;       // rows per phase at batch 1; batch 100 runs ops * 10
+  int preload = 20000;  // rows inserted (unmeasured) before the phases
   size_t cache_pages = 2000;
   std::string io = "auto";
 };
@@ -81,21 +81,33 @@ class EngineImpl final : public Impl {
     pgqrs::engine::TableDef t;
     t.name = "messages";
     using pgqrs::engine::ColumnType;
-    t.columns = {{"id", ColumnType::kInteger, false},       {"queue_id", ColumnType::kInteger, true},
-                 {"state", ColumnType::kInteger, true},     {"priority", ColumnType::kInteger, true},
-                 {"vt", ColumnType::kInteger, true},        {"payload", ColumnType::kBlob, false}};
+    t.columns = {{"id", ColumnType::kInteger, false},   {"queue_id", ColumnType::kInteger, true},
+                 {"state", ColumnType::kInteger, true}, {"priority", ColumnType::kInteger, true},
+                 {"vt", ColumnType::kInteger, true},    {"payload", ColumnType::kBlob, false}};
     t.rowid_column = 0;
     t.autoincrement = true;
     Check(txn->CreateTable(t), "create table");
     using pgqrs::engine::PartialPredicate;
-    Check(txn->CreateIndex({"messages_claim", "messages", false,
-                            {{"queue_id", false}, {"state", false}, {"priority", true}, {"vt", false}, {"id", false}},
-                            PartialPredicate::kNone, ""}),
+    Check(txn->CreateIndex({"messages_claim",
+                            "messages",
+                            false,
+                            {{"queue_id", false},
+                             {"state", false},
+                             {"priority", true},
+                             {"vt", false},
+                             {"id", false}},
+                            PartialPredicate::kNone,
+                            ""}),
           "index");
-    Check(txn->CreateIndex({"messages_vt", "messages", false, {{"vt", false}}, PartialPredicate::kNone, ""}),
+    Check(txn->CreateIndex(
+              {"messages_vt", "messages", false, {{"vt", false}}, PartialPredicate::kNone, ""}),
           "index");
-    Check(txn->CreateIndex({"messages_state", "messages", false, {{"state", false}, {"id", false}},
-                            PartialPredicate::kNone, ""}),
+    Check(txn->CreateIndex({"messages_state",
+                            "messages",
+                            false,
+                            {{"state", false}, {"id", false}},
+                            PartialPredicate::kNone,
+                            ""}),
           "index");
     Check(txn->Commit(), "commit");
   }
@@ -104,8 +116,11 @@ class EngineImpl final : public Impl {
   void Insert(int rows, std::mt19937_64* rng, std::vector<int64_t>* ids) override {
     auto txn = Begin();
     for (int i = 0; i < rows; ++i) {
-      Row r = {Value::Null(), Value::Integer((*rng)() % kQueues), Value::Integer(0),
-               Value::Integer((*rng)() % 5), Value::Integer(1000000 + (*rng)() % 1000),
+      Row r = {Value::Null(),
+               Value::Integer((*rng)() % kQueues),
+               Value::Integer(0),
+               Value::Integer((*rng)() % 5),
+               Value::Integer(1000000 + (*rng)() % 1000),
                Value::Blob(std::string(kPayload, 'p'))};
       auto id = txn->Insert("messages", std::move(r));
       Check(id.status(), "insert");
@@ -153,14 +168,17 @@ class SqliteImpl final : public Impl {
   explicit SqliteImpl(const std::string& path) {
     if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) Die("sqlite3_open");
     Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-    Exec("CREATE TABLE messages(id INTEGER PRIMARY KEY AUTOINCREMENT, queue_id INTEGER NOT NULL, "
-         "state INTEGER NOT NULL, priority INTEGER NOT NULL, vt INTEGER NOT NULL, payload BLOB);"
-         "CREATE INDEX messages_claim ON messages(queue_id, state, priority DESC, vt, id);"
-         "CREATE INDEX messages_vt ON messages(vt);"
-         "CREATE INDEX messages_state ON messages(state, id);");
-    insert_ = Prepare("INSERT INTO messages(queue_id, state, priority, vt, payload) VALUES(?,0,?,?,?)");
-    pick_ = Prepare("SELECT id, vt FROM messages WHERE queue_id=? AND state=0 "
-                    "ORDER BY priority DESC, vt, id LIMIT 1");
+    Exec(
+        "CREATE TABLE messages(id INTEGER PRIMARY KEY AUTOINCREMENT, queue_id INTEGER NOT NULL, "
+        "state INTEGER NOT NULL, priority INTEGER NOT NULL, vt INTEGER NOT NULL, payload BLOB);"
+        "CREATE INDEX messages_claim ON messages(queue_id, state, priority DESC, vt, id);"
+        "CREATE INDEX messages_vt ON messages(vt);"
+        "CREATE INDEX messages_state ON messages(state, id);");
+    insert_ =
+        Prepare("INSERT INTO messages(queue_id, state, priority, vt, payload) VALUES(?,0,?,?,?)");
+    pick_ = Prepare(
+        "SELECT id, vt FROM messages WHERE queue_id=? AND state=0 "
+        "ORDER BY priority DESC, vt, id LIMIT 1");
     update_ = Prepare("UPDATE messages SET state=1, vt=? WHERE id=?");
     delete_ = Prepare("DELETE FROM messages WHERE id=?");
     begin_ = Prepare("BEGIN");
@@ -313,12 +331,18 @@ int main(int argc, char** argv) {
       size_t n = std::strlen(flag);
       return a.compare(0, n, flag) == 0 ? argv[i] + n : nullptr;
     };
-    if (const char* v = val("--dir=")) cfg.dir = v;
-    else if (const char* v = val("--ops=")) cfg.ops = std::atoi(v);
-    else if (const char* v = val("--preload=")) cfg.preload = std::atoi(v);
-    else if (const char* v = val("--cache_pages=")) cfg.cache_pages = std::strtoul(v, nullptr, 10);
-    else if (const char* v = val("--io=")) cfg.io = v;
-    else Die("unknown flag " + a + " (flags: --dir --ops --preload --cache_pages --io)");
+    if (const char* v = val("--dir="))
+      cfg.dir = v;
+    else if (const char* v = val("--ops="))
+      cfg.ops = std::atoi(v);
+    else if (const char* v = val("--preload="))
+      cfg.preload = std::atoi(v);
+    else if (const char* v = val("--cache_pages="))
+      cfg.cache_pages = std::strtoul(v, nullptr, 10);
+    else if (const char* v = val("--io="))
+      cfg.io = v;
+    else
+      Die("unknown flag " + a + " (flags: --dir --ops --preload --cache_pages --io)");
   }
   std::filesystem::create_directories(cfg.dir);
   long engine_rss = 0, sqlite_rss = 0;
