@@ -265,6 +265,8 @@ absl::StatusOr<bool> BTree::Delete(int64_t rowid) {
       continue;
     }
     if (!exact) return false;
+    PGQRS_ASSIGN_OR_RETURN(bool done, RemoveInPlace(page, view, i, path.size() == 1));
+    if (done) return true;
     PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
     PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
     node.cells.erase(node.cells.begin() + i);
@@ -324,16 +326,8 @@ absl::StatusOr<bool> BTree::DeleteKey(const std::vector<Value>& key) {
     PGQRS_ASSIGN_OR_RETURN(int i, LowerBound(view, key, false, &exact));
     path.push_back({pgno, i});
     if (exact) {
-      PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
       allow_merge_ = true;
-      absl::Status s;
-      if (!view.is_leaf()) {
-        s = RemoveFromInterior(&path, std::move(node));
-      } else {
-        s = FreeOverflow(node.cells[i], node.type);
-        node.cells.erase(node.cells.begin() + i);
-        if (s.ok()) s = Store(&path, path.size() - 1, std::move(node));
-      }
+      absl::Status s = RemoveEntry(&path, page, view, i);
       allow_merge_ = false;
       overrides_.clear();
       PGQRS_RETURN_IF_ERROR(s);
@@ -342,6 +336,41 @@ absl::StatusOr<bool> BTree::DeleteKey(const std::vector<Value>& key) {
     if (view.is_leaf()) return false;
     PGQRS_ASSIGN_OR_RETURN(pgno, view.Child(i));
   }
+}
+
+absl::Status BTree::RemoveEntry(std::vector<PathEntry>* path, const PageRef& page,
+                                const PageView& view, int i) {
+  if (!view.is_leaf()) {
+    PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
+    return RemoveFromInterior(path, std::move(node));
+  }
+  PGQRS_ASSIGN_OR_RETURN(bool done, RemoveInPlace(page, view, i, path->size() == 1));
+  if (done) return absl::OkStatus();
+  PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
+  PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
+  node.cells.erase(node.cells.begin() + i);
+  return Store(path, path->size() - 1, std::move(node));
+}
+
+absl::StatusOr<bool> BTree::RemoveInPlace(const PageRef& page, const PageView& view, int i,
+                                          bool is_root) {
+  PGQRS_ASSIGN_OR_RETURN(CellInfo c, view.Cell(i));
+  const uint32_t cap = pager_->usable_size() - BtreeHeaderOffset(page->pgno);
+  const uint8_t* h = page->data.get() + BtreeHeaderOffset(page->pgno);
+  uint32_t content = Get16(h + 5);
+  if (content == 0) content = 65536;
+  if (content > pager_->usable_size()) return false;
+  // Bytes in use after the removal; below a quarter the page must be merged instead.
+  uint32_t used = PageHeaderSize(view.type()) + 2 * (view.cell_count() - 1) +
+                  (pager_->usable_size() - content) - c.size;
+  if (!is_root && used < cap / 4) return false;
+  std::string cell(reinterpret_cast<const char*>(page->data.get() + view.CellOffset(i)), c.size);
+  pager_->MarkDirty(page);
+  if (!TryRemoveCell(page->data.get(), page->pgno, pager_->usable_size(), i, c.size)) {
+    return false;
+  }
+  PGQRS_RETURN_IF_ERROR(FreeOverflow(cell, view.type()));
+  return true;
 }
 
 absl::Status BTree::RemoveFromInterior(std::vector<PathEntry>* path, Node interior) {

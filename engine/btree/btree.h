@@ -103,6 +103,13 @@ class BTree {
   absl::StatusOr<int> LowerBound(const PageView& view, const std::vector<Value>& key, bool strict,
                                  bool* exact);
   absl::StatusOr<int> RowidLowerBound(const PageView& view, int64_t rowid, bool* exact);
+  // Removes index entry i of the page at the end of `path` (leaf or interior).
+  absl::Status RemoveEntry(std::vector<PathEntry>* path, const PageRef& page, const PageView& view,
+                           int i);
+  // Removes cell i of a leaf in place when the page stays at least 1/4 full (or is the root).
+  // Returns false when the caller must take the rebalancing path instead.
+  absl::StatusOr<bool> RemoveInPlace(const PageRef& page, const PageView& view, int i,
+                                     bool is_root);
   absl::Status RemoveFromInterior(std::vector<PathEntry>* path, Node interior);
 
   Pager* pager_;

@@ -80,17 +80,12 @@ absl::StatusOr<PageView> PageView::Parse(const uint8_t* data, uint32_t pgno, uin
   v.type_ = static_cast<PageType>(t);
   const uint8_t* h = data + v.hdr_;
   v.ncells_ = Get16(h + 3);
-  uint32_t ptr_end = v.hdr_ + PageHeaderSize(v.type_) + 2 * v.ncells_;
-  if (ptr_end > usable) {
+  v.ptr_end_ = v.hdr_ + PageHeaderSize(v.type_) + 2 * v.ncells_;
+  if (v.ptr_end_ > usable) {
     return absl::DataLossError(absl::StrCat("page ", pgno, ": too many cells"));
   }
   if (!v.is_leaf()) v.right_child_ = Get32(h + 8);
-  for (int i = 0; i < v.ncells_; ++i) {
-    uint32_t off = Get16(h + PageHeaderSize(v.type_) + 2 * i);
-    if (off < ptr_end || off + 4 > usable) {
-      return absl::DataLossError(absl::StrCat("page ", pgno, ": cell ", i, " offset out of range"));
-    }
-  }
+  // Cell pointers are validated lazily, in Cell().
   return v;
 }
 
@@ -99,7 +94,11 @@ uint32_t PageView::CellOffset(int i) const {
 }
 
 absl::StatusOr<CellInfo> PageView::Cell(int i) const {
-  return ParseCell(data_, usable_, type_, CellOffset(i));
+  uint32_t off = CellOffset(i);
+  if (off < ptr_end_ || off + 4 > usable_) {
+    return absl::DataLossError(absl::StrCat("cell ", i, " offset ", off, " out of range"));
+  }
+  return ParseCell(data_, usable_, type_, off);
 }
 
 absl::StatusOr<uint32_t> PageView::Child(int i) const {
@@ -121,10 +120,9 @@ absl::StatusOr<Node> DecodeNode(const PageView& view) {
   n.right_child = view.right_child();
   n.cells.reserve(view.cell_count());
   for (int i = 0; i < view.cell_count(); ++i) {
-    uint32_t off = view.CellOffset(i);
-    absl::StatusOr<CellInfo> c = ParseCell(view.data(), view.usable(), n.type, off);
+    absl::StatusOr<CellInfo> c = view.Cell(i);
     if (!c.ok()) return c.status();
-    n.cells.emplace_back(reinterpret_cast<const char*>(view.data() + off), c->size);
+    n.cells.emplace_back(reinterpret_cast<const char*>(view.data() + view.CellOffset(i)), c->size);
   }
   return n;
 }
@@ -170,6 +168,40 @@ bool TryInsertCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx,
   Put16(ptrs + 2 * idx, static_cast<uint16_t>(off));
   Put16(h + 3, static_cast<uint16_t>(n + 1));
   Put16(h + 5, static_cast<uint16_t>(off));
+  return true;
+}
+
+bool TryRemoveCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx, uint32_t size) {
+  uint32_t hdr = BtreeHeaderOffset(pgno);
+  uint8_t* h = page + hdr;
+  uint32_t hsize = PageHeaderSize(static_cast<PageType>(h[0]));
+  uint32_t n = Get16(h + 3);
+  uint32_t content = Get16(h + 5);
+  if (content == 0) content = 65536;
+  uint32_t ptr_end = hdr + hsize + 2 * n;
+  if (Get16(h + 1) != 0 || idx < 0 || static_cast<uint32_t>(idx) >= n) return false;
+  if (content > usable || content < ptr_end) return false;
+  uint8_t* ptrs = h + hsize;
+  const uint32_t off = Get16(ptrs + 2 * idx);
+  if (off < content || off + size > usable) return false;
+  for (uint32_t j = 0; j < n; ++j) {
+    uint32_t p = Get16(ptrs + 2 * j);
+    if (p < content || p >= usable ||
+        (j != static_cast<uint32_t>(idx) && p >= off && p < off + size)) {
+      return false;
+    }
+  }
+  // Close the gap: the cells below the removed one move up by `size` bytes.
+  std::memmove(page + content + size, page + content, off - content);
+  std::memset(page + content, 0, size);
+  for (uint32_t j = 0; j < n; ++j) {
+    uint32_t p = Get16(ptrs + 2 * j);
+    if (p < off) Put16(ptrs + 2 * j, static_cast<uint16_t>(p + size));
+  }
+  std::memmove(ptrs + 2 * idx, ptrs + 2 * (idx + 1), 2 * (n - idx - 1));
+  Put16(ptrs + 2 * (n - 1), 0);
+  Put16(h + 3, static_cast<uint16_t>(n - 1));
+  Put16(h + 5, static_cast<uint16_t>(content + size));
   return true;
 }
 

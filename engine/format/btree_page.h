@@ -56,7 +56,7 @@ absl::StatusOr<CellInfo> ParseCell(const uint8_t* page, uint32_t usable, PageTyp
 // A validated, read-only view of a b-tree page.
 class PageView {
  public:
-  // Validates the page header and the cell pointer array of page `pgno`.
+  // Validates the page header of page `pgno`; cell pointers are checked by Cell().
   static absl::StatusOr<PageView> Parse(const uint8_t* data, uint32_t pgno, uint32_t usable);
 
   PageType type() const { return type_; }
@@ -69,7 +69,7 @@ class PageView {
   absl::StatusOr<CellInfo> Cell(int i) const;
   // Child page to the left of cell i, or the right child for i == cell_count().
   absl::StatusOr<uint32_t> Child(int i) const;
-  // Page offset of cell i (already range-checked by Parse).
+  // Page offset of cell i as stored (validated only by Cell()).
   uint32_t CellOffset(int i) const;
 
  private:
@@ -78,6 +78,7 @@ class PageView {
   uint32_t hdr_ = 0;
   PageType type_ = PageType::kTableLeaf;
   int ncells_ = 0;
+  uint32_t ptr_end_ = 0;
   uint32_t right_child_ = 0;
 };
 
@@ -103,6 +104,11 @@ void EncodeNode(const Node& node, uint32_t pgno, uint32_t usable, uint8_t* page)
 // the pointer array and the cell content. Returns false (page untouched) if it does not fit.
 // A content-area start outside [pointer array end, usable] (a damaged page) also returns false.
 bool TryInsertCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx, const std::string& cell);
+
+// Removes cell `idx` (of `size` bytes) from page `pgno` in place, moving the cells stored
+// below it up so no freeblock is created. Returns false (page untouched) if the page has
+// freeblocks or any pointer looks damaged.
+bool TryRemoveCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx, uint32_t size);
 
 // Left child pointer stored in the first 4 bytes of an interior cell.
 uint32_t CellLeftChild(const std::string& cell);
