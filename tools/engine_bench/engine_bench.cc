@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +45,7 @@ struct Config {
   int preload = 20000;  // rows inserted (unmeasured) before the phases
   size_t cache_pages = 2000;
   std::string io = "auto";
+  int rounds = 3;  // engine and sqlite alternate; the median round is reported
 };
 
 constexpr int kQueues = 10;
@@ -337,32 +339,47 @@ int main(int argc, char** argv) {
       size_t n = std::strlen(flag);
       return a.compare(0, n, flag) == 0 ? argv[i] + n : nullptr;
     };
-    if (const char* v = val("--dir="))
+    if (const char* v = val("--dir=")) {
       cfg.dir = v;
-    else if (const char* v = val("--ops="))
+    } else if (const char* v = val("--ops=")) {
       cfg.ops = std::atoi(v);
-    else if (const char* v = val("--preload="))
+    } else if (const char* v = val("--preload=")) {
       cfg.preload = std::atoi(v);
-    else if (const char* v = val("--cache_pages="))
+    } else if (const char* v = val("--cache_pages=")) {
       cfg.cache_pages = std::strtoul(v, nullptr, 10);
-    else if (const char* v = val("--io="))
+    } else if (const char* v = val("--io=")) {
       cfg.io = v;
-    else
-      Die("unknown flag " + a + " (flags: --dir --ops --preload --cache_pages --io)");
+    } else if (const char* v = val("--rounds=")) {
+      cfg.rounds = std::max(1, std::atoi(v));
+    } else {
+      Die("unknown flag " + a + " (flags: --dir --ops --preload --cache_pages --io --rounds)");
+    }
   }
   std::filesystem::create_directories(cfg.dir);
   long engine_rss = 0, sqlite_rss = 0;
-  auto engine = RunChild("engine", cfg, &engine_rss);
-  auto sqlite = RunChild("sqlite", cfg, &sqlite_rss);
+  std::map<std::string, std::vector<double>> engine, sqlite;
+  for (int r = 0; r < cfg.rounds; ++r) {
+    long rss = 0;
+    for (const auto& [k, v] : RunChild("engine", cfg, &rss)) engine[k].push_back(v);
+    engine_rss = std::max(engine_rss, rss);
+    for (const auto& [k, v] : RunChild("sqlite", cfg, &rss)) sqlite[k].push_back(v);
+    sqlite_rss = std::max(sqlite_rss, rss);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf("median of %d alternating rounds, ops per second\n", cfg.rounds);
   std::printf("%-8s %6s %14s %14s %8s\n", "op", "batch", "engine ops/s", "sqlite ops/s", "ratio");
   for (const char* op : {"insert", "claim", "delete"}) {
     for (int batch : {1, 100}) {
       std::string k = std::string(op) + "/" + std::to_string(batch);
-      std::printf("%-8s %6d %14.0f %14.0f %8.2f\n", op, batch, engine[k], sqlite[k],
-                  engine[k] / sqlite[k]);
+      double e = median(engine[k]), q = median(sqlite[k]);
+      std::printf("%-8s %6d %14.0f %14.0f %8.2f\n", op, batch, e, q, e / q);
     }
   }
-  std::printf("peak RSS: engine %.1f MiB (page cache %zu pages), sqlite %.1f MiB\n",
-              engine_rss / 1024.0, cfg.cache_pages, sqlite_rss / 1024.0);
+  std::printf("peak RSS: engine %.1f MiB (page cache %zu pages = %.1f MiB), sqlite %.1f MiB\n",
+              engine_rss / 1024.0, cfg.cache_pages, cfg.cache_pages * 4096 / 1048576.0,
+              sqlite_rss / 1024.0);
   return 0;
 }
