@@ -77,7 +77,8 @@ namespace pgqrs::engine::testing {
 namespace {
 
 TEST_CASE("schema-like inserts interleaved with new trees keep MaxRowid exact", "[engine][btree]") {
-  auto pager = OpenPager("posix", NewTempDir("bt2") + "/t.db");
+  const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
+  auto pager = OpenPager(backend, NewTempDir("bt2") + "/t.db");
   BTree schema(pager.get(), 1, true);
   pager->Begin();
   std::map<int64_t, std::string> model;
