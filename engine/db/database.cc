@@ -113,6 +113,13 @@ absl::Status Database::LoadSchema() {
     auto it = tables_.find(t);
     if (it != tables_.end()) it->second.writable = false;
   }
+  AttachIndexes();
+  return LoadSequences();
+}
+
+// Links each parsed index to its table; an index that does not fit its table makes the table
+// read-only instead of failing the open.
+void Database::AttachIndexes() {
   for (auto it = indexes_.begin(); it != indexes_.end();) {
     IndexInfo& ix = it->second;
     auto t = tables_.find(Lower(ix.def.table));
@@ -133,7 +140,6 @@ absl::Status Database::LoadSchema() {
       it = indexes_.erase(it);
     }
   }
-  return LoadSequences();
 }
 
 absl::Status Database::LoadSequences() {

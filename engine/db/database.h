@@ -154,6 +154,7 @@ class Database {
 
   Database() = default;
   absl::Status LoadSchema();
+  void AttachIndexes();
   absl::Status LoadSequences();
 
   mutable absl::Mutex mu_;  // protects the state below when no transaction is open
