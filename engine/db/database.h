@@ -126,6 +126,8 @@ class Database {
   // Names of the I/O backend in use ("uring", "posix", "sim").
   std::string backend_name() const;
   // Definitions of all tables / indexes the engine understands.
+  // The calls below wait for the open transaction: never call them from a thread that holds
+  // one (it would deadlock).
   std::vector<TableDef> Tables();
   std::vector<IndexDef> Indexes();
   // Number of fdatasync calls on the WAL so far (group-commit statistics).
