@@ -121,6 +121,8 @@ class Database {
   // Copies committed WAL frames into the database file. Waits for the open transaction.
   absl::Status Checkpoint();
   // Checkpoints (unless disabled) and releases the file lock. Idempotent.
+  // REQUIRES: no other thread is inside Begin() or Commit() (Commit waits for the WAL fsync
+  // after releasing the transaction slot, so Close cannot detect it).
   absl::Status Close();
 
   // Names of the I/O backend in use ("uring", "posix", "sim").
