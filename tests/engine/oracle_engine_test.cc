@@ -73,7 +73,26 @@ TEST_CASE("engine-written databases pass sqlite3 integrity_check and match the m
   }
   REQUIRE(!std::filesystem::exists(path + "-wal"));
   CheckSqlite(path, model);
-  // Reopen after sqlite3 looked at it, keep going, check again.
+  // Round trip: sqlite3 modifies the engine's file (its own index maintenance and
+  // sqlite_sequence), then the engine must read exactly that.
+  SqliteExec(path,
+             "UPDATE msgs SET state = 2 WHERE id % 3 = 0; DELETE FROM msgs WHERE id % 7 = 0; "
+             "INSERT INTO msgs(queue_id, state, priority, vt, payload, label, score) "
+             "VALUES (1, 0, 5, 42, x'00ff', 'S1', 2.5)");
+  for (auto it = model.begin(); it != model.end();) {
+    if (it->first % 7 == 0) {
+      it = model.erase(it);
+      continue;
+    }
+    if (it->first % 3 == 0) it->second[2] = Value::Integer(2);
+    ++it;
+  }
+  int64_t sqlite_id = SqliteQuery(path, "SELECT id FROM msgs WHERE label = 'S1'")[0][0].integer();
+  model[sqlite_id] = {Value::Integer(sqlite_id), Value::Integer(1),
+                      Value::Integer(0),         Value::Integer(5),
+                      Value::Integer(42),        Value::Blob(std::string("\0\xff", 2)),
+                      Value::Text("S1"),         Value::Real(2.5)};
+  // Reopen after sqlite3 modified it, keep going, check again.
   {
     auto db = OpenDb(path, opts);
     CheckEngine(db.get(), model);
