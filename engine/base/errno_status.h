@@ -1,0 +1,16 @@
+// Maps errno values (and io_uring's negative cqe->res) to absl::Status.
+// Thread safety: stateless, safe from any thread.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace pgqrs::engine {
+
+// Returns a status for `err` (a positive errno), with `context` (usually the file name and
+// operation) prefixed to the message. ENOENT -> NotFound, ENOSPC -> ResourceExhausted,
+// EAGAIN/EWOULDBLOCK/EACCES on a lock -> Unavailable, everything else -> Internal.
+absl::Status ErrnoToStatus(const std::string& context, int err);
+
+}  // namespace pgqrs::engine

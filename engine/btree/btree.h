@@ -1,0 +1,171 @@
+// Table and index b-trees over the pager (fileformat.html sections 1.6, 2.3, 2.5).
+//
+// A table tree maps int64 rowids to record payloads (a B+tree: rows only in leaves).
+// An index tree stores encoded index records (indexed columns, then the rowid) in key order
+// (a classic B-tree: interior cells are entries too). Keys compare with CompareRecordToKey
+// using the per-column DESC flags.
+//
+// Modifications descend from the root, then rebalance bottom-up: an overfull page is split, an
+// underfull one (< 1/4 used) is merged with or refilled from a sibling, the root grows and
+// shrinks in place. See engine/FORMAT.md section 1.3.
+//
+// Thread safety: not thread-safe; callers serialize all use of a pager and its trees.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/format/btree_page.h"
+#include "engine/format/record.h"
+#include "engine/pager/pager.h"
+
+namespace pgqrs::engine {
+
+class BTree {
+ public:
+  // A tree rooted at `root`. For index trees, `desc[i]` marks DESC key columns.
+  BTree(Pager* pager, uint32_t root, bool is_table, std::vector<bool> desc = {});
+
+  // Allocates an empty root page for a new tree. REQUIRES: in a write transaction.
+  static absl::StatusOr<uint32_t> Create(Pager* pager, bool is_table);
+
+  uint32_t root() const { return root_; }
+  bool is_table() const { return is_table_; }
+  Pager* pager() const { return pager_; }
+  const std::vector<bool>& desc() const { return desc_; }
+
+  // --- table trees ---
+  // Inserts or replaces the row `rowid`.
+  absl::Status Insert(int64_t rowid, std::string_view payload);
+  // Removes `rowid`. Returns false if it was absent.
+  absl::StatusOr<bool> Delete(int64_t rowid);
+  // The payload of `rowid`, or nullopt.
+  absl::StatusOr<std::optional<std::string>> Find(int64_t rowid);
+  // The largest rowid, or nullopt for an empty table.
+  absl::StatusOr<std::optional<int64_t>> MaxRowid();
+
+  // --- index trees ---
+  // Inserts the encoded index record `record`. AlreadyExists if an identical entry exists.
+  absl::Status InsertKey(std::string_view record);
+  // Removes the entry whose full key (all columns including the rowid) equals `key`.
+  // Returns false if absent.
+  absl::StatusOr<bool> DeleteKey(const std::vector<Value>& key);
+
+  // Frees every page of the tree (including the root). REQUIRES: in a write transaction.
+  absl::Status Drop();
+  // Number of entries (walks the tree).
+  absl::StatusOr<int64_t> Count();
+
+  // Reads the full payload of a cell (following overflow pages, with bounds and chain-length
+  // checks). The view points into `page` or into `*scratch`.
+  absl::Status Payload(const uint8_t* page, const CellInfo& cell, std::string* scratch,
+                       std::string_view* out);
+  // Loads and validates page `pgno` as a page of this tree's family.
+  absl::StatusOr<PageView> View(const PageRef& page);
+
+ private:
+  friend class Cursor;
+  struct PathEntry {
+    uint32_t pgno;
+    int idx;  // child index taken (interior), or cell index (target page)
+  };
+
+  absl::StatusOr<std::string> BuildCell(PageType type, const std::string& prefix,
+                                        std::string_view payload);
+  absl::Status FreeOverflow(const std::string& cell, PageType type);
+  absl::StatusOr<Node> LoadNode(uint32_t pgno);
+  absl::Status WriteNode(uint32_t pgno, const Node& node);
+  // Writes `node` to path[depth] and rebalances upwards.
+  absl::Status Store(std::vector<PathEntry>* path, size_t depth, Node node);
+  absl::Status StoreRoot(std::vector<PathEntry>* path, Node node);
+  // A parent and the group of its children [a, b] being split, merged or rebalanced.
+  struct Group {
+    Node parent;
+    size_t a = 0, b = 0, ci = 0;  // group range and the modified child's index
+    PageType type = PageType::kTableLeaf;
+    std::vector<uint32_t> old_pgnos, new_pgnos;
+    std::vector<std::string> items;     // cells (and demoted dividers) in key order
+    uint32_t final_right = 0;           // right child of the last member (interior pages)
+    std::vector<std::string> dividers;  // new parent cells
+  };
+  absl::Status Redistribute(std::vector<PathEntry>* path, size_t depth, Node node, bool split);
+  absl::Status Gather(Group* g, Node node);
+  absl::Status PackAndWrite(Group* g, bool pack_left);
+  // Index-tree search: compares the key of cell `i` of `view` with `key`.
+  absl::StatusOr<int> CompareCell(const PageView& view, int i, const std::vector<Value>& key);
+  // Position of the first cell whose key is >= (or > when `strict`) `key`.
+  absl::StatusOr<int> LowerBound(const PageView& view, const std::vector<Value>& key, bool strict,
+                                 bool* exact);
+  absl::StatusOr<int> RowidLowerBound(const PageView& view, int64_t rowid, bool* exact);
+  // Removes index entry i of the page at the end of `path` (leaf or interior).
+  absl::Status RemoveEntry(std::vector<PathEntry>* path, const PageRef& page, const PageView& view,
+                           int i);
+  // Removes cell i of a leaf in place when the page stays at least 1/4 full (or is the root).
+  // Returns false when the caller must take the rebalancing path instead.
+  absl::StatusOr<bool> RemoveInPlace(const PageRef& page, const PageView& view, int i,
+                                     bool is_root);
+  absl::Status RemoveFromInterior(std::vector<PathEntry>* path, Node interior);
+
+  Pager* pager_;
+  uint32_t root_;
+  bool is_table_;
+  std::vector<bool> desc_;
+  bool append_hint_ = false;  // the insert is at the far right: split leaving pages full
+  bool allow_merge_ = false;  // set while deleting: underfull pages are merged
+  std::map<uint32_t, Node> overrides_;
+};
+
+// An ordered cursor over one tree. It caches the current entry, so reads stay valid after
+// the tree changes; Next/Prev re-seek from the cached key when the pager reports changes.
+// Thread safety: not thread-safe.
+class Cursor {
+ public:
+  explicit Cursor(BTree* tree) : tree_(tree) {}
+
+  absl::Status First();
+  absl::Status Last();
+  // Table trees: first row with rowid >= `rowid`.
+  absl::Status SeekRowid(int64_t rowid);
+  // Index trees: first entry >= `key` (prefix compare; `strict` makes it > key).
+  absl::Status SeekGE(const std::vector<Value>& key, bool strict);
+  // Index trees: last entry <= `key` (prefix compare; `strict` makes it < key).
+  absl::Status SeekLE(const std::vector<Value>& key, bool strict);
+  absl::Status Next();
+  absl::Status Prev();
+
+  bool Valid() const { return valid_; }
+  // Table trees: rowid and payload of the current row. Index trees: the encoded record.
+  int64_t rowid() const { return rowid_; }
+  const std::string& payload() const { return payload_; }
+
+ private:
+  struct Frame {
+    PageRef page;
+    PageView view;
+    int idx;
+  };
+  absl::Status Push(uint32_t pgno);
+  absl::Status DescendEdge(bool leftmost);
+  absl::Status Settle();  // skips empty leaves, then caches the entry
+  absl::Status Load();
+  absl::Status Step(bool forward);
+  absl::Status Reposition(bool forward);
+  absl::Status CheckOrder(int64_t prev_rowid, const std::string& prev, bool forward);
+  bool is_table_check() const { return tree_->is_table(); }
+
+  BTree* tree_;
+  std::vector<Frame> stack_;
+  bool valid_ = false;
+  uint64_t epoch_ = 0;
+  int64_t rowid_ = 0;
+  std::string payload_;
+  std::string scratch_;
+};
+
+}  // namespace pgqrs::engine

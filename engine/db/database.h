@@ -1,0 +1,238 @@
+// The engine's public API: a typed, SQL-free interface to a SQLite-format database.
+//
+//   DatabaseOptions opts;                       // io_uring if available, else POSIX
+//   PGQRS_ASSIGN_OR_RETURN(auto db, Database::Open("/var/lib/q.db", opts));
+//   PGQRS_ASSIGN_OR_RETURN(auto txn, db->Begin());
+//   PGQRS_RETURN_IF_ERROR(txn->CreateTable(messages_def));
+//   PGQRS_ASSIGN_OR_RETURN(int64_t id, txn->Insert("messages", row));
+//   PGQRS_RETURN_IF_ERROR(txn->Commit());       // durable (WAL fdatasync) when OK
+//
+// Concurrency model: one transaction at a time. Begin() blocks while another transaction is
+// open (reads also run inside a transaction). Commit releases the transaction slot before
+// waiting for the WAL fsync, so transactions committed by several threads share fsyncs
+// (group commit). A transaction started after another one's Commit released the slot sees
+// that transaction's changes even before its fsync finished; its own Commit cannot return
+// before that fsync.
+//
+// Rows are std::vector<Value> with one value per declared column, in declaration order. The
+// INTEGER PRIMARY KEY column (if any) holds the rowid.
+//
+// Thread safety: Database is thread-safe. A Transaction and its iterators belong to one thread
+// at a time and must not outlive the Database.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/catalog/schema.h"
+#include "engine/format/record.h"
+#include "engine/io/io_backend.h"
+
+namespace pgqrs::engine {
+
+class Pager;
+class BTree;
+class Cursor;
+class Transaction;
+
+struct DatabaseOptions {
+  // Which I/O backend to use; ignored when `backend` is set.
+  IoBackendKind io = IoBackendKind::kAuto;
+  // An explicit backend (e.g. a SimBackend in tests).
+  std::shared_ptr<IoBackend> backend;
+  // Clean pages kept in memory (4 KiB each by default). Default 2000 (8 MiB).
+  size_t cache_pages = 2000;
+  // Checkpoint once the WAL holds this many frames. Default 1000 (as SQLite).
+  uint32_t wal_checkpoint_pages = 1000;
+  // Open without writing anything; commits that change data fail with FailedPrecondition.
+  bool read_only = false;
+  // Checkpoint and delete the WAL on Close (turn off to simulate a crash in tests).
+  bool checkpoint_on_close = true;
+  // Seed for WAL salts; 0 = random.
+  uint64_t seed = 0;
+};
+
+// Index range for ScanIndex. Bounds are prefixes of the index columns (in index order);
+// an absent bound is unbounded. Comparisons honour DESC columns, i.e. "lower" means "first in
+// index order".
+struct IndexBound {
+  std::vector<Value> key;
+  bool inclusive = true;
+};
+struct IndexRange {
+  std::optional<IndexBound> lower;
+  std::optional<IndexBound> upper;
+  bool reverse = false;  // iterate from the upper end towards the lower end
+};
+
+// Iterates rows of a table in rowid order, or entries of an index in key order.
+// Valid until the transaction ends. Modifying the table during iteration is allowed; the
+// iterator continues after (or before, when reverse) the last entry it returned.
+class Iterator {
+ public:
+  ~Iterator();
+  bool Valid() const { return valid_; }
+  absl::Status Next();
+  int64_t rowid() const { return rowid_; }
+  // Index iterators: the indexed column values of the current entry (without the rowid).
+  const std::vector<Value>& key() const { return key_; }
+  // The current row (table iterators: decoded already; index iterators: looked up).
+  absl::StatusOr<Row> row();
+
+ private:
+  friend class Transaction;
+  Iterator() = default;
+  absl::Status Load();
+
+  Transaction* txn_ = nullptr;
+  std::string table_;
+  std::unique_ptr<BTree> tree_;
+  std::unique_ptr<Cursor> cursor_;
+  bool index_ = false;
+  bool reverse_ = false;
+  std::optional<IndexBound> stop_;
+  std::vector<bool> desc_;
+  bool valid_ = false;
+  int64_t rowid_ = 0;
+  std::vector<Value> key_;
+  std::optional<Row> row_;
+};
+
+class Database {
+ public:
+  // Opens or creates the database at `path`. See DatabaseOptions. Unavailable("database is
+  // locked") when another process (or Database) has it open.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
+                                                        const DatabaseOptions& options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Starts a transaction, waiting for the open one (if any) to end.
+  absl::StatusOr<std::unique_ptr<Transaction>> Begin();
+  // Copies committed WAL frames into the database file. Waits for the open transaction.
+  absl::Status Checkpoint();
+  // Checkpoints (unless disabled) and releases the file lock. Idempotent.
+  // REQUIRES: no other thread is inside Begin() or Commit() (Commit waits for the WAL fsync
+  // after releasing the transaction slot, so Close cannot detect it).
+  absl::Status Close();
+
+  // Names of the I/O backend in use ("uring", "posix", "sim").
+  std::string backend_name() const;
+  // Definitions of all tables / indexes the engine understands.
+  // The calls below wait for the open transaction: never call them from a thread that holds
+  // one (it would deadlock).
+  std::vector<TableDef> Tables();
+  std::vector<IndexDef> Indexes();
+  // Number of fdatasync calls on the WAL so far (group-commit statistics).
+  int64_t wal_sync_calls();
+  // Pages currently held by the page cache.
+  size_t cached_pages();
+
+ private:
+  friend class Transaction;
+  friend class Iterator;
+  struct IndexInfo {
+    IndexDef def;
+    uint32_t root = 0;
+    std::vector<int> cols;  // table column per index column
+    std::vector<bool> desc;
+    int where_col = -1;
+  };
+  struct TableInfo {
+    TableDef def;
+    uint32_t root = 0;
+    std::vector<std::string> indexes;  // names
+    bool writable = true;              // false when an index on it is not understood
+    std::optional<int64_t> seq;        // sqlite_sequence value (autoincrement tables)
+    bool seq_dirty = false;
+  };
+
+  Database() = default;
+  absl::Status LoadSchema();
+  void AttachIndexes();
+  absl::Status LoadSequences();
+
+  mutable absl::Mutex mu_;  // protects the state below when no transaction is open
+  absl::Mutex txn_mu_;      // held by the open transaction
+  std::string path_;
+  DatabaseOptions options_;
+  std::shared_ptr<IoBackend> backend_;
+  std::unique_ptr<Pager> pager_;
+  std::map<std::string, TableInfo> tables_;   // keyed by lower-case name
+  std::map<std::string, IndexInfo> indexes_;  // keyed by lower-case name
+  uint32_t sequence_root_ = 0;
+  absl::Status fatal_;  // set after a failed WAL sync: the database must be reopened
+  bool closed_ = false;
+};
+
+// A transaction. Destroying an uncommitted transaction rolls it back.
+// Errors from a modifying call leave the transaction usable (the call had no effect) unless
+// the error is an I/O error or DataLoss, after which only Rollback is possible.
+class Transaction {
+ public:
+  ~Transaction();
+
+  // Creates a table / index (the index is filled from existing rows). AlreadyExists if the
+  // name is taken; InvalidArgument for bad definitions.
+  absl::Status CreateTable(const TableDef& def);
+  absl::Status CreateIndex(const IndexDef& def);
+
+  // Inserts `row`. If the table has a rowid alias column holding NULL, a rowid is allocated
+  // (max(rowid)+1, or for AUTOINCREMENT tables max(seq, max(rowid))+1). Returns the rowid.
+  // AlreadyExists on a duplicate rowid or UNIQUE index violation; InvalidArgument on a wrong
+  // column count, a value of the wrong type, or NULL in a NOT NULL column.
+  absl::StatusOr<int64_t> Insert(std::string_view table, Row row);
+  // Replaces row `rowid`. NotFound if it does not exist. The rowid itself cannot change.
+  absl::Status Update(std::string_view table, int64_t rowid, Row row);
+  // Deletes row `rowid`; returns false if it did not exist.
+  absl::StatusOr<bool> Delete(std::string_view table, int64_t rowid);
+  // Reads row `rowid`.
+  absl::StatusOr<std::optional<Row>> Get(std::string_view table, int64_t rowid);
+  absl::StatusOr<int64_t> Count(std::string_view table);
+  // Full scan in rowid order (descending when `reverse`).
+  absl::StatusOr<std::unique_ptr<Iterator>> ScanTable(std::string_view table, bool reverse = false);
+  // Ordered scan of an index within `range`.
+  absl::StatusOr<std::unique_ptr<Iterator>> ScanIndex(std::string_view index,
+                                                      const IndexRange& range);
+
+  // Makes the transaction durable. On error nothing was committed (unless the error came from
+  // the WAL fsync, after which the database is unusable and must be reopened).
+  absl::Status Commit();
+  void Rollback();
+
+ private:
+  friend class Database;
+  friend class Iterator;
+  explicit Transaction(Database* db) : db_(db) {}
+  absl::StatusOr<Database::TableInfo*> Table(std::string_view name, bool write);
+  absl::StatusOr<Row> Normalize(const Database::TableInfo& t, Row row) const;
+  absl::StatusOr<Row> DecodeRow(const Database::TableInfo& t, int64_t rowid,
+                                std::string_view payload) const;
+  absl::Status CheckUnique(const Database::IndexInfo& ix, const Row& row, int64_t rowid);
+  absl::Status AddIndexEntries(const Database::TableInfo& t, const Row& row, int64_t rowid,
+                               const Row* old_row);
+  absl::Status RemoveIndexEntries(const Database::TableInfo& t, const Row& row, int64_t rowid,
+                                  const Row* new_row);
+  absl::StatusOr<int64_t> AllocateRowid(Database::TableInfo* t);
+  absl::Status InsertSchemaRow(const std::string& type, const std::string& name,
+                               const std::string& table, uint32_t root, const std::string& sql);
+  absl::Status FlushSequences();
+  absl::Status Poison(absl::Status s);
+  void End();
+
+  Database* db_;
+  bool done_ = false;
+  bool schema_changed_ = false;
+  absl::Status broken_;
+};
+
+}  // namespace pgqrs::engine

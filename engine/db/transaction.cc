@@ -1,0 +1,447 @@
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/btree/btree.h"
+#include "engine/db/database.h"
+#include "engine/pager/pager.h"
+
+namespace pgqrs::engine {
+namespace {
+
+std::string Lower(std::string_view s) { return absl::AsciiStrToLower(std::string(s)); }
+
+// The index key of `row` (indexed values, then the rowid), or nullopt when the row does not
+// satisfy the partial-index predicate.
+std::optional<std::vector<Value>> IndexKey(const std::vector<int>& cols, int where_col,
+                                           PartialPredicate where, const Row& row, int64_t rowid) {
+  if (where != PartialPredicate::kNone) {
+    bool is_null = row[where_col].is_null();
+    if (is_null != (where == PartialPredicate::kIsNull)) return std::nullopt;
+  }
+  std::vector<Value> key;
+  key.reserve(cols.size() + 1);
+  for (int c : cols) key.push_back(row[c]);
+  key.push_back(Value::Integer(rowid));
+  return key;
+}
+
+bool IsIoError(const absl::Status& s) {
+  return absl::IsDataLoss(s) || absl::IsInternal(s) || absl::IsResourceExhausted(s) ||
+         absl::IsUnavailable(s);
+}
+
+}  // namespace
+
+Transaction::~Transaction() {
+  if (!done_) Rollback();
+}
+
+void Transaction::End() {
+  done_ = true;
+  db_->txn_mu_.Unlock();
+}
+
+absl::Status Transaction::Poison(absl::Status s) {
+  if (!s.ok() && broken_.ok()) broken_ = s;
+  return s;
+}
+
+absl::StatusOr<Database::TableInfo*> Transaction::Table(std::string_view name, bool write) {
+  if (done_) return absl::FailedPreconditionError("transaction has ended");
+  if (!broken_.ok()) return broken_;
+  auto it = db_->tables_.find(Lower(name));
+  if (it == db_->tables_.end())
+    return absl::NotFoundError(absl::StrCat("no table ", std::string(name)));
+  Database::TableInfo* t = &it->second;
+  if (t->def.columns.empty()) {
+    return absl::UnimplementedError(
+        absl::StrCat("table ", std::string(name), " uses unsupported SQL"));
+  }
+  if (write && db_->options_.read_only) return absl::FailedPreconditionError("read-only database");
+  if (write && !t->writable) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("table ", std::string(name), " has unsupported indexes"));
+  }
+  return t;
+}
+
+absl::StatusOr<Row> Transaction::Normalize(const Database::TableInfo& t, Row row) const {
+  const TableDef& def = t.def;
+  if (row.size() != def.columns.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(def.name, ": expected ", def.columns.size(), " values, got ", row.size()));
+  }
+  for (size_t i = 0; i < row.size(); ++i) {
+    const ColumnDef& c = def.columns[i];
+    Value& v = row[i];
+    auto bad = [&] {
+      return absl::InvalidArgumentError(absl::StrCat("bad value for ", def.name, ".", c.name));
+    };
+    if (v.is_null()) {
+      if (c.not_null && static_cast<int>(i) != def.rowid_column) {
+        return absl::InvalidArgumentError(absl::StrCat("NULL in ", def.name, ".", c.name));
+      }
+      continue;
+    }
+    switch (c.type) {
+      case ColumnType::kInteger:
+        if (v.type() != Value::Type::kInteger) return bad();
+        break;
+      case ColumnType::kReal:
+        if (v.type() == Value::Type::kInteger) v = Value::Real(static_cast<double>(v.integer()));
+        if (v.type() != Value::Type::kReal || std::isnan(v.real())) return bad();
+        break;
+      case ColumnType::kText:
+        if (v.type() != Value::Type::kText && v.type() != Value::Type::kBlob) return bad();
+        break;
+      case ColumnType::kBlob:
+      case ColumnType::kAny:
+        if (v.type() == Value::Type::kReal && std::isnan(v.real())) return bad();
+        break;
+    }
+  }
+  return row;
+}
+
+absl::StatusOr<Row> Transaction::DecodeRow(const Database::TableInfo& t, int64_t rowid,
+                                           std::string_view payload) const {
+  PGQRS_ASSIGN_OR_RETURN(Row row, DecodeRecord(payload));
+  if (row.size() > t.def.columns.size()) {
+    return absl::DataLossError(absl::StrCat(t.def.name, ": row ", rowid, " has too many values"));
+  }
+  row.resize(t.def.columns.size());
+  for (size_t i = 0; i < row.size(); ++i) {
+    // REAL affinity: sqlite3 stores integral reals as integers and converts them on read.
+    if (t.def.columns[i].type == ColumnType::kReal && row[i].type() == Value::Type::kInteger) {
+      row[i] = Value::Real(static_cast<double>(row[i].integer()));
+    }
+  }
+  if (t.def.rowid_column >= 0) row[t.def.rowid_column] = Value::Integer(rowid);
+  return row;
+}
+
+absl::Status Transaction::CheckUnique(const Database::IndexInfo& ix, const Row& row,
+                                      int64_t rowid) {
+  if (!ix.def.unique) return absl::OkStatus();
+  std::optional<std::vector<Value>> key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
+  if (!key) return absl::OkStatus();
+  key->pop_back();
+  for (const Value& v : *key) {
+    if (v.is_null()) return absl::OkStatus();  // NULLs are distinct
+  }
+  BTree tree(db_->pager_.get(), ix.root, false, ix.desc);
+  Cursor c(&tree);
+  PGQRS_RETURN_IF_ERROR(c.SeekGE(*key, false));
+  while (c.Valid()) {
+    PGQRS_ASSIGN_OR_RETURN(int cmp, CompareRecordToKey(c.payload(), *key, ix.desc));
+    if (cmp != 0) break;
+    PGQRS_ASSIGN_OR_RETURN(std::vector<Value> entry, DecodeRecord(c.payload()));
+    if (entry.empty() || entry.back().type() != Value::Type::kInteger ||
+        entry.back().integer() != rowid) {
+      return absl::AlreadyExistsError(absl::StrCat("UNIQUE constraint failed: ", ix.def.name));
+    }
+    PGQRS_RETURN_IF_ERROR(c.Next());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transaction::AddIndexEntries(const Database::TableInfo& t, const Row& row,
+                                          int64_t rowid, const Row* old_row) {
+  for (const std::string& name : t.indexes) {
+    const Database::IndexInfo& ix = db_->indexes_.at(name);
+    auto key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
+    if (!key) continue;
+    if (old_row != nullptr) {
+      auto old = IndexKey(ix.cols, ix.where_col, ix.def.where, *old_row, rowid);
+      if (old && *old == *key) continue;
+    }
+    std::string rec;
+    EncodeRecord(*key, &rec);
+    BTree tree(db_->pager_.get(), ix.root, false, ix.desc);
+    PGQRS_RETURN_IF_ERROR(tree.InsertKey(rec));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transaction::RemoveIndexEntries(const Database::TableInfo& t, const Row& row,
+                                             int64_t rowid, const Row* new_row) {
+  for (const std::string& name : t.indexes) {
+    const Database::IndexInfo& ix = db_->indexes_.at(name);
+    auto key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
+    if (!key) continue;
+    if (new_row != nullptr) {
+      auto next = IndexKey(ix.cols, ix.where_col, ix.def.where, *new_row, rowid);
+      if (next && *next == *key) continue;
+    }
+    BTree tree(db_->pager_.get(), ix.root, false, ix.desc);
+    PGQRS_ASSIGN_OR_RETURN(bool found, tree.DeleteKey(*key));
+    if (!found) {
+      return absl::DataLossError(absl::StrCat("row ", rowid, " missing from index ", ix.def.name));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Transaction::AllocateRowid(Database::TableInfo* t) {
+  BTree tree(db_->pager_.get(), t->root, true);
+  PGQRS_ASSIGN_OR_RETURN(std::optional<int64_t> max, tree.MaxRowid());
+  int64_t base = max.value_or(0);
+  if (t->def.autoincrement) base = std::max(base, t->seq.value_or(0));
+  if (base == INT64_MAX) return absl::ResourceExhaustedError("rowids exhausted");
+  return base + 1;
+}
+
+absl::StatusOr<int64_t> Transaction::Insert(std::string_view table, Row row) {
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
+  PGQRS_ASSIGN_OR_RETURN(row, Normalize(*t, std::move(row)));
+  BTree tree(db_->pager_.get(), t->root, true);
+  const int rc = t->def.rowid_column;
+  int64_t rowid;
+  if (rc >= 0 && !row[rc].is_null()) {
+    rowid = row[rc].integer();
+    PGQRS_ASSIGN_OR_RETURN(std::optional<std::string> existing, tree.Find(rowid));
+    if (existing) return absl::AlreadyExistsError(absl::StrCat("rowid ", rowid, " exists"));
+  } else {
+    PGQRS_ASSIGN_OR_RETURN(rowid, AllocateRowid(t));
+    if (rc >= 0) row[rc] = Value::Integer(rowid);
+  }
+  for (const std::string& name : t->indexes) {
+    PGQRS_RETURN_IF_ERROR(CheckUnique(db_->indexes_.at(name), row, rowid));
+  }
+  Row stored = row;
+  if (rc >= 0) stored[rc] = Value::Null();
+  std::string rec;
+  EncodeRecord(stored, &rec);
+  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, rec)));
+  PGQRS_RETURN_IF_ERROR(Poison(AddIndexEntries(*t, row, rowid, nullptr)));
+  if (t->def.autoincrement && (!t->seq || rowid > *t->seq)) {
+    t->seq = rowid;
+    t->seq_dirty = true;
+  }
+  return rowid;
+}
+
+absl::Status Transaction::Update(std::string_view table, int64_t rowid, Row row) {
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
+  PGQRS_ASSIGN_OR_RETURN(row, Normalize(*t, std::move(row)));
+  const int rc = t->def.rowid_column;
+  if (rc >= 0) {
+    if (!row[rc].is_null() && row[rc].integer() != rowid) {
+      return absl::InvalidArgumentError("Update cannot change the rowid");
+    }
+    row[rc] = Value::Integer(rowid);
+  }
+  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
+  if (!old) return absl::NotFoundError(absl::StrCat("no row ", rowid, " in ", std::string(table)));
+  for (const std::string& name : t->indexes) {
+    PGQRS_RETURN_IF_ERROR(CheckUnique(db_->indexes_.at(name), row, rowid));
+  }
+  PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(*t, *old, rowid, &row)));
+  Row stored = row;
+  if (rc >= 0) stored[rc] = Value::Null();
+  std::string rec;
+  EncodeRecord(stored, &rec);
+  BTree tree(db_->pager_.get(), t->root, true);
+  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, rec)));
+  return Poison(AddIndexEntries(*t, row, rowid, &*old));
+}
+
+absl::StatusOr<bool> Transaction::Delete(std::string_view table, int64_t rowid) {
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
+  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
+  if (!old) return false;
+  PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(*t, *old, rowid, nullptr)));
+  BTree tree(db_->pager_.get(), t->root, true);
+  absl::StatusOr<bool> found = tree.Delete(rowid);
+  if (!found.ok()) return Poison(found.status());
+  return *found;
+}
+
+absl::StatusOr<std::optional<Row>> Transaction::Get(std::string_view table, int64_t rowid) {
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, false));
+  BTree tree(db_->pager_.get(), t->root, true);
+  PGQRS_ASSIGN_OR_RETURN(std::optional<std::string> payload, tree.Find(rowid));
+  if (!payload) return std::optional<Row>();
+  PGQRS_ASSIGN_OR_RETURN(Row row, DecodeRow(*t, rowid, *payload));
+  return std::optional<Row>(std::move(row));
+}
+
+absl::StatusOr<int64_t> Transaction::Count(std::string_view table) {
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, false));
+  BTree tree(db_->pager_.get(), t->root, true);
+  return tree.Count();
+}
+
+absl::Status Transaction::InsertSchemaRow(const std::string& type, const std::string& name,
+                                          const std::string& table, uint32_t root,
+                                          const std::string& sql) {
+  BTree schema(db_->pager_.get(), 1, true);
+  PGQRS_ASSIGN_OR_RETURN(std::optional<int64_t> max, schema.MaxRowid());
+  std::string rec;
+  EncodeRecord({Value::Text(type), Value::Text(name), Value::Text(table), Value::Integer(root),
+                Value::Text(sql)},
+               &rec);
+  PGQRS_RETURN_IF_ERROR(schema.Insert(max.value_or(0) + 1, rec));
+  schema_changed_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Transaction::CreateTable(const TableDef& def) {
+  if (done_) return absl::FailedPreconditionError("transaction has ended");
+  if (!broken_.ok()) return broken_;
+  if (db_->options_.read_only) return absl::FailedPreconditionError("read-only database");
+  PGQRS_RETURN_IF_ERROR(ValidateTableDef(def));
+  std::string key = Lower(def.name);
+  if (db_->tables_.count(key) || db_->indexes_.count(key)) {
+    return absl::AlreadyExistsError("name already used: " + def.name);
+  }
+  Pager* pager = db_->pager_.get();
+  if (def.autoincrement && db_->sequence_root_ == 0) {
+    absl::StatusOr<uint32_t> root = BTree::Create(pager, true);
+    if (!root.ok()) return Poison(root.status());
+    PGQRS_RETURN_IF_ERROR(Poison(InsertSchemaRow("table", "sqlite_sequence", "sqlite_sequence",
+                                                 *root, "CREATE TABLE sqlite_sequence(name,seq)")));
+    db_->sequence_root_ = *root;
+  }
+  absl::StatusOr<uint32_t> root = BTree::Create(pager, true);
+  if (!root.ok()) return Poison(root.status());
+  PGQRS_RETURN_IF_ERROR(
+      Poison(InsertSchemaRow("table", def.name, def.name, *root, CreateTableSql(def))));
+  Database::TableInfo info;
+  info.def = def;
+  info.root = *root;
+  db_->tables_[key] = std::move(info);
+  return absl::OkStatus();
+}
+
+absl::Status Transaction::CreateIndex(const IndexDef& def) {
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(def.table, true));
+  PGQRS_RETURN_IF_ERROR(ValidateIndexDef(def, t->def));
+  std::string key = Lower(def.name);
+  if (db_->tables_.count(key) || db_->indexes_.count(key)) {
+    return absl::AlreadyExistsError("name already used: " + def.name);
+  }
+  Database::IndexInfo ix;
+  ix.def = def;
+  ix.def.table = t->def.name;
+  for (const IndexColumn& c : def.columns) {
+    ix.cols.push_back(t->def.ColumnIndex(c.name));
+    ix.desc.push_back(c.desc);
+  }
+  if (def.where != PartialPredicate::kNone) ix.where_col = t->def.ColumnIndex(def.where_column);
+  absl::StatusOr<uint32_t> root = BTree::Create(db_->pager_.get(), false);
+  if (!root.ok()) return Poison(root.status());
+  ix.root = *root;
+  PGQRS_RETURN_IF_ERROR(
+      Poison(InsertSchemaRow("index", def.name, t->def.name, ix.root, CreateIndexSql(ix.def))));
+  db_->indexes_[key] = ix;
+  t->indexes.push_back(key);
+  // Fill from the existing rows.
+  BTree table(db_->pager_.get(), t->root, true);
+  BTree index(db_->pager_.get(), ix.root, false, ix.desc);
+  Cursor c(&table);
+  PGQRS_RETURN_IF_ERROR(Poison(c.First()));
+  while (c.Valid()) {
+    PGQRS_ASSIGN_OR_RETURN(Row row, DecodeRow(*t, c.rowid(), c.payload()));
+    PGQRS_RETURN_IF_ERROR(Poison(CheckUnique(ix, row, c.rowid())));
+    auto k = IndexKey(ix.cols, ix.where_col, ix.def.where, row, c.rowid());
+    if (k) {
+      std::string rec;
+      EncodeRecord(*k, &rec);
+      PGQRS_RETURN_IF_ERROR(Poison(index.InsertKey(rec)));
+    }
+    PGQRS_RETURN_IF_ERROR(Poison(c.Next()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transaction::FlushSequences() {
+  if (db_->sequence_root_ == 0) return absl::OkStatus();
+  BTree seq(db_->pager_.get(), db_->sequence_root_, true);
+  for (auto& [name, t] : db_->tables_) {
+    if (!t.seq_dirty) continue;
+    int64_t rowid = 0;
+    Cursor c(&seq);
+    PGQRS_RETURN_IF_ERROR(c.First());
+    int64_t max = 0;
+    while (c.Valid()) {
+      max = c.rowid();
+      PGQRS_ASSIGN_OR_RETURN(std::vector<Value> v, DecodeRecord(c.payload()));
+      if (!v.empty() && v[0].type() == Value::Type::kText && Lower(v[0].bytes()) == name) {
+        rowid = c.rowid();
+        break;
+      }
+      PGQRS_RETURN_IF_ERROR(c.Next());
+    }
+    if (rowid == 0) rowid = max + 1;
+    std::string rec;
+    EncodeRecord({Value::Text(t.def.name), Value::Integer(*t.seq)}, &rec);
+    PGQRS_RETURN_IF_ERROR(seq.Insert(rowid, rec));
+    t.seq_dirty = false;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transaction::Commit() {
+  if (done_) return absl::FailedPreconditionError("transaction has ended");
+  if (!broken_.ok()) {
+    absl::Status s = broken_;
+    Rollback();
+    return s;
+  }
+  Pager* pager = db_->pager_.get();
+  absl::Status s = FlushSequences();
+  if (!s.ok()) {
+    Rollback();
+    return s;
+  }
+  if (schema_changed_) pager->mutable_header()->schema_cookie++;
+  absl::StatusOr<uint64_t> lsn = pager->Commit();
+  if (!lsn.ok()) {
+    // The pager rolled back; the in-memory catalog must follow.
+    if (schema_changed_ || IsIoError(lsn.status()))
+      db_->LoadSchema().IgnoreError();
+    else
+      db_->LoadSequences().IgnoreError();
+    End();
+    return lsn.status();
+  }
+  if (pager->wal_frames() >= db_->options_.wal_checkpoint_pages) {
+    s = pager->Checkpoint();  // syncs the WAL first, which also makes this commit durable
+    End();
+    if (!s.ok()) {
+      absl::MutexLock l(&db_->mu_);
+      db_->fatal_ = s;
+    }
+    return s;
+  }
+  End();
+  s = pager->SyncTo(*lsn);
+  if (!s.ok()) {
+    absl::MutexLock l(&db_->mu_);
+    db_->fatal_ = s;
+  }
+  return s;
+}
+
+void Transaction::Rollback() {
+  if (done_) return;
+  db_->pager_->Rollback();
+  bool seq_dirty = false;
+  for (const auto& [name, t] : db_->tables_) seq_dirty |= t.seq_dirty;
+  absl::Status s = absl::OkStatus();
+  if (schema_changed_ || !broken_.ok()) {
+    s = db_->LoadSchema();
+  } else if (seq_dirty) {
+    s = db_->LoadSequences();
+  }
+  if (!s.ok()) {
+    absl::MutexLock l(&db_->mu_);
+    db_->fatal_ = s;
+  }
+  End();
+}
+
+}  // namespace pgqrs::engine

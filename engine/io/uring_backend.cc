@@ -1,0 +1,282 @@
+// io_uring backend (liburing). Each file owns two rings: one for reads and writes, one for
+// fdatasync, so that a commit's frames can be written while another thread's sync is in
+// flight (group commit). Batches of writes are submitted together; WriteAndSync links the
+// fsync after the writes (IOSQE_IO_LINK) so the kernel orders it after them.
+#include <liburing.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/synchronization/mutex.h"
+#include "engine/base/errno_status.h"
+#include "engine/io/io_backend.h"
+#include "engine/io/posix_file_util.h"
+
+namespace pgqrs::engine {
+namespace {
+
+constexpr unsigned kRingEntries = 128;
+
+class Ring {
+ public:
+  ~Ring() {
+    if (ok_) io_uring_queue_exit(&ring_);
+  }
+  absl::Status Init(unsigned entries) {
+    int r = io_uring_queue_init(entries, &ring_, 0);
+    if (r < 0) return ErrnoToStatus("io_uring_queue_init", -r);
+    ok_ = true;
+    return absl::OkStatus();
+  }
+  io_uring* get() { return &ring_; }
+
+ private:
+  io_uring ring_;
+  bool ok_ = false;
+};
+
+// Progress of one write within a batch.
+struct Pending {
+  const uint8_t* data;
+  uint64_t offset;
+  size_t left;
+};
+
+class UringFile final : public File {
+ public:
+  UringFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~UringFile() override { ::close(fd_); }
+
+  absl::Status Init() {
+    absl::Status s = io_.Init(kRingEntries);
+    if (!s.ok()) return s;
+    return sync_.Init(4);
+  }
+
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, uint8_t* dst, size_t n) override {
+    absl::MutexLock l(&io_mu_);
+    size_t done = 0;
+    while (done < n) {
+      io_uring_sqe* sqe = io_uring_get_sqe(io_.get());
+      io_uring_prep_read(sqe, fd_, dst + done, static_cast<unsigned>(n - done), offset + done);
+      absl::StatusOr<int> r = SubmitOne(io_.get());
+      if (!r.ok()) return r.status();
+      if (*r == -EINTR || *r == -EAGAIN) continue;
+      if (*r < 0) return ErrnoToStatus(path_ + ": io_uring read", -*r);
+      if (*r == 0) break;
+      done += static_cast<size_t>(*r);
+    }
+    if (done < n) std::memset(dst + done, 0, n - done);
+    return done;
+  }
+
+  absl::Status Write(const std::vector<WriteOp>& ops) override {
+    absl::MutexLock l(&io_mu_);
+    return WriteLocked(ops);
+  }
+
+  absl::Status WriteAndSync(const std::vector<WriteOp>& ops) override {
+    if (ops.empty() || ops.size() >= kRingEntries) {
+      absl::Status s = Write(ops);
+      if (!s.ok()) return s;
+      return Sync();
+    }
+    absl::MutexLock l(&io_mu_);
+    io_uring* ring = io_.get();
+    for (size_t i = 0; i < ops.size(); ++i) {
+      io_uring_sqe* sqe = io_uring_get_sqe(ring);
+      io_uring_prep_write(sqe, fd_, ops[i].data, static_cast<unsigned>(ops[i].size), ops[i].offset);
+      io_uring_sqe_set_data64(sqe, i);
+      sqe->flags |= IOSQE_IO_LINK;
+    }
+    io_uring_sqe* fs = io_uring_get_sqe(ring);
+    io_uring_prep_fsync(fs, fd_, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(fs, ops.size());
+    unsigned total = static_cast<unsigned>(ops.size() + 1);
+    int r = io_uring_submit_and_wait(ring, total);
+    if (r < 0) return ErrnoToStatus(path_ + ": io_uring_submit", -r);
+    bool clean = true;
+    for (unsigned seen = 0; seen < total; ++seen) {
+      io_uring_cqe* cqe;
+      int w = io_uring_wait_cqe(ring, &cqe);
+      if (w < 0) return ErrnoToStatus(path_ + ": io_uring_wait_cqe", -w);
+      uint64_t idx = io_uring_cqe_get_data64(cqe);
+      int res = cqe->res;
+      io_uring_cqe_seen(ring, cqe);
+      if (idx < ops.size() && res != static_cast<int>(ops[idx].size)) clean = false;
+      if (idx == ops.size() && res < 0 && res != -ECANCELED) clean = false;
+    }
+    if (clean) return absl::OkStatus();
+    // A short or failed write broke the chain: redo everything the slow way. Rewriting the
+    // same bytes is idempotent.
+    absl::Status s = WriteLocked(ops);
+    if (!s.ok()) return s;
+    return SyncNow();
+  }
+
+  absl::Status Sync() override { return SyncNow(); }
+
+  absl::StatusOr<uint64_t> Size() override { return FdSize(fd_, path_); }
+  absl::Status Truncate(uint64_t size) override { return FdTruncate(fd_, path_, size); }
+  absl::Status Lock(uint64_t start, uint64_t len, bool exclusive) override {
+    return FdOfdLock(fd_, path_, start, len, exclusive);
+  }
+
+ private:
+  // Submits the prepared SQEs and returns the result of the single completion.
+  absl::StatusOr<int> SubmitOne(io_uring* ring) {
+    int r = io_uring_submit_and_wait(ring, 1);
+    if (r < 0) return ErrnoToStatus(path_ + ": io_uring_submit", -r);
+    io_uring_cqe* cqe;
+    r = io_uring_wait_cqe(ring, &cqe);
+    if (r < 0) return ErrnoToStatus(path_ + ": io_uring_wait_cqe", -r);
+    int res = cqe->res;
+    io_uring_cqe_seen(ring, cqe);
+    return res;
+  }
+
+  absl::Status SyncNow() {
+    absl::MutexLock l(&sync_mu_);
+    for (;;) {
+      io_uring_sqe* sqe = io_uring_get_sqe(sync_.get());
+      io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
+      absl::StatusOr<int> r = SubmitOne(sync_.get());
+      if (!r.ok()) return r.status();
+      if (*r == -EINTR || *r == -EAGAIN) continue;
+      if (*r < 0) return ErrnoToStatus(path_ + ": io_uring fdatasync", -*r);
+      return absl::OkStatus();
+    }
+  }
+
+  absl::Status WriteLocked(const std::vector<WriteOp>& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(io_mu_) {
+    std::vector<Pending> todo;
+    todo.reserve(ops.size());
+    for (const WriteOp& op : ops) {
+      if (op.size > 0) todo.push_back({op.data, op.offset, op.size});
+    }
+    size_t next = 0;
+    while (next < todo.size()) {
+      size_t batch_end = std::min(todo.size(), next + kRingEntries);
+      for (size_t i = next; i < batch_end; ++i) {
+        io_uring_sqe* sqe = io_uring_get_sqe(io_.get());
+        io_uring_prep_write(sqe, fd_, todo[i].data, static_cast<unsigned>(todo[i].left),
+                            todo[i].offset);
+        io_uring_sqe_set_data64(sqe, i);
+      }
+      unsigned n = static_cast<unsigned>(batch_end - next);
+      int r = io_uring_submit_and_wait(io_.get(), n);
+      if (r < 0) return ErrnoToStatus(path_ + ": io_uring_submit", -r);
+      std::vector<size_t> retry;
+      for (unsigned seen = 0; seen < n; ++seen) {
+        io_uring_cqe* cqe;
+        int w = io_uring_wait_cqe(io_.get(), &cqe);
+        if (w < 0) return ErrnoToStatus(path_ + ": io_uring_wait_cqe", -w);
+        size_t i = io_uring_cqe_get_data64(cqe);
+        int res = cqe->res;
+        io_uring_cqe_seen(io_.get(), cqe);
+        if (res == -EINTR || res == -EAGAIN) {
+          retry.push_back(i);
+        } else if (res < 0) {
+          return ErrnoToStatus(path_ + ": io_uring write", -res);
+        } else if (res == 0) {
+          return absl::InternalError(path_ + ": io_uring write wrote 0 bytes");
+        } else if (static_cast<size_t>(res) < todo[i].left) {
+          todo[i].data += res;
+          todo[i].offset += res;
+          todo[i].left -= res;
+          retry.push_back(i);
+        }
+      }
+      // Resubmit unfinished writes one at a time; this is rare.
+      for (size_t i : retry) {
+        absl::Status s = FinishOne(&todo[i]);
+        if (!s.ok()) return s;
+      }
+      next = batch_end;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status FinishOne(Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(io_mu_) {
+    while (p->left > 0) {
+      io_uring_sqe* sqe = io_uring_get_sqe(io_.get());
+      io_uring_prep_write(sqe, fd_, p->data, static_cast<unsigned>(p->left), p->offset);
+      absl::StatusOr<int> r = SubmitOne(io_.get());
+      if (!r.ok()) return r.status();
+      if (*r == -EINTR || *r == -EAGAIN) continue;
+      if (*r < 0) return ErrnoToStatus(path_ + ": io_uring write", -*r);
+      if (*r == 0) return absl::InternalError(path_ + ": io_uring write wrote 0 bytes");
+      p->data += *r;
+      p->offset += *r;
+      p->left -= *r;
+    }
+    return absl::OkStatus();
+  }
+
+  int fd_;
+  std::string path_;
+  absl::Mutex io_mu_;
+  Ring io_ ABSL_GUARDED_BY(io_mu_);
+  absl::Mutex sync_mu_;
+  Ring sync_ ABSL_GUARDED_BY(sync_mu_);
+};
+
+class UringBackend final : public IoBackend {
+ public:
+  const char* name() const override { return "uring"; }
+  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, bool create,
+                                             bool read_only) override {
+    absl::StatusOr<int> fd = FdOpen(path, create, read_only);
+    if (!fd.ok()) return fd.status();
+    auto f = std::make_unique<UringFile>(*fd, path);
+    absl::Status s = f->Init();
+    if (!s.ok()) return s;
+    return std::unique_ptr<File>(std::move(f));
+  }
+  absl::Status Remove(const std::string& path) override { return PathRemove(path); }
+  bool Exists(const std::string& path) override { return PathExists(path); }
+};
+
+// Creates a ring, checks the opcodes we need and runs one NOP through it.
+absl::Status ProbeUring() {
+  io_uring ring;
+  int r = io_uring_queue_init(4, &ring, 0);
+  if (r < 0) return ErrnoToStatus("io_uring_queue_init", -r);
+  absl::Status status = absl::OkStatus();
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  if (probe == nullptr) {
+    status = absl::FailedPreconditionError("io_uring_get_probe_ring failed");
+  } else {
+    for (int op : {IORING_OP_READ, IORING_OP_WRITE, IORING_OP_FSYNC, IORING_OP_NOP}) {
+      if (!io_uring_opcode_supported(probe, op)) {
+        status = absl::FailedPreconditionError("io_uring opcode not supported");
+      }
+    }
+    io_uring_free_probe(probe);
+  }
+  if (status.ok()) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_nop(sqe);
+    io_uring_cqe* cqe;
+    r = io_uring_submit_and_wait(&ring, 1);
+    if (r >= 0) r = io_uring_wait_cqe(&ring, &cqe);
+    if (r < 0) {
+      status = ErrnoToStatus("io_uring nop", -r);
+    } else {
+      io_uring_cqe_seen(&ring, cqe);
+    }
+  }
+  io_uring_queue_exit(&ring);
+  return status;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<IoBackend>> NewUringBackend() {
+  absl::Status s = ProbeUring();
+  if (!s.ok()) return absl::FailedPreconditionError("io_uring unavailable: " + s.ToString());
+  return std::shared_ptr<IoBackend>(std::make_shared<UringBackend>());
+}
+
+}  // namespace pgqrs::engine

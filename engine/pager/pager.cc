@@ -1,0 +1,402 @@
+#include "engine/pager/pager.h"
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/format/btree_page.h"
+#include "engine/format/varint.h"
+
+namespace pgqrs::engine {
+namespace {
+
+constexpr size_t kCheckpointBatchPages = 64;
+
+bool SameHeader(const DbHeader& a, const DbHeader& b) {
+  uint8_t x[kDbHeaderSize], y[kDbHeaderSize];
+  SerializeDbHeader(a, x);
+  SerializeDbHeader(b, y);
+  return std::memcmp(x, y, kDbHeaderSize) == 0;
+}
+
+}  // namespace
+
+Pager::Pager(std::shared_ptr<IoBackend> backend, std::string path, const PagerOptions& options)
+    : backend_(std::move(backend)), path_(std::move(path)), options_(options) {
+  if (options_.seed == 0)
+    options_.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
+  if (options_.cache_pages < 16) options_.cache_pages = 16;
+}
+
+Pager::~Pager() {
+  if (!closed_) {
+    // Best effort: a destructor cannot report errors; callers should Close() explicitly.
+    Close().IgnoreError();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Pager>> Pager::Open(std::shared_ptr<IoBackend> backend,
+                                                   const std::string& path,
+                                                   const PagerOptions& options) {
+  std::unique_ptr<Pager> p(new Pager(std::move(backend), path, options));
+  PGQRS_RETURN_IF_ERROR(p->OpenFiles());
+  return p;
+}
+
+absl::Status Pager::OpenFiles() {
+  const bool ro = options_.read_only;
+  PGQRS_ASSIGN_OR_RETURN(db_, backend_->Open(path_, !ro, ro));
+  PGQRS_RETURN_IF_ERROR(db_->Lock(kPendingByte, 512, !ro));
+  if (!ro) PGQRS_RETURN_IF_ERROR(backend_->Remove(path_ + "-shm"));
+  PGQRS_ASSIGN_OR_RETURN(uint64_t size, db_->Size());
+  if (size == 0) {
+    if (ro) return absl::InvalidArgumentError(path_ + ": empty database opened read-only");
+    PGQRS_RETURN_IF_ERROR(backend_->Remove(path_ + "-wal"));
+    header_ = DbHeader();
+    PGQRS_ASSIGN_OR_RETURN(
+        wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, false, options_.seed));
+    return InitNewDatabase();
+  }
+  if (size < kDbHeaderSize) return absl::DataLossError(path_ + ": file shorter than header");
+  uint8_t h[kDbHeaderSize];
+  PGQRS_RETURN_IF_ERROR(db_->ReadAt(0, h, kDbHeaderSize).status());
+  PGQRS_ASSIGN_OR_RETURN(header_, ParseDbHeader(h));
+  PGQRS_ASSIGN_OR_RETURN(
+      wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, ro, options_.seed));
+  return LoadHeader(size);
+}
+
+absl::Status Pager::InitNewDatabase() {
+  Begin();
+  header_.page_count = 1;
+  PageRef p1 = NewPage(1);
+  Node root;
+  root.type = PageType::kTableLeaf;
+  EncodeNode(root, 1, header_.usable_size(), p1->data.get());
+  committed_header_ = header_;
+  PGQRS_ASSIGN_OR_RETURN(uint64_t lsn, Commit());
+  PGQRS_RETURN_IF_ERROR(SyncTo(lsn));
+  // sqlite3 ignores a WAL next to an empty database file: write page 1 out right away.
+  return Checkpoint();
+}
+
+absl::Status Pager::LoadHeader(uint64_t file_size) {
+  const uint32_t page_size = header_.page_size;
+  PGQRS_ASSIGN_OR_RETURN(PageRef p1, Load(1));
+  PGQRS_ASSIGN_OR_RETURN(header_, ParseDbHeader(p1->data.get()));
+  if (header_.page_size != page_size) return absl::DataLossError("page 1: page size changed");
+  uint64_t file_pages = file_size / page_size;
+  if (wal_->db_size() > 0) {
+    header_.page_count = wal_->db_size();
+  } else if (!header_.page_count_valid()) {
+    header_.page_count = static_cast<uint32_t>(std::min<uint64_t>(file_pages, 0xfffffffe));
+  } else if (header_.page_count > file_pages) {
+    return absl::DataLossError(
+        absl::StrCat(path_, ": header says ", header_.page_count, " pages, file has ", file_pages));
+  }
+  if (header_.page_count == 0) return absl::DataLossError(path_ + ": no pages");
+  if (header_.freelist_trunk > header_.page_count || header_.freelist_count >= header_.page_count) {
+    return absl::DataLossError(path_ + ": bad freelist header");
+  }
+  committed_header_ = header_;
+  Insert(p1);
+  return absl::OkStatus();
+}
+
+absl::Status Pager::Close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  if (in_txn_) Rollback();
+  absl::Status status = absl::OkStatus();
+  bool remove_wal = false;
+  if (!options_.read_only && options_.checkpoint_on_close && wal_ != nullptr &&
+      wal_->file() != nullptr) {
+    status = Checkpoint();
+    remove_wal = status.ok();
+  }
+  wal_.reset();
+  if (remove_wal) status = backend_->Remove(path_ + "-wal");
+  cache_.clear();
+  lru_.clear();
+  db_.reset();
+  return status;
+}
+
+PageRef Pager::NewPage(uint32_t pgno) {
+  Drop(pgno);
+  auto page = std::make_shared<Page>();
+  page->pgno = pgno;
+  page->data.reset(new uint8_t[header_.page_size]);
+  std::memset(page->data.get(), 0, header_.page_size);
+  Insert(page);
+  MarkDirty(page);
+  return page;
+}
+
+void Pager::Insert(const PageRef& page) {
+  Entry& e = cache_[page->pgno];
+  e.page = page;
+  lru_.push_front(page->pgno);
+  e.lru = lru_.begin();
+  e.in_lru = true;
+}
+
+void Pager::Touch(Entry* e) {
+  if (e->in_lru) lru_.splice(lru_.begin(), lru_, e->lru);
+}
+
+void Pager::Drop(uint32_t pgno) {
+  auto it = cache_.find(pgno);
+  if (it == cache_.end()) return;
+  if (it->second.in_lru) lru_.erase(it->second.lru);
+  if (it->second.page->dirty) {
+    dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), it->second.page), dirty_.end());
+  }
+  cache_.erase(it);
+}
+
+void Pager::EvictIfNeeded() {
+  size_t budget = lru_.size();
+  while (cache_.size() > options_.cache_pages && budget-- > 0 && !lru_.empty()) {
+    uint32_t victim = lru_.back();
+    auto it = cache_.find(victim);
+    if (it->second.page.use_count() > 1) {  // pinned by a caller: keep, try the next one
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      continue;
+    }
+    lru_.pop_back();
+    cache_.erase(it);
+  }
+}
+
+absl::StatusOr<PageRef> Pager::Load(uint32_t pgno) {
+  auto page = std::make_shared<Page>();
+  page->pgno = pgno;
+  page->data.reset(new uint8_t[header_.page_size]);
+  uint64_t off;
+  if (wal_ != nullptr && wal_->Lookup(pgno, &off)) {
+    PGQRS_RETURN_IF_ERROR(wal_->ReadPage(off, page->data.get()));
+    return page;
+  }
+  PGQRS_ASSIGN_OR_RETURN(size_t got, db_->ReadAt(uint64_t{pgno - 1} * header_.page_size,
+                                                 page->data.get(), header_.page_size));
+  if (got != header_.page_size) {
+    return absl::DataLossError(absl::StrCat(path_, ": page ", pgno, " beyond end of file"));
+  }
+  return page;
+}
+
+absl::StatusOr<PageRef> Pager::Get(uint32_t pgno) {
+  if (pgno == 0 || pgno > header_.page_count || pgno == header_.lock_byte_page()) {
+    return absl::DataLossError(absl::StrCat("invalid page number ", pgno));
+  }
+  auto it = cache_.find(pgno);
+  if (it != cache_.end()) {
+    Touch(&it->second);
+    return it->second.page;
+  }
+  PGQRS_ASSIGN_OR_RETURN(PageRef page, Load(pgno));
+  Insert(page);
+  EvictIfNeeded();
+  return page;
+}
+
+void Pager::MarkDirty(const PageRef& page) {
+  PGQRS_CHECK(in_txn_);
+  ++epoch_;
+  if (page->dirty) return;
+  page->dirty = true;
+  dirty_.push_back(page);
+  Entry& e = cache_[page->pgno];
+  if (e.in_lru) {
+    lru_.erase(e.lru);
+    e.in_lru = false;
+  }
+}
+
+absl::StatusOr<PageRef> Pager::Allocate() {
+  PGQRS_ASSIGN_OR_RETURN(uint32_t pgno, PopFreePage());
+  if (pgno == 0) {
+    if (header_.page_count >= 0xfffffffd) return absl::ResourceExhaustedError("database full");
+    pgno = header_.page_count + 1;
+    if (pgno == header_.lock_byte_page()) ++pgno;
+    header_.page_count = pgno;
+  }
+  return NewPage(pgno);
+}
+
+absl::Status Pager::Free(uint32_t pgno) {
+  if (pgno < 2 || pgno > header_.page_count || pgno == header_.lock_byte_page()) {
+    return absl::DataLossError(absl::StrCat("freeing invalid page ", pgno));
+  }
+  Drop(pgno);
+  ++epoch_;
+  return PushFreePage(pgno);
+}
+
+absl::Status Pager::PushFreePage(uint32_t pgno) {
+  const uint32_t max_leaves = usable_size() / 4 - 8;
+  uint32_t trunk = header_.freelist_trunk;
+  if (trunk != 0) {
+    PGQRS_ASSIGN_OR_RETURN(PageRef t, Get(trunk));
+    uint32_t n = Get32(t->data.get() + 4);
+    if (n < max_leaves) {
+      MarkDirty(t);
+      Put32(t->data.get() + 8 + 4 * n, pgno);
+      Put32(t->data.get() + 4, n + 1);
+      header_.freelist_count++;
+      return absl::OkStatus();
+    }
+  }
+  PageRef page = NewPage(pgno);
+  Put32(page->data.get(), trunk);
+  Put32(page->data.get() + 4, 0);
+  header_.freelist_trunk = pgno;
+  header_.freelist_count++;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> Pager::PopFreePage() {
+  uint32_t trunk = header_.freelist_trunk;
+  if (trunk == 0) return 0;
+  if (header_.freelist_count == 0) return absl::DataLossError("freelist count is zero");
+  PGQRS_ASSIGN_OR_RETURN(PageRef t, Get(trunk));
+  uint32_t n = Get32(t->data.get() + 4);
+  if (n > usable_size() / 4 - 2) return absl::DataLossError("freelist leaf count too big");
+  auto valid = [&](uint32_t p) {
+    return p >= 2 && p <= header_.page_count && p != header_.lock_byte_page() && p != trunk;
+  };
+  if (n > 0) {
+    uint32_t leaf = Get32(t->data.get() + 8 + 4 * (n - 1));
+    if (!valid(leaf)) return absl::DataLossError(absl::StrCat("freelist: bad leaf ", leaf));
+    MarkDirty(t);
+    Put32(t->data.get() + 4, n - 1);
+    header_.freelist_count--;
+    return leaf;
+  }
+  uint32_t next = Get32(t->data.get());
+  if (next != 0 && !valid(next)) return absl::DataLossError("freelist: bad trunk link");
+  header_.freelist_trunk = next;
+  header_.freelist_count--;
+  return trunk;
+}
+
+void Pager::Begin() {
+  PGQRS_CHECK(!in_txn_);
+  PGQRS_CHECK(!options_.read_only || header_.page_count > 0);
+  in_txn_ = true;
+}
+
+absl::StatusOr<uint64_t> Pager::Commit() {
+  PGQRS_CHECK(in_txn_);
+  bool header_changed = !SameHeader(header_, committed_header_);
+  bool page1_dirty = false;
+  for (const PageRef& p : dirty_) page1_dirty |= p->pgno == 1;
+  if (dirty_.empty() && !header_changed) {
+    in_txn_ = false;
+    return 0;
+  }
+  if (options_.read_only) {
+    Rollback();
+    return absl::FailedPreconditionError(path_ + ": database is read-only");
+  }
+  if (header_changed || page1_dirty) {
+    header_.change_counter++;
+    header_.version_valid_for = header_.change_counter;
+    header_.write_version = header_.read_version = 2;
+    absl::StatusOr<PageRef> p1 = Get(1);
+    if (!p1.ok()) {
+      Rollback();
+      return p1.status();
+    }
+    MarkDirty(*p1);
+    SerializeDbHeader(header_, (*p1)->data.get());
+  }
+  std::sort(dirty_.begin(), dirty_.end(),
+            [](const PageRef& a, const PageRef& b) { return a->pgno < b->pgno; });
+  std::vector<std::pair<uint32_t, const uint8_t*>> frames;
+  frames.reserve(dirty_.size());
+  for (const PageRef& p : dirty_) frames.emplace_back(p->pgno, p->data.get());
+  absl::StatusOr<uint64_t> lsn = wal_->Append(frames, header_.page_count);
+  if (!lsn.ok()) {
+    Rollback();
+    return lsn.status();
+  }
+  for (const PageRef& p : dirty_) {
+    p->dirty = false;
+    Entry& e = cache_[p->pgno];
+    lru_.push_front(p->pgno);
+    e.lru = lru_.begin();
+    e.in_lru = true;
+  }
+  dirty_.clear();
+  committed_header_ = header_;
+  in_txn_ = false;
+  EvictIfNeeded();
+  return *lsn;
+}
+
+void Pager::Rollback() {
+  for (const PageRef& p : dirty_) {
+    auto it = cache_.find(p->pgno);
+    if (it != cache_.end()) {
+      if (it->second.in_lru) lru_.erase(it->second.lru);
+      cache_.erase(it);
+    }
+  }
+  dirty_.clear();
+  header_ = committed_header_;
+  in_txn_ = false;
+  ++epoch_;
+}
+
+absl::Status Pager::SyncTo(uint64_t lsn) {
+  if (lsn == 0) return absl::OkStatus();
+  return wal_->SyncTo(lsn);
+}
+
+absl::Status Pager::MaybeCheckpoint() {
+  if (options_.read_only || wal_ == nullptr ||
+      wal_->frame_count() < options_.wal_checkpoint_pages) {
+    return absl::OkStatus();
+  }
+  return Checkpoint();
+}
+
+absl::Status Pager::Checkpoint() {
+  PGQRS_CHECK(!in_txn_);
+  if (options_.read_only || wal_ == nullptr || wal_->file() == nullptr) return absl::OkStatus();
+  PGQRS_RETURN_IF_ERROR(wal_->SyncAll());
+  std::vector<std::pair<uint32_t, uint64_t>> pages = wal_->CommittedPages();
+  if (pages.empty()) return absl::OkStatus();
+  const uint32_t ps = header_.page_size;
+  std::vector<uint8_t> buf(kCheckpointBatchPages * ps);
+  for (size_t i = 0; i < pages.size(); i += kCheckpointBatchPages) {
+    std::vector<WriteOp> ops;
+    for (size_t j = i; j < pages.size() && j < i + kCheckpointBatchPages; ++j) {
+      uint8_t* dst = buf.data() + (j - i) * ps;
+      auto it = cache_.find(pages[j].first);
+      if (it != cache_.end()) {
+        std::memcpy(dst, it->second.page->data.get(), ps);
+      } else {
+        PGQRS_RETURN_IF_ERROR(wal_->ReadPage(pages[j].second, dst));
+      }
+      ops.push_back(WriteOp{uint64_t{pages[j].first - 1} * ps, dst, ps});
+    }
+    PGQRS_RETURN_IF_ERROR(db_->Write(ops));
+  }
+  // Match the file to the page count: shrink after frees at the end, and grow when the last
+  // pages are free-list leaves that were never written (sqlite3 rejects a file shorter than
+  // its header's page count).
+  PGQRS_ASSIGN_OR_RETURN(uint64_t size, db_->Size());
+  if (size != uint64_t{header_.page_count} * ps) {
+    PGQRS_RETURN_IF_ERROR(db_->Truncate(uint64_t{header_.page_count} * ps));
+  }
+  PGQRS_RETURN_IF_ERROR(db_->Sync());
+  wal_->Reset();
+  return absl::OkStatus();
+}
+
+}  // namespace pgqrs::engine

@@ -1,0 +1,143 @@
+// The pager: page cache, dirty tracking, page allocation (freelist), transactions, and the
+// WAL (commit, recovery, checkpoint) for one SQLite-format database file.
+//
+// Pages are read from the newest committed WAL frame if there is one, else from the database
+// file. Clean pages live in an LRU cache bounded by `cache_pages`; pages dirtied by the open
+// transaction are pinned in memory until commit or rollback (so a single transaction that
+// touches more pages than the cache holds grows memory past the bound until it ends).
+//
+// Thread safety: not thread-safe, except SyncTo (group commit) which may be called from any
+// thread while another thread uses the pager. The Database serializes all other calls.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/format/db_header.h"
+#include "engine/io/io_backend.h"
+#include "engine/wal/wal.h"
+
+namespace pgqrs::engine {
+
+struct PagerOptions {
+  // Clean pages kept in memory. Default 2000 pages (8 MiB at 4 KiB pages).
+  size_t cache_pages = 2000;
+  // Checkpoint when the WAL holds at least this many frames after a commit.
+  uint32_t wal_checkpoint_pages = 1000;
+  bool read_only = false;
+  // Checkpoint and delete the WAL in Close(). Tests turn this off to leave a WAL behind as
+  // a crashed process would.
+  bool checkpoint_on_close = true;
+  // Seed for WAL salts; 0 picks a random seed.
+  uint64_t seed = 0;
+};
+
+// One cached page. `data` has page_size bytes.
+struct Page {
+  uint32_t pgno = 0;
+  bool dirty = false;
+  std::unique_ptr<uint8_t[]> data;
+};
+using PageRef = std::shared_ptr<Page>;
+
+class Pager {
+ public:
+  // Opens `path` (creating an empty database if it is missing or empty and not read-only),
+  // takes the OFD lock, recovers the WAL. Unavailable if another process holds the lock,
+  // InvalidArgument/DataLoss for files that are not valid databases.
+  static absl::StatusOr<std::unique_ptr<Pager>> Open(std::shared_ptr<IoBackend> backend,
+                                                     const std::string& path,
+                                                     const PagerOptions& options);
+  ~Pager();
+  Pager(const Pager&) = delete;
+  Pager& operator=(const Pager&) = delete;
+
+  // Checkpoints (if configured and writable) and releases the files. Idempotent.
+  absl::Status Close();
+
+  const DbHeader& header() const { return header_; }
+  // The header of the open transaction; changes are written to page 1 at commit.
+  // REQUIRES: in a write transaction.
+  DbHeader* mutable_header() { return &header_; }
+  uint32_t page_size() const { return header_.page_size; }
+  uint32_t usable_size() const { return header_.usable_size(); }
+  uint32_t page_count() const { return header_.page_count; }
+  bool read_only() const { return options_.read_only; }
+  IoBackend* backend() const { return backend_.get(); }
+
+  // Returns page `pgno`. DataLoss if pgno is 0, beyond the database or the lock-byte page.
+  // The returned page must not be modified unless MarkDirty was called on it.
+  absl::StatusOr<PageRef> Get(uint32_t pgno);
+  // Marks `page` as modified by the open transaction. REQUIRES: InTransaction().
+  void MarkDirty(const PageRef& page);
+  // Allocates a page (freelist first, then file growth skipping the lock-byte page).
+  // The returned page is zero-filled and dirty.
+  absl::StatusOr<PageRef> Allocate();
+  // Puts `pgno` on the freelist. Its cached copy is dropped.
+  absl::Status Free(uint32_t pgno);
+
+  void Begin();
+  bool InTransaction() const { return in_txn_; }
+  // Appends the transaction's dirty pages to the WAL. Returns the sequence number to pass to
+  // SyncTo; the commit is durable only after SyncTo returns OK. On error the transaction is
+  // rolled back.
+  absl::StatusOr<uint64_t> Commit();
+  // Discards the transaction's changes.
+  void Rollback();
+  // Group commit: waits until the WAL is durable up to `lsn`. Thread-safe.
+  absl::Status SyncTo(uint64_t lsn);
+  // Checkpoints if the WAL has reached the configured threshold. REQUIRES: no transaction.
+  absl::Status MaybeCheckpoint();
+  // Copies all committed WAL frames into the database file, syncs it and restarts the WAL.
+  absl::Status Checkpoint();
+
+  // Incremented by every page modification and rollback; cursors re-seek when it changes.
+  uint64_t epoch() const { return epoch_; }
+
+  // Statistics for tests and benchmarks.
+  size_t cached_pages() const { return cache_.size(); }
+  int64_t wal_sync_calls() const { return wal_ ? wal_->sync_calls() : 0; }
+  uint32_t wal_frames() const { return wal_ ? wal_->frame_count() : 0; }
+
+ private:
+  struct Entry {
+    PageRef page;
+    std::list<uint32_t>::iterator lru;
+    bool in_lru = false;
+  };
+
+  Pager(std::shared_ptr<IoBackend> backend, std::string path, const PagerOptions& options);
+  absl::Status OpenFiles();
+  absl::Status InitNewDatabase();
+  absl::Status LoadHeader(uint64_t file_size);
+  absl::StatusOr<PageRef> Load(uint32_t pgno);
+  PageRef NewPage(uint32_t pgno);
+  void Insert(const PageRef& page);
+  void Touch(Entry* e);
+  void EvictIfNeeded();
+  void Drop(uint32_t pgno);
+  absl::Status PushFreePage(uint32_t pgno);
+  absl::StatusOr<uint32_t> PopFreePage();
+
+  std::shared_ptr<IoBackend> backend_;
+  std::string path_;
+  PagerOptions options_;
+  std::unique_ptr<File> db_;
+  std::unique_ptr<Wal> wal_;
+  DbHeader header_;
+  DbHeader committed_header_;
+  bool in_txn_ = false;
+  bool closed_ = false;
+  std::unordered_map<uint32_t, Entry> cache_;
+  std::list<uint32_t> lru_;  // front = most recent; clean pages only
+  std::vector<PageRef> dirty_;
+  uint64_t epoch_ = 0;
+};
+
+}  // namespace pgqrs::engine

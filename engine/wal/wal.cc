@@ -1,0 +1,233 @@
+#include "engine/wal/wal.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/format/varint.h"
+
+namespace pgqrs::engine {
+namespace {
+
+uint32_t LoadLe(const uint8_t* p) {
+  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
+}
+
+uint64_t SplitMix(uint64_t* s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+void WalChecksum(bool big_endian, const uint8_t* p, size_t n, uint32_t* s0, uint32_t* s1) {
+  uint32_t a = *s0, b = *s1;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    uint32_t x0 = big_endian ? Get32(p + i) : LoadLe(p + i);
+    uint32_t x1 = big_endian ? Get32(p + i + 4) : LoadLe(p + i + 4);
+    a += x0 + b;
+    b += x1 + a;
+  }
+  *s0 = a;
+  *s1 = b;
+}
+
+absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(IoBackend* backend, const std::string& path,
+                                               uint32_t page_size, bool read_only, uint64_t seed) {
+  std::unique_ptr<Wal> wal(new Wal());
+  wal->page_size_ = page_size;
+  wal->read_only_ = read_only;
+  wal->rand_state_ = seed;
+  absl::StatusOr<std::unique_ptr<File>> f = backend->Open(path, !read_only, read_only);
+  if (!f.ok()) {
+    if (read_only && absl::IsNotFound(f.status())) return wal;  // no WAL: nothing to recover
+    return f.status();
+  }
+  wal->file_ = std::move(*f);
+  PGQRS_RETURN_IF_ERROR(wal->Recover());
+  return wal;
+}
+
+Wal::~Wal() = default;
+
+absl::Status Wal::Recover() {
+  PGQRS_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  uint8_t h[kWalHeaderSize];
+  if (size < kWalHeaderSize) return absl::OkStatus();
+  PGQRS_RETURN_IF_ERROR(file_->ReadAt(0, h, kWalHeaderSize).status());
+  uint32_t magic = Get32(h);
+  if (magic != kWalMagicLe && magic != kWalMagicBe) return absl::OkStatus();
+  big_endian_ = magic == kWalMagicBe;
+  uint32_t s0 = 0, s1 = 0;
+  WalChecksum(big_endian_, h, 24, &s0, &s1);
+  if (Get32(h + 4) != kWalVersion || Get32(h + 8) != page_size_ || s0 != Get32(h + 24) ||
+      s1 != Get32(h + 28)) {
+    return absl::OkStatus();  // invalid header: the log is empty
+  }
+  ckpt_seq_ = Get32(h + 12);
+  salt1_ = Get32(h + 16);
+  salt2_ = Get32(h + 20);
+  header_written_ = true;
+  cksum0_ = s0;
+  cksum1_ = s1;
+  const uint64_t frame_size = kWalFrameHeaderSize + page_size_;
+  std::vector<uint8_t> frame(frame_size);
+  std::unordered_map<uint32_t, uint32_t> pending;
+  uint32_t n = 0;
+  for (uint64_t off = kWalHeaderSize; off + frame_size <= size; off += frame_size, ++n) {
+    PGQRS_RETURN_IF_ERROR(file_->ReadAt(off, frame.data(), frame_size).status());
+    const uint8_t* fh = frame.data();
+    if (Get32(fh + 8) != salt1_ || Get32(fh + 12) != salt2_) break;
+    uint32_t pgno = Get32(fh);
+    if (pgno == 0) break;
+    WalChecksum(big_endian_, fh, 8, &s0, &s1);
+    WalChecksum(big_endian_, fh + kWalFrameHeaderSize, page_size_, &s0, &s1);
+    if (s0 != Get32(fh + 16) || s1 != Get32(fh + 20)) break;
+    pending[pgno] = n;
+    uint32_t commit_size = Get32(fh + 4);
+    if (commit_size != 0) {
+      for (auto& [p, fr] : pending) index_[p] = fr;
+      pending.clear();
+      frames_ = n + 1;
+      db_size_ = commit_size;
+      cksum0_ = s0;
+      cksum1_ = s1;
+    }
+  }
+  // Drop pages beyond the committed size (a shrinking commit leaves stale frames).
+  for (auto it = index_.begin(); it != index_.end();) {
+    it = it->first > db_size_ ? index_.erase(it) : std::next(it);
+  }
+  return absl::OkStatus();
+}
+
+bool Wal::Lookup(uint32_t pgno, uint64_t* offset) const {
+  auto it = index_.find(pgno);
+  if (it == index_.end()) return false;
+  *offset = kWalHeaderSize + uint64_t{it->second} * (kWalFrameHeaderSize + page_size_) +
+            kWalFrameHeaderSize;
+  return true;
+}
+
+absl::Status Wal::ReadPage(uint64_t offset, uint8_t* dst) {
+  PGQRS_ASSIGN_OR_RETURN(size_t got, file_->ReadAt(offset, dst, page_size_));
+  if (got != page_size_) return absl::DataLossError("wal: frame truncated");
+  return absl::OkStatus();
+}
+
+void Wal::WriteHeader(uint8_t* h) {
+  Put32(h, kWalMagicLe);
+  Put32(h + 4, kWalVersion);
+  Put32(h + 8, page_size_);
+  Put32(h + 12, ckpt_seq_);
+  Put32(h + 16, salt1_);
+  Put32(h + 20, salt2_);
+  uint32_t s0 = 0, s1 = 0;
+  WalChecksum(false, h, 24, &s0, &s1);
+  Put32(h + 24, s0);
+  Put32(h + 28, s1);
+  big_endian_ = false;
+  cksum0_ = s0;
+  cksum1_ = s1;
+}
+
+absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const uint8_t*>>& pages,
+                                     uint32_t db_size) {
+  if (read_only_ || file_ == nullptr) return absl::FailedPreconditionError("wal: read-only");
+  PGQRS_CHECK(!pages.empty());
+  const uint64_t frame_size = kWalFrameHeaderSize + page_size_;
+  bool with_header = !header_written_;
+  size_t total = pages.size() * frame_size + (with_header ? kWalHeaderSize : 0);
+  buf_.resize(total);
+  uint8_t* p = buf_.data();
+  if (with_header) {
+    if (salt1_ == 0 && salt2_ == 0) salt1_ = static_cast<uint32_t>(SplitMix(&rand_state_));
+    salt2_ = static_cast<uint32_t>(SplitMix(&rand_state_));
+    WriteHeader(p);
+    p += kWalHeaderSize;
+  }
+  uint32_t s0 = cksum0_, s1 = cksum1_;
+  for (size_t i = 0; i < pages.size(); ++i, p += frame_size) {
+    Put32(p, pages[i].first);
+    Put32(p + 4, i + 1 == pages.size() ? db_size : 0);
+    Put32(p + 8, salt1_);
+    Put32(p + 12, salt2_);
+    std::memcpy(p + kWalFrameHeaderSize, pages[i].second, page_size_);
+    WalChecksum(big_endian_, p, 8, &s0, &s1);
+    WalChecksum(big_endian_, p + kWalFrameHeaderSize, page_size_, &s0, &s1);
+    Put32(p + 16, s0);
+    Put32(p + 20, s1);
+  }
+  uint64_t offset = kWalHeaderSize + uint64_t{frames_} * frame_size;
+  const uint8_t* frames = buf_.data();
+  if (with_header) {
+    // A restarted log must have a durable header before any new frame can overwrite the old
+    // generation's frames, otherwise recovery could replay a stale prefix of old commits.
+    PGQRS_RETURN_IF_ERROR(file_->WriteAndSync({WriteOp{0, buf_.data(), kWalHeaderSize}}));
+    sync_calls_.fetch_add(1);
+    header_written_ = true;
+    frames += kWalHeaderSize;
+    total -= kWalHeaderSize;
+  }
+  absl::Status s = file_->Write({WriteOp{offset, frames, total}});
+  if (!s.ok()) return s;
+  header_written_ = true;
+  cksum0_ = s0;
+  cksum1_ = s1;
+  for (size_t i = 0; i < pages.size(); ++i) index_[pages[i].first] = frames_ + i;
+  frames_ += static_cast<uint32_t>(pages.size());
+  db_size_ = db_size;
+  return appended_lsn_.fetch_add(pages.size()) + pages.size();
+}
+
+absl::Status Wal::SyncTo(uint64_t lsn) {
+  absl::MutexLock l(&sync_mu_);
+  while (synced_lsn_ < lsn) {
+    if (!sync_error_.ok()) return sync_error_;
+    if (syncing_) {
+      sync_cv_.Wait(&sync_mu_);
+      continue;
+    }
+    syncing_ = true;
+    uint64_t target = appended_lsn_.load();
+    sync_mu_.Unlock();
+    sync_calls_.fetch_add(1);
+    absl::Status s = file_->Sync();
+    sync_mu_.Lock();
+    syncing_ = false;
+    if (!s.ok()) {
+      sync_error_ = absl::DataLossError(absl::StrCat("wal sync failed: ", s.ToString()));
+    } else {
+      synced_lsn_ = std::max(synced_lsn_, target);
+    }
+    sync_cv_.SignalAll();
+  }
+  if (!sync_error_.ok()) return sync_error_;
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<uint32_t, uint64_t>> Wal::CommittedPages() const {
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  out.reserve(index_.size());
+  for (const auto& [pgno, fr] : index_) {
+    uint64_t off;
+    Lookup(pgno, &off);
+    out.emplace_back(pgno, off);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Wal::Reset() {
+  index_.clear();
+  frames_ = 0;
+  db_size_ = 0;
+  ckpt_seq_ += 1;
+  salt1_ += 1;
+  header_written_ = false;
+}
+
+}  // namespace pgqrs::engine

@@ -1,0 +1,97 @@
+// SQLite's write-ahead log (<db>-wal, fileformat.html section 4): recovery at open, commit
+// append, group-commit sync, and reset after a checkpoint.
+//
+// Thread safety: Append/Reset/Lookup/ReadPage/CommittedPages must be serialized by the caller
+// (the pager's writer lock). SyncTo may be called concurrently with everything else; it
+// implements group commit (one fdatasync covers every frame appended before it started).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/io/io_backend.h"
+
+namespace pgqrs::engine {
+
+inline constexpr uint32_t kWalMagicLe = 0x377f0682;
+inline constexpr uint32_t kWalMagicBe = 0x377f0683;
+inline constexpr uint32_t kWalVersion = 3007000;
+inline constexpr uint32_t kWalHeaderSize = 32;
+inline constexpr uint32_t kWalFrameHeaderSize = 24;
+
+// Cumulative WAL checksum over `n` bytes (n % 8 == 0), words read little- or big-endian.
+void WalChecksum(bool big_endian, const uint8_t* p, size_t n, uint32_t* s0, uint32_t* s1);
+
+class Wal {
+ public:
+  // Opens (and, unless read-only, creates) `path` and recovers the committed frames.
+  // A WAL whose header is invalid or whose page size differs is treated as empty.
+  static absl::StatusOr<std::unique_ptr<Wal>> Open(IoBackend* backend, const std::string& path,
+                                                   uint32_t page_size, bool read_only,
+                                                   uint64_t seed);
+  ~Wal();
+
+  // Database size in pages recorded by the last valid commit frame, or 0 if none.
+  uint32_t db_size() const { return db_size_; }
+  // Number of frames up to the last commit.
+  uint32_t frame_count() const { return frames_; }
+  // True and the file offset of the page data if `pgno` has a committed frame.
+  bool Lookup(uint32_t pgno, uint64_t* offset) const;
+  // Reads the page image at `offset` (from Lookup).
+  absl::Status ReadPage(uint64_t offset, uint8_t* dst);
+
+  // Appends one frame per page (the last one is the commit frame carrying `db_size`) in a
+  // single batched write. Returns a sequence number to pass to SyncTo. Not durable yet.
+  absl::StatusOr<uint64_t> Append(const std::vector<std::pair<uint32_t, const uint8_t*>>& pages,
+                                  uint32_t db_size);
+  // Returns once every frame up to `lsn` is on stable storage (group commit). A failed sync
+  // poisons the WAL: every later call returns the same error.
+  absl::Status SyncTo(uint64_t lsn);
+  // Makes everything appended so far durable.
+  absl::Status SyncAll() { return SyncTo(appended_lsn_.load()); }
+  // Committed (pgno, data offset) pairs, sorted by page number.
+  std::vector<std::pair<uint32_t, uint64_t>> CommittedPages() const;
+  // Restarts the log after a checkpoint: the next Append writes a new header (checkpoint
+  // sequence + 1, salt-1 + 1, new salt-2) at offset 0.
+  void Reset();
+  // Number of fdatasync calls issued (for tests of group commit).
+  int64_t sync_calls() const { return sync_calls_.load(); }
+  File* file() { return file_.get(); }
+
+ private:
+  Wal() = default;
+  absl::Status Recover();
+  void WriteHeader(uint8_t* h);
+
+  std::unique_ptr<File> file_;
+  uint32_t page_size_ = 0;
+  bool read_only_ = false;
+  bool big_endian_ = false;
+  bool header_written_ = false;
+  uint32_t ckpt_seq_ = 0;
+  uint32_t salt1_ = 0, salt2_ = 0;
+  uint32_t cksum0_ = 0, cksum1_ = 0;  // running checksum after the last committed frame
+  uint32_t frames_ = 0;
+  uint32_t db_size_ = 0;
+  uint64_t rand_state_ = 0;
+  std::unordered_map<uint32_t, uint32_t> index_;  // pgno -> frame number (0-based)
+  std::vector<uint8_t> buf_;
+
+  std::atomic<uint64_t> appended_lsn_{0};
+  std::atomic<int64_t> sync_calls_{0};
+  absl::Mutex sync_mu_;
+  absl::CondVar sync_cv_;
+  uint64_t synced_lsn_ ABSL_GUARDED_BY(sync_mu_) = 0;
+  bool syncing_ ABSL_GUARDED_BY(sync_mu_) = false;
+  absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
+};
+
+}  // namespace pgqrs::engine
