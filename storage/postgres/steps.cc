@@ -3,10 +3,10 @@
 // and checks the lease first; see store.h "Workflows".
 #include <algorithm>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/checks.h"
+#include "storage/rules.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage::pg {
@@ -46,40 +46,6 @@ constexpr Statement kPauseRun{
     "  resume_at = now() + " PGQRS_MICROS("$2") ", updated_at = now() WHERE id = $1) "
     "UPDATE pgqrs_messages SET vt = now() + " PGQRS_MICROS("$2")
     ", lease_token = NULL, consumer_worker_id = NULL WHERE id = $3"};
-
-const char* RunStatusName(RunStatus status) {
-  switch (status) {
-    case RunStatus::kQueued:
-      return "queued";
-    case RunStatus::kRunning:
-      return "running";
-    case RunStatus::kPaused:
-      return "paused";
-    case RunStatus::kSucceeded:
-      return "succeeded";
-    case RunStatus::kFailed:
-      return "failed";
-    case RunStatus::kCancelling:
-      return "cancelling";
-    case RunStatus::kCancelled:
-      return "cancelled";
-  }
-  return "unknown";
-}
-
-absl::Status RunCancelled(int64_t run_id) {
-  return absl::CancelledError(absl::StrCat("run ", run_id, " was cancelled"));
-}
-
-// The wait before the retry that follows failed attempt `attempt` (1-based).
-absl::Duration Backoff(const RetryPolicy& policy, int32_t attempt) {
-  thread_local absl::BitGen gen;
-  absl::Duration d = policy.base_backoff;
-  for (int32_t i = 1; i < attempt && d < policy.max_backoff; ++i) d *= 2;
-  d = std::min(d, policy.max_backoff);
-  double cut = policy.jitter > 0 ? absl::Uniform(gen, 0.0, policy.jitter) : 0.0;
-  return d * (1.0 - cut);
-}
 
 absl::StatusOr<RetryPolicy> LoadRetryPolicy(Tx& tx, int64_t workflow_id) {
   PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kRetryPolicy, Params().Add(workflow_id)));
@@ -227,7 +193,7 @@ absl::StatusOr<StepInfo> PostgresStore::CompleteStep(const RunLease& lease,
         return absl::OkStatus();
       },
       &cancelled));
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -249,14 +215,16 @@ absl::StatusOr<StepInfo> PostgresStore::FailStep(const RunLease& lease,
         PGQRS_ASSIGN_OR_RETURN(RetryPolicy policy, LoadRetryPolicy(tx, run.workflow_id));
         bool exhausted = !failure.transient || step.info.attempts >= policy.max_attempts;
         absl::Duration wait = absl::ZeroDuration();
-        if (!exhausted) wait = failure.retry_after.value_or(Backoff(policy, step.info.attempts));
+        if (!exhausted) {
+          wait = failure.retry_after.value_or(RetryBackoff(policy, step.info.attempts));
+        }
         Params params;
         params.Add(step.id).Add(failure.error_json).Add(exhausted ? "true" : "false").Add(wait);
         PGQRS_ASSIGN_OR_RETURN(result, StepFrom(tx.Query(kFailStep, params)));
         return absl::OkStatus();
       },
       &cancelled));
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -273,7 +241,7 @@ absl::StatusOr<RunInfo> PostgresStore::CompleteRun(const RunLease& lease,
         return absl::OkStatus();
       },
       &cancelled));
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -290,7 +258,7 @@ absl::StatusOr<RunInfo> PostgresStore::FailRun(const RunLease& lease,
         return absl::OkStatus();
       },
       &cancelled));
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -310,7 +278,7 @@ absl::StatusOr<RunInfo> PostgresStore::PauseRun(const RunLease& lease,
         return absl::OkStatus();
       },
       &cancelled));
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 

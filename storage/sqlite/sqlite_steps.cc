@@ -2,48 +2,14 @@
 // pausing the run. Each checks the lease first; see store.h "Workflows".
 #include <algorithm>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/checks.h"
+#include "storage/rules.h"
 #include "storage/sqlite/sqlite_store_impl.h"
 
 namespace pgqrs::storage::sqlite {
 namespace {
-
-const char* RunStatusName(RunStatus status) {
-  switch (status) {
-    case RunStatus::kQueued:
-      return "queued";
-    case RunStatus::kRunning:
-      return "running";
-    case RunStatus::kPaused:
-      return "paused";
-    case RunStatus::kSucceeded:
-      return "succeeded";
-    case RunStatus::kFailed:
-      return "failed";
-    case RunStatus::kCancelling:
-      return "cancelling";
-    case RunStatus::kCancelled:
-      return "cancelled";
-  }
-  return "unknown";
-}
-
-absl::Status RunCancelled(int64_t run_id) {
-  return absl::CancelledError(absl::StrCat("run ", run_id, " was cancelled"));
-}
-
-// The wait before the retry that follows failed attempt `attempt` (1-based).
-absl::Duration Backoff(const RetryPolicy& policy, int32_t attempt) {
-  thread_local absl::BitGen gen;
-  absl::Duration d = policy.base_backoff;
-  for (int32_t i = 1; i < attempt && d < policy.max_backoff; ++i) d *= 2;
-  d = std::min(d, policy.max_backoff);
-  double cut = policy.jitter > 0 ? absl::Uniform(gen, 0.0, policy.jitter) : 0.0;
-  return d * (1.0 - cut);
-}
 
 // The step this lease may finish: begun, STARTED and owned by the lease. A completed
 // step is returned as it is (a repeated call).
@@ -193,7 +159,7 @@ absl::StatusOr<StepInfo> SqliteStore::CompleteStep(const RunLease& lease,
       },
       &cancelled);
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -216,7 +182,8 @@ absl::StatusOr<StepInfo> SqliteStore::FailStep(const RunLease& lease,
         bool exhausted = !failure.transient || step.info.attempts >= policy.max_attempts;
         std::optional<int64_t> retry_at;
         if (!exhausted) {
-          absl::Duration wait = failure.retry_after.value_or(Backoff(policy, step.info.attempts));
+          absl::Duration wait =
+              failure.retry_after.value_or(RetryBackoff(policy, step.info.attempts));
           retry_at = now + ToMicros(wait);
         }
         PGQRS_ASSIGN_OR_RETURN(
@@ -230,7 +197,7 @@ absl::StatusOr<StepInfo> SqliteStore::FailStep(const RunLease& lease,
       },
       &cancelled);
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -248,7 +215,7 @@ absl::StatusOr<RunInfo> SqliteStore::CompleteRun(const RunLease& lease,
       },
       &cancelled);
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -266,7 +233,7 @@ absl::StatusOr<RunInfo> SqliteStore::FailRun(const RunLease& lease,
       },
       &cancelled);
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -296,7 +263,7 @@ absl::StatusOr<RunInfo> SqliteStore::PauseRun(const RunLease& lease,
       },
       &cancelled);
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelled(lease.run_id);
+  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 

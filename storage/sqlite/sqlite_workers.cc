@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/rules.h"
 #include "storage/sqlite/sqlite_store_impl.h"
 
 namespace pgqrs::storage::sqlite {
@@ -39,48 +40,6 @@ absl::StatusOr<WorkerInfo> LoadWorker(Connection& db, int64_t worker_id) {
   WorkerInfo w = ReadWorker(*st);
   st->Reset();
   return w;
-}
-
-const char* StatusName(WorkerStatus status) {
-  switch (status) {
-    case WorkerStatus::kReady:
-      return "ready";
-    case WorkerStatus::kPolling:
-      return "polling";
-    case WorkerStatus::kSuspended:
-      return "suspended";
-    case WorkerStatus::kInterrupted:
-      return "interrupted";
-    case WorkerStatus::kStopped:
-      return "stopped";
-  }
-  return "unknown";
-}
-
-// The state machine of store.h's WorkerMove.
-bool MoveAllowed(WorkerStatus from, WorkerMove move) {
-  switch (move) {
-    case WorkerMove::kSuspend:
-      return from == WorkerStatus::kReady || from == WorkerStatus::kPolling ||
-             from == WorkerStatus::kInterrupted;
-    case WorkerMove::kResume:
-      return from == WorkerStatus::kSuspended;
-    case WorkerMove::kInterrupt:
-      return from == WorkerStatus::kReady || from == WorkerStatus::kPolling;
-  }
-  return false;
-}
-
-WorkerStatus MoveTarget(WorkerMove move) {
-  switch (move) {
-    case WorkerMove::kSuspend:
-      return WorkerStatus::kSuspended;
-    case WorkerMove::kResume:
-      return WorkerStatus::kReady;
-    case WorkerMove::kInterrupt:
-      return WorkerStatus::kInterrupted;
-  }
-  return WorkerStatus::kReady;
 }
 
 absl::Status SetStatus(Connection& db, int64_t worker_id, WorkerStatus status,
@@ -127,7 +86,7 @@ absl::StatusOr<WorkerInfo> SqliteStore::RegisterWorker(const WorkerRegistration&
     existing->Reset();
     if (found && status != WorkerStatus::kStopped) {
       return absl::AlreadyExistsError(absl::StrCat("worker \"", reg.name, "\" is already ",
-                                                   StatusName(status), " (id ", id, ")"));
+                                                   WorkerStatusName(status), " (id ", id, ")"));
     }
     if (!found) {
       PGQRS_ASSIGN_OR_RETURN(id, TakeIds(db, kWorkerSequence, 1));
@@ -159,12 +118,12 @@ absl::StatusOr<WorkerInfo> SqliteStore::MoveWorker(int64_t worker_id, WorkerMove
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(db, worker_id));
-    if (!MoveAllowed(w.status, move)) {
+    if (!WorkerMoveAllowed(w.status, move)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "worker ", worker_id, " is ", StatusName(w.status), " and cannot become ",
-          StatusName(MoveTarget(move))));
+          "worker ", worker_id, " is ", WorkerStatusName(w.status), " and cannot become ",
+          WorkerStatusName(WorkerMoveTarget(move))));
     }
-    PGQRS_RETURN_IF_ERROR(SetStatus(db, worker_id, MoveTarget(move), std::nullopt));
+    PGQRS_RETURN_IF_ERROR(SetStatus(db, worker_id, WorkerMoveTarget(move), std::nullopt));
     result = LoadWorker(db, worker_id);
     return result.status();
   });

@@ -1,0 +1,84 @@
+#include "storage/rules.h"
+
+#include <algorithm>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+
+namespace pgqrs::storage {
+
+const char* WorkerStatusName(WorkerStatus status) {
+  switch (status) {
+    case WorkerStatus::kReady:
+      return "ready";
+    case WorkerStatus::kPolling:
+      return "polling";
+    case WorkerStatus::kSuspended:
+      return "suspended";
+    case WorkerStatus::kInterrupted:
+      return "interrupted";
+    case WorkerStatus::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+bool WorkerMoveAllowed(WorkerStatus from, WorkerMove move) {
+  switch (move) {
+    case WorkerMove::kSuspend:
+      return from == WorkerStatus::kReady || from == WorkerStatus::kPolling ||
+             from == WorkerStatus::kInterrupted;
+    case WorkerMove::kResume:
+      return from == WorkerStatus::kSuspended;
+    case WorkerMove::kInterrupt:
+      return from == WorkerStatus::kReady || from == WorkerStatus::kPolling;
+  }
+  return false;
+}
+
+WorkerStatus WorkerMoveTarget(WorkerMove move) {
+  switch (move) {
+    case WorkerMove::kSuspend:
+      return WorkerStatus::kSuspended;
+    case WorkerMove::kResume:
+      return WorkerStatus::kReady;
+    case WorkerMove::kInterrupt:
+      return WorkerStatus::kInterrupted;
+  }
+  return WorkerStatus::kReady;
+}
+
+const char* RunStatusName(RunStatus status) {
+  switch (status) {
+    case RunStatus::kQueued:
+      return "queued";
+    case RunStatus::kRunning:
+      return "running";
+    case RunStatus::kPaused:
+      return "paused";
+    case RunStatus::kSucceeded:
+      return "succeeded";
+    case RunStatus::kFailed:
+      return "failed";
+    case RunStatus::kCancelling:
+      return "cancelling";
+    case RunStatus::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+absl::Status RunCancelledError(int64_t run_id) {
+  return absl::CancelledError(absl::StrCat("run ", run_id, " was cancelled"));
+}
+
+absl::Duration RetryBackoff(const RetryPolicy& policy, int32_t attempt) {
+  thread_local absl::BitGen gen;
+  absl::Duration d = policy.base_backoff;
+  for (int32_t i = 1; i < attempt && d < policy.max_backoff; ++i) d *= 2;
+  d = std::min(d, policy.max_backoff);
+  double cut = policy.jitter > 0 ? absl::Uniform(gen, 0.0, policy.jitter) : 0.0;
+  return d * (1.0 - cut);
+}
+
+}  // namespace pgqrs::storage

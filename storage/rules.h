@@ -1,0 +1,38 @@
+// Rules every Store adapter applies the same way: the worker state machine, run
+// status names, and the retry backoff of workflow steps. Keeping them here
+// keeps the adapters' behaviour identical; the adapters keep only their
+// storage.
+//
+// Thread safety: pure functions (RetryBackoff draws from a thread-local
+// generator).
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "storage/types.h"
+
+namespace pgqrs::storage {
+
+// "ready", "polling", "suspended", "interrupted" or "stopped".
+const char* WorkerStatusName(WorkerStatus status);
+
+// Whether `move` is allowed from `from` (the state machine in types.h), and
+// where it leads.
+bool WorkerMoveAllowed(WorkerStatus from, WorkerMove move);
+WorkerStatus WorkerMoveTarget(WorkerMove move);
+
+// "queued", "running", "paused", "succeeded", "failed", "cancelling" or
+// "cancelled".
+const char* RunStatusName(RunStatus status);
+
+// The CANCELLED status step and run calls return once a run is cancelled.
+absl::Status RunCancelledError(int64_t run_id);
+
+// The wait before the retry that follows failed attempt `attempt` (1-based):
+// base backoff doubled per attempt, capped at max backoff, minus a random
+// fraction of up to `jitter` of it.
+absl::Duration RetryBackoff(const RetryPolicy& policy, int32_t attempt);
+
+}  // namespace pgqrs::storage
