@@ -154,6 +154,13 @@ absl::Status PostgresStore::UnderLease(const RunLease& lease, const RunChange& c
   });
 }
 
+absl::Status PostgresStore::UnderLeaseUnlessCancelled(const RunLease& lease,
+                                                      const RunChange& change) {
+  bool cancelled = false;
+  PGQRS_RETURN_IF_ERROR(UnderLease(lease, change, &cancelled));
+  return cancelled ? RunCancelledError(lease.run_id) : absl::OkStatus();
+}
+
 absl::StatusOr<BeginStepResult> PostgresStore::BeginStep(const RunLease& lease,
                                                          const std::string& step_name) {
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
@@ -181,8 +188,7 @@ absl::StatusOr<StepInfo> PostgresStore::CompleteStep(const RunLease& lease,
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("output_json", output_json));
   StepInfo result;
-  bool cancelled = false;
-  PGQRS_RETURN_IF_ERROR(UnderLease(
+  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
       lease,
       [&](Tx& tx, const RunRow&) -> absl::Status {
         PGQRS_ASSIGN_OR_RETURN(StepRow step, OwnedStep(tx, lease, step_name));
@@ -191,9 +197,7 @@ absl::StatusOr<StepInfo> PostgresStore::CompleteStep(const RunLease& lease,
         PGQRS_ASSIGN_OR_RETURN(
             result, StepFrom(tx.Query(kCompleteStep, Params().Add(step.id).Add(output_json))));
         return absl::OkStatus();
-      },
-      &cancelled));
-  if (cancelled) return RunCancelledError(lease.run_id);
+      }));
   return result;
 }
 
@@ -203,8 +207,7 @@ absl::StatusOr<StepInfo> PostgresStore::FailStep(const RunLease& lease,
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("error_json", failure.error_json));
   StepInfo result;
-  bool cancelled = false;
-  PGQRS_RETURN_IF_ERROR(UnderLease(
+  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
       lease,
       [&](Tx& tx, const RunRow& run) -> absl::Status {
         PGQRS_ASSIGN_OR_RETURN(StepRow step, OwnedStep(tx, lease, step_name));
@@ -222,9 +225,7 @@ absl::StatusOr<StepInfo> PostgresStore::FailStep(const RunLease& lease,
         params.Add(step.id).Add(failure.error_json).Add(exhausted ? "true" : "false").Add(wait);
         PGQRS_ASSIGN_OR_RETURN(result, StepFrom(tx.Query(kFailStep, params)));
         return absl::OkStatus();
-      },
-      &cancelled));
-  if (cancelled) return RunCancelledError(lease.run_id);
+      }));
   return result;
 }
 
@@ -232,16 +233,13 @@ absl::StatusOr<RunInfo> PostgresStore::CompleteRun(const RunLease& lease,
                                                    const std::string& output_json) {
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("output_json", output_json));
   RunInfo result;
-  bool cancelled = false;
-  PGQRS_RETURN_IF_ERROR(UnderLease(
+  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
       lease,
       [&](Tx& tx, const RunRow& run) -> absl::Status {
         PGQRS_RETURN_IF_ERROR(EndRun(tx, run, RunStatus::kSucceeded, output_json, ""));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(tx, run.id));
         return absl::OkStatus();
-      },
-      &cancelled));
-  if (cancelled) return RunCancelledError(lease.run_id);
+      }));
   return result;
 }
 
@@ -249,24 +247,20 @@ absl::StatusOr<RunInfo> PostgresStore::FailRun(const RunLease& lease,
                                                const std::string& error_json) {
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("error_json", error_json));
   RunInfo result;
-  bool cancelled = false;
-  PGQRS_RETURN_IF_ERROR(UnderLease(
+  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
       lease,
       [&](Tx& tx, const RunRow& run) -> absl::Status {
         PGQRS_RETURN_IF_ERROR(EndRun(tx, run, RunStatus::kFailed, "", error_json));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(tx, run.id));
         return absl::OkStatus();
-      },
-      &cancelled));
-  if (cancelled) return RunCancelledError(lease.run_id);
+      }));
   return result;
 }
 
 absl::StatusOr<RunInfo> PostgresStore::PauseRun(const RunLease& lease,
                                                 absl::Duration resume_after) {
   RunInfo result;
-  bool cancelled = false;
-  PGQRS_RETURN_IF_ERROR(UnderLease(
+  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
       lease,
       [&](Tx& tx, const RunRow& run) -> absl::Status {
         // Releases the lease; the trigger becomes visible when the run is due.
@@ -276,9 +270,7 @@ absl::StatusOr<RunInfo> PostgresStore::PauseRun(const RunLease& lease,
         if (resume_after <= absl::ZeroDuration()) PGQRS_RETURN_IF_ERROR(Notify(tx, run.workflow));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(tx, run.id));
         return absl::OkStatus();
-      },
-      &cancelled));
-  if (cancelled) return RunCancelledError(lease.run_id);
+      }));
   return result;
 }
 

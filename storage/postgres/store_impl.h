@@ -180,6 +180,8 @@ class PostgresStore final : public Store {
   // A CANCELLED run, or a CANCELLING one (finalised here), sets *cancelled instead.
   using RunChange = std::function<absl::Status(Tx&, const RunRow&)>;
   absl::Status UnderLease(const RunLease& lease, const RunChange& change, bool* cancelled);
+  // UnderLease for the writes a cancelled run refuses: CANCELLED instead of *cancelled.
+  absl::Status UnderLeaseUnlessCancelled(const RunLease& lease, const RunChange& change);
   absl::StatusOr<std::vector<std::string>> AllQueueNames();
 
   const std::string schema_;

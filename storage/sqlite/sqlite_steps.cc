@@ -92,6 +92,13 @@ absl::Status SqliteStore::UnderLease(const RunLease& lease, const RunChange& cha
   });
 }
 
+absl::Status SqliteStore::UnderLeaseUnlessCancelled(const RunLease& lease,
+                                                    const RunChange& change) {
+  bool cancelled = false;
+  PGQRS_RETURN_IF_ERROR(UnderLease(lease, change, &cancelled));
+  return cancelled ? RunCancelledError(lease.run_id) : absl::OkStatus();
+}
+
 absl::StatusOr<BeginStepResult> SqliteStore::BeginStep(const RunLease& lease,
                                                        const std::string& step_name) {
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
@@ -141,8 +148,7 @@ absl::StatusOr<StepInfo> SqliteStore::CompleteStep(const RunLease& lease,
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("output_json", output_json));
   StepInfo result;
-  bool cancelled = false;
-  absl::Status status = UnderLease(
+  absl::Status status = UnderLeaseUnlessCancelled(
       lease,
       [&](Connection& db, const RunRow&, int64_t now) -> absl::Status {
         PGQRS_ASSIGN_OR_RETURN(StepRow step, OwnedStep(db, lease, step_name));
@@ -156,10 +162,8 @@ absl::StatusOr<StepInfo> SqliteStore::CompleteStep(const RunLease& lease,
         }
         PGQRS_ASSIGN_OR_RETURN(result, ReloadStep(db, lease.run_id, step_name));
         return absl::OkStatus();
-      },
-      &cancelled);
+      });
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -169,8 +173,7 @@ absl::StatusOr<StepInfo> SqliteStore::FailStep(const RunLease& lease,
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("error_json", failure.error_json));
   StepInfo result;
-  bool cancelled = false;
-  absl::Status status = UnderLease(
+  absl::Status status = UnderLeaseUnlessCancelled(
       lease,
       [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
         PGQRS_ASSIGN_OR_RETURN(StepRow step, OwnedStep(db, lease, step_name));
@@ -194,10 +197,8 @@ absl::StatusOr<StepInfo> SqliteStore::FailStep(const RunLease& lease,
         PGQRS_RETURN_IF_ERROR(st->Run());
         PGQRS_ASSIGN_OR_RETURN(result, ReloadStep(db, lease.run_id, step_name));
         return absl::OkStatus();
-      },
-      &cancelled);
+      });
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -205,17 +206,14 @@ absl::StatusOr<RunInfo> SqliteStore::CompleteRun(const RunLease& lease,
                                                  const std::string& output_json) {
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("output_json", output_json));
   RunInfo result;
-  bool cancelled = false;
-  absl::Status status = UnderLease(
+  absl::Status status = UnderLeaseUnlessCancelled(
       lease,
       [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
         PGQRS_RETURN_IF_ERROR(EndRun(db, run, RunStatus::kSucceeded, output_json, "", now));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(db, run.id));
         return absl::OkStatus();
-      },
-      &cancelled);
+      });
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
@@ -223,25 +221,21 @@ absl::StatusOr<RunInfo> SqliteStore::FailRun(const RunLease& lease,
                                              const std::string& error_json) {
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("error_json", error_json));
   RunInfo result;
-  bool cancelled = false;
-  absl::Status status = UnderLease(
+  absl::Status status = UnderLeaseUnlessCancelled(
       lease,
       [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
         PGQRS_RETURN_IF_ERROR(EndRun(db, run, RunStatus::kFailed, "", error_json, now));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(db, run.id));
         return absl::OkStatus();
-      },
-      &cancelled);
+      });
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 
 absl::StatusOr<RunInfo> SqliteStore::PauseRun(const RunLease& lease,
                                               absl::Duration resume_after) {
   RunInfo result;
-  bool cancelled = false;
-  absl::Status status = UnderLease(
+  absl::Status status = UnderLeaseUnlessCancelled(
       lease,
       [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
         int64_t resume_at = now + ToMicros(resume_after);
@@ -260,10 +254,8 @@ absl::StatusOr<RunInfo> SqliteStore::PauseRun(const RunLease& lease,
         PGQRS_RETURN_IF_ERROR(release->Run());
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(db, run.id));
         return absl::OkStatus();
-      },
-      &cancelled);
+      });
   if (!status.ok()) return status;
-  if (cancelled) return RunCancelledError(lease.run_id);
   return result;
 }
 

@@ -202,6 +202,8 @@ class SqliteStore final : public Store {
   // finalise a CANCELLING run, else apply `change` to the RUNNING run.
   using RunChange = std::function<absl::Status(Connection&, const RunRow&, int64_t now)>;
   absl::Status UnderLease(const RunLease& lease, const RunChange& change, bool* cancelled);
+  // UnderLease for the writes a cancelled run refuses: CANCELLED instead of *cancelled.
+  absl::Status UnderLeaseUnlessCancelled(const RunLease& lease, const RunChange& change);
 
   std::unique_ptr<Connection> writer_;
   GroupCommit committer_;
