@@ -28,7 +28,7 @@ namespace pgqrs::engine {
 struct PagerOptions {
   // Clean pages kept in memory. Default 2000 pages (8 MiB at 4 KiB pages).
   size_t cache_pages = 2000;
-  // Checkpoint when the WAL holds at least this many frames after a commit.
+  // MaybeCheckpoint checkpoints when the WAL holds at least this many frames.
   uint32_t wal_checkpoint_pages = 1000;
   bool read_only = false;
   // Checkpoint and delete the WAL in Close(). Tests turn this off to leave a WAL behind as
@@ -95,6 +95,8 @@ class Pager {
   // Checkpoints if the WAL has reached the configured threshold. REQUIRES: no transaction.
   absl::Status MaybeCheckpoint();
   // Copies all committed WAL frames into the database file, syncs it and restarts the WAL.
+  // On error the WAL stays authoritative (nothing committed is lost) and a later call retries
+  // from scratch: every page is rewritten before the database file is synced again.
   absl::Status Checkpoint();
 
   // Incremented by every page modification and rollback; cursors re-seek when it changes.
