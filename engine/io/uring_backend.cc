@@ -257,6 +257,7 @@ class UringBackend final : public IoBackend {
     return std::unique_ptr<File>(std::move(f));
   }
   absl::Status Remove(const std::string& path) override { return PathRemove(path); }
+  absl::Status SyncDirectory(const std::string& dir) override { return DirSync(dir); }
   bool Exists(const std::string& path) override { return PathExists(path); }
 };
 

@@ -21,6 +21,13 @@ bool SameHeader(const DbHeader& a, const DbHeader& b) {
   return std::memcmp(x, y, kDbHeaderSize) == 0;
 }
 
+// The directory holding `path` ("." for a bare file name).
+std::string ParentDirectory(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
 }  // namespace
 
 Pager::Pager(std::shared_ptr<IoBackend> backend, std::string path, const PagerOptions& options)
@@ -57,6 +64,7 @@ absl::Status Pager::OpenFiles() {
     header_ = DbHeader();
     PGQRS_ASSIGN_OR_RETURN(
         wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, false, options_.seed));
+    PGQRS_RETURN_IF_ERROR(backend_->SyncDirectory(ParentDirectory(path_)));
     return InitNewDatabase();
   }
   if (size < kDbHeaderSize) return absl::DataLossError(path_ + ": file shorter than header");
@@ -65,6 +73,9 @@ absl::Status Pager::OpenFiles() {
   PGQRS_ASSIGN_OR_RETURN(header_, ParseDbHeader(h));
   PGQRS_ASSIGN_OR_RETURN(
       wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, ro, options_.seed));
+  // The WAL may have just been created: its directory entry must be durable before a commit
+  // relies on it.
+  if (!ro) PGQRS_RETURN_IF_ERROR(backend_->SyncDirectory(ParentDirectory(path_)));
   return LoadHeader(size);
 }
 

@@ -174,6 +174,36 @@ TEST_CASE("a failing checkpoint never fails a durable commit and is retried",
   REQUIRE(rows[0][1].bytes() == "kept");
 }
 
+TEST_CASE("a new database and its WAL survive a crash after the first commit",
+          "[engine][crash][dirsync]") {
+  auto sim = std::make_shared<SimBackend>(3);
+  DatabaseOptions opts;
+  opts.backend = sim;
+  opts.seed = 3;
+  {
+    auto db = Database::Open(kSimPath, opts);
+    REQUIRE(db.ok());
+    auto txn = (*db)->Begin();
+    REQUIRE(txn.ok());
+    REQUIRE((*txn)->CreateTable(NotesTable()).ok());
+    REQUIRE((*txn)->Insert("notes", {Value::Null(), Value::Text("first")}).ok());
+    REQUIRE((*txn)->Commit().ok());
+    // Files created without a directory sync vanish here.
+    sim->Crash();
+  }
+  REQUIRE(sim->dir_sync_count() > 0);
+  REQUIRE(sim->Exists(kSimPath));
+  REQUIRE(sim->Exists(std::string(kSimPath) + "-wal"));
+  auto db = Database::Open(kSimPath, opts);
+  REQUIRE(db.ok());
+  auto txn = (*db)->Begin();
+  REQUIRE(txn.ok());
+  auto row = (*txn)->Get("notes", 1);
+  REQUIRE(row.ok());
+  REQUIRE(row->has_value());
+  REQUIRE((**row)[1].bytes() == "first");
+}
+
 TEST_CASE("the simulated backend drops unsynced writes and injects faults", "[engine][crash]") {
   auto sim = std::make_shared<SimBackend>(1);
   auto f = sim->Open("/x", true, false);
@@ -189,6 +219,18 @@ TEST_CASE("the simulated backend drops unsynced writes and injects faults", "[en
   sim->Crash();
   REQUIRE(absl::IsUnavailable((*f)->Sync()));
   std::string after = sim->Contents("/x");
+  REQUIRE(after.empty());  // "/x" was created but its directory never synced: it is gone
+  REQUIRE(sim->Open("/y", true, false).ok());
+  sim->Crash();
+  REQUIRE(!sim->Exists("/y"));
+  f = sim->Open("/x", true, false);
+  REQUIRE(f.ok());
+  REQUIRE((*f)->Write({WriteOp{0, reinterpret_cast<const uint8_t*>(a.data()), a.size()}}).ok());
+  REQUIRE((*f)->Sync().ok());
+  REQUIRE(sim->SyncDirectory("/").ok());
+  REQUIRE((*f)->Write({WriteOp{0, reinterpret_cast<const uint8_t*>(b.data()), b.size()}}).ok());
+  sim->Crash();
+  after = sim->Contents("/x");
   REQUIRE(after.size() == 4096);
   // Each 512-byte sector is either old or new (torn writes tear at sector boundaries).
   for (size_t i = 0; i < after.size(); i += 512) {

@@ -64,5 +64,14 @@ TEST_CASE("a failed write in a batch is reported and later reads see their own r
   REQUIRE(back == old_chunk);
 }
 
+TEST_CASE("directories can be synced", "[engine][io]") {
+  const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
+  const std::string dir = NewTempDir("iodir");
+  auto be = MakeBackend(backend);
+  REQUIRE(be->Open(dir + "/new", true, false).ok());
+  REQUIRE(be->SyncDirectory(dir).ok());
+  REQUIRE(absl::IsNotFound(be->SyncDirectory(dir + "/missing")));
+}
+
 }  // namespace
 }  // namespace pgqrs::engine::testing
