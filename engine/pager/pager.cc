@@ -8,6 +8,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/format/btree_page.h"
 #include "engine/format/varint.h"
+#include "engine/pager/hot_journal.h"
 
 namespace pgqrs::engine {
 namespace {
@@ -56,6 +57,8 @@ absl::Status Pager::OpenFiles() {
   const bool ro = options_.read_only;
   PGQRS_ASSIGN_OR_RETURN(db_, backend_->Open(path_, !ro, ro));
   PGQRS_RETURN_IF_ERROR(db_->Lock(kPendingByte, 512, !ro));
+  PGQRS_RETURN_IF_ERROR(RollBackHotJournal(backend_.get(), db_.get(), path_ + "-journal",
+                                           ParentDirectory(path_), ro));
   if (!ro) PGQRS_RETURN_IF_ERROR(backend_->Remove(path_ + "-shm"));
   PGQRS_ASSIGN_OR_RETURN(uint64_t size, db_->Size());
   if (size == 0) {

@@ -49,9 +49,11 @@ using PageRef = std::shared_ptr<Page>;
 class Pager {
  public:
   // Opens `path` (creating an empty database if it is missing or empty and not read-only),
-  // takes the OFD lock, recovers the WAL. Read-write opens sync the directory after creating
-  // the database file and the WAL, so that neither can vanish after a crash. Unavailable if another
-  // process holds the lock, InvalidArgument/DataLoss for files that are not valid databases.
+  // takes the OFD lock, rolls back a hot `<db>-journal` left by sqlite3 (read-only opens
+  // refuse one with FailedPrecondition), recovers the WAL. Read-write opens sync the directory
+  // after creating the database file and the WAL, so that neither can vanish after a crash.
+  // Unavailable if another process holds the lock, InvalidArgument/DataLoss for files that are not
+  // valid databases.
   static absl::StatusOr<std::unique_ptr<Pager>> Open(std::shared_ptr<IoBackend> backend,
                                                      const std::string& path,
                                                      const PagerOptions& options);
