@@ -26,13 +26,26 @@ const char* TypeName(ColumnType t) {
   return "";
 }
 
+// Names are quoted in generated SQL, so any text works except control characters (kept out
+// of the schema text) and SQLite's reserved "sqlite_" prefix.
 bool ValidName(const std::string& s) {
   if (s.empty() || s.size() > 128) return false;
-  if (!std::isalpha(static_cast<unsigned char>(s[0])) && s[0] != '_') return false;
   for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
   }
   return !absl::StartsWithIgnoreCase(s, "sqlite_");
+}
+
+// SQLite's identifier quoting: double quotes, embedded double quotes doubled. Always quoting
+// keeps reserved words (a table named "order") valid SQL.
+std::string Quote(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    out.push_back(c);
+    if (c == '"') out.push_back('"');
+  }
+  out.push_back('"');
+  return out;
 }
 
 // Tokens: identifiers/keywords (quoted identifiers keep their text) and punctuation.
@@ -119,12 +132,12 @@ class Parser {
 
 absl::Status ParseColumn(Parser* p, TableDef* def) {
   ColumnDef col;
-  PGQRS_ASSIGN_OR_RETURN(col.name, p->Name());
-  if (absl::EqualsIgnoreCase(col.name, "PRIMARY") || absl::EqualsIgnoreCase(col.name, "UNIQUE") ||
-      absl::EqualsIgnoreCase(col.name, "CONSTRAINT") || absl::EqualsIgnoreCase(col.name, "CHECK") ||
-      absl::EqualsIgnoreCase(col.name, "FOREIGN")) {
+  // Unquoted, these words start a table constraint; quoted, they are column names.
+  if (p->Peek("PRIMARY") || p->Peek("UNIQUE") || p->Peek("CONSTRAINT") || p->Peek("CHECK") ||
+      p->Peek("FOREIGN")) {
     return absl::UnimplementedError("table constraints are not supported");
   }
+  PGQRS_ASSIGN_OR_RETURN(col.name, p->Name());
   col.type = ColumnType::kAny;
   bool integer_type = false;
   if (p->Accept("INTEGER")) {
@@ -168,11 +181,11 @@ int TableDef::ColumnIndex(std::string_view name) const {
 }
 
 std::string CreateTableSql(const TableDef& def) {
-  std::string sql = absl::StrCat("CREATE TABLE ", def.name, "(");
+  std::string sql = absl::StrCat("CREATE TABLE ", Quote(def.name), "(");
   for (size_t i = 0; i < def.columns.size(); ++i) {
     const ColumnDef& c = def.columns[i];
     if (i > 0) sql += ", ";
-    sql += c.name;
+    sql += Quote(c.name);
     if (c.type != ColumnType::kAny) absl::StrAppend(&sql, " ", TypeName(c.type));
     if (static_cast<int>(i) == def.rowid_column) {
       sql += " PRIMARY KEY";
@@ -184,18 +197,18 @@ std::string CreateTableSql(const TableDef& def) {
 }
 
 std::string CreateIndexSql(const IndexDef& def) {
-  std::string sql = absl::StrCat("CREATE ", def.unique ? "UNIQUE " : "", "INDEX ", def.name, " ON ",
-                                 def.table, "(");
+  std::string sql = absl::StrCat("CREATE ", def.unique ? "UNIQUE " : "", "INDEX ", Quote(def.name),
+                                 " ON ", Quote(def.table), "(");
   for (size_t i = 0; i < def.columns.size(); ++i) {
     if (i > 0) sql += ", ";
-    sql += def.columns[i].name;
+    sql += Quote(def.columns[i].name);
     if (def.columns[i].desc) sql += " DESC";
   }
   sql += ")";
   if (def.where == PartialPredicate::kIsNull)
-    absl::StrAppend(&sql, " WHERE ", def.where_column, " IS NULL");
+    absl::StrAppend(&sql, " WHERE ", Quote(def.where_column), " IS NULL");
   if (def.where == PartialPredicate::kIsNotNull) {
-    absl::StrAppend(&sql, " WHERE ", def.where_column, " IS NOT NULL");
+    absl::StrAppend(&sql, " WHERE ", Quote(def.where_column), " IS NOT NULL");
   }
   return sql;
 }

@@ -56,13 +56,14 @@ struct IndexDef {
   std::string where_column{};
 };
 
-// `CREATE TABLE name(col TYPE [PRIMARY KEY [AUTOINCREMENT]] [NOT NULL], ...)`.
+// `CREATE TABLE "name"("col" TYPE [PRIMARY KEY [AUTOINCREMENT]] [NOT NULL], ...)`. Every
+// identifier is double-quoted (embedded quotes doubled), as SQLite quotes them.
 std::string CreateTableSql(const TableDef& def);
-// `CREATE [UNIQUE] INDEX name ON table(col [DESC], ...)[ WHERE col IS [NOT] NULL]`.
+// `CREATE [UNIQUE] INDEX "name" ON "table"("col" [DESC], ...)[ WHERE "col" IS [NOT] NULL]`.
 std::string CreateIndexSql(const IndexDef& def);
 
-// Checks names (letters, digits, underscore; not starting with "sqlite_"), column types and
-// the rowid alias. InvalidArgument on violations.
+// Checks names (1..128 bytes without control characters, not starting with "sqlite_"),
+// column types and the rowid alias. InvalidArgument on violations.
 absl::Status ValidateTableDef(const TableDef& def);
 // Checks `def` against its table. InvalidArgument on unknown columns or bad names.
 absl::Status ValidateIndexDef(const IndexDef& def, const TableDef& table);

@@ -5,6 +5,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/btree/btree.h"
 #include "engine/pager/pager.h"
+#include "spdlog/spdlog.h"
 
 namespace pgqrs::engine {
 namespace {
@@ -173,8 +174,19 @@ absl::StatusOr<std::unique_ptr<Transaction>> Database::Begin() {
     txn_mu_.Unlock();
     return fatal;
   }
+  CheckpointIfDue();
   pager_->Begin();
   return std::unique_ptr<Transaction>(new Transaction(this));
+}
+
+void Database::CheckpointIfDue() {
+  absl::Status s = pager_->MaybeCheckpoint();
+  absl::MutexLock l(&mu_);
+  if (!s.ok() && checkpoint_error_.ok()) {
+    spdlog::warn("engine: checkpoint of {} failed, retrying at the next transaction: {}", path_,
+                 s.ToString());
+  }
+  checkpoint_error_ = s;
 }
 
 absl::Status Database::Checkpoint() {
@@ -199,6 +211,11 @@ std::vector<IndexDef> Database::Indexes() {
   std::vector<IndexDef> out;
   for (const auto& [name, ix] : indexes_) out.push_back(ix.def);
   return out;
+}
+
+absl::Status Database::checkpoint_error() {
+  absl::MutexLock l(&mu_);
+  return checkpoint_error_;
 }
 
 int64_t Database::wal_sync_calls() {

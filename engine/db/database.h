@@ -50,7 +50,7 @@ struct DatabaseOptions {
   std::shared_ptr<IoBackend> backend;
   // Clean pages kept in memory (4 KiB each by default). Default 2000 (8 MiB).
   size_t cache_pages = 2000;
-  // Checkpoint once the WAL holds this many frames. Default 1000 (as SQLite).
+  // Checkpoint once the WAL holds this many frames (done by the next Begin). Default 1000.
   uint32_t wal_checkpoint_pages = 1000;
   // Open without writing anything; commits that change data fail with FailedPrecondition.
   bool read_only = false;
@@ -132,6 +132,11 @@ class Database {
   // one (it would deadlock).
   std::vector<TableDef> Tables();
   std::vector<IndexDef> Indexes();
+  // OK, or the error of the last automatic checkpoint if it failed. Automatic checkpoints run
+  // at the start of the transaction after the WAL reached `wal_checkpoint_pages`; a failed one
+  // is logged and retried by the next Begin, and never fails a commit. May be called while
+  // the calling thread holds a transaction.
+  absl::Status checkpoint_error();
   // Number of fdatasync calls on the WAL so far (group-commit statistics).
   int64_t wal_sync_calls();
   // Pages currently held by the page cache.
@@ -160,6 +165,9 @@ class Database {
   absl::Status LoadSchema();
   void AttachIndexes();
   absl::Status LoadSequences();
+  // Runs the automatic checkpoint if the WAL has reached its threshold (see checkpoint_error).
+  // REQUIRES: txn_mu_ held, no transaction in the pager.
+  void CheckpointIfDue();
 
   mutable absl::Mutex mu_;  // protects the state below when no transaction is open
   absl::Mutex txn_mu_;      // held by the open transaction
@@ -170,7 +178,8 @@ class Database {
   std::map<std::string, TableInfo> tables_;   // keyed by lower-case name
   std::map<std::string, IndexInfo> indexes_;  // keyed by lower-case name
   uint32_t sequence_root_ = 0;
-  absl::Status fatal_;  // set after a failed WAL sync: the database must be reopened
+  absl::Status fatal_;             // set after a failed WAL sync: the database must be reopened
+  absl::Status checkpoint_error_;  // last automatic checkpoint result (guarded by mu_)
   bool closed_ = false;
 };
 
@@ -204,8 +213,10 @@ class Transaction {
   absl::StatusOr<std::unique_ptr<Iterator>> ScanIndex(std::string_view index,
                                                       const IndexRange& range);
 
-  // Makes the transaction durable. On error nothing was committed (unless the error came from
-  // the WAL fsync, after which the database is unusable and must be reopened).
+  // Makes the transaction durable and reports exactly that: OK means the commit is on stable
+  // storage (checkpoints run later and never fail a commit). On error nothing was committed,
+  // unless the error came from the WAL fsync, after which the commit's fate is unknown and
+  // the database is unusable until reopened.
   absl::Status Commit();
   void Rollback();
 

@@ -64,6 +64,9 @@ class IoBackend {
                                                      bool read_only) = 0;
   // Deletes `path`. OK if it did not exist.
   virtual absl::Status Remove(const std::string& path) = 0;
+  // fsyncs directory `dir`, making the entries of files created in it durable (a new file
+  // whose directory was not synced may vanish on power loss even if the file was synced).
+  virtual absl::Status SyncDirectory(const std::string& dir) = 0;
   virtual bool Exists(const std::string& path) = 0;
 };
 

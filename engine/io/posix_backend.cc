@@ -84,6 +84,7 @@ class PosixBackend final : public IoBackend {
     return std::unique_ptr<File>(new PosixFile(*fd, path));
   }
   absl::Status Remove(const std::string& path) override { return PathRemove(path); }
+  absl::Status SyncDirectory(const std::string& dir) override { return DirSync(dir); }
   bool Exists(const std::string& path) override { return PathExists(path); }
 };
 

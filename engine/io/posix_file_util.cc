@@ -55,6 +55,18 @@ absl::Status PathRemove(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status DirSync(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoToStatus(dir + ": open directory", errno);
+  int r;
+  while ((r = ::fsync(fd)) != 0 && errno == EINTR) {
+  }
+  int err = errno;
+  ::close(fd);
+  if (r != 0) return ErrnoToStatus(dir + ": fsync directory", err);
+  return absl::OkStatus();
+}
+
 bool PathExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 }  // namespace pgqrs::engine

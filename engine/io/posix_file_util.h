@@ -18,6 +18,8 @@ absl::Status FdTruncate(int fd, const std::string& path, uint64_t size);
 absl::Status FdOfdLock(int fd, const std::string& path, uint64_t start, uint64_t len,
                        bool exclusive);
 absl::Status PathRemove(const std::string& path);
+// open(dir, O_DIRECTORY) + fsync + close.
+absl::Status DirSync(const std::string& dir);
 bool PathExists(const std::string& path);
 
 }  // namespace pgqrs::engine

@@ -153,6 +153,19 @@ absl::Status SimBackend::Remove(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status SimBackend::SyncDirectory(const std::string& dir) {
+  absl::MutexLock l(&mu_);
+  ++dir_syncs_;
+  for (auto& [path, f] : files_) {
+    size_t slash = path.rfind('/');
+    std::string parent = slash == std::string::npos ? "."
+                         : slash == 0               ? "/"
+                                                    : path.substr(0, slash);
+    if (parent == dir) f.entry_durable = true;
+  }
+  return absl::OkStatus();
+}
+
 bool SimBackend::Exists(const std::string& path) {
   absl::MutexLock l(&mu_);
   return files_.count(path) > 0;
@@ -203,11 +216,17 @@ void SimBackend::ResolvePending(FileState* f) {
 
 void SimBackend::Crash() {
   absl::MutexLock l(&mu_);
-  for (auto& [path, f] : files_) {
+  for (auto it = files_.begin(); it != files_.end();) {
+    if (!it->second.entry_durable) {
+      it = files_.erase(it);
+      continue;
+    }
+    FileState& f = it->second;
     ResolvePending(&f);
     f.lock_owner = 0;
     f.lock_exclusive = false;
     f.shared_holders = 0;
+    ++it;
   }
   faults_.clear();
   ++epoch_;
@@ -223,6 +242,11 @@ int64_t SimBackend::sync_count() const {
   return syncs_;
 }
 
+int64_t SimBackend::dir_sync_count() const {
+  absl::MutexLock l(&mu_);
+  return dir_syncs_;
+}
+
 std::string SimBackend::Contents(const std::string& path) const {
   absl::MutexLock l(&mu_);
   auto it = files_.find(path);
@@ -232,6 +256,7 @@ std::string SimBackend::Contents(const std::string& path) const {
 void SimBackend::SetContents(const std::string& path, std::string data) {
   absl::MutexLock l(&mu_);
   FileState& f = files_[path];
+  f.entry_durable = true;
   f.data = data;
   f.durable = std::move(data);
   f.pending.clear();

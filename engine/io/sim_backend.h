@@ -5,6 +5,8 @@
 // seeded PRNG -- applied, dropped, or torn at 512-byte sector granularity, in a shuffled order
 // -- makes the result the new content of every file, and kills all File handles opened before
 // the crash (their calls return Unavailable). Truncate and Remove are durable immediately.
+// A file created by Open exists after a crash only if its directory was synced
+// (SyncDirectory) after its creation; files set with SetContents always survive.
 // Faults: InjectFault(op, n, errno) makes the n-th future op of that kind fail.
 //
 // Thread safety: all methods are thread-safe (one internal mutex).
@@ -32,6 +34,7 @@ class SimBackend final : public IoBackend, public std::enable_shared_from_this<S
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, bool create,
                                              bool read_only) override;
   absl::Status Remove(const std::string& path) override;
+  absl::Status SyncDirectory(const std::string& dir) override;
   bool Exists(const std::string& path) override;
 
   // Simulates power loss: resolves unsynced writes (see above), drops all locks and
@@ -40,9 +43,10 @@ class SimBackend final : public IoBackend, public std::enable_shared_from_this<S
   // Makes the n-th (1-based, counted from now) future op of kind `op` fail with `err`
   // (e.g. EIO, ENOSPC) without taking effect.
   void InjectFault(Op op, int n, int err);
-  // Number of write ops (one per WriteOp) and syncs performed so far.
+  // Number of write ops (one per WriteOp), file syncs and directory syncs performed so far.
   int64_t write_count() const;
   int64_t sync_count() const;
+  int64_t dir_sync_count() const;
   // Current content of `path` (empty if missing) and a setter, e.g. to export an image to a
   // real file for sqlite3 or to seed a fuzz input.
   std::string Contents(const std::string& path) const;
@@ -58,7 +62,8 @@ class SimBackend final : public IoBackend, public std::enable_shared_from_this<S
     std::string data;     // what reads see
     std::string durable;  // what survives a crash
     std::vector<PendingWrite> pending;
-    int lock_owner = 0;  // 0 = unlocked, else the owning handle id
+    bool entry_durable = false;  // the directory entry survives a crash
+    int lock_owner = 0;          // 0 = unlocked, else the owning handle id
     bool lock_exclusive = false;
     int shared_holders = 0;
   };
@@ -73,6 +78,7 @@ class SimBackend final : public IoBackend, public std::enable_shared_from_this<S
   int next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t writes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t dir_syncs_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<Op, std::map<int64_t, int>> faults_ ABSL_GUARDED_BY(mu_);
 };
 

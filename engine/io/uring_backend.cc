@@ -56,6 +56,7 @@ class UringFile final : public File {
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, uint8_t* dst, size_t n) override {
     absl::MutexLock l(&io_mu_);
+    if (absl::Status b = Broken(); !b.ok()) return b;
     size_t done = 0;
     while (done < n) {
       io_uring_sqe* sqe = io_uring_get_sqe(io_.get());
@@ -73,6 +74,7 @@ class UringFile final : public File {
 
   absl::Status Write(const std::vector<WriteOp>& ops) override {
     absl::MutexLock l(&io_mu_);
+    if (absl::Status b = Broken(); !b.ok()) return b;
     return WriteLocked(ops);
   }
 
@@ -83,6 +85,7 @@ class UringFile final : public File {
       return Sync();
     }
     absl::MutexLock l(&io_mu_);
+    if (absl::Status b = Broken(); !b.ok()) return b;
     io_uring* ring = io_.get();
     for (size_t i = 0; i < ops.size(); ++i) {
       io_uring_sqe* sqe = io_uring_get_sqe(ring);
@@ -97,16 +100,11 @@ class UringFile final : public File {
     int r = io_uring_submit_and_wait(ring, total);
     if (r < 0) return ErrnoToStatus(path_ + ": io_uring_submit", -r);
     bool clean = true;
-    for (unsigned seen = 0; seen < total; ++seen) {
-      io_uring_cqe* cqe;
-      int w = io_uring_wait_cqe(ring, &cqe);
-      if (w < 0) return ErrnoToStatus(path_ + ": io_uring_wait_cqe", -w);
-      uint64_t idx = io_uring_cqe_get_data64(cqe);
-      int res = cqe->res;
-      io_uring_cqe_seen(ring, cqe);
+    absl::Status reaped = ReapAll(ring, total, [&](uint64_t idx, int res) {
       if (idx < ops.size() && res != static_cast<int>(ops[idx].size)) clean = false;
-      if (idx == ops.size() && res < 0 && res != -ECANCELED) clean = false;
-    }
+      if (idx == ops.size() && res < 0) clean = false;
+    });
+    if (!reaped.ok()) return reaped;
     if (clean) return absl::OkStatus();
     // A short or failed write broke the chain: redo everything the slow way. Rewriting the
     // same bytes is idempotent.
@@ -128,16 +126,41 @@ class UringFile final : public File {
   absl::StatusOr<int> SubmitOne(io_uring* ring) {
     int r = io_uring_submit_and_wait(ring, 1);
     if (r < 0) return ErrnoToStatus(path_ + ": io_uring_submit", -r);
-    io_uring_cqe* cqe;
-    r = io_uring_wait_cqe(ring, &cqe);
-    if (r < 0) return ErrnoToStatus(path_ + ": io_uring_wait_cqe", -r);
-    int res = cqe->res;
-    io_uring_cqe_seen(ring, cqe);
+    int res = 0;
+    absl::Status s = ReapAll(ring, 1, [&](uint64_t, int cqe_res) { res = cqe_res; });
+    if (!s.ok()) return s;
     return res;
+  }
+
+  // Consumes exactly `n` completions, passing (user data, result) of each to `on_cqe`, even
+  // when some of them failed: a completion left in the ring would be taken by the next
+  // submission as its own. If the ring itself fails, the file refuses all further I/O.
+  template <typename OnCqe>
+  absl::Status ReapAll(io_uring* ring, unsigned n, OnCqe on_cqe) {
+    for (unsigned seen = 0; seen < n;) {
+      io_uring_cqe* cqe;
+      int w = io_uring_wait_cqe(ring, &cqe);
+      if (w == -EINTR || w == -EAGAIN) continue;
+      if (w < 0) {
+        absl::MutexLock l(&broken_mu_);
+        broken_ = ErrnoToStatus(path_ + ": io_uring_wait_cqe (file unusable)", -w);
+        return broken_;
+      }
+      on_cqe(io_uring_cqe_get_data64(cqe), cqe->res);
+      io_uring_cqe_seen(ring, cqe);
+      ++seen;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Broken() {
+    absl::MutexLock l(&broken_mu_);
+    return broken_;
   }
 
   absl::Status SyncNow() {
     absl::MutexLock l(&sync_mu_);
+    if (absl::Status b = Broken(); !b.ok()) return b;
     for (;;) {
       io_uring_sqe* sqe = io_uring_get_sqe(sync_.get());
       io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
@@ -168,26 +191,23 @@ class UringFile final : public File {
       int r = io_uring_submit_and_wait(io_.get(), n);
       if (r < 0) return ErrnoToStatus(path_ + ": io_uring_submit", -r);
       std::vector<size_t> retry;
-      for (unsigned seen = 0; seen < n; ++seen) {
-        io_uring_cqe* cqe;
-        int w = io_uring_wait_cqe(io_.get(), &cqe);
-        if (w < 0) return ErrnoToStatus(path_ + ": io_uring_wait_cqe", -w);
-        size_t i = io_uring_cqe_get_data64(cqe);
-        int res = cqe->res;
-        io_uring_cqe_seen(io_.get(), cqe);
+      absl::Status first_error = absl::OkStatus();  // the batch is reaped in full regardless
+      absl::Status reaped = ReapAll(io_.get(), n, [&](uint64_t i, int res) {
         if (res == -EINTR || res == -EAGAIN) {
           retry.push_back(i);
         } else if (res < 0) {
-          return ErrnoToStatus(path_ + ": io_uring write", -res);
+          first_error.Update(ErrnoToStatus(path_ + ": io_uring write", -res));
         } else if (res == 0) {
-          return absl::InternalError(path_ + ": io_uring write wrote 0 bytes");
+          first_error.Update(absl::InternalError(path_ + ": io_uring write wrote 0 bytes"));
         } else if (static_cast<size_t>(res) < todo[i].left) {
           todo[i].data += res;
           todo[i].offset += res;
           todo[i].left -= res;
           retry.push_back(i);
         }
-      }
+      });
+      if (!reaped.ok()) return reaped;
+      if (!first_error.ok()) return first_error;
       // Resubmit unfinished writes one at a time; this is rare.
       for (size_t i : retry) {
         absl::Status s = FinishOne(&todo[i]);
@@ -216,6 +236,8 @@ class UringFile final : public File {
 
   int fd_;
   std::string path_;
+  absl::Mutex broken_mu_;
+  absl::Status broken_ ABSL_GUARDED_BY(broken_mu_);  // set when a ring fails
   absl::Mutex io_mu_;
   Ring io_ ABSL_GUARDED_BY(io_mu_);
   absl::Mutex sync_mu_;
@@ -235,6 +257,7 @@ class UringBackend final : public IoBackend {
     return std::unique_ptr<File>(std::move(f));
   }
   absl::Status Remove(const std::string& path) override { return PathRemove(path); }
+  absl::Status SyncDirectory(const std::string& dir) override { return DirSync(dir); }
   bool Exists(const std::string& path) override { return PathExists(path); }
 };
 

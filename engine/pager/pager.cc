@@ -8,6 +8,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/format/btree_page.h"
 #include "engine/format/varint.h"
+#include "engine/pager/hot_journal.h"
 
 namespace pgqrs::engine {
 namespace {
@@ -19,6 +20,13 @@ bool SameHeader(const DbHeader& a, const DbHeader& b) {
   SerializeDbHeader(a, x);
   SerializeDbHeader(b, y);
   return std::memcmp(x, y, kDbHeaderSize) == 0;
+}
+
+// The directory holding `path` ("." for a bare file name).
+std::string ParentDirectory(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 }  // namespace
@@ -49,6 +57,8 @@ absl::Status Pager::OpenFiles() {
   const bool ro = options_.read_only;
   PGQRS_ASSIGN_OR_RETURN(db_, backend_->Open(path_, !ro, ro));
   PGQRS_RETURN_IF_ERROR(db_->Lock(kPendingByte, 512, !ro));
+  PGQRS_RETURN_IF_ERROR(RollBackHotJournal(backend_.get(), db_.get(), path_ + "-journal",
+                                           ParentDirectory(path_), ro));
   if (!ro) PGQRS_RETURN_IF_ERROR(backend_->Remove(path_ + "-shm"));
   PGQRS_ASSIGN_OR_RETURN(uint64_t size, db_->Size());
   if (size == 0) {
@@ -57,6 +67,7 @@ absl::Status Pager::OpenFiles() {
     header_ = DbHeader();
     PGQRS_ASSIGN_OR_RETURN(
         wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, false, options_.seed));
+    PGQRS_RETURN_IF_ERROR(backend_->SyncDirectory(ParentDirectory(path_)));
     return InitNewDatabase();
   }
   if (size < kDbHeaderSize) return absl::DataLossError(path_ + ": file shorter than header");
@@ -65,6 +76,9 @@ absl::Status Pager::OpenFiles() {
   PGQRS_ASSIGN_OR_RETURN(header_, ParseDbHeader(h));
   PGQRS_ASSIGN_OR_RETURN(
       wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, ro, options_.seed));
+  // The WAL may have just been created: its directory entry must be durable before a commit
+  // relies on it.
+  if (!ro) PGQRS_RETURN_IF_ERROR(backend_->SyncDirectory(ParentDirectory(path_)));
   return LoadHeader(size);
 }
 

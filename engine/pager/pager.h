@@ -28,7 +28,7 @@ namespace pgqrs::engine {
 struct PagerOptions {
   // Clean pages kept in memory. Default 2000 pages (8 MiB at 4 KiB pages).
   size_t cache_pages = 2000;
-  // Checkpoint when the WAL holds at least this many frames after a commit.
+  // MaybeCheckpoint checkpoints when the WAL holds at least this many frames.
   uint32_t wal_checkpoint_pages = 1000;
   bool read_only = false;
   // Checkpoint and delete the WAL in Close(). Tests turn this off to leave a WAL behind as
@@ -49,8 +49,11 @@ using PageRef = std::shared_ptr<Page>;
 class Pager {
  public:
   // Opens `path` (creating an empty database if it is missing or empty and not read-only),
-  // takes the OFD lock, recovers the WAL. Unavailable if another process holds the lock,
-  // InvalidArgument/DataLoss for files that are not valid databases.
+  // takes the OFD lock, rolls back a hot `<db>-journal` left by sqlite3 (read-only opens
+  // refuse one with FailedPrecondition), recovers the WAL. Read-write opens sync the directory
+  // after creating the database file and the WAL, so that neither can vanish after a crash.
+  // Unavailable if another process holds the lock, InvalidArgument/DataLoss for files that are not
+  // valid databases.
   static absl::StatusOr<std::unique_ptr<Pager>> Open(std::shared_ptr<IoBackend> backend,
                                                      const std::string& path,
                                                      const PagerOptions& options);
@@ -95,6 +98,8 @@ class Pager {
   // Checkpoints if the WAL has reached the configured threshold. REQUIRES: no transaction.
   absl::Status MaybeCheckpoint();
   // Copies all committed WAL frames into the database file, syncs it and restarts the WAL.
+  // On error the WAL stays authoritative (nothing committed is lost) and a later call retries
+  // from scratch: every page is rewritten before the database file is synced again.
   absl::Status Checkpoint();
 
   // Incremented by every page modification and rollback; cursors re-seek when it changes.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "engine/io/sim_backend.h"
 #include "tests/engine/test_util.h"
 #include "tests/engine/workload.h"
@@ -124,6 +125,85 @@ TEST_CASE("acknowledged commits survive simulated crashes, unacknowledged ones d
   CHECK(nonempty > kSeeds / 2);
 }
 
+TableDef NotesTable() {
+  return {"notes", {{"id", ColumnType::kInteger}, {"body", ColumnType::kText}}, 0};
+}
+
+TEST_CASE("a failing checkpoint never fails a durable commit and is retried",
+          "[engine][crash][checkpoint]") {
+  auto sim = std::make_shared<SimBackend>(7);
+  DatabaseOptions opts;
+  opts.backend = sim;
+  opts.seed = 7;
+  // Page 1 + the table root make 2 frames; the first insert makes the third and the
+  // checkpoint falls due.
+  opts.wal_checkpoint_pages = 3;
+  auto db = Database::Open(kSimPath, opts);
+  REQUIRE(db.ok());
+  auto txn = (*db)->Begin();
+  REQUIRE(txn.ok());
+  REQUIRE((*txn)->CreateTable(NotesTable()).ok());
+  REQUIRE((*txn)->Commit().ok());
+  txn = (*db)->Begin();
+  REQUIRE(txn.ok());
+  REQUIRE((*txn)->Insert("notes", {Value::Null(), Value::Text("kept")}).ok());
+  // Write 1 appends the commit's frames to the WAL; write 2 is the checkpoint's first write
+  // to the database file.
+  sim->InjectFault(SimBackend::Op::kWrite, 2, EIO);
+  REQUIRE((*txn)->Commit().ok());
+  REQUIRE((*db)->checkpoint_error().ok());
+
+  txn = (*db)->Begin();  // runs the due checkpoint, which fails
+  REQUIRE(txn.ok());
+  INFO((*db)->checkpoint_error().ToString());
+  REQUIRE(absl::StrContains((*db)->checkpoint_error().message(), "sim: write"));
+  REQUIRE((*txn)->Get("notes", 1)->has_value());
+  (*txn)->Rollback();
+  txn = (*db)->Begin();  // retries the checkpoint
+  REQUIRE(txn.ok());
+  REQUIRE((*db)->checkpoint_error().ok());
+  (*txn)->Rollback();
+  sim->Crash();
+
+  // The database file alone (without the WAL) now holds the commit.
+  const std::string img = NewTempDir("ckptfail") + "/img.db";
+  WriteFile(img, sim->Contents(kSimPath));
+  REQUIRE(SqliteIntegrity(img) == "ok");
+  auto rows = SqliteQuery(img, "SELECT id, body FROM notes");
+  REQUIRE(rows.size() == 1);
+  REQUIRE(rows[0][1].bytes() == "kept");
+}
+
+TEST_CASE("a new database and its WAL survive a crash after the first commit",
+          "[engine][crash][dirsync]") {
+  auto sim = std::make_shared<SimBackend>(3);
+  DatabaseOptions opts;
+  opts.backend = sim;
+  opts.seed = 3;
+  {
+    auto db = Database::Open(kSimPath, opts);
+    REQUIRE(db.ok());
+    auto txn = (*db)->Begin();
+    REQUIRE(txn.ok());
+    REQUIRE((*txn)->CreateTable(NotesTable()).ok());
+    REQUIRE((*txn)->Insert("notes", {Value::Null(), Value::Text("first")}).ok());
+    REQUIRE((*txn)->Commit().ok());
+    // Files created without a directory sync vanish here.
+    sim->Crash();
+  }
+  REQUIRE(sim->dir_sync_count() > 0);
+  REQUIRE(sim->Exists(kSimPath));
+  REQUIRE(sim->Exists(std::string(kSimPath) + "-wal"));
+  auto db = Database::Open(kSimPath, opts);
+  REQUIRE(db.ok());
+  auto txn = (*db)->Begin();
+  REQUIRE(txn.ok());
+  auto row = (*txn)->Get("notes", 1);
+  REQUIRE(row.ok());
+  REQUIRE(row->has_value());
+  REQUIRE((**row)[1].bytes() == "first");
+}
+
 TEST_CASE("the simulated backend drops unsynced writes and injects faults", "[engine][crash]") {
   auto sim = std::make_shared<SimBackend>(1);
   auto f = sim->Open("/x", true, false);
@@ -139,6 +219,18 @@ TEST_CASE("the simulated backend drops unsynced writes and injects faults", "[en
   sim->Crash();
   REQUIRE(absl::IsUnavailable((*f)->Sync()));
   std::string after = sim->Contents("/x");
+  REQUIRE(after.empty());  // "/x" was created but its directory never synced: it is gone
+  REQUIRE(sim->Open("/y", true, false).ok());
+  sim->Crash();
+  REQUIRE(!sim->Exists("/y"));
+  f = sim->Open("/x", true, false);
+  REQUIRE(f.ok());
+  REQUIRE((*f)->Write({WriteOp{0, reinterpret_cast<const uint8_t*>(a.data()), a.size()}}).ok());
+  REQUIRE((*f)->Sync().ok());
+  REQUIRE(sim->SyncDirectory("/").ok());
+  REQUIRE((*f)->Write({WriteOp{0, reinterpret_cast<const uint8_t*>(b.data()), b.size()}}).ok());
+  sim->Crash();
+  after = sim->Contents("/x");
   REQUIRE(after.size() == 4096);
   // Each 512-byte sector is either old or new (torn writes tear at sector boundaries).
   for (size_t i = 0; i < after.size(); i += 512) {

@@ -1,5 +1,7 @@
 // API semantics, locking, read-only mode, group commit and hostile files, on both backends.
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -144,6 +146,119 @@ TEST_CASE("typed API: constraints, rollback, autoincrement and index ranges", "[
   // sqlite3 agrees on the rows the partial unique index covers.
   auto n = SqliteQuery(path, "SELECT count(*) FROM jobs INDEXED BY jobs_u WHERE vt IS NOT NULL");
   REQUIRE(n[0][0].integer() == 32);
+}
+
+TEST_CASE("reserved words and quotes in names give a schema sqlite3 reads", "[engine][catalog]") {
+  const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
+  std::string path = NewTempDir("quoted") + "/q.db";
+  const TableDef order{"order",
+                       {{"select", ColumnType::kInteger},
+                        {"group", ColumnType::kText, true},
+                        {"we\"ird col", ColumnType::kInteger}},
+                       0};
+  const IndexDef by_group{
+      "index", "order", false, {{"group", true}}, PartialPredicate::kIsNotNull, "we\"ird col"};
+  {
+    auto db = MustOpen(path, Options(backend));
+    auto txn = MustBegin(db.get());
+    REQUIRE(txn->CreateTable(order).ok());
+    REQUIRE(txn->CreateIndex(by_group).ok());
+    for (int i = 1; i <= 20; ++i) {
+      Row row{Value::Null(), Value::Text("g" + std::to_string(i % 7)),
+              i % 4 ? Value::Integer(i) : Value::Null()};
+      REQUIRE(txn->Insert("order", row).ok());
+    }
+    REQUIRE(txn->Commit().ok());
+    REQUIRE(db->Close().ok());
+  }
+  REQUIRE(SqliteIntegrity(path) == "ok");
+  auto rows =
+      SqliteQuery(path,
+                  "SELECT \"select\", \"group\" FROM \"order\" INDEXED BY \"index\" "
+                  "WHERE \"we\"\"ird col\" IS NOT NULL ORDER BY \"group\" DESC, \"select\"");
+  REQUIRE(rows.size() == 15);
+  REQUIRE(rows[0][1].bytes() == "g6");
+  SqliteExec(path, "INSERT INTO \"order\"(\"group\", \"we\"\"ird col\") VALUES ('g9', 99)");
+  // The engine parses the quoted schema back and continues.
+  auto db = MustOpen(path, Options(backend));
+  auto txn = MustBegin(db.get());
+  REQUIRE(*txn->Count("order") == 21);
+  IndexRange first;
+  auto it = txn->ScanIndex("index", first);
+  REQUIRE(it.ok());
+  REQUIRE((*it)->Valid());
+  REQUIRE((*it)->key()[0].bytes() == "g9");
+  REQUIRE(txn->Insert("order", {Value::Null(), Value::Text("g0"), Value::Integer(5)}).ok());
+  REQUIRE(txn->Commit().ok());
+  txn.reset();
+  REQUIRE(db->Close().ok());
+  REQUIRE(SqliteIntegrity(path) == "ok");
+}
+
+// Runs `sql` with libsqlite3 in a child process that dies (_exit) before committing, leaving
+// a hot rollback journal when the transaction spilled pages into the database file.
+void CrashSqliteMidTransaction(const std::string& path, const std::string& sql) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) ::_exit(2);
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) ::_exit(3);
+    ::_exit(0);  // no COMMIT, no close: as if the process crashed
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("a hot rollback journal from a crashed sqlite3 is rolled back at open",
+          "[engine][journal]") {
+  const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
+  const std::string dir = NewTempDir("journal");
+  const std::string path = dir + "/j.db";
+  SqliteExec(path,
+             "PRAGMA journal_mode=DELETE;"
+             "CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT);"
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+             "INSERT INTO t SELECT i, printf('%0500d', i) FROM n;");
+  const std::string before = ReadFile(path);
+  // A 10-page cache makes sqlite3 spill the transaction's pages into the database file.
+  CrashSqliteMidTransaction(path,
+                            "PRAGMA cache_size=10; BEGIN;"
+                            "UPDATE t SET body = randomblob(700);"
+                            "INSERT INTO t(body) SELECT randomblob(900) FROM t;");
+  REQUIRE(std::filesystem::exists(path + "-journal"));
+  REQUIRE(ReadFile(path) != before);
+  const std::string copy = dir + "/copy.db";
+  CopyFile(path, copy);
+  CopyFile(path + "-journal", copy + "-journal");
+
+  DatabaseOptions ro = Options(backend);
+  ro.read_only = true;
+  auto refused = Database::Open(path, ro);
+  REQUIRE(absl::IsFailedPrecondition(refused.status()));
+  REQUIRE(refused.status().message().find(path + "-journal") != std::string::npos);
+
+  auto db = MustOpen(path, Options(backend));
+  REQUIRE(!std::filesystem::exists(path + "-journal"));
+  std::vector<Row> rows = EngineRows(db.get(), "t");
+  REQUIRE(rows.size() == 300);
+  for (const Row& r : rows) {
+    char want[512];
+    std::snprintf(want, sizeof(want), "%0500lld", static_cast<long long>(r[0].integer()));
+    REQUIRE(r[1].bytes() == want);
+  }
+  auto txn = MustBegin(db.get());
+  REQUIRE(txn->Insert("t", {Value::Null(), Value::Text("after")}).ok());
+  REQUIRE(txn->Commit().ok());
+  txn.reset();
+  REQUIRE(db->Close().ok());
+  REQUIRE(SqliteIntegrity(path) == "ok");
+  // sqlite3's own rollback of the same crash gives the same rows.
+  const std::string all = "SELECT id, body FROM t WHERE id <= 300 ORDER BY id";
+  REQUIRE(SqliteQuery(copy, all) == SqliteQuery(path, all));
+  REQUIRE(SqliteQuery(path, "SELECT body FROM t WHERE id = 301")[0][0].bytes() == "after");
 }
 
 TEST_CASE("the OFD lock keeps sqlite3 and a second engine out", "[engine][lock]") {

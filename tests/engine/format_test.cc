@@ -164,8 +164,8 @@ TEST_CASE("schema SQL is generated and parsed for the supported subset", "[engin
   t.autoincrement = true;
   std::string sql = CreateTableSql(t);
   REQUIRE(sql ==
-          "CREATE TABLE messages(id INTEGER PRIMARY KEY AUTOINCREMENT, queue_id INTEGER NOT NULL, "
-          "payload BLOB, vt REAL, note TEXT)");
+          "CREATE TABLE \"messages\"(\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, \"queue_id\" "
+          "INTEGER NOT NULL, \"payload\" BLOB, \"vt\" REAL, \"note\" TEXT)");
   auto parsed = ParseCreateTable(sql);
   REQUIRE(parsed.ok());
   REQUIRE(parsed->rowid_column == 0);
@@ -175,7 +175,10 @@ TEST_CASE("schema SQL is generated and parsed for the supported subset", "[engin
       "m_q", "messages", true, {{"queue_id", false}, {"vt", true}}, PartialPredicate::kIsNotNull,
       "note"};
   std::string isql = CreateIndexSql(ix);
-  REQUIRE(isql == "CREATE UNIQUE INDEX m_q ON messages(queue_id, vt DESC) WHERE note IS NOT NULL");
+  REQUIRE(
+      isql ==
+      "CREATE UNIQUE INDEX \"m_q\" ON \"messages\"(\"queue_id\", \"vt\" DESC) WHERE \"note\" IS "
+      "NOT NULL");
   auto pix = ParseCreateIndex(isql);
   REQUIRE(pix.ok());
   REQUIRE(pix->unique);
@@ -186,6 +189,47 @@ TEST_CASE("schema SQL is generated and parsed for the supported subset", "[engin
   REQUIRE(!ParseCreateTable("CREATE TABLE t(a TEXT UNIQUE)").ok());
   REQUIRE(!ParseCreateIndex("CREATE INDEX i ON t(a COLLATE NOCASE)").ok());
   REQUIRE(ParseCreateTable("CREATE TABLE sqlite_sequence(name,seq)").ok());
+}
+
+TEST_CASE("identifiers are quoted like SQLite quotes them and parsed back", "[engine][catalog]") {
+  TableDef t{"order",
+             {{"select", ColumnType::kInteger},
+              {"group", ColumnType::kText, true},
+              {"we\"ird name", ColumnType::kBlob},
+              {"primary", ColumnType::kReal}},
+             0};
+  REQUIRE(ValidateTableDef(t).ok());
+  const std::string sql = CreateTableSql(t);
+  REQUIRE(sql ==
+          "CREATE TABLE \"order\"(\"select\" INTEGER PRIMARY KEY, \"group\" TEXT NOT NULL, "
+          "\"we\"\"ird name\" BLOB, \"primary\" REAL)");
+  auto back = ParseCreateTable(sql);
+  INFO(back.status().ToString());
+  REQUIRE(back.ok());
+  REQUIRE(back->name == "order");
+  REQUIRE(back->rowid_column == 0);
+  REQUIRE(back->columns.size() == 4);
+  REQUIRE(back->columns[2].name == "we\"ird name");
+  REQUIRE(back->columns[3].name == "primary");
+  REQUIRE(back->columns[3].type == ColumnType::kReal);
+  IndexDef ix{"index",       "order", false, {{"group", true}}, PartialPredicate::kIsNull,
+              "we\"ird name"};
+  REQUIRE(ValidateIndexDef(ix, t).ok());
+  auto pix = ParseCreateIndex(CreateIndexSql(ix));
+  REQUIRE(pix.ok());
+  REQUIRE(pix->name == "index");
+  REQUIRE(pix->table == "order");
+  REQUIRE(pix->columns[0].name == "group");
+  REQUIRE(pix->where_column == "we\"ird name");
+  // sqlite3's other quoting styles are read too.
+  auto other = ParseCreateTable("CREATE TABLE [from](`to` INTEGER PRIMARY KEY, [a b] TEXT)");
+  REQUIRE(other.ok());
+  REQUIRE(other->name == "from");
+  REQUIRE(other->columns[1].name == "a b");
+  // Unquoted, PRIMARY starts a table constraint.
+  REQUIRE(absl::IsUnimplemented(ParseCreateTable("CREATE TABLE t(a, PRIMARY KEY(a))").status()));
+  REQUIRE(!ValidateTableDef({"t\x01", {{"a", ColumnType::kText}}, -1}).ok());
+  REQUIRE(!ValidateTableDef({"SQLITE_x", {{"a", ColumnType::kText}}, -1}).ok());
 }
 
 }  // namespace
