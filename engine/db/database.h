@@ -200,6 +200,8 @@ class Transaction {
   absl::StatusOr<int64_t> Count(std::string_view table);
   // Full scan in rowid order (descending when `reverse`).
   absl::StatusOr<std::unique_ptr<Iterator>> ScanTable(std::string_view table, bool reverse = false);
+  // Scan in rowid order from the first row with rowid >= `first_rowid`.
+  absl::StatusOr<std::unique_ptr<Iterator>> SeekTable(std::string_view table, int64_t first_rowid);
   // Ordered scan of an index within `range`.
   absl::StatusOr<std::unique_ptr<Iterator>> ScanIndex(std::string_view index,
                                                       const IndexRange& range);
