@@ -205,6 +205,8 @@ bench_beanstalkd "beanstalkd -f50" "binlog, fsync every 50 ms"
 for batch in 1 100; do
   run "store-bench sqlite" "$STRICT" "$STORE_BENCH" --dsn="sqlite://$TMP/store.db" \
       --scenario=lifecycle --batch="$batch"
+  run "store-bench engine" "$STRICT" "$STORE_BENCH" --dsn="engine://$TMP/store-engine.db" \
+      --scenario=lifecycle --batch="$batch"
 done
 if [[ -n "$POSTGRES_DSN" ]]; then
   run "store-bench postgres" "$STRICT" "$STORE_BENCH" --dsn="$POSTGRES_DSN" \
