@@ -21,6 +21,12 @@ namespace pgqrs::storage {
 
 inline constexpr char kMigrationsTable[] = "pgqrs_schema_migrations";
 
+// The file stores' version table (sqlite:// and engine://): one definition, so a file written
+// by either adapter carries the same schema. In the engine's SQL subset.
+inline constexpr char kFileMigrationsTableDdl[] =
+    "CREATE TABLE IF NOT EXISTS pgqrs_schema_migrations (version INTEGER PRIMARY KEY, "
+    "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+
 struct Migration {
   int32_t version = 0;
   std::string name;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/dsn.h"
+#include "storage/engine/engine_store.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -21,10 +22,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& dsn,
       return OpenPostgresStore(parsed, postgres);
     }
     case Backend::kEngine:
-      break;
+      return OpenEngineStore(parsed, options);
   }
-  return absl::UnimplementedError(
-      absl::StrCat("the ", BackendName(parsed.backend), " adapter is not built yet"));
+  return absl::InternalError(absl::StrCat("no adapter for ", BackendName(parsed.backend)));
 }
 
 }  // namespace pgqrs::storage

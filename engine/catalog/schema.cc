@@ -48,128 +48,6 @@ std::string Quote(std::string_view name) {
   return out;
 }
 
-// Tokens: identifiers/keywords (quoted identifiers keep their text) and punctuation.
-struct Token {
-  std::string text;
-  bool quoted = false;
-};
-
-absl::StatusOr<std::vector<Token>> Tokenize(std::string_view sql) {
-  std::vector<Token> out;
-  size_t i = 0;
-  while (i < sql.size()) {
-    char c = sql[i];
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      ++i;
-    } else if (c == '(' || c == ')' || c == ',' || c == ';') {
-      out.push_back({std::string(1, c), false});
-      ++i;
-    } else if (c == '"' || c == '`' || c == '[') {
-      char close = c == '[' ? ']' : c;
-      std::string id;
-      ++i;
-      for (;;) {
-        if (i >= sql.size()) return absl::InvalidArgumentError("unterminated identifier");
-        if (sql[i] == close) {
-          if (close != ']' && i + 1 < sql.size() && sql[i + 1] == close) {
-            id.push_back(close);
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        id.push_back(sql[i++]);
-      }
-      out.push_back({id, true});
-    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
-      size_t j = i;
-      while (j < sql.size() &&
-             (std::isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_' || sql[j] == '$')) {
-        ++j;
-      }
-      out.push_back({std::string(sql.substr(i, j - i)), false});
-      i = j;
-    } else {
-      return absl::UnimplementedError(
-          absl::StrCat("unsupported SQL character '", std::string(1, c), "'"));
-    }
-  }
-  return out;
-}
-
-class Parser {
- public:
-  explicit Parser(std::vector<Token> t) : t_(std::move(t)) {}
-  bool AtEnd() const { return pos_ >= t_.size() || (t_[pos_].text == ";" && !t_[pos_].quoted); }
-  bool Peek(std::string_view kw) const {
-    return pos_ < t_.size() && !t_[pos_].quoted &&
-           absl::EqualsIgnoreCase(t_[pos_].text, absl::string_view(kw.data(), kw.size()));
-  }
-  bool Accept(std::string_view kw) {
-    if (!Peek(kw)) return false;
-    ++pos_;
-    return true;
-  }
-  absl::Status Expect(std::string_view kw) {
-    if (Accept(kw)) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("expected ", std::string(kw)));
-  }
-  absl::StatusOr<std::string> Name() {
-    if (pos_ >= t_.size()) return absl::InvalidArgumentError("expected a name");
-    const Token& tok = t_[pos_];
-    if (!tok.quoted && (tok.text == "(" || tok.text == ")" || tok.text == "," || tok.text == ";")) {
-      return absl::InvalidArgumentError("expected a name");
-    }
-    ++pos_;
-    return tok.text;
-  }
-
- private:
-  std::vector<Token> t_;
-  size_t pos_ = 0;
-};
-
-absl::Status ParseColumn(Parser* p, TableDef* def) {
-  ColumnDef col;
-  // Unquoted, these words start a table constraint; quoted, they are column names.
-  if (p->Peek("PRIMARY") || p->Peek("UNIQUE") || p->Peek("CONSTRAINT") || p->Peek("CHECK") ||
-      p->Peek("FOREIGN")) {
-    return absl::UnimplementedError("table constraints are not supported");
-  }
-  PGQRS_ASSIGN_OR_RETURN(col.name, p->Name());
-  col.type = ColumnType::kAny;
-  bool integer_type = false;
-  if (p->Accept("INTEGER")) {
-    col.type = ColumnType::kInteger;
-    integer_type = true;
-  } else if (p->Accept("TEXT")) {
-    col.type = ColumnType::kText;
-  } else if (p->Accept("BLOB")) {
-    col.type = ColumnType::kBlob;
-  } else if (p->Accept("REAL")) {
-    col.type = ColumnType::kReal;
-  }
-  while (!p->AtEnd() && !p->Peek(",") && !p->Peek(")")) {
-    if (p->Accept("PRIMARY")) {
-      PGQRS_RETURN_IF_ERROR(p->Expect("KEY"));
-      if (p->Peek("DESC") || !integer_type || def->rowid_column >= 0) {
-        return absl::UnimplementedError("only INTEGER PRIMARY KEY [ASC] is supported");
-      }
-      p->Accept("ASC");
-      def->rowid_column = static_cast<int>(def->columns.size());
-      if (p->Accept("AUTOINCREMENT")) def->autoincrement = true;
-    } else if (p->Accept("NOT")) {
-      PGQRS_RETURN_IF_ERROR(p->Expect("NULL"));
-      col.not_null = true;
-    } else {
-      return absl::UnimplementedError("unsupported column definition in " + col.name);
-    }
-  }
-  def->columns.push_back(std::move(col));
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 int TableDef::ColumnIndex(std::string_view name) const {
@@ -192,6 +70,10 @@ std::string CreateTableSql(const TableDef& def) {
       if (def.autoincrement) sql += " AUTOINCREMENT";
     }
     if (c.not_null) sql += " NOT NULL";
+    if (!c.references_table.empty()) {
+      absl::StrAppend(&sql, " REFERENCES ", Quote(c.references_table), "(",
+                      Quote(c.references_column), ")");
+    }
   }
   return sql + ")";
 }
@@ -223,6 +105,12 @@ absl::Status ValidateTableDef(const TableDef& def) {
     if (def.ColumnIndex(def.columns[i].name) != static_cast<int>(i)) {
       return absl::InvalidArgumentError("duplicate column: " + def.columns[i].name);
     }
+    const ColumnDef& c = def.columns[i];
+    if (c.references_table.empty() != c.references_column.empty() ||
+        (!c.references_table.empty() &&
+         (!ValidName(c.references_table) || !ValidName(c.references_column)))) {
+      return absl::InvalidArgumentError("bad REFERENCES clause on column " + c.name);
+    }
   }
   if (def.rowid_column >= static_cast<int>(def.columns.size())) {
     return absl::InvalidArgumentError("rowid column out of range");
@@ -246,65 +134,6 @@ absl::Status ValidateIndexDef(const IndexDef& def, const TableDef& table) {
     return absl::InvalidArgumentError("no column " + def.where_column);
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<TableDef> ParseCreateTable(std::string_view sql) {
-  PGQRS_ASSIGN_OR_RETURN(std::vector<Token> toks, Tokenize(sql));
-  Parser p(std::move(toks));
-  PGQRS_RETURN_IF_ERROR(p.Expect("CREATE"));
-  if (p.Peek("TEMP") || p.Peek("TEMPORARY") || p.Peek("VIRTUAL")) {
-    return absl::UnimplementedError("unsupported CREATE kind");
-  }
-  PGQRS_RETURN_IF_ERROR(p.Expect("TABLE"));
-  if (p.Accept("IF")) {
-    PGQRS_RETURN_IF_ERROR(p.Expect("NOT"));
-    PGQRS_RETURN_IF_ERROR(p.Expect("EXISTS"));
-  }
-  TableDef def;
-  PGQRS_ASSIGN_OR_RETURN(def.name, p.Name());
-  PGQRS_RETURN_IF_ERROR(p.Expect("("));
-  do {
-    PGQRS_RETURN_IF_ERROR(ParseColumn(&p, &def));
-  } while (p.Accept(","));
-  PGQRS_RETURN_IF_ERROR(p.Expect(")"));
-  if (!p.AtEnd()) return absl::UnimplementedError("unsupported table options");
-  return def;
-}
-
-absl::StatusOr<IndexDef> ParseCreateIndex(std::string_view sql) {
-  PGQRS_ASSIGN_OR_RETURN(std::vector<Token> toks, Tokenize(sql));
-  Parser p(std::move(toks));
-  IndexDef def;
-  PGQRS_RETURN_IF_ERROR(p.Expect("CREATE"));
-  def.unique = p.Accept("UNIQUE");
-  PGQRS_RETURN_IF_ERROR(p.Expect("INDEX"));
-  if (p.Accept("IF")) {
-    PGQRS_RETURN_IF_ERROR(p.Expect("NOT"));
-    PGQRS_RETURN_IF_ERROR(p.Expect("EXISTS"));
-  }
-  PGQRS_ASSIGN_OR_RETURN(def.name, p.Name());
-  PGQRS_RETURN_IF_ERROR(p.Expect("ON"));
-  PGQRS_ASSIGN_OR_RETURN(def.table, p.Name());
-  PGQRS_RETURN_IF_ERROR(p.Expect("("));
-  do {
-    IndexColumn c;
-    PGQRS_ASSIGN_OR_RETURN(c.name, p.Name());
-    if (p.Accept("DESC")) {
-      c.desc = true;
-    } else {
-      p.Accept("ASC");
-    }
-    def.columns.push_back(std::move(c));
-  } while (p.Accept(","));
-  PGQRS_RETURN_IF_ERROR(p.Expect(")"));
-  if (p.Accept("WHERE")) {
-    PGQRS_ASSIGN_OR_RETURN(def.where_column, p.Name());
-    PGQRS_RETURN_IF_ERROR(p.Expect("IS"));
-    def.where = p.Accept("NOT") ? PartialPredicate::kIsNotNull : PartialPredicate::kIsNull;
-    PGQRS_RETURN_IF_ERROR(p.Expect("NULL"));
-  }
-  if (!p.AtEnd()) return absl::UnimplementedError("unsupported index clause");
-  return def;
 }
 
 }  // namespace pgqrs::engine

@@ -24,6 +24,11 @@ struct ColumnDef {
   std::string name;
   ColumnType type = ColumnType::kBlob;
   bool not_null = false;
+  // `REFERENCES references_table(references_column)`: a foreign key, enforced by the db layer
+  // like SQLite with foreign_keys=ON. Both empty for none. The parent column must be the
+  // parent table's INTEGER PRIMARY KEY.
+  std::string references_table{};
+  std::string references_column{};
 };
 
 struct TableDef {
@@ -56,8 +61,9 @@ struct IndexDef {
   std::string where_column{};
 };
 
-// `CREATE TABLE "name"("col" TYPE [PRIMARY KEY [AUTOINCREMENT]] [NOT NULL], ...)`. Every
-// identifier is double-quoted (embedded quotes doubled), as SQLite quotes them.
+// `CREATE TABLE "name"("col" TYPE [PRIMARY KEY [AUTOINCREMENT]] [NOT NULL]
+// [REFERENCES "t"("c")], ...)`. Every identifier is double-quoted (embedded quotes doubled),
+// as SQLite quotes them.
 std::string CreateTableSql(const TableDef& def);
 // `CREATE [UNIQUE] INDEX "name" ON "table"("col" [DESC], ...)[ WHERE "col" IS [NOT] NULL]`.
 std::string CreateIndexSql(const IndexDef& def);

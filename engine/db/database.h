@@ -209,9 +209,17 @@ class Transaction {
   absl::StatusOr<int64_t> Count(std::string_view table);
   // Full scan in rowid order (descending when `reverse`).
   absl::StatusOr<std::unique_ptr<Iterator>> ScanTable(std::string_view table, bool reverse = false);
+  // Scan in rowid order from the first row with rowid >= `first_rowid`.
+  absl::StatusOr<std::unique_ptr<Iterator>> SeekTable(std::string_view table, int64_t first_rowid);
   // Ordered scan of an index within `range`.
   absl::StatusOr<std::unique_ptr<Iterator>> ScanIndex(std::string_view index,
                                                       const IndexRange& range);
+
+  // Runs a schema script in the catalog's SQL subset (engine/catalog/script.h): CREATE TABLE
+  // and CREATE INDEX (skipped when they exist and say IF NOT EXISTS) and INSERT ... VALUES.
+  // Unimplemented for SQL outside the subset (nothing is run); a statement that fails stops the
+  // script with the error, and the caller should roll back.
+  absl::Status ExecuteScript(std::string_view sql);
 
   // Makes the transaction durable and reports exactly that: OK means the commit is on stable
   // storage (checkpoints run later and never fail a commit). On error nothing was committed,
@@ -234,6 +242,11 @@ class Transaction {
   absl::Status RemoveIndexEntries(const Database::TableInfo& t, const Row& row, int64_t rowid,
                                   const Row* new_row);
   absl::StatusOr<int64_t> AllocateRowid(Database::TableInfo* t);
+  // Foreign keys (foreign_keys.cc). FailedPrecondition when `row` names a missing parent (only
+  // columns that differ from `old_row` are checked), or when row `rowid` of `t` has children.
+  absl::Status CheckParents(const Database::TableInfo& t, const Row& row, const Row* old_row);
+  absl::Status CheckNoChildren(const Database::TableInfo& t, int64_t rowid);
+  absl::StatusOr<bool> HasChild(const Database::TableInfo& child, int col, int64_t parent_rowid);
   absl::Status InsertSchemaRow(const std::string& type, const std::string& name,
                                const std::string& table, uint32_t root, const std::string& sql);
   absl::Status FlushSequences();

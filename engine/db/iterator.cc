@@ -81,6 +81,19 @@ absl::StatusOr<std::unique_ptr<Iterator>> Transaction::ScanTable(std::string_vie
   return it;
 }
 
+absl::StatusOr<std::unique_ptr<Iterator>> Transaction::SeekTable(std::string_view table,
+                                                                 int64_t first_rowid) {
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, false));
+  std::unique_ptr<Iterator> it(new Iterator());
+  it->txn_ = this;
+  it->table_ = t->def.name;
+  it->tree_ = std::make_unique<BTree>(db_->pager_.get(), t->root, true);
+  it->cursor_ = std::make_unique<Cursor>(it->tree_.get());
+  PGQRS_RETURN_IF_ERROR(it->cursor_->SeekRowid(first_rowid));
+  PGQRS_RETURN_IF_ERROR(it->Load());
+  return it;
+}
+
 absl::StatusOr<std::unique_ptr<Iterator>> Transaction::ScanIndex(std::string_view index,
                                                                  const IndexRange& range) {
   if (done_) return absl::FailedPreconditionError("transaction has ended");

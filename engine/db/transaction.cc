@@ -207,6 +207,7 @@ absl::StatusOr<int64_t> Transaction::Insert(std::string_view table, Row row) {
     PGQRS_ASSIGN_OR_RETURN(rowid, AllocateRowid(t));
     if (rc >= 0) row[rc] = Value::Integer(rowid);
   }
+  PGQRS_RETURN_IF_ERROR(CheckParents(*t, row, nullptr));
   for (const std::string& name : t->indexes) {
     PGQRS_RETURN_IF_ERROR(CheckUnique(db_->indexes_.at(name), row, rowid));
   }
@@ -235,6 +236,7 @@ absl::Status Transaction::Update(std::string_view table, int64_t rowid, Row row)
   }
   PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
   if (!old) return absl::NotFoundError(absl::StrCat("no row ", rowid, " in ", std::string(table)));
+  PGQRS_RETURN_IF_ERROR(CheckParents(*t, row, &*old));
   for (const std::string& name : t->indexes) {
     PGQRS_RETURN_IF_ERROR(CheckUnique(db_->indexes_.at(name), row, rowid));
   }
@@ -252,6 +254,7 @@ absl::StatusOr<bool> Transaction::Delete(std::string_view table, int64_t rowid) 
   PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
   PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
   if (!old) return false;
+  PGQRS_RETURN_IF_ERROR(CheckNoChildren(*t, rowid));
   PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(*t, *old, rowid, nullptr)));
   BTree tree(db_->pager_.get(), t->root, true);
   absl::StatusOr<bool> found = tree.Delete(rowid);

@@ -21,9 +21,7 @@ class SqliteMigrationTarget final : public MigrationTarget {
   explicit SqliteMigrationTarget(Connection& db) : db_(db) {}
 
   absl::StatusOr<std::vector<AppliedMigration>> ReadApplied() override {
-    PGQRS_RETURN_IF_ERROR(db_.Exec(
-        "CREATE TABLE IF NOT EXISTS pgqrs_schema_migrations (version INTEGER PRIMARY KEY, "
-        "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
+    PGQRS_RETURN_IF_ERROR(db_.Exec(kFileMigrationsTableDdl));
     PGQRS_ASSIGN_OR_RETURN(Statement * st,
                            db_.Prepare("SELECT version, checksum FROM pgqrs_schema_migrations "
                                        "ORDER BY version"));

@@ -1,0 +1,88 @@
+// EngineStore: the visibility reaper's work and system-wide counts.
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "storage/engine/engine_store_impl.h"
+#include "storage/engine/tables.h"
+
+namespace pgqrs::storage::enginestore {
+
+absl::StatusOr<ReapReport> EngineStore::ReapMessages(absl::Duration archive_retention) {
+  // Archived rows go in bounded chunks so one reaper pass never holds the writer long.
+  constexpr int64_t kDeleteChunk = 10000;
+  ReapReport report;
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    int64_t now = NowMicros();
+    PGQRS_ASSIGN_OR_RETURN(auto expired, ExpireLeases(txn, 0, now));
+    report.leases_expired = expired.first;
+    report.dead_lettered = expired.second;
+    engine::IndexRange range;
+    range.upper = engine::IndexBound{{Value::Integer(now - ToMicros(archive_retention))},
+                                     /*inclusive=*/false};
+    PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kMessagesArchived, range));
+    std::vector<int64_t> ids;
+    while (it->Valid() && static_cast<int64_t>(ids.size()) < kDeleteChunk) {
+      ids.push_back(it->rowid());
+      PGQRS_RETURN_IF_ERROR(it->Next());
+    }
+    for (int64_t id : ids) PGQRS_RETURN_IF_ERROR(txn.Delete(kMessages, id).status());
+    report.archived_deleted = static_cast<int64_t>(ids.size());
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return report;
+}
+
+absl::StatusOr<std::vector<std::string>> EngineStore::QueuesWithVisibleMessages(
+    std::span<const std::string> queues) {
+  std::vector<std::string> visible;
+  absl::Status status = Read([&](Transaction& txn) -> absl::Status {
+    int64_t now = NowMicros();
+    for (const std::string& name : queues) {
+      absl::StatusOr<QueueRow> q = FindQueue(txn, name);
+      if (absl::IsNotFound(q.status())) continue;
+      PGQRS_RETURN_IF_ERROR(q.status());
+      PGQRS_ASSIGN_OR_RETURN(std::vector<Candidate> first, VisibleCandidates(txn, q->id, now, 1));
+      if (!first.empty()) visible.push_back(name);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return visible;
+}
+
+absl::StatusOr<SystemCounts> EngineStore::GetSystemCounts() {
+  SystemCounts counts;
+  absl::Status status = Read([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(counts.queues, txn.Count(kQueues));
+    PGQRS_ASSIGN_OR_RETURN(counts.workers, txn.Count(kWorkers));
+    PGQRS_ASSIGN_OR_RETURN(
+        auto stopped,
+        RowidsWithPrefix(txn, kWorkersByHeartbeat,
+                         {Value::Integer(static_cast<int64_t>(WorkerStatus::kStopped))}));
+    counts.workers_live = counts.workers - static_cast<int64_t>(stopped.size());
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  // Message counts per queue, summed; each queue is its own consistent snapshot.
+  std::string after;
+  while (true) {
+    PGQRS_ASSIGN_OR_RETURN(std::vector<QueueInfo> page, ListQueues(after, 500));
+    for (const QueueInfo& q : page) {
+      absl::StatusOr<QueueCounts> c = GetQueueCounts(q.name);
+      if (absl::IsNotFound(c.status())) continue;  // deleted meanwhile
+      if (!c.ok()) return c.status();
+      counts.messages.pending += c->pending;
+      counts.messages.delayed += c->delayed;
+      counts.messages.in_flight += c->in_flight;
+      counts.messages.dead += c->dead;
+      counts.messages.archived += c->archived;
+      counts.messages.oldest_pending_age =
+          std::max(counts.messages.oldest_pending_age, c->oldest_pending_age);
+    }
+    if (page.size() < 500) break;
+    after = page.back().name;
+  }
+  return counts;
+}
+
+}  // namespace pgqrs::storage::enginestore

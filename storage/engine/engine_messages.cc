@@ -1,0 +1,315 @@
+// EngineStore: enqueue, dequeue, message lookups, counts and dead letters.
+#include <algorithm>
+#include <limits>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "storage/engine/engine_store_impl.h"
+#include "storage/engine/tables.h"
+
+namespace pgqrs::storage::enginestore {
+namespace {
+
+// A named producer must exist, be live and belong to the queue (or be an admin).
+absl::Status CheckProducer(Transaction& txn, int64_t worker_id, int64_t queue_id) {
+  PGQRS_ASSIGN_OR_RETURN(Row w, GetRow(txn, kWorkers, worker_id, "worker"));
+  std::optional<int64_t> worker_queue = OptInt(w, worker::kQueueId);
+  if (Int(w, worker::kStatus) == static_cast<int64_t>(WorkerStatus::kStopped)) {
+    return absl::FailedPreconditionError(absl::StrCat("worker ", worker_id, " is stopped"));
+  }
+  if (worker_queue && *worker_queue != queue_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker ", worker_id, " is registered for another queue"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<int64_t>> FindDuplicate(Transaction& txn, int64_t queue_id,
+                                                     const std::string& dedup_key) {
+  PGQRS_ASSIGN_OR_RETURN(
+      auto ids,
+      RowidsWithPrefix(txn, kMessagesDedup, {Value::Integer(queue_id), Value::Text(dedup_key)}));
+  if (ids.empty()) return std::optional<int64_t>();
+  return std::optional<int64_t>(ids[0]);
+}
+
+absl::Status MarkDead(Transaction& txn, int64_t id, Row m) {
+  m[msg::kState] = Value::Integer(kDead);
+  m[msg::kLeaseToken] = Value::Null();
+  m[msg::kConsumerWorkerId] = Value::Null();
+  return txn.Update(kMessages, id, std::move(m));
+}
+
+// Visits the entries of `index` whose leading columns equal `prefix`, rows included.
+template <typename F>
+absl::Status ForEachRow(Transaction& txn, const char* index, std::vector<Value> prefix, F visit) {
+  PGQRS_ASSIGN_OR_RETURN(auto ids, RowidsWithPrefix(txn, index, std::move(prefix)));
+  for (int64_t id : ids) {
+    PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kMessages, id, "message"));
+    PGQRS_RETURN_IF_ERROR(visit(id, row));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+MessageState StateOf(const Row& m, int32_t max_read_count, int64_t now) {
+  int64_t state = Int(m, msg::kState);
+  bool leased = !m[msg::kLeaseToken].is_null();
+  if (state == kArchived) return MessageState::kArchived;
+  if (state == kDead) return MessageState::kDead;
+  if (Int(m, msg::kVt) > now) return leased ? MessageState::kInFlight : MessageState::kDelayed;
+  return leased && Int(m, msg::kReadCt) >= max_read_count ? MessageState::kDead
+                                                          : MessageState::kPending;
+}
+
+Message ToMessage(const Row& m, const std::string& queue, int32_t max_read_count, int64_t now) {
+  Message out;
+  out.id = Int(m, msg::kId);
+  out.queue = queue;
+  out.payload_json = Text(m, msg::kPayload);
+  out.enqueued_at = FromMicros(Int(m, msg::kEnqueuedAt));
+  out.visible_at = FromMicros(Int(m, msg::kVt));
+  out.read_count = static_cast<int32_t>(Int(m, msg::kReadCt));
+  out.priority = static_cast<int32_t>(Int(m, msg::kPriority));
+  out.state = StateOf(m, max_read_count, now);
+  return out;
+}
+
+// Receipts must not be guessable from message ids.
+int64_t NewLeaseToken() {
+  thread_local absl::BitGen gen;
+  return absl::Uniform<int64_t>(gen, 1, std::numeric_limits<int64_t>::max());
+}
+
+absl::Status ClaimConsumer(Transaction& txn, int64_t worker_id, int64_t queue_id, int64_t now) {
+  PGQRS_RETURN_IF_ERROR(CheckProducer(txn, worker_id, queue_id));
+  PGQRS_ASSIGN_OR_RETURN(Row w, GetRow(txn, kWorkers, worker_id, "worker"));
+  int64_t status = Int(w, worker::kStatus);
+  if (status != static_cast<int64_t>(WorkerStatus::kReady) &&
+      status != static_cast<int64_t>(WorkerStatus::kPolling)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("worker ", worker_id, " is suspended or interrupted and may not dequeue"));
+  }
+  w[worker::kStatus] = Value::Integer(static_cast<int64_t>(WorkerStatus::kPolling));
+  w[worker::kHeartbeatAt] = Value::Integer(now);
+  return txn.Update(kWorkers, worker_id, std::move(w));
+}
+
+absl::Status InsertMessage(Transaction& txn, int64_t id, int64_t queue_id, const NewMessage& m,
+                           int64_t producer, int64_t now) {
+  Row row(msg::kCount);
+  row[msg::kId] = Value::Integer(id);
+  row[msg::kQueueId] = Value::Integer(queue_id);
+  row[msg::kPayload] = Value::Text(m.payload_json);
+  row[msg::kPriority] = Value::Integer(m.priority);
+  row[msg::kState] = Value::Integer(kLive);
+  row[msg::kVt] = Value::Integer(now + ToMicros(m.delay));
+  row[msg::kEnqueuedAt] = Value::Integer(now);
+  row[msg::kReadCt] = Value::Integer(0);
+  row[msg::kProducerWorkerId] = IdOrNull(producer);
+  row[msg::kDedupKey] = TextOrNull(m.dedup_key);
+  return txn.Insert(kMessages, std::move(row)).status();
+}
+
+absl::StatusOr<std::vector<Candidate>> VisibleCandidates(Transaction& txn, int64_t queue_id,
+                                                         int64_t now, int64_t limit) {
+  // Index order is (queue_id, state, priority DESC, vt, id): within one priority the visible
+  // rows come first, so the scan skips to the next priority at the first invisible row.
+  std::vector<Candidate> out;
+  const std::vector<Value> live = {Value::Integer(queue_id), Value::Integer(kLive)};
+  engine::IndexRange range;
+  range.lower = engine::IndexBound{live, true};
+  range.upper = engine::IndexBound{live, true};
+  while (static_cast<int64_t>(out.size()) < limit) {
+    PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kMessagesDequeue, range));
+    while (it->Valid() && static_cast<int64_t>(out.size()) < limit) {
+      if (it->key()[3].integer() > now) break;
+      PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
+      out.push_back({it->rowid(), std::move(row)});
+      PGQRS_RETURN_IF_ERROR(it->Next());
+    }
+    if (!it->Valid() || static_cast<int64_t>(out.size()) >= limit) break;
+    range.lower = engine::IndexBound{{live[0], live[1], it->key()[2]}, /*inclusive=*/false};
+  }
+  return out;
+}
+
+absl::StatusOr<Message> LeaseOne(Transaction& txn, Row m, const QueueRow& q,
+                                 const DequeueOptions& options, int64_t now) {
+  int64_t id = Int(m, msg::kId);
+  int64_t token = NewLeaseToken();
+  m[msg::kVt] =
+      Value::Integer(now + ToMicros(options.visibility_timeout.value_or(q.visibility_timeout)));
+  m[msg::kReadCt] = Value::Integer(Int(m, msg::kReadCt) + 1);
+  m[msg::kLeaseToken] = Value::Integer(token);
+  m[msg::kConsumerWorkerId] = IdOrNull(options.consumer_worker_id);
+  if (m[msg::kDequeuedAt].is_null()) m[msg::kDequeuedAt] = Value::Integer(now);
+  Message out = ToMessage(m, q.name, q.max_read_count, now);
+  PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(m)));
+  out.lease = Lease{id, token};
+  return out;
+}
+
+absl::StatusOr<std::vector<int64_t>> EngineStore::Enqueue(const std::string& queue,
+                                                          std::span<const NewMessage> messages,
+                                                          int64_t producer_worker_id) {
+  std::vector<int64_t> ids;
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
+    if (producer_worker_id) PGQRS_RETURN_IF_ERROR(CheckProducer(txn, producer_worker_id, q.id));
+    PGQRS_ASSIGN_OR_RETURN(int64_t next_id, TakeIds(txn, kMessageSequence, messages.size()));
+    int64_t now = NowMicros();
+    for (const NewMessage& m : messages) {
+      if (!m.dedup_key.empty()) {
+        PGQRS_ASSIGN_OR_RETURN(std::optional<int64_t> existing,
+                               FindDuplicate(txn, q.id, m.dedup_key));
+        if (existing) {
+          ids.push_back(*existing);
+          continue;
+        }
+      }
+      PGQRS_RETURN_IF_ERROR(InsertMessage(txn, next_id, q.id, m, producer_worker_id, now));
+      ids.push_back(next_id++);
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return ids;
+}
+
+absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& queue,
+                                                          const DequeueOptions& options) {
+  std::vector<Message> leased;
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
+    int64_t now = NowMicros();
+    if (options.consumer_worker_id) {
+      PGQRS_RETURN_IF_ERROR(ClaimConsumer(txn, options.consumer_worker_id, q.id, now));
+    }
+    // Rows whose final lease ended are dead-lettered here and the scan continues.
+    while (static_cast<int32_t>(leased.size()) < options.max_messages) {
+      int64_t wanted = options.max_messages - static_cast<int64_t>(leased.size());
+      PGQRS_ASSIGN_OR_RETURN(std::vector<Candidate> batch,
+                             VisibleCandidates(txn, q.id, now, wanted));
+      for (Candidate& c : batch) {
+        if (Int(c.row, msg::kReadCt) >= q.max_read_count) {
+          PGQRS_RETURN_IF_ERROR(MarkDead(txn, c.id, std::move(c.row)));
+          continue;
+        }
+        PGQRS_ASSIGN_OR_RETURN(Message m, LeaseOne(txn, std::move(c.row), q, options, now));
+        leased.push_back(std::move(m));
+      }
+      if (static_cast<int64_t>(batch.size()) < wanted) break;
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return leased;
+}
+
+absl::StatusOr<std::vector<Message>> EngineStore::GetMessages(const std::string& queue,
+                                                              std::span<const int64_t> ids) {
+  std::vector<Message> found;
+  absl::Status status = Read([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
+    int64_t now = NowMicros();
+    for (int64_t id : ids) {
+      PGQRS_ASSIGN_OR_RETURN(std::optional<Row> row, txn.Get(kMessages, id));
+      if (row && Int(*row, msg::kQueueId) == q.id) {
+        found.push_back(ToMessage(*row, queue, q.max_read_count, now));
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
+absl::StatusOr<std::vector<Message>> EngineStore::ListDeadLetters(const std::string& queue,
+                                                                  int64_t after_id, int32_t limit) {
+  std::vector<Message> dead;
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
+    int64_t now = NowMicros();
+    PGQRS_RETURN_IF_ERROR(ExpireLeases(txn, q.id, now).status());
+    PGQRS_ASSIGN_OR_RETURN(
+        auto ids,
+        RowidsWithPrefix(txn, kMessagesDequeue, {Value::Integer(q.id), Value::Integer(kDead)}));
+    std::sort(ids.begin(), ids.end());
+    for (auto it = std::upper_bound(ids.begin(), ids.end(), after_id);
+         it != ids.end() && static_cast<int32_t>(dead.size()) < limit; ++it) {
+      PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kMessages, *it, "message"));
+      dead.push_back(ToMessage(row, queue, q.max_read_count, now));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return dead;
+}
+
+absl::StatusOr<int64_t> EngineStore::Redrive(const std::string& queue,
+                                             std::span<const int64_t> ids) {
+  int64_t moved = 0;
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
+    int64_t now = NowMicros();
+    PGQRS_RETURN_IF_ERROR(ExpireLeases(txn, q.id, now).status());
+    std::vector<int64_t> wanted(ids.begin(), ids.end());
+    if (wanted.empty()) {
+      PGQRS_ASSIGN_OR_RETURN(
+          wanted,
+          RowidsWithPrefix(txn, kMessagesDequeue, {Value::Integer(q.id), Value::Integer(kDead)}));
+    }
+    for (int64_t id : wanted) {
+      PGQRS_ASSIGN_OR_RETURN(std::optional<Row> row, txn.Get(kMessages, id));
+      if (!row || Int(*row, msg::kQueueId) != q.id || Int(*row, msg::kState) != kDead) continue;
+      (*row)[msg::kState] = Value::Integer(kLive);
+      (*row)[msg::kReadCt] = Value::Integer(0);
+      (*row)[msg::kVt] = Value::Integer(now);
+      PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(*row)));
+      ++moved;
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return moved;
+}
+
+absl::StatusOr<QueueCounts> EngineStore::GetQueueCounts(const std::string& name) {
+  QueueCounts counts;
+  absl::Status status = Read([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, name));
+    int64_t now = NowMicros();
+    std::optional<int64_t> oldest;
+    PGQRS_RETURN_IF_ERROR(ForEachRow(
+        txn, kMessagesDequeue, {Value::Integer(q.id)}, [&](int64_t, const Row& m) -> absl::Status {
+          switch (StateOf(m, q.max_read_count, now)) {
+            case MessageState::kPending:
+              ++counts.pending;
+              oldest = std::min(oldest.value_or(INT64_MAX), Int(m, msg::kEnqueuedAt));
+              break;
+            case MessageState::kDelayed:
+              ++counts.delayed;
+              break;
+            case MessageState::kInFlight:
+              ++counts.in_flight;
+              break;
+            case MessageState::kDead:
+              ++counts.dead;
+              break;
+            case MessageState::kArchived:
+              ++counts.archived;
+              break;
+          }
+          return absl::OkStatus();
+        }));
+    counts.oldest_pending_age = oldest ? absl::Microseconds(now - *oldest) : absl::ZeroDuration();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return counts;
+}
+
+}  // namespace pgqrs::storage::enginestore

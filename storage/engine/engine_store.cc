@@ -1,0 +1,479 @@
+#include "storage/engine/engine_store.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "storage/engine/engine_store_impl.h"
+#include "storage/engine/tables.h"
+#include "storage/migrate.h"
+
+namespace pgqrs::storage {
+namespace enginestore {
+
+int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
+int64_t ToMicros(absl::Duration duration) { return absl::ToInt64Microseconds(duration); }
+
+std::span<const TableLayout> ExpectedLayouts() {
+  static constexpr const char* kSeq[] = {"id", "next_id"};
+  static constexpr const char* kQueue[] = {"id", "queue_name", "max_read_count",
+                                           "visibility_timeout_ms", "created_at"};
+  static constexpr const char* kWorker[] = {
+      "id",       "name",        "queue_id",   "role",         "status",
+      "hostname", "labels_json", "started_at", "heartbeat_at", "shutdown_at"};
+  static constexpr const char* kMsg[] = {"id",
+                                         "queue_id",
+                                         "payload",
+                                         "priority",
+                                         "state",
+                                         "vt",
+                                         "enqueued_at",
+                                         "read_ct",
+                                         "lease_token",
+                                         "dequeued_at",
+                                         "producer_worker_id",
+                                         "consumer_worker_id",
+                                         "dedup_key",
+                                         "archived_at"};
+  static constexpr const char* kWorkflow[] = {
+      "id",         "name",      "queue_id", "max_attempts", "base_backoff_ms", "max_backoff_ms",
+      "jitter_ppm", "created_at"};
+  static constexpr const char* kRun[] = {
+      "id",         "workflow_id",     "status",       "input",     "output",
+      "error",      "idempotency_key", "message_id",   "worker_id", "created_at",
+      "updated_at", "started_at",      "completed_at", "resume_at"};
+  static constexpr const char* kStep[] = {"id",        "run_id",      "step_name",  "status",
+                                          "output",    "error",       "attempts",   "retry_at",
+                                          "exhausted", "lease_token", "started_at", "completed_at"};
+  static constexpr const char* kMigration[] = {"version", "name", "checksum", "applied_at"};
+  static const TableLayout kLayouts[] = {
+      {kSequences, kSeq},      {kQueues, kQueue}, {kWorkers, kWorker}, {kMessages, kMsg},
+      {kWorkflows, kWorkflow}, {kRuns, kRun},     {kSteps, kStep},     {kMigrations, kMigration}};
+  return kLayouts;
+}
+
+namespace {
+
+const std::vector<Migration>& FileSchema() {
+  static const auto* schema =
+      new std::vector<Migration>(LoadMigrations(migrations::SqliteMigrations()));
+  return *schema;
+}
+
+// The version table, read and written through the engine in the caller's transaction.
+absl::StatusOr<std::vector<AppliedMigration>> ReadAppliedIn(Transaction& txn) {
+  PGQRS_RETURN_IF_ERROR(txn.ExecuteScript(kFileMigrationsTableDdl));
+  PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanTable(kMigrations));
+  std::vector<AppliedMigration> applied;
+  while (it->Valid()) {
+    PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
+    applied.push_back(
+        {static_cast<int32_t>(Int(row, migration::kVersion)), Text(row, migration::kChecksum)});
+    PGQRS_RETURN_IF_ERROR(it->Next());
+  }
+  return applied;
+}
+
+// Checks that every pgqrs table present has the columns tables.h expects, in order.
+absl::Status CheckLayouts(const std::vector<engine::TableDef>& tables) {
+  for (const TableLayout& layout : ExpectedLayouts()) {
+    for (const engine::TableDef& def : tables) {
+      if (def.name != layout.table) continue;
+      bool same = def.columns.size() == layout.columns.size();
+      for (size_t i = 0; same && i < def.columns.size(); ++i) {
+        same = def.columns[i].name == layout.columns[i];
+      }
+      if (!same) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("table ", def.name, " does not have the columns this binary expects"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+class EngineMigrationTarget final : public MigrationTarget {
+ public:
+  explicit EngineMigrationTarget(engine::Database& db) : db_(db) {}
+
+  absl::StatusOr<std::vector<AppliedMigration>> ReadApplied() override {
+    return InTransaction<std::vector<AppliedMigration>>(ReadAppliedIn);
+  }
+
+  absl::Status Apply(const Migration& m) override {
+    return InTransaction<bool>([&](Transaction& txn) -> absl::StatusOr<bool> {
+             PGQRS_ASSIGN_OR_RETURN(std::optional<Row> seen, txn.Get(kMigrations, m.version));
+             if (seen) return false;  // another process applied it meanwhile
+             absl::Status ran = txn.ExecuteScript(m.sql);
+             if (!ran.ok()) {
+               return absl::Status(ran.code(),
+                                   absl::StrCat("migration ", m.name, ": ", ran.message()));
+             }
+             PGQRS_RETURN_IF_ERROR(
+                 txn.Insert(kMigrations, {Value::Integer(m.version), Value::Text(m.name),
+                                          Value::Text(m.checksum), Value::Integer(NowMicros())})
+                     .status());
+             return true;
+           })
+        .status();
+  }
+
+ private:
+  template <typename T, typename F>
+  absl::StatusOr<T> InTransaction(F work) {
+    PGQRS_ASSIGN_OR_RETURN(auto txn, db_.Begin());
+    absl::StatusOr<T> result = work(*txn);
+    if (!result.ok()) return result.status();  // the destructor rolls back
+    PGQRS_RETURN_IF_ERROR(txn->Commit());
+    return result;
+  }
+
+  engine::Database& db_;
+};
+
+QueueInfo ToQueueInfo(const Row& row) {
+  QueueInfo info;
+  info.id = Int(row, queue::kId);
+  info.name = Text(row, queue::kName);
+  info.max_read_count = static_cast<int32_t>(Int(row, queue::kMaxReadCount));
+  info.visibility_timeout = absl::Milliseconds(Int(row, queue::kVisibilityTimeoutMs));
+  info.created_at = FromMicros(Int(row, queue::kCreatedAt));
+  return info;
+}
+
+absl::StatusOr<std::optional<Row>> QueueRowByName(Transaction& txn, const std::string& name) {
+  PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> ids,
+                         RowidsWithPrefix(txn, kQueuesByName, {Value::Text(name)}));
+  if (ids.empty()) return std::optional<Row>();
+  PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kQueues, ids[0], "queue"));
+  return std::optional<Row>(std::move(row));
+}
+
+// Every foreign key the schema declares holds (what PRAGMA foreign_key_check reports).
+absl::Status CheckForeignKeys(Transaction& txn, const std::vector<engine::TableDef>& tables,
+                              std::vector<std::string>* problems) {
+  for (const engine::TableDef& def : tables) {
+    for (size_t col = 0; col < def.columns.size(); ++col) {
+      const engine::ColumnDef& c = def.columns[col];
+      if (c.references_table.empty()) continue;
+      PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanTable(def.name));
+      while (it->Valid()) {
+        PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
+        std::optional<Row> parent;
+        if (!row[col].is_null()) {
+          PGQRS_ASSIGN_OR_RETURN(parent,
+                                 txn.Get(c.references_table, Int(row, static_cast<int>(col))));
+        }
+        if (!row[col].is_null() && !parent) {
+          problems->push_back(absl::StrCat("foreign key violation in ", def.name, " rowid ",
+                                           it->rowid(), " -> ", c.references_table));
+        }
+        PGQRS_RETURN_IF_ERROR(it->Next());
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Reads every row of every index and table, so a damaged page surfaces as a problem.
+absl::Status ReadEverything(Transaction& txn, const std::vector<engine::TableDef>& tables,
+                            const std::vector<engine::IndexDef>& indexes,
+                            std::vector<std::string>* problems) {
+  auto note = [&](const std::string& what, const absl::Status& s) {
+    if (!s.ok()) problems->push_back(absl::StrCat("integrity: ", what, ": ", s.message()));
+  };
+  for (const engine::TableDef& def : tables) {
+    absl::StatusOr<std::unique_ptr<engine::Iterator>> it = txn.ScanTable(def.name);
+    absl::Status s = it.status();
+    while (s.ok() && (*it)->Valid()) s = (*it)->Next();
+    note(def.name, s);
+  }
+  for (const engine::IndexDef& def : indexes) {
+    absl::StatusOr<std::unique_ptr<engine::Iterator>> it = txn.ScanIndex(def.name, {});
+    absl::Status s = it.status();
+    while (s.ok() && (*it)->Valid()) s = (*it)->Next();
+    note(def.name, s);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Row> GetRow(Transaction& txn, const char* table, int64_t rowid,
+                           const std::string& what) {
+  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> row, txn.Get(table, rowid));
+  if (!row) return absl::NotFoundError(absl::StrCat(what, " ", rowid, " not found"));
+  return std::move(*row);
+}
+
+absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
+                                                      std::vector<Value> prefix) {
+  engine::IndexRange range;
+  range.lower = engine::IndexBound{prefix, true};
+  range.upper = engine::IndexBound{std::move(prefix), true};
+  PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(index, range));
+  std::vector<int64_t> ids;
+  while (it->Valid()) {
+    ids.push_back(it->rowid());
+    PGQRS_RETURN_IF_ERROR(it->Next());
+  }
+  return ids;
+}
+
+QueueRow ToQueueRow(const Row& row) {
+  return {Int(row, queue::kId), Text(row, queue::kName),
+          static_cast<int32_t>(Int(row, queue::kMaxReadCount)),
+          absl::Milliseconds(Int(row, queue::kVisibilityTimeoutMs))};
+}
+
+absl::StatusOr<QueueRow> FindQueue(Transaction& txn, const std::string& name) {
+  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> row, QueueRowByName(txn, name));
+  if (!row) return absl::NotFoundError(absl::StrCat("queue \"", name, "\" not found"));
+  return ToQueueRow(*row);
+}
+
+absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id) {
+  PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kQueues, id, "queue"));
+  return ToQueueRow(row);
+}
+
+absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t count) {
+  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> row, txn.Get(kSequences, sequence));
+  if (!row) return absl::DataLossError("pgqrs_sequences row missing");
+  int64_t first = Int(*row, seq::kNextId);
+  (*row)[seq::kNextId] = Value::Integer(first + count);
+  PGQRS_RETURN_IF_ERROR(txn.Update(kSequences, sequence, std::move(*row)));
+  return first;
+}
+
+EngineStore::EngineStore(std::unique_ptr<engine::Database> db) : db_(std::move(db)) {}
+
+EngineStore::~EngineStore() { db_->Close().IgnoreError(); }
+
+absl::Status EngineStore::Write(const Work& work) {
+  PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, db_->Begin());
+  absl::Status status = work(*txn);
+  if (!status.ok()) {
+    txn->Rollback();
+    return status;
+  }
+  return txn->Commit();
+}
+
+absl::Status EngineStore::Read(const Work& work) {
+  PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, db_->Begin());
+  absl::Status status = work(*txn);
+  txn->Rollback();  // nothing to keep
+  return status;
+}
+
+absl::StatusOr<MigrationReport> EngineStore::Migrate() {
+  EngineMigrationTarget target(*db_);
+  PGQRS_ASSIGN_OR_RETURN(MigrationReport report, RunMigrations(target, FileSchema()));
+  PGQRS_RETURN_IF_ERROR(CheckLayouts(db_->Tables()));
+  return report;
+}
+
+absl::StatusOr<VerifyReport> EngineStore::Verify() {
+  VerifyReport report;
+  // Tables() and Indexes() wait for the open transaction, so they come before one starts.
+  std::vector<engine::TableDef> tables = db_->Tables();
+  std::vector<engine::IndexDef> indexes = db_->Indexes();
+  PGQRS_RETURN_IF_ERROR(CheckLayouts(tables));
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(auto applied, ReadAppliedIn(txn));
+    SchemaState state = CompareSchema(applied, FileSchema());
+    report.schema_version = state.version;
+    report.problems = SchemaProblems(state);
+    return CheckForeignKeys(txn, tables, &report.problems);
+  });
+  if (!status.ok()) return status;
+  PGQRS_RETURN_IF_ERROR(Read(
+      [&](Transaction& txn) { return ReadEverything(txn, tables, indexes, &report.problems); }));
+  return report;
+}
+
+absl::StatusOr<QueueInfo> EngineStore::CreateQueue(const QueueOptions& options) {
+  QueueInfo info;
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(std::optional<Row> existing, QueueRowByName(txn, options.name));
+    if (existing) {
+      if (!options.if_not_exists) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("queue \"", options.name, "\" already exists"));
+      }
+      info = ToQueueInfo(*existing);
+      return absl::OkStatus();
+    }
+    PGQRS_ASSIGN_OR_RETURN(int64_t id, TakeIds(txn, kQueueSequence, 1));
+    info = {id, options.name, options.max_read_count, options.visibility_timeout,
+            FromMicros(NowMicros())};
+    return txn
+        .Insert(kQueues, {Value::Integer(id), Value::Text(options.name),
+                          Value::Integer(options.max_read_count),
+                          Value::Integer(absl::ToInt64Milliseconds(options.visibility_timeout)),
+                          Value::Integer(absl::ToUnixMicros(info.created_at))})
+        .status();
+  });
+  if (!status.ok()) return status;
+  return info;
+}
+
+absl::StatusOr<QueueInfo> EngineStore::GetQueue(const std::string& name) {
+  QueueInfo info;
+  absl::Status status = Read([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(std::optional<Row> row, QueueRowByName(txn, name));
+    if (!row) return absl::NotFoundError(absl::StrCat("queue \"", name, "\" not found"));
+    info = ToQueueInfo(*row);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return info;
+}
+
+absl::StatusOr<std::vector<QueueInfo>> EngineStore::ListQueues(const std::string& after_name,
+                                                               int32_t limit) {
+  std::vector<QueueInfo> queues;
+  absl::Status status = Read([&](Transaction& txn) -> absl::Status {
+    engine::IndexRange range;
+    range.lower = engine::IndexBound{{Value::Text(after_name)}, /*inclusive=*/false};
+    PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kQueuesByName, range));
+    while (it->Valid() && static_cast<int32_t>(queues.size()) < limit) {
+      PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
+      queues.push_back(ToQueueInfo(row));
+      PGQRS_RETURN_IF_ERROR(it->Next());
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return queues;
+}
+
+namespace {
+
+// Unarchived messages and live workers of a queue: what blocks a delete without force.
+absl::StatusOr<std::pair<int64_t, int64_t>> QueueBusy(Transaction& txn, int64_t queue_id) {
+  int64_t messages = 0, workers = 0;
+  for (int64_t state : {kLive, kDead}) {
+    PGQRS_ASSIGN_OR_RETURN(
+        auto ids,
+        RowidsWithPrefix(txn, kMessagesDequeue, {Value::Integer(queue_id), Value::Integer(state)}));
+    messages += static_cast<int64_t>(ids.size());
+  }
+  for (WorkerStatus s : {WorkerStatus::kReady, WorkerStatus::kPolling, WorkerStatus::kSuspended,
+                         WorkerStatus::kInterrupted}) {
+    PGQRS_ASSIGN_OR_RETURN(auto ids, RowidsWithPrefix(txn, kWorkersByQueue,
+                                                      {Value::Integer(queue_id),
+                                                       Value::Integer(static_cast<int64_t>(s))}));
+    workers += static_cast<int64_t>(ids.size());
+  }
+  return std::make_pair(messages, workers);
+}
+
+absl::StatusOr<int64_t> DeleteQueueMessages(Transaction& txn, int64_t queue_id) {
+  PGQRS_ASSIGN_OR_RETURN(auto ids,
+                         RowidsWithPrefix(txn, kMessagesDequeue, {Value::Integer(queue_id)}));
+  for (int64_t id : ids) PGQRS_RETURN_IF_ERROR(txn.Delete(kMessages, id).status());
+  return static_cast<int64_t>(ids.size());
+}
+
+// Messages of other queues may name the workers about to go: unlink them first.
+absl::Status UnlinkWorker(Transaction& txn, int64_t worker_id) {
+  PGQRS_ASSIGN_OR_RETURN(auto produced,
+                         RowidsWithPrefix(txn, kMessagesProducer, {Value::Integer(worker_id)}));
+  for (int64_t id : produced) {
+    PGQRS_ASSIGN_OR_RETURN(Row m, GetRow(txn, kMessages, id, "message"));
+    m[msg::kProducerWorkerId] = Value::Null();
+    PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(m)));
+  }
+  PGQRS_ASSIGN_OR_RETURN(auto consumed,
+                         RowidsWithPrefix(txn, kMessagesConsumer, {Value::Integer(worker_id)}));
+  for (int64_t id : consumed) {
+    PGQRS_ASSIGN_OR_RETURN(Row m, GetRow(txn, kMessages, id, "message"));
+    m[msg::kConsumerWorkerId] = Value::Null();
+    m[msg::kLeaseToken] = Value::Null();
+    PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(m)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status EngineStore::DeleteQueue(const std::string& name, bool force) {
+  return Write([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(txn, name));
+    if (!force) {
+      PGQRS_ASSIGN_OR_RETURN(auto busy, QueueBusy(txn, queue.id));
+      if (busy.first > 0 || busy.second > 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("queue \"", name, "\" has ", busy.first, " unarchived messages and ",
+                         busy.second, " live workers; purge it, stop them, or delete with force"));
+      }
+    }
+    PGQRS_RETURN_IF_ERROR(DeleteQueueMessages(txn, queue.id).status());
+    PGQRS_ASSIGN_OR_RETURN(auto workers,
+                           RowidsWithPrefix(txn, kWorkersByQueue, {Value::Integer(queue.id)}));
+    for (int64_t id : workers) PGQRS_RETURN_IF_ERROR(UnlinkWorker(txn, id));
+    for (int64_t id : workers) PGQRS_RETURN_IF_ERROR(txn.Delete(kWorkers, id).status());
+    return txn.Delete(kQueues, queue.id).status();
+  });
+}
+
+absl::StatusOr<int64_t> EngineStore::PurgeQueue(const std::string& name) {
+  int64_t purged = 0;
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(txn, name));
+    PGQRS_ASSIGN_OR_RETURN(purged, DeleteQueueMessages(txn, queue.id));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return purged;
+}
+
+}  // namespace enginestore
+
+namespace {
+
+absl::StatusOr<engine::DatabaseOptions> EngineOptions(const Dsn& dsn) {
+  engine::DatabaseOptions options;
+  for (const auto& [key, value] : dsn.options) {
+    if (key == "io") {
+      if (value == "auto") {
+        options.io = engine::IoBackendKind::kAuto;
+      } else if (value == "uring") {
+        options.io = engine::IoBackendKind::kUring;
+      } else if (value == "posix") {
+        options.io = engine::IoBackendKind::kPosix;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("DSN option io=", value, ": expected auto, uring or posix"));
+      }
+    } else if (key == "cache_pages") {
+      int64_t pages = 0;
+      if (!absl::SimpleAtoi(value, &pages) || pages < 16 || pages > 10000000) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "DSN option cache_pages=", value, ": expected an integer from 16 to 10000000"));
+      }
+      options.cache_pages = static_cast<size_t>(pages);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown DSN option ", key, " for engine: (expected io or cache_pages)"));
+    }
+  }
+  return options;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenEngineStore(const Dsn& dsn, const StoreOptions&) {
+  if (dsn.in_memory) {
+    return absl::InvalidArgumentError(
+        "engine::memory: is not supported: the page engine stores to a file "
+        "(use engine:///path/file.db, or sqlite::memory: for a database in memory)");
+  }
+  PGQRS_ASSIGN_OR_RETURN(engine::DatabaseOptions options, EngineOptions(dsn));
+  PGQRS_ASSIGN_OR_RETURN(auto db, engine::Database::Open(dsn.path, options));
+  return std::make_unique<enginestore::EngineStore>(std::move(db));
+}
+
+}  // namespace pgqrs::storage

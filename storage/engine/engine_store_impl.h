@@ -1,0 +1,241 @@
+// EngineStore's declaration, shared by the .cc files that implement it by concern, as in
+// storage/sqlite: engine_store.cc (open, schema, queues), engine_messages.cc,
+// engine_leases.cc, engine_workers.cc, engine_maintenance.cc, engine_workflows.cc and
+// engine_steps.cc. Each Store call is one engine transaction; the engine's commit shares WAL
+// fsyncs between concurrent callers. Not part of the public API.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/db/database.h"
+#include "storage/store.h"
+
+namespace pgqrs::storage::enginestore {
+
+using engine::Row;
+using engine::Transaction;
+using engine::Value;
+
+// Storage encodings shared with storage/sqlite (see migrations/sqlite/0001_*.sql).
+enum RowState : int64_t { kLive = 0, kDead = 1, kArchived = 2 };
+inline constexpr int64_t kQueueSequence = 1;
+inline constexpr int64_t kWorkerSequence = 2;
+inline constexpr int64_t kMessageSequence = 3;
+inline constexpr int64_t kWorkflowSequence = 4;
+inline constexpr int64_t kRunSequence = 5;
+inline constexpr int64_t kStepSequence = 6;
+
+int64_t NowMicros();
+absl::Time FromMicros(int64_t micros);
+int64_t ToMicros(absl::Duration duration);
+
+// ---- Row access -------------------------------------------------------------------------
+
+inline int64_t Int(const Row& row, int col) { return row[col].is_null() ? 0 : row[col].integer(); }
+inline std::optional<int64_t> OptInt(const Row& row, int col) {
+  if (row[col].is_null()) return std::nullopt;
+  return row[col].integer();
+}
+// NULL reads as "".
+inline std::string Text(const Row& row, int col) {
+  return row[col].is_null() ? std::string() : row[col].bytes();
+}
+inline Value IntOrNull(std::optional<int64_t> v) { return v ? Value::Integer(*v) : Value::Null(); }
+// 0 means none (anonymous worker ids).
+inline Value IdOrNull(int64_t id) { return id ? Value::Integer(id) : Value::Null(); }
+inline Value TextOrNull(const std::string& s) { return s.empty() ? Value::Null() : Value::Text(s); }
+
+// Row `rowid` of `table`; NOT_FOUND carries `what`.
+absl::StatusOr<Row> GetRow(Transaction& txn, const char* table, int64_t rowid,
+                           const std::string& what);
+// Rowids of the index entries whose leading columns equal `prefix`, in index order.
+absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
+                                                      std::vector<Value> prefix);
+
+// ---- Shared lookups ---------------------------------------------------------------------
+
+struct QueueRow {
+  int64_t id = 0;
+  std::string name;
+  int32_t max_read_count = 0;
+  absl::Duration visibility_timeout;
+};
+QueueRow ToQueueRow(const Row& row);
+
+// NOT_FOUND names the queue.
+absl::StatusOr<QueueRow> FindQueue(Transaction& txn, const std::string& name);
+absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id);
+
+// Takes `count` ids from sequence `sequence`; returns the first.
+absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t count);
+
+// ---- Messages (engine_messages.cc, engine_leases.cc) ----------------------------------------
+
+MessageState StateOf(const Row& m, int32_t max_read_count, int64_t now);
+Message ToMessage(const Row& m, const std::string& queue, int32_t max_read_count, int64_t now);
+
+int64_t NewLeaseToken();
+
+// A named consumer must belong to the queue (or be an admin) and be ready or polling. It
+// becomes polling and its heartbeat is refreshed.
+absl::Status ClaimConsumer(Transaction& txn, int64_t worker_id, int64_t queue_id, int64_t now);
+
+// Inserts message `id` into the queue. `producer` 0 means anonymous.
+absl::Status InsertMessage(Transaction& txn, int64_t id, int64_t queue_id, const NewMessage& m,
+                           int64_t producer, int64_t now);
+
+// Up to `limit` visible messages of the queue in dequeue order (priority descending, then
+// visible_at, then id), rows included.
+struct Candidate {
+  int64_t id;
+  Row row;
+};
+absl::StatusOr<std::vector<Candidate>> VisibleCandidates(Transaction& txn, int64_t queue_id,
+                                                         int64_t now, int64_t limit);
+
+// Leases message row `m` (read_count + 1, visible_at = now + timeout, a fresh token).
+absl::StatusOr<Message> LeaseOne(Transaction& txn, Row m, const QueueRow& q,
+                                 const DequeueOptions& options, int64_t now);
+
+// Ends expired leases (of one queue, or all when queue_id is 0). Returns {expired, dead}.
+absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64_t queue_id,
+                                                         int64_t now);
+
+struct Released {
+  int64_t messages = 0;
+  std::vector<std::string> queues;  // queues that gained visible messages
+};
+// Ends every lease the worker holds: the messages are visible at once, or dead at
+// max_read_count.
+absl::StatusOr<Released> ReleaseWorkerLeases(Transaction& txn, int64_t worker_id, int64_t now);
+
+// ---- Workflows (engine_workflows.cc), shared with engine_steps.cc ---------------------------
+
+struct RunRow {
+  int64_t id = 0;
+  int64_t workflow_id = 0;
+  RunStatus status = RunStatus::kQueued;
+  std::optional<int64_t> message_id;
+};
+RunRow ToRunRow(const Row& row);
+
+absl::StatusOr<RunRow> FindRun(Transaction& txn, int64_t run_id);
+absl::StatusOr<RunInfo> LoadRun(Transaction& txn, int64_t run_id);
+absl::StatusOr<bool> LeaseLive(Transaction& txn, const Lease& lease, int64_t now);
+absl::Status EndRun(Transaction& txn, const RunRow& run, RunStatus status,
+                    const std::string& output_json, const std::string& error_json, int64_t now);
+absl::StatusOr<RetryPolicy> LoadRetryPolicy(Transaction& txn, int64_t workflow_id);
+struct StepRow {
+  int64_t id = 0;
+  StepInfo info;
+  std::optional<int64_t> owner;  // the lease token it was last started under
+};
+StepRow ToStepRow(const Row& row);
+absl::StatusOr<std::optional<StepRow>> LoadStep(Transaction& txn, int64_t run_id,
+                                                const std::string& name);
+
+class EngineStore final : public Store {
+ public:
+  explicit EngineStore(std::unique_ptr<engine::Database> db);
+  ~EngineStore() override;
+
+  std::string backend() const override { return "engine"; }
+
+  absl::StatusOr<MigrationReport> Migrate() override;
+  absl::StatusOr<VerifyReport> Verify() override;
+
+  absl::StatusOr<QueueInfo> CreateQueue(const QueueOptions& options) override;
+  absl::StatusOr<QueueInfo> GetQueue(const std::string& name) override;
+  absl::StatusOr<std::vector<QueueInfo>> ListQueues(const std::string& after_name,
+                                                    int32_t limit) override;
+  absl::Status DeleteQueue(const std::string& name, bool force) override;
+  absl::StatusOr<int64_t> PurgeQueue(const std::string& name) override;
+  absl::StatusOr<QueueCounts> GetQueueCounts(const std::string& name) override;
+
+  absl::StatusOr<std::vector<int64_t>> Enqueue(const std::string& queue,
+                                               std::span<const NewMessage> messages,
+                                               int64_t producer_worker_id) override;
+  absl::StatusOr<std::vector<Message>> Dequeue(const std::string& queue,
+                                               const DequeueOptions& options) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> Ack(const std::string& queue,
+                                                std::span<const Lease> leases) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> Delete(const std::string& queue,
+                                                   std::span<const Lease> leases) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> Nack(const std::string& queue,
+                                                 std::span<const Lease> leases,
+                                                 absl::Duration delay) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(const std::string& queue,
+                                                             std::span<const Lease> leases,
+                                                             absl::Duration timeout) override;
+  absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,
+                                                   std::span<const int64_t> ids) override;
+  absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue, int64_t after_id,
+                                                       int32_t limit) override;
+  absl::StatusOr<int64_t> Redrive(const std::string& queue, std::span<const int64_t> ids) override;
+
+  absl::StatusOr<WorkerInfo> RegisterWorker(const WorkerRegistration& reg) override;
+  absl::StatusOr<WorkerInfo> Heartbeat(int64_t worker_id) override;
+  absl::StatusOr<WorkerInfo> MoveWorker(int64_t worker_id, WorkerMove move) override;
+  absl::StatusOr<WorkerInfo> ShutdownWorker(int64_t worker_id, bool release_messages) override;
+  absl::StatusOr<WorkerInfo> GetWorker(int64_t worker_id) override;
+  absl::StatusOr<std::vector<WorkerInfo>> ListWorkers(const WorkerFilter& filter) override;
+
+  absl::StatusOr<WorkflowInfo> CreateWorkflow(const WorkflowOptions& options) override;
+  absl::StatusOr<WorkflowInfo> GetWorkflow(const std::string& name) override;
+  absl::StatusOr<std::vector<WorkflowInfo>> ListWorkflows(const std::string& after_name,
+                                                          int32_t limit) override;
+  absl::StatusOr<StartRunResult> StartRun(const NewRun& run) override;
+  absl::StatusOr<ClaimResult> ClaimRun(const std::string& workflow,
+                                       const ClaimOptions& options) override;
+  absl::StatusOr<BeginStepResult> BeginStep(const RunLease& lease,
+                                            const std::string& step_name) override;
+  absl::StatusOr<StepInfo> CompleteStep(const RunLease& lease, const std::string& step_name,
+                                        const std::string& output_json) override;
+  absl::StatusOr<StepInfo> FailStep(const RunLease& lease, const std::string& step_name,
+                                    const StepFailure& failure) override;
+  absl::StatusOr<RunInfo> CompleteRun(const RunLease& lease,
+                                      const std::string& output_json) override;
+  absl::StatusOr<RunInfo> FailRun(const RunLease& lease, const std::string& error_json) override;
+  absl::StatusOr<RunInfo> PauseRun(const RunLease& lease, absl::Duration resume_after) override;
+  absl::StatusOr<RunInfo> CancelRun(int64_t run_id) override;
+  absl::StatusOr<RunInfo> GetRun(int64_t run_id) override;
+  absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) override;
+  absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) override;
+
+  absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
+                                               absl::Duration older_than) override;
+  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
+  absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
+      std::span<const std::string> queues) override;
+  absl::StatusOr<SystemCounts> GetSystemCounts() override;
+
+ private:
+  using Work = std::function<absl::Status(Transaction&)>;
+
+  // Runs `work` in one transaction and commits it (durable when OK); rolls back on error.
+  absl::Status Write(const Work& work);
+  // Runs `work` in one transaction that changes nothing, then ends it without a commit.
+  absl::Status Read(const Work& work);
+
+  // The lease calls share this shape: check each lease, then apply `change` to valid ones.
+  using LeaseChange =
+      std::function<absl::Status(Transaction&, const QueueRow&, Row message, int64_t now)>;
+  absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(const std::string& queue,
+                                                          std::span<const Lease> leases,
+                                                          const LeaseChange& change);
+
+  // The lease-holder run writes share this shape (engine_steps.cc): check the lease,
+  // finalise a CANCELLING run, else apply `change` to the RUNNING run.
+  using RunChange = std::function<absl::Status(Transaction&, const RunRow&, int64_t now)>;
+  absl::Status UnderLease(const RunLease& lease, const RunChange& change, bool* cancelled);
+  // UnderLease for the writes a cancelled run refuses: CANCELLED instead of *cancelled.
+  absl::Status UnderLeaseUnlessCancelled(const RunLease& lease, const RunChange& change);
+
+  std::unique_ptr<engine::Database> db_;
+};
+
+}  // namespace pgqrs::storage::enginestore
