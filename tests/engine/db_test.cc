@@ -230,6 +230,14 @@ TEST_CASE("a hot rollback journal from a crashed sqlite3 is rolled back at open"
                             "INSERT INTO t(body) SELECT randomblob(900) FROM t;");
   REQUIRE(std::filesystem::exists(path + "-journal"));
   REQUIRE(ReadFile(path) != before);
+  // Each spill synced the journal and started a new segment (a header on a sector boundary).
+  const std::string journal = ReadFile(path + "-journal");
+  const std::string magic("\xd9\xd5\x05\xf9\x20\xa1\x63\xd7", 8);
+  int segments = 0;
+  for (size_t off = 0; off + 8 <= journal.size(); off += 512) {
+    segments += journal.compare(off, 8, magic) == 0;
+  }
+  REQUIRE(segments > 1);
   const std::string copy = dir + "/copy.db";
   CopyFile(path, copy);
   CopyFile(path + "-journal", copy + "-journal");
