@@ -53,6 +53,8 @@ struct DatabaseOptions {
   // Checkpoint once the WAL holds this many frames (done by the next Begin). Default 1000.
   uint32_t wal_checkpoint_pages = 1000;
   // Open without writing anything; commits that change data fail with FailedPrecondition.
+  // The file is still locked exclusively (sqlite3 and other engines are kept out), which
+  // needs write permission on the database file.
   bool read_only = false;
   // Checkpoint and delete the WAL on Close (turn off to simulate a crash in tests).
   bool checkpoint_on_close = true;

@@ -55,8 +55,18 @@ absl::StatusOr<std::unique_ptr<Pager>> Pager::Open(std::shared_ptr<IoBackend> ba
 
 absl::Status Pager::OpenFiles() {
   const bool ro = options_.read_only;
-  PGQRS_ASSIGN_OR_RETURN(db_, backend_->Open(path_, !ro, ro));
-  PGQRS_RETURN_IF_ERROR(db_->Lock(kPendingByte, 512, !ro));
+  // Read-only mode takes the exclusive lock too: in WAL mode sqlite3 writers (and their
+  // checkpoints) need only a shared lock on the database file, so a shared lock here would
+  // not keep them out. An exclusive OFD lock needs a file opened for writing; read-only mode
+  // opens it so but never writes.
+  absl::StatusOr<std::unique_ptr<File>> db = backend_->Open(path_, !ro, /*read_only=*/false);
+  if (ro && !db.ok() && !absl::IsNotFound(db.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "read-only mode opens the database for writing to hold its lock: ", db.status().message()));
+  }
+  PGQRS_RETURN_IF_ERROR(db.status());
+  db_ = std::move(*db);
+  PGQRS_RETURN_IF_ERROR(db_->Lock(kPendingByte, 512, /*exclusive=*/true));
   PGQRS_RETURN_IF_ERROR(RollBackHotJournal(backend_.get(), db_.get(), path_ + "-journal",
                                            ParentDirectory(path_), ro));
   if (!ro) PGQRS_RETURN_IF_ERROR(backend_->Remove(path_ + "-shm"));

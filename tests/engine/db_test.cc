@@ -308,6 +308,21 @@ TEST_CASE("read-only mode reads the WAL and refuses writes", "[engine][readonly]
   REQUIRE(absl::IsFailedPrecondition(txn->Insert("jobs", Job("b", 1, 6)).status()));
   txn->Rollback();
   txn.reset();
+  // sqlite3 cannot write to the WAL-mode file behind the read-only engine's back.
+  sqlite3* s = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &s) == SQLITE_OK);
+  int rc = sqlite3_exec(s, "INSERT INTO jobs(queue, prio) VALUES ('sqlite', 1)", nullptr, nullptr,
+                        nullptr);
+  INFO(sqlite3_errmsg(s));
+  REQUIRE(rc == SQLITE_BUSY);
+  sqlite3_close(s);
+  // A second engine, read-only or not, is kept out as well.
+  REQUIRE(absl::IsUnavailable(Database::Open(path, ro).status()));
+  REQUIRE(absl::IsUnavailable(Database::Open(path, Options(backend)).status()));
+  txn = MustBegin(db.get());
+  REQUIRE(*txn->Count("jobs") == 1);
+  txn->Rollback();
+  txn.reset();
   REQUIRE(db->Close().ok());
   REQUIRE(ReadFile(path + "-wal") == wal_before);
 }
