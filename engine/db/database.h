@@ -48,7 +48,8 @@ struct DatabaseOptions {
   IoBackendKind io = IoBackendKind::kAuto;
   // An explicit backend (e.g. a SimBackend in tests).
   std::shared_ptr<IoBackend> backend;
-  // Clean pages kept in memory (4 KiB each by default). Default 2000 (8 MiB).
+  // Pages kept in memory (4 KiB each by default). Default 2000 (8 MiB). A transaction that
+  // dirties more spills the excess to the WAL (uncommitted frames) instead of growing memory.
   size_t cache_pages = 2000;
   // Checkpoint once the WAL holds this many frames (done by the next Begin). Default 1000.
   uint32_t wal_checkpoint_pages = 1000;
