@@ -199,157 +199,118 @@ absl::StatusOr<std::optional<int64_t>> BTree::MaxRowid() {
   }
 }
 
-absl::Status BTree::Insert(int64_t rowid, std::string_view payload) {
-  std::vector<PathEntry> path;
+absl::StatusOr<BTree::Descent> BTree::Descend(Search search, bool stop_at_interior_match) {
+  Descent d;
   uint32_t pgno = root_;
-  bool rightmost = true;
   for (size_t depth = 0;; ++depth) {
     if (depth > kMaxDepth) return TooDeep(pgno);
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
-    PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
-    bool exact;
-    PGQRS_ASSIGN_OR_RETURN(int i, RowidLowerBound(view, rowid, &exact));
-    if (!view.is_leaf()) {
-      rightmost &= i == view.cell_count();
-      path.push_back({pgno, i});
-      PGQRS_ASSIGN_OR_RETURN(pgno, view.Child(i));
-      continue;
-    }
-    uint8_t hdr[18];
-    int n = PutVarint(hdr, payload.size());
-    n += PutVarint(hdr + n, static_cast<uint64_t>(rowid));
-    PGQRS_ASSIGN_OR_RETURN(
-        std::string cell,
-        BuildCell(PageType::kTableLeaf, std::string(reinterpret_cast<char*>(hdr), n), payload));
-    // Fast paths: append into the page's free gap, or overwrite a same-sized cell.
-    if (!exact) {
-      pager_->MarkDirty(page);
-      if (TryInsertCell(page->data.get(), pgno, pager_->usable_size(), i, cell)) {
-        return absl::OkStatus();
-      }
-    } else {
-      PGQRS_ASSIGN_OR_RETURN(CellInfo old, view.Cell(i));
-      if (old.overflow_page == 0 && old.size == cell.size()) {
-        pager_->MarkDirty(page);
-        std::memcpy(page->data.get() + view.CellOffset(i), cell.data(), cell.size());
-        return absl::OkStatus();
-      }
-    }
-    PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
-    if (exact) {
-      PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
-      node.cells[i] = std::move(cell);
-    } else {
-      node.cells.insert(node.cells.begin() + i, std::move(cell));
-    }
-    append_hint_ = rightmost && static_cast<size_t>(i) + 1 == node.cells.size();
-    path.push_back({pgno, i});
-    absl::Status s = Store(&path, path.size() - 1, std::move(node));
-    append_hint_ = false;
-    return s;
+    PGQRS_ASSIGN_OR_RETURN(d.page, pager_->Get(pgno));
+    PGQRS_ASSIGN_OR_RETURN(d.view, View(d.page));
+    PGQRS_ASSIGN_OR_RETURN(int i, search(d.view, &d.found));
+    d.path.push_back({pgno, i, std::nullopt});
+    if (d.view.is_leaf() || (d.found && stop_at_interior_match)) return d;
+    d.found = false;
+    d.rightmost &= i == d.view.cell_count();
+    PGQRS_ASSIGN_OR_RETURN(pgno, d.view.Child(i));
   }
 }
 
+absl::StatusOr<BTree::Descent> BTree::DescendToRowid(int64_t rowid) {
+  return Descend([&](const PageView& v, bool* exact) { return RowidLowerBound(v, rowid, exact); },
+                 /*stop_at_interior_match=*/false);
+}
+
+absl::StatusOr<BTree::Descent> BTree::DescendToKey(const std::vector<Value>& key) {
+  return Descend(
+      [&](const PageView& v, bool* exact) { return LowerBound(v, key, /*strict=*/false, exact); },
+      /*stop_at_interior_match=*/true);
+}
+
+BTree::Change BTree::ChangeAt(Descent d, Node node) {
+  Change c;
+  c.path = std::move(d.path);
+  c.path.back().pending = std::move(node);
+  return c;
+}
+
+absl::Status BTree::Insert(int64_t rowid, std::string_view payload) {
+  PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToRowid(rowid));
+  uint8_t hdr[18];
+  int n = PutVarint(hdr, payload.size());
+  n += PutVarint(hdr + n, static_cast<uint64_t>(rowid));
+  PGQRS_ASSIGN_OR_RETURN(
+      std::string cell,
+      BuildCell(PageType::kTableLeaf, std::string(reinterpret_cast<char*>(hdr), n), payload));
+  if (d.found) return ReplaceLeafCell(std::move(d), std::move(cell));
+  return InsertLeafCell(std::move(d), std::move(cell));
+}
+
 absl::StatusOr<bool> BTree::Delete(int64_t rowid) {
-  std::vector<PathEntry> path;
-  uint32_t pgno = root_;
-  for (size_t depth = 0;; ++depth) {
-    if (depth > kMaxDepth) return TooDeep(pgno);
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
-    PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
-    bool exact;
-    PGQRS_ASSIGN_OR_RETURN(int i, RowidLowerBound(view, rowid, &exact));
-    path.push_back({pgno, i});
-    if (!view.is_leaf()) {
-      PGQRS_ASSIGN_OR_RETURN(pgno, view.Child(i));
-      continue;
-    }
-    if (!exact) return false;
-    PGQRS_ASSIGN_OR_RETURN(bool done, RemoveInPlace(page, view, i, path.size() == 1));
-    if (done) return true;
-    PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
-    PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
-    node.cells.erase(node.cells.begin() + i);
-    allow_merge_ = true;
-    absl::Status s = Store(&path, path.size() - 1, std::move(node));
-    allow_merge_ = false;
-    PGQRS_RETURN_IF_ERROR(s);
-    return true;
-  }
+  PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToRowid(rowid));
+  if (!d.found) return false;
+  PGQRS_RETURN_IF_ERROR(RemoveLeafCell(std::move(d)));
+  return true;
 }
 
 absl::Status BTree::InsertKey(std::string_view record) {
   PGQRS_ASSIGN_OR_RETURN(std::vector<Value> key, DecodeRecord(record));
-  std::vector<PathEntry> path;
-  uint32_t pgno = root_;
-  bool rightmost = true;
-  for (size_t depth = 0;; ++depth) {
-    if (depth > kMaxDepth) return TooDeep(pgno);
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
-    PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
-    bool exact;
-    PGQRS_ASSIGN_OR_RETURN(int i, LowerBound(view, key, false, &exact));
-    if (exact) return absl::AlreadyExistsError("index entry already exists");
-    if (!view.is_leaf()) {
-      rightmost &= i == view.cell_count();
-      path.push_back({pgno, i});
-      PGQRS_ASSIGN_OR_RETURN(pgno, view.Child(i));
-      continue;
-    }
-    uint8_t hdr[9];
-    int n = PutVarint(hdr, record.size());
-    PGQRS_ASSIGN_OR_RETURN(
-        std::string cell,
-        BuildCell(PageType::kIndexLeaf, std::string(reinterpret_cast<char*>(hdr), n), record));
-    pager_->MarkDirty(page);
-    if (TryInsertCell(page->data.get(), pgno, pager_->usable_size(), i, cell)) {
-      return absl::OkStatus();
-    }
-    PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
-    node.cells.insert(node.cells.begin() + i, std::move(cell));
-    append_hint_ = rightmost && static_cast<size_t>(i) + 1 == node.cells.size();
-    path.push_back({pgno, i});
-    absl::Status s = Store(&path, path.size() - 1, std::move(node));
-    append_hint_ = false;
-    return s;
-  }
+  PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToKey(key));
+  if (d.found) return absl::AlreadyExistsError("index entry already exists");
+  uint8_t hdr[9];
+  int n = PutVarint(hdr, record.size());
+  PGQRS_ASSIGN_OR_RETURN(
+      std::string cell,
+      BuildCell(PageType::kIndexLeaf, std::string(reinterpret_cast<char*>(hdr), n), record));
+  return InsertLeafCell(std::move(d), std::move(cell));
 }
 
 absl::StatusOr<bool> BTree::DeleteKey(const std::vector<Value>& key) {
-  std::vector<PathEntry> path;
-  uint32_t pgno = root_;
-  for (size_t depth = 0;; ++depth) {
-    if (depth > kMaxDepth) return TooDeep(pgno);
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
-    PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
-    bool exact;
-    PGQRS_ASSIGN_OR_RETURN(int i, LowerBound(view, key, false, &exact));
-    path.push_back({pgno, i});
-    if (exact) {
-      allow_merge_ = true;
-      absl::Status s = RemoveEntry(&path, page, view, i);
-      allow_merge_ = false;
-      overrides_.clear();
-      PGQRS_RETURN_IF_ERROR(s);
-      return true;
-    }
-    if (view.is_leaf()) return false;
-    PGQRS_ASSIGN_OR_RETURN(pgno, view.Child(i));
-  }
+  PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToKey(key));
+  if (!d.found) return false;
+  PGQRS_RETURN_IF_ERROR(d.view.is_leaf() ? RemoveLeafCell(std::move(d))
+                                         : RemoveFromInterior(std::move(d)));
+  return true;
 }
 
-absl::Status BTree::RemoveEntry(std::vector<PathEntry>* path, const PageRef& page,
-                                const PageView& view, int i) {
-  if (!view.is_leaf()) {
-    PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
-    return RemoveFromInterior(path, std::move(node));
+absl::Status BTree::InsertLeafCell(Descent d, std::string cell) {
+  const int i = d.path.back().idx;
+  pager_->MarkDirty(d.page);
+  if (TryInsertCell(d.page->data.get(), d.page->pgno, pager_->usable_size(), i, cell)) {
+    return absl::OkStatus();
   }
-  PGQRS_ASSIGN_OR_RETURN(bool done, RemoveInPlace(page, view, i, path->size() == 1));
+  PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(d.view));
+  node.cells.insert(node.cells.begin() + i, std::move(cell));
+  const bool append = d.rightmost && static_cast<size_t>(i) + 1 == node.cells.size();
+  Change c = ChangeAt(std::move(d), std::move(node));
+  c.append = append;
+  return Apply(&c);
+}
+
+absl::Status BTree::ReplaceLeafCell(Descent d, std::string cell) {
+  const int i = d.path.back().idx;
+  PGQRS_ASSIGN_OR_RETURN(CellInfo old, d.view.Cell(i));
+  if (old.overflow_page == 0 && old.size == cell.size()) {
+    pager_->MarkDirty(d.page);
+    std::memcpy(d.page->data.get() + d.view.CellOffset(i), cell.data(), cell.size());
+    return absl::OkStatus();
+  }
+  PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(d.view));
+  PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
+  node.cells[i] = std::move(cell);
+  Change c = ChangeAt(std::move(d), std::move(node));
+  return Apply(&c);
+}
+
+absl::Status BTree::RemoveLeafCell(Descent d) {
+  const int i = d.path.back().idx;
+  PGQRS_ASSIGN_OR_RETURN(bool done, RemoveInPlace(d.page, d.view, i, d.path.size() == 1));
   if (done) return absl::OkStatus();
-  PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
+  PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(d.view));
   PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
   node.cells.erase(node.cells.begin() + i);
-  return Store(path, path->size() - 1, std::move(node));
+  Change c = ChangeAt(std::move(d), std::move(node));
+  c.merge = true;
+  return Apply(&c);
 }
 
 absl::StatusOr<bool> BTree::RemoveInPlace(const PageRef& page, const PageView& view, int i,
@@ -373,38 +334,37 @@ absl::StatusOr<bool> BTree::RemoveInPlace(const PageRef& page, const PageView& v
   return true;
 }
 
-absl::Status BTree::RemoveFromInterior(std::vector<PathEntry>* path, Node interior) {
-  const size_t interior_depth = path->size() - 1;
-  const int i = path->back().idx;
-  const uint32_t interior_pgno = path->back().pgno;
-  std::string victim = interior.cells[i];
+absl::Status BTree::RemoveFromInterior(Descent d) {
+  Change c;
+  c.merge = true;
+  c.path = std::move(d.path);
+  const size_t interior_depth = c.path.size() - 1;
+  const int i = c.path.back().idx;
+  PGQRS_ASSIGN_OR_RETURN(Node interior, DecodeNode(d.view));
+  const std::string victim = interior.cells[i];
+  // Walk to the rightmost leaf of the victim's left subtree; its last entry is the predecessor.
   uint32_t pgno = CellLeftChild(victim);
-  // Replace the entry by its predecessor: the last entry of the left subtree's rightmost leaf.
-  for (size_t depth = 0;; ++depth) {
+  for (size_t depth = c.path.size();; ++depth) {
     if (depth > kMaxDepth) return TooDeep(pgno);
     PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
     PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
-    if (!view.is_leaf()) {
-      path->push_back({pgno, view.cell_count()});
-      pgno = view.right_child();
-      continue;
+    if (view.is_leaf()) {
+      if (view.cell_count() == 0) return absl::DataLossError("empty index leaf");
+      PGQRS_ASSIGN_OR_RETURN(Node leaf, DecodeNode(view));
+      std::string predecessor = std::move(leaf.cells.back());
+      leaf.cells.pop_back();
+      c.path.push_back({pgno, view.cell_count() - 1, std::move(leaf)});
+      PGQRS_RETURN_IF_ERROR(FreeOverflow(victim, PageType::kIndexInterior));
+      interior.cells[i] = victim.substr(0, 4) + predecessor;
+      break;
     }
-    if (view.cell_count() == 0) return absl::DataLossError("empty index leaf");
-    PGQRS_ASSIGN_OR_RETURN(Node leaf, DecodeNode(view));
-    std::string moved = std::move(leaf.cells.back());
-    leaf.cells.pop_back();
-    PGQRS_RETURN_IF_ERROR(FreeOverflow(victim, PageType::kIndexInterior));
-    interior.cells[i] = victim.substr(0, 4) + moved;
-    overrides_[interior_pgno] = std::move(interior);
-    path->push_back({pgno, 0});
-    PGQRS_RETURN_IF_ERROR(Store(path, path->size() - 1, std::move(leaf)));
-    auto it = overrides_.find(interior_pgno);
-    if (it == overrides_.end()) return absl::OkStatus();
-    Node pending = std::move(it->second);
-    overrides_.erase(it);
-    path->resize(interior_depth + 1);
-    return Store(path, interior_depth, std::move(pending));
+    c.path.push_back({pgno, view.cell_count(), std::nullopt});
+    pgno = view.right_child();
   }
+  // Both the interior page and the leaf are pending: rebalancing settles the leaf first and
+  // consumes the interior's new content if a split or merge below reaches it.
+  c.path[interior_depth].pending = std::move(interior);
+  return Apply(&c);
 }
 
 absl::StatusOr<int64_t> BTree::Count() {

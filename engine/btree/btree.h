@@ -13,12 +13,12 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/format/btree_page.h"
@@ -71,19 +71,72 @@ class BTree {
 
  private:
   friend class Cursor;
-  struct PathEntry {
+  // One page on a modification's path from the root, with its new content if it has one.
+  struct Level {
     uint32_t pgno;
-    int idx;  // child index taken (interior), or cell index (target page)
+    int idx;                      // child index taken (interior), or cell index (target page)
+    std::optional<Node> pending;  // content to store (and rebalance), not yet written
   };
+  // A modification in flight. Rebalancing consumes `path` bottom-up: a level's pending
+  // content is taken exactly once, and a split or merge leaves its result pending on the
+  // parent level. Every rebalancing rule reads its state from here, never from members.
+  struct Change {
+    std::vector<Level> path;      // root first
+    bool append = false;          // insert at the far right: splits leave the left page full
+    bool merge = false;           // deletion: underfull pages merge with or borrow from a sibling
+    std::vector<uint32_t> freed;  // b-tree pages freed so far; writing one is an internal error
+  };
+  // Where a search ended: the path (its last level is the page holding the key, or the leaf
+  // where it belongs), whether the key is there, and whether every step went rightmost.
+  struct Descent {
+    std::vector<Level> path;
+    PageRef page;
+    PageView view;
+    bool found = false;
+    bool rightmost = true;
+  };
+  // Position of the key on a page: the first cell >= the key; sets *exact when equal.
+  using Search = absl::FunctionRef<absl::StatusOr<int>(const PageView&, bool* exact)>;
 
+  absl::StatusOr<Descent> Descend(Search search, bool stop_at_interior_match);
+  absl::StatusOr<Descent> DescendToRowid(int64_t rowid);  // table trees: ends on a leaf
+  absl::StatusOr<Descent> DescendToKey(const std::vector<Value>& key);  // index trees
   absl::StatusOr<std::string> BuildCell(PageType type, const std::string& prefix,
                                         std::string_view payload);
   absl::Status FreeOverflow(const std::string& cell, PageType type);
-  absl::StatusOr<Node> LoadNode(uint32_t pgno);
-  absl::Status WriteNode(uint32_t pgno, const Node& node);
-  // Writes `node` to path[depth] and rebalances upwards.
-  absl::Status Store(std::vector<PathEntry>* path, size_t depth, Node node);
-  absl::Status StoreRoot(std::vector<PathEntry>* path, Node node);
+  // Index-tree search: compares the key of cell `i` of `view` with `key`.
+  absl::StatusOr<int> CompareCell(const PageView& view, int i, const std::vector<Value>& key);
+  // Position of the first cell whose key is >= (or > when `strict`) `key`.
+  absl::StatusOr<int> LowerBound(const PageView& view, const std::vector<Value>& key, bool strict,
+                                 bool* exact);
+  absl::StatusOr<int> RowidLowerBound(const PageView& view, int64_t rowid, bool* exact);
+
+  // --- modifications (btree.cc) ---
+  // A change whose only pending level is the page where `d` ended, now holding `node`.
+  static Change ChangeAt(Descent d, Node node);
+  // Inserts `cell` at the leaf position where `d` ended.
+  absl::Status InsertLeafCell(Descent d, std::string cell);
+  // Replaces the table-leaf cell where `d` ended (same rowid).
+  absl::Status ReplaceLeafCell(Descent d, std::string cell);
+  // Removes the leaf cell where `d` ended.
+  absl::Status RemoveLeafCell(Descent d);
+  // Removes the index entry on the interior page where `d` ended: its predecessor (the last
+  // entry of the left subtree) takes its place.
+  absl::Status RemoveFromInterior(Descent d);
+  // Removes cell i of a leaf in place when the page stays at least 1/4 full (or is the root).
+  // Returns false when the caller must take the rebalancing path instead.
+  absl::StatusOr<bool> RemoveInPlace(const PageRef& page, const PageView& view, int i,
+                                     bool is_root);
+
+  // --- rebalancing (btree_balance.cc) ---
+  // Stores every pending level of `c`, deepest first, splitting, merging and growing or
+  // shrinking the root as needed. On return nothing is pending.
+  absl::Status Apply(Change* c);
+  // Stores `node` as the page at non-root level `depth`.
+  absl::Status Settle(Change* c, size_t depth, Node node);
+  absl::Status SettleRoot(Change* c, Node node);
+  // The root's content moves to a new child, which is then settled (and split if needed).
+  absl::Status BalanceDeeper(Change* c, Node node);
   // A parent and the group of its children [a, b] being split, merged or rebalanced.
   struct Group {
     Node parent;
@@ -94,31 +147,22 @@ class BTree {
     uint32_t final_right = 0;           // right child of the last member (interior pages)
     std::vector<std::string> dividers;  // new parent cells
   };
-  absl::Status Redistribute(std::vector<PathEntry>* path, size_t depth, Node node, bool split);
+  // Splits `node` (level `depth`) or merges it with a sibling; the parent becomes pending.
+  absl::Status Redistribute(Change* c, size_t depth, Node node, bool split);
   absl::Status Gather(Group* g, Node node);
-  absl::Status PackAndWrite(Group* g, bool pack_left);
-  // Index-tree search: compares the key of cell `i` of `view` with `key`.
-  absl::StatusOr<int> CompareCell(const PageView& view, int i, const std::vector<Value>& key);
-  // Position of the first cell whose key is >= (or > when `strict`) `key`.
-  absl::StatusOr<int> LowerBound(const PageView& view, const std::vector<Value>& key, bool strict,
-                                 bool* exact);
-  absl::StatusOr<int> RowidLowerBound(const PageView& view, int64_t rowid, bool* exact);
-  // Removes index entry i of the page at the end of `path` (leaf or interior).
-  absl::Status RemoveEntry(std::vector<PathEntry>* path, const PageRef& page, const PageView& view,
-                           int i);
-  // Removes cell i of a leaf in place when the page stays at least 1/4 full (or is the root).
-  // Returns false when the caller must take the rebalancing path instead.
-  absl::StatusOr<bool> RemoveInPlace(const PageRef& page, const PageView& view, int i,
-                                     bool is_root);
-  absl::Status RemoveFromInterior(std::vector<PathEntry>* path, Node interior);
+  absl::Status PackAndWrite(Change* c, Group* g, bool pack_left);
+  // The pending content of level `depth`, or the page as stored.
+  absl::StatusOr<Node> TakeNode(Change* c, size_t depth);
+  absl::StatusOr<Node> LoadNode(uint32_t pgno);
+  // Page writes, allocation and freeing during rebalancing, checked against `c->freed`.
+  absl::Status WriteNode(Change* c, uint32_t pgno, const Node& node);
+  absl::StatusOr<PageRef> AllocatePage(Change* c);
+  absl::Status FreePage(Change* c, uint32_t pgno);
 
   Pager* pager_;
   uint32_t root_;
   bool is_table_;
   std::vector<bool> desc_;
-  bool append_hint_ = false;  // the insert is at the far right: split leaving pages full
-  bool allow_merge_ = false;  // set while deleting: underfull pages are merged
-  std::map<uint32_t, Node> overrides_;
 };
 
 // An ordered cursor over one tree. It caches the current entry, so reads stay valid after

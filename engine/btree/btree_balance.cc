@@ -78,73 +78,71 @@ std::string ChildPrefix(uint32_t child) {
 
 }  // namespace
 
-absl::StatusOr<Node> BTree::LoadNode(uint32_t pgno) {
-  auto it = overrides_.find(pgno);
-  if (it != overrides_.end()) return it->second;
-  PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
-  PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
-  return DecodeNode(view);
-}
-
-absl::Status BTree::WriteNode(uint32_t pgno, const Node& node) {
-  PGQRS_CHECK(node.Bytes() <= pager_->usable_size() - BtreeHeaderOffset(pgno));
-  PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
-  pager_->MarkDirty(page);
-  EncodeNode(node, pgno, pager_->usable_size(), page->data.get());
-  overrides_.erase(pgno);
+absl::Status BTree::Apply(Change* c) {
+  for (size_t depth = c->path.size(); depth-- > 0;) {
+    std::optional<Node>& pending = c->path[depth].pending;
+    if (!pending) continue;
+    Node node = std::move(*pending);
+    pending.reset();
+    if (depth == 0) return SettleRoot(c, std::move(node));
+    PGQRS_RETURN_IF_ERROR(Settle(c, depth, std::move(node)));
+  }
   return absl::OkStatus();
 }
 
-absl::Status BTree::Store(std::vector<PathEntry>* path, size_t depth, Node node) {
-  if (depth == 0) return StoreRoot(path, std::move(node));
-  const uint32_t pgno = (*path)[depth].pgno;
+absl::Status BTree::Settle(Change* c, size_t depth, Node node) {
+  const uint32_t pgno = c->path[depth].pgno;
   const size_t cap = pager_->usable_size() - BtreeHeaderOffset(pgno);
-  if (node.Bytes() > cap) return Redistribute(path, depth, std::move(node), /*split=*/true);
-  if (allow_merge_ && (node.cells.empty() || node.Bytes() < cap / 4)) {
-    return Redistribute(path, depth, std::move(node), /*split=*/false);
+  if (node.Bytes() > cap) return Redistribute(c, depth, std::move(node), /*split=*/true);
+  if (c->merge && (node.cells.empty() || node.Bytes() < cap / 4)) {
+    return Redistribute(c, depth, std::move(node), /*split=*/false);
   }
-  return WriteNode(pgno, node);
+  return WriteNode(c, pgno, node);
 }
 
-absl::Status BTree::StoreRoot(std::vector<PathEntry>* path, Node node) {
+absl::Status BTree::SettleRoot(Change* c, Node node) {
   const size_t cap = pager_->usable_size() - BtreeHeaderOffset(root_);
-  if (node.Bytes() > cap) {
-    // Balance deeper: the root's content moves to a new child, which is then split.
-    PGQRS_ASSIGN_OR_RETURN(PageRef child, pager_->Allocate());
-    Node root;
-    root.type = InteriorTypeOf(is_table_);
-    root.right_child = child->pgno;
-    overrides_[root_] = std::move(root);
-    std::vector<PathEntry> deeper = {{root_, 0}, {child->pgno, 0}};
-    PGQRS_RETURN_IF_ERROR(Store(&deeper, 1, std::move(node)));
-    // If the content fit on the child without a split, the new root is still pending.
-    auto it = overrides_.find(root_);
-    if (it == overrides_.end()) return absl::OkStatus();
-    Node pending = std::move(it->second);
-    return WriteNode(root_, pending);
-  }
+  if (node.Bytes() > cap) return BalanceDeeper(c, std::move(node));
   if (!IsLeaf(node.type) && node.cells.empty()) {
     // Balance shallower: pull the only child up into the root if it fits.
-    uint32_t child = node.right_child;
+    const uint32_t child = node.right_child;
     PGQRS_ASSIGN_OR_RETURN(Node below, LoadNode(child));
     if (below.Bytes() <= cap) {
-      PGQRS_RETURN_IF_ERROR(pager_->Free(child));
-      return StoreRoot(path, std::move(below));
+      PGQRS_RETURN_IF_ERROR(FreePage(c, child));
+      return SettleRoot(c, std::move(below));
     }
   }
-  return WriteNode(root_, node);
+  return WriteNode(c, root_, node);
 }
 
-absl::Status BTree::Redistribute(std::vector<PathEntry>* path, size_t depth, Node node,
-                                 bool split) {
+absl::Status BTree::BalanceDeeper(Change* c, Node node) {
+  PGQRS_ASSIGN_OR_RETURN(PageRef child, AllocatePage(c));
+  Node root;
+  root.type = InteriorTypeOf(is_table_);
+  root.right_child = child->pgno;
+  // Everything below the root is settled, so the path restarts as root -> new child.
+  c->path.clear();
+  c->path.push_back({root_, 0, std::move(root)});
+  c->path.push_back({child->pgno, 0, std::move(node)});
+  return Apply(c);
+}
+
+absl::Status BTree::Redistribute(Change* c, size_t depth, Node node, bool split) {
   Group g;
-  g.ci = static_cast<size_t>((*path)[depth - 1].idx);
-  PGQRS_ASSIGN_OR_RETURN(g.parent, LoadNode((*path)[depth - 1].pgno));
+  g.ci = static_cast<size_t>(c->path[depth - 1].idx);
+  PGQRS_ASSIGN_OR_RETURN(g.parent, TakeNode(c, depth - 1));
   const size_t n = g.parent.cells.size();
   if (g.ci > n) return absl::DataLossError("b-tree path out of range");
   g.a = g.b = g.ci;
   if (!split) {
-    if (n == 0) return WriteNode((*path)[depth].pgno, node);  // no sibling to merge with
+    if (n == 0) {
+      // An only child has no sibling to merge with; the parent settles next (a root may
+      // then absorb it).
+      PGQRS_RETURN_IF_ERROR(WriteNode(c, c->path[depth].pgno, node));
+      c->path[depth - 1].pending = std::move(g.parent);
+      return absl::OkStatus();
+    }
+    // Merge with the left sibling, or the right one for the first child.
     if (g.ci > 0) {
       g.a = g.ci - 1;
     } else {
@@ -153,7 +151,7 @@ absl::Status BTree::Redistribute(std::vector<PathEntry>* path, size_t depth, Nod
   }
   g.type = node.type;
   PGQRS_RETURN_IF_ERROR(Gather(&g, std::move(node)));
-  PGQRS_RETURN_IF_ERROR(PackAndWrite(&g, split && append_hint_));
+  PGQRS_RETURN_IF_ERROR(PackAndWrite(c, &g, split && c->append));
   // Replace the group's old dividers in the parent by the new ones.
   Node& parent = g.parent;
   const size_t k = g.new_pgnos.size();
@@ -164,7 +162,8 @@ absl::Status BTree::Redistribute(std::vector<PathEntry>* path, size_t depth, Nod
   } else {
     parent.right_child = g.new_pgnos[k - 1];
   }
-  return Store(path, depth - 1, std::move(parent));
+  c->path[depth - 1].pending = std::move(parent);
+  return absl::OkStatus();
 }
 
 // Collects the cells of children [a, b] of the parent, plus the parent dividers between them
@@ -198,7 +197,7 @@ absl::Status BTree::Gather(Group* g, Node node) {
 
 // Packs the gathered items onto as few pages as hold them (reusing the group's pages, then
 // allocating, then freeing leftovers), writes them, and builds the parent's new dividers.
-absl::Status BTree::PackAndWrite(Group* g, bool pack_left) {
+absl::Status BTree::PackAndWrite(Change* c, Group* g, bool pack_left) {
   const PageType type = g->type;
   const bool table_leaf = type == PageType::kTableLeaf;
   std::vector<size_t> sizes;
@@ -215,7 +214,7 @@ absl::Status BTree::PackAndWrite(Group* g, bool pack_left) {
   g->new_pgnos = g->old_pgnos;
   g->new_pgnos.resize(std::min(k, g->old_pgnos.size()));
   while (g->new_pgnos.size() < k) {
-    PGQRS_ASSIGN_OR_RETURN(PageRef fresh, pager_->Allocate());
+    PGQRS_ASSIGN_OR_RETURN(PageRef fresh, AllocatePage(c));
     g->new_pgnos.push_back(fresh->pgno);
   }
   for (size_t p = 0; p < k; ++p) {
@@ -238,11 +237,48 @@ absl::Status BTree::PackAndWrite(Group* g, bool pack_left) {
         g->dividers.push_back(std::move(sep));
       }
     }
-    PGQRS_RETURN_IF_ERROR(WriteNode(g->new_pgnos[p], out));
+    PGQRS_RETURN_IF_ERROR(WriteNode(c, g->new_pgnos[p], out));
   }
   for (size_t p = k; p < g->old_pgnos.size(); ++p) {
-    PGQRS_RETURN_IF_ERROR(pager_->Free(g->old_pgnos[p]));
+    PGQRS_RETURN_IF_ERROR(FreePage(c, g->old_pgnos[p]));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Node> BTree::TakeNode(Change* c, size_t depth) {
+  std::optional<Node>& pending = c->path[depth].pending;
+  if (!pending) return LoadNode(c->path[depth].pgno);
+  Node node = std::move(*pending);
+  pending.reset();
+  return node;
+}
+
+absl::StatusOr<Node> BTree::LoadNode(uint32_t pgno) {
+  PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
+  PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
+  return DecodeNode(view);
+}
+
+absl::Status BTree::WriteNode(Change* c, uint32_t pgno, const Node& node) {
+  if (std::find(c->freed.begin(), c->freed.end(), pgno) != c->freed.end()) {
+    return absl::InternalError(absl::StrCat("b-tree page ", pgno, " written after being freed"));
+  }
+  PGQRS_CHECK(node.Bytes() <= pager_->usable_size() - BtreeHeaderOffset(pgno));
+  PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
+  pager_->MarkDirty(page);
+  EncodeNode(node, pgno, pager_->usable_size(), page->data.get());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PageRef> BTree::AllocatePage(Change* c) {
+  PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Allocate());
+  c->freed.erase(std::remove(c->freed.begin(), c->freed.end(), page->pgno), c->freed.end());
+  return page;
+}
+
+absl::Status BTree::FreePage(Change* c, uint32_t pgno) {
+  PGQRS_RETURN_IF_ERROR(pager_->Free(pgno));
+  c->freed.push_back(pgno);
   return absl::OkStatus();
 }
 

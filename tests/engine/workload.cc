@@ -93,7 +93,11 @@ absl::Status Workload::Step(Transaction* txn, Model* model) {
 }
 
 std::vector<int64_t> ModelIndexOrder(const Model& model, const IndexDef& index) {
-  TableDef t = MsgsTable();
+  return ModelIndexOrder(model, MsgsTable(), index);
+}
+
+std::vector<int64_t> ModelIndexOrder(const Model& model, const TableDef& t, const IndexDef& index) {
+  const int id = t.rowid_column;
   std::vector<const Row*> rows;
   for (const auto& [id, row] : model) {
     if (index.where != PartialPredicate::kNone) {
@@ -109,11 +113,11 @@ std::vector<int64_t> ModelIndexOrder(const Model& model, const IndexDef& index) 
       int cmp = CompareValues((*a)[col], (*b)[col]);
       if (cmp != 0) return desc ? cmp > 0 : cmp < 0;
     }
-    return (*a)[0].integer() < (*b)[0].integer();
+    return (*a)[id].integer() < (*b)[id].integer();
   });
   std::vector<int64_t> ids;
   ids.reserve(rows.size());
-  for (const Row* r : rows) ids.push_back((*r)[0].integer());
+  for (const Row* r : rows) ids.push_back((*r)[id].integer());
   return ids;
 }
 
@@ -132,13 +136,27 @@ void RequireRows(const std::vector<Row>& got, const Model& model, const char* wh
            << (i < want.size() ? RowString(want[i]) : "<end>"));
 }
 
+// SELECT <rowid> FROM <table> INDEXED BY <index> [WHERE <partial>] ORDER BY <index order>.
+std::string SqliteIndexQuery(const TableDef& table, const IndexDef& index) {
+  const std::string& id = table.columns[table.rowid_column].name;
+  std::string sql = "SELECT " + id + " FROM " + table.name + " INDEXED BY " + index.name;
+  if (index.where != PartialPredicate::kNone) {
+    sql += " WHERE " + index.where_column +
+           (index.where == PartialPredicate::kIsNull ? " IS NULL" : " IS NOT NULL");
+  }
+  sql += " ORDER BY ";
+  for (const IndexColumn& c : index.columns) sql += c.name + (c.desc ? " DESC, " : ", ");
+  return sql + id;
+}
+
 }  // namespace
 
-void CheckEngine(Database* db, const Model& model) {
-  RequireRows(EngineRows(db, "msgs"), model, "engine");
+void CheckEngine(Database* db, const TableDef& table, const std::vector<IndexDef>& indexes,
+                 const Model& model) {
+  RequireRows(EngineRows(db, table.name), model, "engine");
   auto txn = db->Begin();
   REQUIRE(txn.ok());
-  for (const IndexDef& ix : MsgsIndexes()) {
+  for (const IndexDef& ix : indexes) {
     for (bool reverse : {false, true}) {
       IndexRange range;
       range.reverse = reverse;
@@ -150,39 +168,39 @@ void CheckEngine(Database* db, const Model& model) {
         auto s = (*it)->Next();
         if (!s.ok()) FAIL(s.ToString());
       }
-      std::vector<int64_t> want = ModelIndexOrder(model, ix);
+      std::vector<int64_t> want = ModelIndexOrder(model, table, ix);
       if (reverse) std::reverse(want.begin(), want.end());
       INFO("index " << ix.name << " reverse " << reverse);
       REQUIRE(got == want);
     }
   }
-  auto count = (*txn)->Count("msgs");
+  auto count = (*txn)->Count(table.name);
   REQUIRE(count.ok());
   REQUIRE(*count == static_cast<int64_t>(model.size()));
   (*txn)->Rollback();
 }
 
-void CheckSqlite(const std::string& path, const Model& model) {
+void CheckSqlite(const std::string& path, const TableDef& table,
+                 const std::vector<IndexDef>& indexes, const Model& model) {
   REQUIRE(SqliteIntegrity(path) == "ok");
-  RequireRows(SqliteQuery(path, "SELECT * FROM msgs ORDER BY id"), model, "sqlite3");
-  const std::vector<std::pair<std::string, std::string>> queries = {
-      {"msgs_claim",
-       "SELECT id FROM msgs INDEXED BY msgs_claim ORDER BY queue_id, state, priority DESC, vt, id"},
-      {"msgs_label", "SELECT id FROM msgs INDEXED BY msgs_label ORDER BY label, id"},
-      {"msgs_vt", "SELECT id FROM msgs INDEXED BY msgs_vt WHERE vt IS NOT NULL ORDER BY vt, id"},
-      {"msgs_nolabel",
-       "SELECT id FROM msgs INDEXED BY msgs_nolabel WHERE label IS NULL ORDER BY queue_id, id"},
-      {"msgs_score", "SELECT id FROM msgs INDEXED BY msgs_score ORDER BY score DESC, payload, id"},
-  };
-  for (const auto& [name, sql] : queries) {
+  const std::string& id = table.columns[table.rowid_column].name;
+  RequireRows(SqliteQuery(path, "SELECT * FROM " + table.name + " ORDER BY " + id), model,
+              "sqlite3");
+  for (const IndexDef& ix : indexes) {
+    const std::string sql = SqliteIndexQuery(table, ix);
     std::vector<int64_t> got;
     for (const auto& r : SqliteQuery(path, sql)) got.push_back(r[0].integer());
-    for (const IndexDef& ix : MsgsIndexes()) {
-      if (ix.name != name) continue;
-      INFO("sqlite index query " << sql);
-      REQUIRE(got == ModelIndexOrder(model, ix));
-    }
+    INFO("sqlite index query " << sql);
+    REQUIRE(got == ModelIndexOrder(model, table, ix));
   }
+}
+
+void CheckEngine(Database* db, const Model& model) {
+  CheckEngine(db, MsgsTable(), MsgsIndexes(), model);
+}
+
+void CheckSqlite(const std::string& path, const Model& model) {
+  CheckSqlite(path, MsgsTable(), MsgsIndexes(), model);
 }
 
 }  // namespace pgqrs::engine::testing

@@ -37,13 +37,23 @@ class Workload {
   int64_t label_counter_ = 0;
 };
 
-// Sorts model rowids in the order of `index` (from MsgsIndexes), skipping rows excluded by a
-// partial predicate.
+// Sorts model rowids in the order of `index` on `table` (rowid last, ascending), skipping rows
+// excluded by a partial predicate. REQUIRES: table.rowid_column >= 0.
+std::vector<int64_t> ModelIndexOrder(const Model& model, const TableDef& table,
+                                     const IndexDef& index);
+// The same for an index from MsgsIndexes.
 std::vector<int64_t> ModelIndexOrder(const Model& model, const IndexDef& index);
 
-// Compares the engine's rows and index orders with `model` (REQUIREs).
+// Compares the engine's rows, row count and index orders (both directions) of `table` with
+// `model` (REQUIREs).
+void CheckEngine(Database* db, const TableDef& table, const std::vector<IndexDef>& indexes,
+                 const Model& model);
+// Compares sqlite3's view of `path` with `model`: integrity_check, rows, and the order of every
+// index read through INDEXED BY (REQUIREs).
+void CheckSqlite(const std::string& path, const TableDef& table,
+                 const std::vector<IndexDef>& indexes, const Model& model);
+// The same for the msgs table and MsgsIndexes.
 void CheckEngine(Database* db, const Model& model);
-// Compares sqlite3's view of `path` with `model`, including integrity_check (REQUIREs).
 void CheckSqlite(const std::string& path, const Model& model);
 
 }  // namespace pgqrs::engine::testing

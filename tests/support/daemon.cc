@@ -30,6 +30,18 @@ std::string TempPath(const std::string& name) {
          std::to_string(counter++) + "-" + name;
 }
 
+std::string TestStore() {
+  const char* store = std::getenv("PGQRS_TEST_STORE");
+  REQUIRE(store != nullptr);
+  std::string name(store);
+  REQUIRE((name == "engine" || name == "sqlite"));
+  return name;
+}
+
+std::string TestDsn(const std::string& name) { return TestStore() + "://" + TempPath(name); }
+
+std::string DsnFlag(const std::string& name) { return "--dsn=" + TestDsn(name); }
+
 Daemon::Daemon(std::vector<std::string> flags) {
   log_path_ = TempPath("pgqrsd.log");
   std::string binary = Runfile("server/pgqrsd");

@@ -18,6 +18,16 @@ std::string Runfile(const std::string& path);
 // A fresh path under TEST_TMPDIR.
 std::string TempPath(const std::string& name);
 
+// The embedded store the test runs against: PGQRS_TEST_STORE ("engine" or "sqlite").
+// Each integration test target is built once per store (see tests/integration/BUILD.bazel).
+std::string TestStore();
+
+// A DSN for a fresh database file named `name` on TestStore(), e.g. "engine:///tmp/.../q.db".
+std::string TestDsn(const std::string& name);
+
+// "--dsn=" + TestDsn(name).
+std::string DsnFlag(const std::string& name);
+
 class Daemon {
  public:
   // Starts pgqrsd with `flags` (plus --listen=127.0.0.1:0) and waits until it listens.

@@ -4,6 +4,7 @@
 #   tools/bench/compare.sh [--duration=5s] [--warmup=1s] [--producers=4] [--consumers=4]
 #                          [--payload=100] [--parked=10000] [--postgres-dsn=postgres://...]
 #                          [--with-postgres] [--pgqrsd=BINARY] [--no-build] [--out=FILE]
+#                          [--drain=100000] [--stores=sqlite,engine]
 #
 # --with-postgres starts a throwaway PostgreSQL (tools/pg/cluster.sh) with fsync turned
 # back on, so its rows are durable like the others. --pgqrsd runs another daemon binary
@@ -15,7 +16,10 @@
 #                       postgres when this build has them), batch 1 and batch 100
 #   beanstalkd -f0      binlog, fsync on every write before the reply (durable like pgqrsd)
 #   beanstalkd -f50     binlog, fsync at most every 50 ms (beanstalkd's default)
-#   store-bench         the same transactions in-process on the Store (no gRPC)
+#   store-bench         the same transactions in-process on the Store (no gRPC), for
+#                       sqlite and engine
+#   drain               --drain=N messages preloaded, then drained by the consumers
+#                       (pgqrsd on sqlite and engine; 0 skips it)
 #   longpoll            N parked Dequeue calls: daemon threads, RSS and wake latency
 # The daemons listen on free 127.0.0.1 ports, keep their data in a temp dir, and are
 # stopped on exit. The whole script takes about 3-5 minutes with the defaults.
@@ -33,6 +37,8 @@ WITH_POSTGRES=0
 PGQRSD=""
 BUILD=1
 OUT=""
+DRAIN=100000
+STORES="sqlite,sqlite-normal,engine"
 for arg in "$@"; do
   case "$arg" in
     --duration=*) DURATION="${arg#*=}" ;;
@@ -46,7 +52,9 @@ for arg in "$@"; do
     --pgqrsd=*) PGQRSD="${arg#*=}" ;;
     --no-build) BUILD=0 ;;
     --out=*) OUT="${arg#*=}" ;;
-    *) sed -n '2,26p' "$0" >&2; exit 2 ;;
+    --drain=*) DRAIN="${arg#*=}" ;;
+    --stores=*) STORES="${arg#*=}" ;;
+    *) sed -n '2,30p' "$0" >&2; exit 2 ;;
   esac
 done
 
@@ -138,8 +146,15 @@ bench_pgqrsd() {
     run "pgqrsd $name" "$durability" "$BENCH" --scenario=longpoll --parked="$PARKED" \
         --wakes=100 "${common[@]}"
   fi
+  if ((DRAIN > 0)) && [[ "$name" == sqlite || "$name" == engine ]]; then
+    run "pgqrsd $name" "$durability" "$BENCH" --scenario=drain --batch=100 \
+        --preload="$DRAIN" --messages="$DRAIN" "${common[@]}"
+  fi
   stop_daemon
 }
+
+# wanted NAME: whether --stores lists NAME.
+wanted() { [[ ",$STORES," == *",$1,"* ]]; }
 
 bench_beanstalkd() {
   local name="$1" durability="$2"
@@ -190,10 +205,12 @@ describe_machine >"$TMP/machine.txt"
 cat "$TMP/machine.txt" >&2
 
 STRICT="durable: fsync before reply"
-bench_pgqrsd sqlite "sqlite://$TMP/pgqrs.db" "$STRICT"
-bench_pgqrsd sqlite-normal "sqlite://$TMP/pgqrs-normal.db?synchronous=normal" \
-    "WAL, fsync at checkpoint"
-bench_pgqrsd engine "engine://$TMP/pgqrs-engine.db" "$STRICT"
+if wanted sqlite; then bench_pgqrsd sqlite "sqlite://$TMP/pgqrs.db" "$STRICT"; fi
+if wanted sqlite-normal; then
+  bench_pgqrsd sqlite-normal "sqlite://$TMP/pgqrs-normal.db?synchronous=normal" \
+      "WAL, fsync at checkpoint"
+fi
+if wanted engine; then bench_pgqrsd engine "engine://$TMP/pgqrs-engine.db" "$STRICT"; fi
 if ((WITH_POSTGRES)) && [[ -z "$POSTGRES_DSN" ]]; then
   start_postgres || echo "  postgres did not start; no postgres rows" >&2
 fi
@@ -202,9 +219,14 @@ if [[ -n "$POSTGRES_DSN" ]]; then
 fi
 bench_beanstalkd "beanstalkd -f0" "$STRICT" -f 0
 bench_beanstalkd "beanstalkd -f50" "binlog, fsync every 50 ms"
-for batch in 1 100; do
-  run "store-bench sqlite" "$STRICT" "$STORE_BENCH" --dsn="sqlite://$TMP/store.db" \
-      --scenario=lifecycle --batch="$batch"
+for store in sqlite engine; do
+  wanted "$store" || continue
+  for batch in 1 100; do
+    run "store-bench $store" "$STRICT" "$STORE_BENCH" --dsn="$store://$TMP/store-$store.db" \
+        --scenario=lifecycle --batch="$batch"
+  done
+  run "store-bench $store" "$STRICT" "$STORE_BENCH" --dsn="$store://$TMP/store-$store.db" \
+      --scenario=enqueue --batch=1
 done
 if [[ -n "$POSTGRES_DSN" ]]; then
   run "store-bench postgres" "$STRICT" "$STORE_BENCH" --dsn="$POSTGRES_DSN" \

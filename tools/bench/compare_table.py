@@ -10,8 +10,8 @@ def main(path):
             for r in rows if r["label"] == "beanstalkd -f0"}
     print()
     print("| system | durability | scenario | batch | msgs/s | vs beanstalkd -f0 "
-          "| p50 ms | p99 ms | daemon CPU | client CPU | errors |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| p50 ms | p99 ms | daemon CPU | daemon peak RSS MiB | client CPU | errors |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         if r["scenario"] == "longpoll":
             continue
@@ -19,12 +19,14 @@ def main(path):
         ref = base.get((r["scenario"], r["batch"]))
         ratio = f'{r["throughput"] / ref:.2f}x' if ref else "-"
         daemon = r.get("daemon", {}).get("cpu_cores")
+        peak = r.get("daemon", {}).get("peak_rss_mib")
         errors = ", ".join(f"{k} {v}" for k, v in r["errors"].items()) or "0"
         scenario = r["scenario"] + (f' ({r["latency_kind"]})' if r["scenario"] != "drain" else "")
         print(f'| {r["label"]} | {r["durability"]} | {scenario} | {r["batch"]} '
               f'| {r["throughput"]:,.0f} | {ratio} | {lat["p50"] / 1000:.2f} '
               f'| {lat["p99"] / 1000:.2f} '
               f'| {"-" if daemon is None else f"{daemon:.2f}"} '
+              f'| {"-" if peak is None else f"{peak:.0f}"} '
               f'| {r["client_cpu_cores"]:.2f} | {errors} |')
     for r in rows:
         if r["scenario"] != "longpoll":
