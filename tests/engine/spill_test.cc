@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "engine/io/sim_backend.h"
 #include "tests/engine/test_util.h"
 
@@ -158,6 +160,43 @@ TEST_CASE("spilled frames of an unfinished transaction vanish in a crash", "[eng
   REQUIRE(rows[2][1].bytes() == Body(3));
   REQUIRE((*db)->Close().ok());
   RequireSqliteRows(eng, kRows);
+}
+
+TEST_CASE("a failed spill fails the transaction and leaves the database usable",
+          "[engine][spill]") {
+  constexpr char kSim[] = "/sim/f.db";
+  auto sim = std::make_shared<SimBackend>(5);
+  DatabaseOptions o;
+  o.backend = sim;
+  o.seed = 5;
+  o.cache_pages = kCachePages;
+  auto db = Database::Open(kSim, o);
+  REQUIRE(db.ok());
+  auto txn = (*db)->Begin();
+  REQUIRE(txn.ok());
+  REQUIRE((*txn)->CreateTable(BigTable()).ok());
+  REQUIRE((*txn)->Commit().ok());
+  txn = (*db)->Begin();
+  REQUIRE(txn.ok());
+  sim->InjectFault(SimBackend::Op::kWrite, 1, EIO);  // the first spill
+  absl::Status failed = absl::OkStatus();
+  for (int64_t id = 1; id <= kRows && failed.ok(); ++id) {
+    failed = (*txn)->Insert("big", {Value::Integer(id), Value::Blob(Body(id))}).status();
+  }
+  INFO(failed.ToString());
+  REQUIRE(absl::StrContains(failed.message(), "sim: write"));
+  REQUIRE(!(*txn)->Commit().ok());
+  txn = (*db)->Begin();
+  REQUIRE(txn.ok());
+  REQUIRE(*(*txn)->Count("big") == 0);
+  InsertRows(txn->get(), 1, 10, [] {});
+  REQUIRE((*txn)->Commit().ok());
+  txn->reset();
+  sim->Crash();
+  const std::string img = NewTempDir("spillfail") + "/img.db";
+  WriteFile(img, sim->Contents(kSim));
+  WriteFile(img + "-wal", sim->Contents(std::string(kSim) + "-wal"));
+  RequireSqliteRows(img, 10);
 }
 
 // Peak RSS in KiB of a child process that inserts `rows` rows in one transaction.
