@@ -48,11 +48,14 @@ struct DatabaseOptions {
   IoBackendKind io = IoBackendKind::kAuto;
   // An explicit backend (e.g. a SimBackend in tests).
   std::shared_ptr<IoBackend> backend;
-  // Clean pages kept in memory (4 KiB each by default). Default 2000 (8 MiB).
+  // Pages kept in memory (4 KiB each by default). Default 2000 (8 MiB). A transaction that
+  // dirties more spills the excess to the WAL (uncommitted frames) instead of growing memory.
   size_t cache_pages = 2000;
   // Checkpoint once the WAL holds this many frames (done by the next Begin). Default 1000.
   uint32_t wal_checkpoint_pages = 1000;
   // Open without writing anything; commits that change data fail with FailedPrecondition.
+  // The file is still locked exclusively (sqlite3 and other engines are kept out), which
+  // needs write permission on the database file.
   bool read_only = false;
   // Checkpoint and delete the WAL on Close (turn off to simulate a crash in tests).
   bool checkpoint_on_close = true;

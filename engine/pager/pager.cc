@@ -55,8 +55,18 @@ absl::StatusOr<std::unique_ptr<Pager>> Pager::Open(std::shared_ptr<IoBackend> ba
 
 absl::Status Pager::OpenFiles() {
   const bool ro = options_.read_only;
-  PGQRS_ASSIGN_OR_RETURN(db_, backend_->Open(path_, !ro, ro));
-  PGQRS_RETURN_IF_ERROR(db_->Lock(kPendingByte, 512, !ro));
+  // Read-only mode takes the exclusive lock too: in WAL mode sqlite3 writers (and their
+  // checkpoints) need only a shared lock on the database file, so a shared lock here would
+  // not keep them out. An exclusive OFD lock needs a file opened for writing; read-only mode
+  // opens it so but never writes.
+  absl::StatusOr<std::unique_ptr<File>> db = backend_->Open(path_, !ro, /*read_only=*/false);
+  if (ro && !db.ok() && !absl::IsNotFound(db.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "read-only mode opens the database for writing to hold its lock: ", db.status().message()));
+  }
+  PGQRS_RETURN_IF_ERROR(db.status());
+  db_ = std::move(*db);
+  PGQRS_RETURN_IF_ERROR(db_->Lock(kPendingByte, 512, /*exclusive=*/true));
   PGQRS_RETURN_IF_ERROR(RollBackHotJournal(backend_.get(), db_.get(), path_ + "-journal",
                                            ParentDirectory(path_), ro));
   if (!ro) PGQRS_RETURN_IF_ERROR(backend_->Remove(path_ + "-shm"));
@@ -213,8 +223,41 @@ absl::StatusOr<PageRef> Pager::Get(uint32_t pgno) {
   }
   PGQRS_ASSIGN_OR_RETURN(PageRef page, Load(pgno));
   Insert(page);
-  EvictIfNeeded();
+  PGQRS_RETURN_IF_ERROR(KeepCacheBounded());
   return page;
+}
+
+absl::Status Pager::KeepCacheBounded() {
+  EvictIfNeeded();
+  if (in_txn_ && !options_.read_only && cache_.size() > options_.cache_pages) {
+    return SpillDirtyPages();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Pager::SpillDirtyPages() {
+  // Spill down to 3/4 of the bound so that spills come in batches, oldest dirty pages first
+  // (a transaction tends to be done with them). Pages a caller still holds stay.
+  const size_t target = options_.cache_pages - options_.cache_pages / 4;
+  std::vector<PageRef> spill;
+  for (const PageRef& p : dirty_) {
+    if (cache_.size() - spill.size() <= target) break;
+    if (p.use_count() == 2) spill.push_back(p);  // referenced by cache_ and dirty_ only
+  }
+  if (spill.empty()) return absl::OkStatus();
+  std::vector<std::pair<uint32_t, const uint8_t*>> frames;
+  frames.reserve(spill.size());
+  for (const PageRef& p : spill) frames.emplace_back(p->pgno, p->data.get());
+  PGQRS_RETURN_IF_ERROR(wal_->Append(frames, /*db_size=*/0).status());
+  // Dirty pages are not in the LRU list. Spilled ones are read back from the WAL if needed.
+  for (const PageRef& p : spill) {
+    p->dirty = false;
+    cache_.erase(p->pgno);
+  }
+  dirty_.erase(
+      std::remove_if(dirty_.begin(), dirty_.end(), [](const PageRef& p) { return !p->dirty; }),
+      dirty_.end());
+  return absl::OkStatus();
 }
 
 void Pager::MarkDirty(const PageRef& page) {
@@ -238,7 +281,9 @@ absl::StatusOr<PageRef> Pager::Allocate() {
     if (pgno == header_.lock_byte_page()) ++pgno;
     header_.page_count = pgno;
   }
-  return NewPage(pgno);
+  PageRef page = NewPage(pgno);
+  PGQRS_RETURN_IF_ERROR(KeepCacheBounded());
+  return page;
 }
 
 absl::Status Pager::Free(uint32_t pgno) {
@@ -308,13 +353,23 @@ absl::StatusOr<uint64_t> Pager::Commit() {
   bool header_changed = !SameHeader(header_, committed_header_);
   bool page1_dirty = false;
   for (const PageRef& p : dirty_) page1_dirty |= p->pgno == 1;
-  if (dirty_.empty() && !header_changed) {
+  if (dirty_.empty() && !header_changed && !wal_->has_uncommitted()) {
     in_txn_ = false;
     return 0;
   }
   if (options_.read_only) {
     Rollback();
     return absl::FailedPreconditionError(path_ + ": database is read-only");
+  }
+  if (dirty_.empty()) {
+    // Everything was spilled: rewrite page 1 to carry the commit frame.
+    absl::StatusOr<PageRef> p1 = Get(1);
+    if (!p1.ok()) {
+      Rollback();
+      return p1.status();
+    }
+    MarkDirty(*p1);
+    page1_dirty = true;
   }
   if (header_changed || page1_dirty) {
     header_.change_counter++;
@@ -361,6 +416,10 @@ void Pager::Rollback() {
     }
   }
   dirty_.clear();
+  // Cached copies read back from spilled frames hold this transaction's changes too.
+  if (wal_ != nullptr) {
+    for (uint32_t pgno : wal_->DiscardUncommitted()) Drop(pgno);
+  }
   header_ = committed_header_;
   in_txn_ = false;
   ++epoch_;

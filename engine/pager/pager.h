@@ -1,10 +1,13 @@
 // The pager: page cache, dirty tracking, page allocation (freelist), transactions, and the
 // WAL (commit, recovery, checkpoint) for one SQLite-format database file.
 //
-// Pages are read from the newest committed WAL frame if there is one, else from the database
-// file. Clean pages live in an LRU cache bounded by `cache_pages`; pages dirtied by the open
-// transaction are pinned in memory until commit or rollback (so a single transaction that
-// touches more pages than the cache holds grows memory past the bound until it ends).
+// Pages are read from the open transaction's newest spilled WAL frame, else the newest
+// committed WAL frame, else the database file. The cache is bounded by `cache_pages`: clean
+// pages are evicted in LRU order; when dirty pages of the open transaction alone exceed the
+// bound, the oldest ones are spilled to the WAL as uncommitted frames (as SQLite does in WAL
+// mode) and read back from there when needed. Commit appends the remaining dirty pages and
+// the commit frame after them; rollback forgets the spilled frames (recovery and sqlite3
+// ignore frames after the last commit frame, and the next transaction overwrites them).
 //
 // Thread safety: not thread-safe, except SyncTo (group commit) which may be called from any
 // thread while another thread uses the pager. The Database serializes all other calls.
@@ -26,7 +29,7 @@
 namespace pgqrs::engine {
 
 struct PagerOptions {
-  // Clean pages kept in memory. Default 2000 pages (8 MiB at 4 KiB pages).
+  // Pages kept in memory (see above). Default 2000 pages (8 MiB at 4 KiB pages).
   size_t cache_pages = 2000;
   // MaybeCheckpoint checkpoints when the WAL holds at least this many frames.
   uint32_t wal_checkpoint_pages = 1000;
@@ -126,6 +129,11 @@ class Pager {
   void Insert(const PageRef& page);
   void Touch(Entry* e);
   void EvictIfNeeded();
+  // Evicts clean pages, then spills dirty ones if the cache is still over its bound.
+  absl::Status KeepCacheBounded();
+  // Writes unreferenced dirty pages of the open transaction to the WAL as uncommitted frames
+  // and drops them from the cache, when clean pages alone cannot keep it within bounds.
+  absl::Status SpillDirtyPages();
   void Drop(uint32_t pgno);
   absl::Status PushFreePage(uint32_t pgno);
   absl::StatusOr<uint32_t> PopFreePage();

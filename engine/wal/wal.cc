@@ -101,12 +101,17 @@ absl::Status Wal::Recover() {
   for (auto it = index_.begin(); it != index_.end();) {
     it = it->first > db_size_ ? index_.erase(it) : std::next(it);
   }
+  tail0_ = cksum0_;
+  tail1_ = cksum1_;
   return absl::OkStatus();
 }
 
 bool Wal::Lookup(uint32_t pgno, uint64_t* offset) const {
-  auto it = index_.find(pgno);
-  if (it == index_.end()) return false;
+  auto it = uncommitted_index_.find(pgno);
+  if (it == uncommitted_index_.end()) {
+    it = index_.find(pgno);
+    if (it == index_.end()) return false;
+  }
   *offset = kWalHeaderSize + uint64_t{it->second} * (kWalFrameHeaderSize + page_size_) +
             kWalFrameHeaderSize;
   return true;
@@ -130,8 +135,8 @@ void Wal::WriteHeader(uint8_t* h) {
   Put32(h + 24, s0);
   Put32(h + 28, s1);
   big_endian_ = false;
-  cksum0_ = s0;
-  cksum1_ = s1;
+  cksum0_ = tail0_ = s0;
+  cksum1_ = tail1_ = s1;
 }
 
 absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const uint8_t*>>& pages,
@@ -149,7 +154,7 @@ absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const
     WriteHeader(p);
     p += kWalHeaderSize;
   }
-  uint32_t s0 = cksum0_, s1 = cksum1_;
+  uint32_t s0 = tail0_, s1 = tail1_;
   for (size_t i = 0; i < pages.size(); ++i, p += frame_size) {
     Put32(p, pages[i].first);
     Put32(p + 4, i + 1 == pages.size() ? db_size : 0);
@@ -161,7 +166,8 @@ absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const
     Put32(p + 16, s0);
     Put32(p + 20, s1);
   }
-  uint64_t offset = kWalHeaderSize + uint64_t{frames_} * frame_size;
+  const uint32_t first_frame = frames_ + uncommitted_frames_;
+  uint64_t offset = kWalHeaderSize + uint64_t{first_frame} * frame_size;
   const uint8_t* frames = buf_.data();
   if (with_header) {
     // A restarted log must have a durable header before any new frame can overwrite the old
@@ -175,12 +181,31 @@ absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const
   absl::Status s = file_->Write({WriteOp{offset, frames, total}});
   if (!s.ok()) return s;
   header_written_ = true;
-  cksum0_ = s0;
-  cksum1_ = s1;
-  for (size_t i = 0; i < pages.size(); ++i) index_[pages[i].first] = frames_ + i;
-  frames_ += static_cast<uint32_t>(pages.size());
-  db_size_ = db_size;
+  tail0_ = s0;
+  tail1_ = s1;
+  for (size_t i = 0; i < pages.size(); ++i) uncommitted_index_[pages[i].first] = first_frame + i;
+  uncommitted_frames_ += static_cast<uint32_t>(pages.size());
+  if (db_size != 0) {
+    for (const auto& [pgno, frame] : uncommitted_index_) index_[pgno] = frame;
+    uncommitted_index_.clear();
+    frames_ += uncommitted_frames_;
+    uncommitted_frames_ = 0;
+    cksum0_ = s0;
+    cksum1_ = s1;
+    db_size_ = db_size;
+  }
   return appended_lsn_.fetch_add(pages.size()) + pages.size();
+}
+
+std::vector<uint32_t> Wal::DiscardUncommitted() {
+  std::vector<uint32_t> pgnos;
+  pgnos.reserve(uncommitted_index_.size());
+  for (const auto& [pgno, frame] : uncommitted_index_) pgnos.push_back(pgno);
+  uncommitted_index_.clear();
+  uncommitted_frames_ = 0;
+  tail0_ = cksum0_;
+  tail1_ = cksum1_;
+  return pgnos;
 }
 
 absl::Status Wal::SyncTo(uint64_t lsn) {
@@ -222,6 +247,7 @@ std::vector<std::pair<uint32_t, uint64_t>> Wal::CommittedPages() const {
 }
 
 void Wal::Reset() {
+  PGQRS_CHECK(uncommitted_frames_ == 0);
   index_.clear();
   frames_ = 0;
   db_size_ = 0;

@@ -43,15 +43,23 @@ class Wal {
   uint32_t db_size() const { return db_size_; }
   // Number of frames up to the last commit.
   uint32_t frame_count() const { return frames_; }
-  // True and the file offset of the page data if `pgno` has a committed frame.
+  // True and the file offset of the page data if `pgno` has a frame: the open transaction's
+  // newest uncommitted frame if any, else the newest committed one.
   bool Lookup(uint32_t pgno, uint64_t* offset) const;
   // Reads the page image at `offset` (from Lookup).
   absl::Status ReadPage(uint64_t offset, uint8_t* dst);
 
-  // Appends one frame per page (the last one is the commit frame carrying `db_size`) in a
-  // single batched write. Returns a sequence number to pass to SyncTo. Not durable yet.
+  // Appends one frame per page in a single batched write, after any uncommitted frames.
+  // With `db_size` > 0 the last frame is the commit frame carrying it, committing the
+  // uncommitted frames too; with `db_size` == 0 the frames stay uncommitted (pages of the open
+  // transaction spilled from the cache). Returns a sequence number to pass to SyncTo. Not
+  // durable yet.
   absl::StatusOr<uint64_t> Append(const std::vector<std::pair<uint32_t, const uint8_t*>>& pages,
                                   uint32_t db_size);
+  bool has_uncommitted() const { return uncommitted_frames_ > 0; }
+  // Forgets the uncommitted frames (rollback) and returns their page numbers. The next Append
+  // overwrites them; recovery and sqlite3 ignore frames after the last commit frame.
+  std::vector<uint32_t> DiscardUncommitted();
   // Returns once every frame up to `lsn` is on stable storage (group commit). A failed sync
   // poisons the WAL: every later call returns the same error.
   absl::Status SyncTo(uint64_t lsn);
@@ -60,7 +68,7 @@ class Wal {
   // Committed (pgno, data offset) pairs, sorted by page number.
   std::vector<std::pair<uint32_t, uint64_t>> CommittedPages() const;
   // Restarts the log after a checkpoint: the next Append writes a new header (checkpoint
-  // sequence + 1, salt-1 + 1, new salt-2) at offset 0.
+  // sequence + 1, salt-1 + 1, new salt-2) at offset 0. REQUIRES: no uncommitted frames.
   void Reset();
   // Number of fdatasync calls issued (for tests of group commit).
   int64_t sync_calls() const { return sync_calls_.load(); }
@@ -79,10 +87,13 @@ class Wal {
   uint32_t ckpt_seq_ = 0;
   uint32_t salt1_ = 0, salt2_ = 0;
   uint32_t cksum0_ = 0, cksum1_ = 0;  // running checksum after the last committed frame
+  uint32_t tail0_ = 0, tail1_ = 0;    // running checksum after the last appended frame
   uint32_t frames_ = 0;
+  uint32_t uncommitted_frames_ = 0;  // appended after frames_ by the open transaction
   uint32_t db_size_ = 0;
   uint64_t rand_state_ = 0;
   std::unordered_map<uint32_t, uint32_t> index_;  // pgno -> frame number (0-based)
+  std::unordered_map<uint32_t, uint32_t> uncommitted_index_;
   std::vector<uint8_t> buf_;
 
   std::atomic<uint64_t> appended_lsn_{0};

@@ -230,6 +230,14 @@ TEST_CASE("a hot rollback journal from a crashed sqlite3 is rolled back at open"
                             "INSERT INTO t(body) SELECT randomblob(900) FROM t;");
   REQUIRE(std::filesystem::exists(path + "-journal"));
   REQUIRE(ReadFile(path) != before);
+  // Each spill synced the journal and started a new segment (a header on a sector boundary).
+  const std::string journal = ReadFile(path + "-journal");
+  const std::string magic("\xd9\xd5\x05\xf9\x20\xa1\x63\xd7", 8);
+  int segments = 0;
+  for (size_t off = 0; off + 8 <= journal.size(); off += 512) {
+    segments += journal.compare(off, 8, magic) == 0;
+  }
+  REQUIRE(segments > 1);
   const std::string copy = dir + "/copy.db";
   CopyFile(path, copy);
   CopyFile(path + "-journal", copy + "-journal");
@@ -298,6 +306,21 @@ TEST_CASE("read-only mode reads the WAL and refuses writes", "[engine][readonly]
   auto txn = MustBegin(db.get());
   REQUIRE(*txn->Count("jobs") == 1);
   REQUIRE(absl::IsFailedPrecondition(txn->Insert("jobs", Job("b", 1, 6)).status()));
+  txn->Rollback();
+  txn.reset();
+  // sqlite3 cannot write to the WAL-mode file behind the read-only engine's back.
+  sqlite3* s = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &s) == SQLITE_OK);
+  int rc = sqlite3_exec(s, "INSERT INTO jobs(queue, prio) VALUES ('sqlite', 1)", nullptr, nullptr,
+                        nullptr);
+  INFO(sqlite3_errmsg(s));
+  REQUIRE(rc == SQLITE_BUSY);
+  sqlite3_close(s);
+  // A second engine, read-only or not, is kept out as well.
+  REQUIRE(absl::IsUnavailable(Database::Open(path, ro).status()));
+  REQUIRE(absl::IsUnavailable(Database::Open(path, Options(backend)).status()));
+  txn = MustBegin(db.get());
+  REQUIRE(*txn->Count("jobs") == 1);
   txn->Rollback();
   txn.reset();
   REQUIRE(db->Close().ok());

@@ -32,6 +32,7 @@ SRCS=(
   engine/io/sim_backend.cc
   engine/io/uring_backend.cc
   engine/wal/wal.cc
+  engine/pager/hot_journal.cc
   engine/pager/pager.cc
   engine/btree/btree.cc
   engine/btree/btree_balance.cc
