@@ -39,7 +39,7 @@ class Cli {
 };
 
 TEST_CASE("the CLI tour works against the daemon", "[integration][cli]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("cli.db")});
+  Daemon daemon({DsnFlag("cli.db")});
   Cli cli(daemon);
   REQUIRE(cli.Run("queue create jobs --max-read-count 3").first == 0);
   auto sent = cli.Json(R"(send jobs '{"n":1}' '{"n":2}' --priority 2)");
@@ -72,7 +72,7 @@ TEST_CASE("the CLI tour works against the daemon", "[integration][cli]") {
 }
 
 TEST_CASE("the CLI exits non-zero with the gRPC status on stderr", "[integration][cli]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("cli-errors.db")});
+  Daemon daemon({DsnFlag("cli-errors.db")});
   Cli cli(daemon);
   CHECK(cli.Run("queue get missing").first == 1);
   CHECK(cli.last_error.find("NOT_FOUND") != std::string::npos);
@@ -86,7 +86,7 @@ TEST_CASE("the CLI exits non-zero with the gRPC status on stderr", "[integration
 }
 
 TEST_CASE("the CLI drives workers and dead letters", "[integration][cli]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("cli-workers.db")});
+  Daemon daemon({DsnFlag("cli-workers.db")});
   Cli cli(daemon);
   REQUIRE(cli.Run("queue create q --max-read-count 1").first == 0);
   auto worker = cli.Json("worker register w1 --queue q --role consumer --label zone=a");
@@ -109,7 +109,7 @@ TEST_CASE("the CLI drives workers and dead letters", "[integration][cli]") {
 
 TEST_CASE("the CLI creates workflows and starts, lists, waits for and cancels runs",
           "[integration][cli][workflow]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("cli-workflows.db")});
+  Daemon daemon({DsnFlag("cli-workflows.db")});
   Cli cli(daemon);
   auto created = cli.Json("workflow create orders --max-attempts 5 --jitter 0.1");
   REQUIRE(created.size() == 1);

@@ -8,12 +8,12 @@
 namespace pgqrs::testing {
 namespace {
 
-std::vector<std::string> SqliteFlags(const std::string& db) {
-  return {"--dsn=sqlite://" + db, "--log_level=debug"};
+std::vector<std::string> DebugFlags(const std::string& name) {
+  return {DsnFlag(name), "--log_level=debug"};
 }
 
 TEST_CASE("a message goes round trip through the daemon", "[integration]") {
-  Daemon daemon(SqliteFlags(TempPath("roundtrip.db")));
+  Daemon daemon(DebugFlags("roundtrip.db"));
   Client client(daemon);
   client.CreateQueue("jobs");
   auto ids = client.Enqueue("jobs", {R"({"task":"a"})", R"({"task":"b"})"});
@@ -37,7 +37,7 @@ TEST_CASE("a message goes round trip through the daemon", "[integration]") {
 }
 
 TEST_CASE("the daemon serves health and server info without secrets", "[integration]") {
-  Daemon daemon(SqliteFlags(TempPath("health.db")));
+  Daemon daemon(DebugFlags("health.db"));
   auto channel = daemon.Channel();
   grpc::ClientContext context;
   // The standard health service answers SERVING for the whole server.
@@ -49,14 +49,16 @@ TEST_CASE("the daemon serves health and server info without secrets", "[integrat
 
   Client client(daemon);
   v1::ServerInfo info;
-  REQUIRE(client.Call(*client.admin, &v1::AdminService::Stub::GetServerInfo,
-                      v1::GetServerInfoRequest(), &info).ok());
-  CHECK(info.backend() == "sqlite");
+  REQUIRE(client
+              .Call(*client.admin, &v1::AdminService::Stub::GetServerInfo,
+                    v1::GetServerInfoRequest(), &info)
+              .ok());
+  CHECK(info.backend() == TestStore());
   CHECK(info.schema_version() >= 1);
 }
 
 TEST_CASE("SIGTERM stops the daemon gracefully", "[integration]") {
-  Daemon daemon(SqliteFlags(TempPath("sigterm.db")));
+  Daemon daemon(DebugFlags("sigterm.db"));
   Client client(daemon);
   client.CreateQueue("q");
   CHECK(daemon.Stop(SIGTERM) == 0);
@@ -78,8 +80,8 @@ TEST_CASE("a bad flag value is a start-up error naming the flag", "[integration]
 
 TEST_CASE("the example flag file in deploy/ is accepted", "[integration]") {
   // The example listens on 0.0.0.0:7468 and a system path; override both for the test.
-  Daemon daemon({"--flagfile=" + Runfile("deploy/pgqrsd.flags"),
-                 "--dsn=sqlite://" + TempPath("flagfile.db"), "--listen=127.0.0.1:0"});
+  Daemon daemon({"--flagfile=" + Runfile("deploy/pgqrsd.flags"), DsnFlag("flagfile.db"),
+                 "--listen=127.0.0.1:0"});
   Client client(daemon);
   client.CreateQueue("q");
   CHECK(daemon.Log().find(R"("level":"info")") != std::string::npos);  // JSON logs
@@ -97,8 +99,7 @@ void ExpectRejected(Client& client, const v1::EnqueueRequest& req, grpc::StatusC
 }
 
 TEST_CASE("bad enqueue input gets the right code and stores nothing", "[integration]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("bad.db"), "--max_batch=10",
-                 "--max_payload_bytes=100"});
+  Daemon daemon({DsnFlag("bad.db"), "--max_batch=10", "--max_payload_bytes=100"});
   Client client(daemon);
   client.CreateQueue("q");
   v1::EnqueueRequest req;
@@ -150,7 +151,7 @@ TEST_CASE("bad enqueue input gets the right code and stores nothing", "[integrat
 }
 
 TEST_CASE("bad dequeue and receipt input gets the right code", "[integration]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("bad2.db")});
+  Daemon daemon({DsnFlag("bad2.db")});
   Client client(daemon);
   client.CreateQueue("q");
   client.Enqueue("q", {"1"});
@@ -172,8 +173,8 @@ TEST_CASE("bad dequeue and receipt input gets the right code", "[integration]") 
   CHECK(dequeue_code(1, 0, 3600000) == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(client.Stats("q").pending() == 1);  // nothing was leased by the refused calls
 
-  for (const std::string& receipt : {std::string("garbage"), std::string("1-"),
-                                     std::string("-1"), std::string("zz-10"), std::string("")}) {
+  for (const std::string& receipt : {std::string("garbage"), std::string("1-"), std::string("-1"),
+                                     std::string("zz-10"), std::string("")}) {
     v1::AckRequest ack;
     ack.set_queue("q");
     ack.add_receipts(receipt);

@@ -13,7 +13,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 TEST_CASE("a long-poll returns shortly after another client enqueues", "[integration][poll]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("poll.db")});
+  Daemon daemon({DsnFlag("poll.db")});
   Client consumer(daemon);
   Client producer(daemon);
   consumer.CreateQueue("q");
@@ -34,7 +34,7 @@ TEST_CASE("a long-poll returns shortly after another client enqueues", "[integra
 
 TEST_CASE("a long-poll with nothing to take returns empty at its deadline",
           "[integration][poll]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("poll-empty.db")});
+  Daemon daemon({DsnFlag("poll-empty.db")});
   Client client(daemon);
   client.CreateQueue("q");
   auto start = Clock::now();
@@ -45,7 +45,7 @@ TEST_CASE("a long-poll with nothing to take returns empty at its deadline",
 }
 
 TEST_CASE("a long-poll wakes when a delayed message becomes visible", "[integration][poll]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("poll-delay.db"),
+  Daemon daemon({DsnFlag("poll-delay.db"),
                  "--visibility_reaper_interval_ms=100"});
   Client client(daemon);
   client.CreateQueue("q");
@@ -64,7 +64,7 @@ TEST_CASE("a long-poll wakes when a delayed message becomes visible", "[integrat
 TEST_CASE("1,000 parked long-polls do not add 1,000 threads, and all get a message",
           "[integration][poll]") {
   constexpr int kCalls = 1000;
-  Daemon daemon({"--dsn=sqlite://" + TempPath("poll-many.db")});
+  Daemon daemon({DsnFlag("poll-many.db")});
   Client client(daemon);
   client.CreateQueue("q");
   client.Enqueue("q", {"0"});
@@ -113,7 +113,7 @@ TEST_CASE("1,000 parked long-polls do not add 1,000 threads, and all get a messa
 }
 
 TEST_CASE("shutdown answers parked long-polls at once", "[integration][poll]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("poll-shutdown.db")});
+  Daemon daemon({DsnFlag("poll-shutdown.db")});
   Client client(daemon);
   client.CreateQueue("q");
   std::thread stopper([&] {

@@ -36,7 +36,7 @@ grpc::StatusCode Move(Client& client,
 }
 
 TEST_CASE("the worker state machine over gRPC", "[integration][worker]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("workers.db")});
+  Daemon daemon({DsnFlag("workers.db")});
   Client client(daemon);
   client.CreateQueue("q");
   v1::Worker w = Register(client, "w1", "q");
@@ -71,7 +71,7 @@ TEST_CASE("a silent worker loses its leases within worker_timeout plus one reape
           "[integration][worker]") {
   constexpr int kTimeoutMs = 1000;
   constexpr int kIntervalMs = 300;
-  Daemon daemon({"--dsn=sqlite://" + TempPath("reaper.db"),
+  Daemon daemon({DsnFlag("reaper.db"),
                  "--worker_timeout_ms=" + std::to_string(kTimeoutMs),
                  "--heartbeat_reaper_interval_ms=" + std::to_string(kIntervalMs)});
   Client client(daemon);

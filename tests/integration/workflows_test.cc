@@ -112,7 +112,7 @@ int64_t RegisterWorker(Client& client, const std::string& name, const std::strin
 
 TEST_CASE("a run resumes on another worker after its first worker dies; steps run once",
           "[integration][workflow]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("wf-crash.db"), "--worker_timeout_ms=500",
+  Daemon daemon({DsnFlag("wf-crash.db"), "--worker_timeout_ms=500",
                  "--heartbeat_reaper_interval_ms=100"});
   Client client(daemon);
   CreateWorkflow(client, "orders");
@@ -189,7 +189,7 @@ v1::Run WaitRun(Client& client, int64_t run_id, int64_t timeout_ms) {
 
 TEST_CASE("WaitRun wakes when the run completes or is cancelled, else times out",
           "[integration][workflow]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("wf-wait.db")});
+  Daemon daemon({DsnFlag("wf-wait.db")});
   Client client(daemon);
   Client worker_client(daemon);
   CreateWorkflow(client, "wf");
@@ -230,7 +230,7 @@ TEST_CASE("WaitRun wakes when the run completes or is cancelled, else times out"
 
 TEST_CASE("workflow calls refuse bad input over gRPC and store nothing",
           "[integration][workflow]") {
-  Daemon daemon({"--dsn=sqlite://" + TempPath("wf-bad.db")});
+  Daemon daemon({DsnFlag("wf-bad.db")});
   Client client(daemon);
   CreateWorkflow(client, "wf");
   auto code = [&](auto method, const auto& req, auto* resp) {

@@ -3,7 +3,8 @@
 # runs a 3-step workflow that the pgqrs CLI started. The first worker process crashes
 # after two steps; a second one resumes the run once the lease expires, replays the two
 # completed steps and runs the third. Every step's side effect happens exactly once.
-# Missing python3 or grpc is a failure, never a skip.
+# Missing python3 or grpc is a failure, never a skip. PGQRS_TEST_STORE picks the embedded
+# store (engine or sqlite).
 set -euo pipefail
 
 PY=/usr/bin/python3  # Debian's interpreter, where python3-grpcio is installed
@@ -25,7 +26,7 @@ fail() { echo "FAIL: $*" >&2; [[ -f "${TMP}/pgqrsd.log" ]] && cat "${TMP}/pgqrsd
   -I/usr/include --python_out="${TMP}/gen" --grpc_python_out="${TMP}/gen" \
   "${RUNFILES}"/proto/pgqrs/v1/*.proto || fail "protoc could not generate the Python stubs"
 
-"${PGQRSD}" --listen=127.0.0.1:0 --dsn="sqlite://${TMP}/poly.db" \
+"${PGQRSD}" --listen=127.0.0.1:0 --dsn="${PGQRS_TEST_STORE:?}://${TMP}/poly.db" \
   --visibility_reaper_interval_ms=100 2>"${TMP}/pgqrsd.log" &
 DAEMON=$!
 trap 'kill -9 ${DAEMON} 2>/dev/null || true' EXIT

@@ -4,9 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -26,8 +25,8 @@ std::string TempPath(const std::string& name) {
   static std::atomic<int> counter{0};
   const char* dir = std::getenv("TEST_TMPDIR");
   REQUIRE(dir != nullptr);
-  return std::string(dir) + "/" + std::to_string(getpid()) + "-" +
-         std::to_string(counter++) + "-" + name;
+  return std::string(dir) + "/" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" +
+         name;
 }
 
 std::string TestStore() {

@@ -2,13 +2,12 @@
 // on 127.0.0.1:0 and the bound port is read from its log.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 namespace pgqrs::testing {
 

@@ -18,6 +18,8 @@ ABSL_FLAG(std::string, server, "127.0.0.1:7468", "HOST:PORT of pgqrsd (or of bea
 ABSL_FLAG(int32_t, channels, 0,
           "gRPC connections shared by the workers; 0: one per worker (longpoll: 8)");
 ABSL_FLAG(std::string, queue, "", "use this pgqrs queue instead of a fresh one");
+ABSL_FLAG(int32_t, priorities, 0,
+          "pgqrs: give each message a random priority in [0, N); 0 keeps them all at 0");
 ABSL_FLAG(int32_t, daemon_pid, 0, "pid of the daemon, to report its CPU, threads and RSS");
 ABSL_FLAG(int32_t, parked, 10000, "longpoll: Dequeue calls kept parked (N)");
 ABSL_FLAG(int32_t, wakes, 200, "longpoll: enqueue-and-wake rounds measured");
@@ -44,7 +46,8 @@ absl::StatusOr<RunResult> Run(const WorkloadOptions& options) {
     lp.daemon_pid = absl::GetFlag(FLAGS_daemon_pid);
     return RunLongPoll(lp, options);
   }
-  GrpcTargetOptions grpc_options{server, absl::GetFlag(FLAGS_channels), absl::GetFlag(FLAGS_queue)};
+  GrpcTargetOptions grpc_options{server, absl::GetFlag(FLAGS_channels), absl::GetFlag(FLAGS_queue),
+                                 absl::GetFlag(FLAGS_priorities)};
   std::unique_ptr<Target> t;
   if (target == "pgqrs") {
     t = NewPgqrsTarget(grpc_options);

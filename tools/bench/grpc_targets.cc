@@ -7,6 +7,7 @@
 #include <deque>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/pgqrs/v1/admin.grpc.pb.h"
@@ -43,13 +44,19 @@ class ChannelPool {
 
 class PgqrsSession final : public Session {
  public:
-  PgqrsSession(std::shared_ptr<grpc::Channel> channel, std::string queue)
-      : stub_(v1::QueueService::NewStub(channel)), queue_(std::move(queue)) {}
+  PgqrsSession(std::shared_ptr<grpc::Channel> channel, std::string queue, int priorities)
+      : stub_(v1::QueueService::NewStub(channel)),
+        queue_(std::move(queue)),
+        priorities_(priorities) {}
 
   absl::Status Enqueue(std::span<const std::string> payloads) override {
     v1::EnqueueRequest req;
     req.set_queue(queue_);
-    for (const std::string& p : payloads) req.add_messages()->set_payload_json(p);
+    for (const std::string& p : payloads) {
+      v1::NewMessage* m = req.add_messages();
+      m->set_payload_json(p);
+      if (priorities_ > 1) m->set_priority(absl::Uniform(rng_, 0, priorities_));
+    }
     v1::EnqueueResponse resp;
     grpc::ClientContext context;
     SetDeadline(context, absl::ZeroDuration());
@@ -93,6 +100,8 @@ class PgqrsSession final : public Session {
  private:
   std::unique_ptr<v1::QueueService::Stub> stub_;
   const std::string queue_;
+  const int priorities_;
+  absl::BitGen rng_;
 };
 
 class PgqrsTarget final : public Target {
@@ -117,7 +126,7 @@ class PgqrsTarget final : public Target {
   }
 
   absl::StatusOr<std::unique_ptr<Session>> NewSession() override {
-    return std::make_unique<PgqrsSession>(pool_.Next(), queue_);
+    return std::make_unique<PgqrsSession>(pool_.Next(), queue_, options_.priorities);
   }
 
   absl::Status Teardown() override {

@@ -20,6 +20,9 @@ struct GrpcTargetOptions {
   // The queue to use (created if missing, deleted by Teardown when it was created).
   // Empty: a fresh name per run.
   std::string queue;
+  // pgqrs: each message gets a random priority in [0, priorities); 0 or 1 leaves every
+  // message at priority 0.
+  int priorities = 0;
 };
 
 std::unique_ptr<Target> NewPgqrsTarget(const GrpcTargetOptions& options);
