@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7468", "gRPC listen address, HOST:PORT");
-ABSL_FLAG(std::string, dsn, "sqlite://./pgqrs.db",
+ABSL_FLAG(std::string, dsn, "engine://./pgqrs.db",
           "storage DSN: sqlite:///path.db, sqlite::memory:, postgres://user:pw@host/db");
 ABSL_FLAG(std::string, notify_dsn, "",
           "PostgreSQL: direct DSN for LISTEN wake-ups when --dsn goes through PgBouncer");

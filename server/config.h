@@ -23,7 +23,7 @@ struct Limits {
 
 struct Config {
   std::string listen = "127.0.0.1:7468";
-  std::string dsn = "sqlite://./pgqrs.db";
+  std::string dsn = "engine://./pgqrs.db";
   int32_t pool_size = 8;
   std::string notify_dsn;
   int32_t executor_threads = 8;
