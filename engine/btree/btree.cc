@@ -11,6 +11,7 @@ namespace pgqrs::engine {
 namespace {
 
 constexpr size_t kMaxDepth = 40;
+constexpr size_t kTypicalDepth = 8;  // path capacity reserved up front
 
 absl::Status TooDeep(uint32_t pgno) {
   return absl::DataLossError(absl::StrCat("page ", pgno, ": b-tree too deep (cycle?)"));
@@ -201,13 +202,14 @@ absl::StatusOr<std::optional<int64_t>> BTree::MaxRowid() {
 
 absl::StatusOr<BTree::Descent> BTree::Descend(Search search, bool stop_at_interior_match) {
   Descent d;
+  d.path.reserve(kTypicalDepth);
   uint32_t pgno = root_;
   for (size_t depth = 0;; ++depth) {
     if (depth > kMaxDepth) return TooDeep(pgno);
     PGQRS_ASSIGN_OR_RETURN(d.page, pager_->Get(pgno));
     PGQRS_ASSIGN_OR_RETURN(d.view, View(d.page));
     PGQRS_ASSIGN_OR_RETURN(int i, search(d.view, &d.found));
-    d.path.push_back({pgno, i, std::nullopt});
+    d.path.push_back({pgno, i});
     if (d.view.is_leaf() || (d.found && stop_at_interior_match)) return d;
     d.found = false;
     d.rightmost &= i == d.view.cell_count();
@@ -226,9 +228,10 @@ absl::StatusOr<BTree::Descent> BTree::DescendToKey(const std::vector<Value>& key
       /*stop_at_interior_match=*/true);
 }
 
-BTree::Change BTree::ChangeAt(Descent d, Node node) {
+BTree::Change BTree::ChangeAt(const Descent& d, Node node) {
   Change c;
-  c.path = std::move(d.path);
+  c.path.reserve(kTypicalDepth);
+  for (const Step& s : d.path) c.path.push_back({s.pgno, s.idx, std::nullopt});
   c.path.back().pending = std::move(node);
   return c;
 }
@@ -241,14 +244,14 @@ absl::Status BTree::Insert(int64_t rowid, std::string_view payload) {
   PGQRS_ASSIGN_OR_RETURN(
       std::string cell,
       BuildCell(PageType::kTableLeaf, std::string(reinterpret_cast<char*>(hdr), n), payload));
-  if (d.found) return ReplaceLeafCell(std::move(d), std::move(cell));
-  return InsertLeafCell(std::move(d), std::move(cell));
+  if (d.found) return ReplaceLeafCell(d, std::move(cell));
+  return InsertLeafCell(d, std::move(cell));
 }
 
 absl::StatusOr<bool> BTree::Delete(int64_t rowid) {
   PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToRowid(rowid));
   if (!d.found) return false;
-  PGQRS_RETURN_IF_ERROR(RemoveLeafCell(std::move(d)));
+  PGQRS_RETURN_IF_ERROR(RemoveLeafCell(d));
   return true;
 }
 
@@ -261,18 +264,17 @@ absl::Status BTree::InsertKey(std::string_view record) {
   PGQRS_ASSIGN_OR_RETURN(
       std::string cell,
       BuildCell(PageType::kIndexLeaf, std::string(reinterpret_cast<char*>(hdr), n), record));
-  return InsertLeafCell(std::move(d), std::move(cell));
+  return InsertLeafCell(d, std::move(cell));
 }
 
 absl::StatusOr<bool> BTree::DeleteKey(const std::vector<Value>& key) {
   PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToKey(key));
   if (!d.found) return false;
-  PGQRS_RETURN_IF_ERROR(d.view.is_leaf() ? RemoveLeafCell(std::move(d))
-                                         : RemoveFromInterior(std::move(d)));
+  PGQRS_RETURN_IF_ERROR(d.view.is_leaf() ? RemoveLeafCell(d) : RemoveFromInterior(d));
   return true;
 }
 
-absl::Status BTree::InsertLeafCell(Descent d, std::string cell) {
+absl::Status BTree::InsertLeafCell(const Descent& d, std::string cell) {
   const int i = d.path.back().idx;
   pager_->MarkDirty(d.page);
   if (TryInsertCell(d.page->data.get(), d.page->pgno, pager_->usable_size(), i, cell)) {
@@ -281,12 +283,12 @@ absl::Status BTree::InsertLeafCell(Descent d, std::string cell) {
   PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(d.view));
   node.cells.insert(node.cells.begin() + i, std::move(cell));
   const bool append = d.rightmost && static_cast<size_t>(i) + 1 == node.cells.size();
-  Change c = ChangeAt(std::move(d), std::move(node));
+  Change c = ChangeAt(d, std::move(node));
   c.append = append;
   return Apply(&c);
 }
 
-absl::Status BTree::ReplaceLeafCell(Descent d, std::string cell) {
+absl::Status BTree::ReplaceLeafCell(const Descent& d, std::string cell) {
   const int i = d.path.back().idx;
   PGQRS_ASSIGN_OR_RETURN(CellInfo old, d.view.Cell(i));
   if (old.overflow_page == 0 && old.size == cell.size()) {
@@ -297,18 +299,18 @@ absl::Status BTree::ReplaceLeafCell(Descent d, std::string cell) {
   PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(d.view));
   PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
   node.cells[i] = std::move(cell);
-  Change c = ChangeAt(std::move(d), std::move(node));
+  Change c = ChangeAt(d, std::move(node));
   return Apply(&c);
 }
 
-absl::Status BTree::RemoveLeafCell(Descent d) {
+absl::Status BTree::RemoveLeafCell(const Descent& d) {
   const int i = d.path.back().idx;
   PGQRS_ASSIGN_OR_RETURN(bool done, RemoveInPlace(d.page, d.view, i, d.path.size() == 1));
   if (done) return absl::OkStatus();
   PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(d.view));
   PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
   node.cells.erase(node.cells.begin() + i);
-  Change c = ChangeAt(std::move(d), std::move(node));
+  Change c = ChangeAt(d, std::move(node));
   c.merge = true;
   return Apply(&c);
 }
@@ -334,37 +336,39 @@ absl::StatusOr<bool> BTree::RemoveInPlace(const PageRef& page, const PageView& v
   return true;
 }
 
-absl::Status BTree::RemoveFromInterior(Descent d) {
-  Change c;
-  c.merge = true;
-  c.path = std::move(d.path);
-  const size_t interior_depth = c.path.size() - 1;
-  const int i = c.path.back().idx;
+absl::Status BTree::RemoveFromInterior(const Descent& d) {
+  const int i = d.path.back().idx;
   PGQRS_ASSIGN_OR_RETURN(Node interior, DecodeNode(d.view));
-  const std::string victim = interior.cells[i];
-  // Walk to the rightmost leaf of the victim's left subtree; its last entry is the predecessor.
-  uint32_t pgno = CellLeftChild(victim);
-  for (size_t depth = c.path.size();; ++depth) {
+  const std::string victim = std::move(interior.cells[i]);
+  // The predecessor is the last entry of the rightmost leaf of the victim's left subtree.
+  std::vector<Step> below;
+  PGQRS_ASSIGN_OR_RETURN(uint32_t leaf_pgno,
+                         RightmostLeaf(CellLeftChild(victim), d.path.size(), &below));
+  PGQRS_ASSIGN_OR_RETURN(Node leaf, LoadNode(leaf_pgno));
+  if (leaf.cells.empty()) return absl::DataLossError("empty index leaf");
+  std::string predecessor = std::move(leaf.cells.back());
+  leaf.cells.pop_back();
+  PGQRS_RETURN_IF_ERROR(FreeOverflow(victim, PageType::kIndexInterior));
+  interior.cells[i] = victim.substr(0, 4) + predecessor;
+  // Both the interior page and the leaf are pending: rebalancing settles the leaf first and
+  // consumes the interior's new content if a split or merge below reaches it.
+  Change c = ChangeAt(d, std::move(interior));
+  c.merge = true;
+  for (const Step& s : below) c.path.push_back({s.pgno, s.idx, std::nullopt});
+  c.path.push_back({leaf_pgno, static_cast<int>(leaf.cells.size()), std::move(leaf)});
+  return Apply(&c);
+}
+
+absl::StatusOr<uint32_t> BTree::RightmostLeaf(uint32_t pgno, size_t depth,
+                                              std::vector<Step>* steps) {
+  for (;; ++depth) {
     if (depth > kMaxDepth) return TooDeep(pgno);
     PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
     PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
-    if (view.is_leaf()) {
-      if (view.cell_count() == 0) return absl::DataLossError("empty index leaf");
-      PGQRS_ASSIGN_OR_RETURN(Node leaf, DecodeNode(view));
-      std::string predecessor = std::move(leaf.cells.back());
-      leaf.cells.pop_back();
-      c.path.push_back({pgno, view.cell_count() - 1, std::move(leaf)});
-      PGQRS_RETURN_IF_ERROR(FreeOverflow(victim, PageType::kIndexInterior));
-      interior.cells[i] = victim.substr(0, 4) + predecessor;
-      break;
-    }
-    c.path.push_back({pgno, view.cell_count(), std::nullopt});
+    if (view.is_leaf()) return pgno;
+    steps->push_back({pgno, view.cell_count()});
     pgno = view.right_child();
   }
-  // Both the interior page and the leaf are pending: rebalancing settles the leaf first and
-  // consumes the interior's new content if a split or merge below reaches it.
-  c.path[interior_depth].pending = std::move(interior);
-  return Apply(&c);
 }
 
 absl::StatusOr<int64_t> BTree::Count() {

@@ -7,7 +7,9 @@
 //
 // Modifications descend from the root, then rebalance bottom-up: an overfull page is split, an
 // underfull one (< 1/4 used) is merged with or refilled from a sibling, the root grows and
-// shrinks in place. See engine/FORMAT.md section 1.3.
+// shrinks in place. See engine/FORMAT.md section 1.3. Each modification carries its own state
+// (the descent path with the pages' pending contents); a BTree holds nothing between calls.
+// A page freed by a modification is never written again by it (InternalError if it would be).
 //
 // Thread safety: not thread-safe; callers serialize all use of a pager and its trees.
 #pragma once
@@ -71,6 +73,12 @@ class BTree {
 
  private:
   friend class Cursor;
+  // One page on a search path: the page and the child index taken (interior pages) or the
+  // cell index (the page where the search ended).
+  struct Step {
+    uint32_t pgno;
+    int idx;
+  };
   // One page on a modification's path from the root, with its new content if it has one.
   struct Level {
     uint32_t pgno;
@@ -89,7 +97,7 @@ class BTree {
   // Where a search ended: the path (its last level is the page holding the key, or the leaf
   // where it belongs), whether the key is there, and whether every step went rightmost.
   struct Descent {
-    std::vector<Level> path;
+    std::vector<Step> path;
     PageRef page;
     PageView view;
     bool found = false;
@@ -113,16 +121,19 @@ class BTree {
 
   // --- modifications (btree.cc) ---
   // A change whose only pending level is the page where `d` ended, now holding `node`.
-  static Change ChangeAt(Descent d, Node node);
+  static Change ChangeAt(const Descent& d, Node node);
   // Inserts `cell` at the leaf position where `d` ended.
-  absl::Status InsertLeafCell(Descent d, std::string cell);
+  absl::Status InsertLeafCell(const Descent& d, std::string cell);
   // Replaces the table-leaf cell where `d` ended (same rowid).
-  absl::Status ReplaceLeafCell(Descent d, std::string cell);
+  absl::Status ReplaceLeafCell(const Descent& d, std::string cell);
   // Removes the leaf cell where `d` ended.
-  absl::Status RemoveLeafCell(Descent d);
+  absl::Status RemoveLeafCell(const Descent& d);
   // Removes the index entry on the interior page where `d` ended: its predecessor (the last
   // entry of the left subtree) takes its place.
-  absl::Status RemoveFromInterior(Descent d);
+  absl::Status RemoveFromInterior(const Descent& d);
+  // Follows right children from `pgno` (at `depth`) down to a leaf, appending the interior
+  // steps to `steps`. Returns the leaf's page number.
+  absl::StatusOr<uint32_t> RightmostLeaf(uint32_t pgno, size_t depth, std::vector<Step>* steps);
   // Removes cell i of a leaf in place when the page stays at least 1/4 full (or is the root).
   // Returns false when the caller must take the rebalancing path instead.
   absl::StatusOr<bool> RemoveInPlace(const PageRef& page, const PageView& view, int i,
