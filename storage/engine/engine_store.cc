@@ -206,6 +206,13 @@ absl::StatusOr<Row> GetRow(Transaction& txn, const char* table, int64_t rowid,
   return std::move(*row);
 }
 
+absl::Status EditRow(Transaction& txn, const char* table, int64_t rowid, const std::string& what,
+                     const std::function<absl::Status(Row&)>& edit) {
+  PGQRS_ASSIGN_OR_RETURN(bool found, txn.Modify(table, rowid, edit));
+  if (!found) return absl::NotFoundError(absl::StrCat(what, " ", rowid, " not found"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
                                                       std::vector<Value> prefix) {
   engine::IndexRange range;
@@ -238,11 +245,13 @@ absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id) {
 }
 
 absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t count) {
-  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> row, txn.Get(kSequences, sequence));
-  if (!row) return absl::DataLossError("pgqrs_sequences row missing");
-  int64_t first = Int(*row, seq::kNextId);
-  (*row)[seq::kNextId] = Value::Integer(first + count);
-  PGQRS_RETURN_IF_ERROR(txn.Update(kSequences, sequence, std::move(*row)));
+  int64_t first = 0;
+  PGQRS_ASSIGN_OR_RETURN(bool found, txn.Modify(kSequences, sequence, [&](Row& row) {
+    first = Int(row, seq::kNextId);
+    row[seq::kNextId] = Value::Integer(first + count);
+    return absl::OkStatus();
+  }));
+  if (!found) return absl::DataLossError("pgqrs_sequences row missing");
   return first;
 }
 
@@ -382,17 +391,18 @@ absl::Status UnlinkWorker(Transaction& txn, int64_t worker_id) {
   PGQRS_ASSIGN_OR_RETURN(auto produced,
                          RowidsWithPrefix(txn, kMessagesProducer, {Value::Integer(worker_id)}));
   for (int64_t id : produced) {
-    PGQRS_ASSIGN_OR_RETURN(Row m, GetRow(txn, kMessages, id, "message"));
-    m[msg::kProducerWorkerId] = Value::Null();
-    PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(m)));
+    PGQRS_RETURN_IF_ERROR(EditRow(txn, kMessages, id, "message", [](Row& m) {
+      m[msg::kProducerWorkerId] = Value::Null();
+      return absl::OkStatus();
+    }));
   }
   PGQRS_ASSIGN_OR_RETURN(auto consumed,
                          RowidsWithPrefix(txn, kMessagesConsumer, {Value::Integer(worker_id)}));
   for (int64_t id : consumed) {
-    PGQRS_ASSIGN_OR_RETURN(Row m, GetRow(txn, kMessages, id, "message"));
-    m[msg::kConsumerWorkerId] = Value::Null();
-    m[msg::kLeaseToken] = Value::Null();
-    PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(m)));
+    PGQRS_RETURN_IF_ERROR(EditRow(txn, kMessages, id, "message", [](Row& m) {
+      ClearLease(m);
+      return absl::OkStatus();
+    }));
   }
   return absl::OkStatus();
 }
