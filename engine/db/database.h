@@ -223,6 +223,11 @@ class Transaction {
   // the WAL fsync, after which the database is unusable and must be reopened).
   absl::Status Commit();
   void Rollback();
+  // Commit, returning only once everything the transaction read is durable as well. Commit
+  // alone returns at once when the transaction wrote nothing, even if it read changes of a
+  // transaction whose WAL fsync is still running (Commit releases the slot before that fsync).
+  // Use it when a reply depends on what was read (e.g. "that key is stored already").
+  absl::Status CommitDurable();
 
  private:
   friend class Database;

@@ -266,14 +266,19 @@ absl::Status EngineStore::Write(const Work& work) {
     txn->Rollback();
     return status;
   }
-  return txn->Commit();
+  // Durable also when the call wrote nothing but answers from another caller's commit (a
+  // dedup hit, a lost lease) whose fsync is still running.
+  return txn->CommitDurable();
 }
 
 absl::Status EngineStore::Read(const Work& work) {
   PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, db_->Begin());
   absl::Status status = work(*txn);
-  txn->Rollback();  // nothing to keep
-  return status;
+  if (!status.ok()) {
+    txn->Rollback();
+    return status;
+  }
+  return txn->CommitDurable();  // writes nothing; never shows what a crash could undo
 }
 
 absl::StatusOr<MigrationReport> EngineStore::Migrate() {

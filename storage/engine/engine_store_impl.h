@@ -219,9 +219,10 @@ class EngineStore final : public Store {
  private:
   using Work = std::function<absl::Status(Transaction&)>;
 
-  // Runs `work` in one transaction and commits it (durable when OK); rolls back on error.
+  // Runs `work` in one transaction and commits it; rolls back on error. When OK, everything
+  // the call wrote or read is durable (Transaction::CommitDurable).
   absl::Status Write(const Work& work);
-  // Runs `work` in one transaction that changes nothing, then ends it without a commit.
+  // Write for work that changes nothing.
   absl::Status Read(const Work& work);
 
   // The lease calls share this shape: check each lease, then let `edit` change the message

@@ -38,6 +38,7 @@ SRCS=(
   engine/btree/cursor.cc
   engine/catalog/schema.cc
   engine/catalog/sql_parser.cc
+  engine/db/commit_durable.cc
   engine/db/database.cc
   engine/db/foreign_keys.cc
   engine/db/iterator.cc
