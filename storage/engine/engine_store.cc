@@ -1,5 +1,7 @@
 #include "storage/engine/engine_store.h"
 
+#include <iterator>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
@@ -46,6 +48,10 @@ std::span<const TableLayout> ExpectedLayouts() {
                                           "output",    "error",       "attempts",   "retry_at",
                                           "exhausted", "lease_token", "started_at", "completed_at"};
   static constexpr const char* kMigration[] = {"version", "name", "checksum", "applied_at"};
+  static_assert(std::size(kSeq) == seq::kCount && std::size(kQueue) == queue::kCount &&
+                std::size(kWorker) == worker::kCount && std::size(kMsg) == msg::kCount &&
+                std::size(kWorkflow) == workflow::kCount && std::size(kRun) == run::kCount &&
+                std::size(kStep) == step::kCount && std::size(kMigration) == migration::kCount);
   static const TableLayout kLayouts[] = {
       {kSequences, kSeq},      {kQueues, kQueue}, {kWorkers, kWorker}, {kMessages, kMsg},
       {kWorkflows, kWorkflow}, {kRuns, kRun},     {kSteps, kStep},     {kMigrations, kMigration}};
