@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -205,6 +206,12 @@ class Transaction {
   absl::StatusOr<int64_t> Insert(std::string_view table, Row row);
   // Replaces row `rowid`. NotFound if it does not exist. The rowid itself cannot change.
   absl::Status Update(std::string_view table, int64_t rowid, Row row);
+  // Reads row `rowid`, lets `edit` change it in place and writes it back: the row is decoded
+  // once, and nothing is written when `edit` leaves it unchanged. An error from `edit` is
+  // returned as is, with nothing written. Returns false (without calling `edit`) when the row
+  // does not exist. The same checks as Update apply.
+  absl::StatusOr<bool> Modify(std::string_view table, int64_t rowid,
+                              const std::function<absl::Status(Row&)>& edit);
   // Deletes row `rowid`; returns false if it did not exist.
   absl::StatusOr<bool> Delete(std::string_view table, int64_t rowid);
   // Reads row `rowid`.
@@ -230,6 +237,11 @@ class Transaction {
   // the database is unusable until reopened.
   absl::Status Commit();
   void Rollback();
+  // Commit, returning only once everything the transaction read is durable as well. Commit
+  // alone returns at once when the transaction wrote nothing, even if it read changes of a
+  // transaction whose WAL fsync is still running (Commit releases the slot before that fsync).
+  // Use it when a reply depends on what was read (e.g. "that key is stored already").
+  absl::Status CommitDurable();
 
  private:
   friend class Database;
@@ -244,6 +256,8 @@ class Transaction {
                                const Row* old_row);
   absl::Status RemoveIndexEntries(const Database::TableInfo& t, const Row& row, int64_t rowid,
                                   const Row* new_row);
+  // Update's work once the old row is known.
+  absl::Status Replace(const Database::TableInfo& t, int64_t rowid, const Row& old, Row row);
   absl::StatusOr<int64_t> AllocateRowid(Database::TableInfo* t);
   // Foreign keys (foreign_keys.cc). FailedPrecondition when `row` names a missing parent (only
   // columns that differ from `old_row` are checked), or when row `rowid` of `t` has children.

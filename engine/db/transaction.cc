@@ -226,28 +226,50 @@ absl::StatusOr<int64_t> Transaction::Insert(std::string_view table, Row row) {
 
 absl::Status Transaction::Update(std::string_view table, int64_t rowid, Row row) {
   PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
-  PGQRS_ASSIGN_OR_RETURN(row, Normalize(*t, std::move(row)));
-  const int rc = t->def.rowid_column;
+  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
+  if (!old) return absl::NotFoundError(absl::StrCat("no row ", rowid, " in ", std::string(table)));
+  return Replace(*t, rowid, *old, std::move(row));
+}
+
+absl::StatusOr<bool> Transaction::Modify(std::string_view table, int64_t rowid,
+                                         const std::function<absl::Status(Row&)>& edit) {
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
+  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
+  if (!old) return false;
+  Row row = *old;
+  PGQRS_RETURN_IF_ERROR(edit(row));
+  if (row != *old) PGQRS_RETURN_IF_ERROR(Replace(*t, rowid, *old, std::move(row)));
+  return true;
+}
+
+absl::Status Transaction::Replace(const Database::TableInfo& t, int64_t rowid, const Row& old,
+                                  Row row) {
+  PGQRS_ASSIGN_OR_RETURN(row, Normalize(t, std::move(row)));
+  const int rc = t.def.rowid_column;
   if (rc >= 0) {
     if (!row[rc].is_null() && row[rc].integer() != rowid) {
       return absl::InvalidArgumentError("Update cannot change the rowid");
     }
     row[rc] = Value::Integer(rowid);
   }
-  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
-  if (!old) return absl::NotFoundError(absl::StrCat("no row ", rowid, " in ", std::string(table)));
-  PGQRS_RETURN_IF_ERROR(CheckParents(*t, row, &*old));
-  for (const std::string& name : t->indexes) {
-    PGQRS_RETURN_IF_ERROR(CheckUnique(db_->indexes_.at(name), row, rowid));
+  PGQRS_RETURN_IF_ERROR(CheckParents(t, row, &old));
+  for (const std::string& name : t.indexes) {
+    const Database::IndexInfo& ix = db_->indexes_.at(name);
+    // An entry that keeps its key cannot collide with another one.
+    if (IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid) ==
+        IndexKey(ix.cols, ix.where_col, ix.def.where, old, rowid)) {
+      continue;
+    }
+    PGQRS_RETURN_IF_ERROR(CheckUnique(ix, row, rowid));
   }
-  PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(*t, *old, rowid, &row)));
+  PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(t, old, rowid, &row)));
   Row stored = row;
   if (rc >= 0) stored[rc] = Value::Null();
   std::string rec;
   EncodeRecord(stored, &rec);
-  BTree tree(db_->pager_.get(), t->root, true);
+  BTree tree(db_->pager_.get(), t.root, true);
   PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, rec)));
-  return Poison(AddIndexEntries(*t, row, rowid, &*old));
+  return Poison(AddIndexEntries(t, row, rowid, &old));
 }
 
 absl::StatusOr<bool> Transaction::Delete(std::string_view table, int64_t rowid) {

@@ -425,6 +425,8 @@ void Pager::Rollback() {
   ++epoch_;
 }
 
+uint64_t Pager::committed_lsn() const { return wal_ == nullptr ? 0 : wal_->appended_lsn(); }
+
 absl::Status Pager::SyncTo(uint64_t lsn) {
   if (lsn == 0) return absl::OkStatus();
   return wal_->SyncTo(lsn);

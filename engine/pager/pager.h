@@ -98,6 +98,8 @@ class Pager {
   void Rollback();
   // Group commit: waits until the WAL is durable up to `lsn`. Thread-safe.
   absl::Status SyncTo(uint64_t lsn);
+  // The WAL position of every commit so far, for SyncTo (0 without a WAL). Thread-safe.
+  uint64_t committed_lsn() const;
   // Checkpoints if the WAL has reached the configured threshold. REQUIRES: no transaction.
   absl::Status MaybeCheckpoint();
   // Copies all committed WAL frames into the database file, syncs it and restarts the WAL.

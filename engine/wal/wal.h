@@ -63,6 +63,8 @@ class Wal {
   // Returns once every frame up to `lsn` is on stable storage (group commit). A failed sync
   // poisons the WAL: every later call returns the same error.
   absl::Status SyncTo(uint64_t lsn);
+  // The sequence number of everything appended so far (never decreases).
+  uint64_t appended_lsn() const { return appended_lsn_.load(); }
   // Makes everything appended so far durable.
   absl::Status SyncAll() { return SyncTo(appended_lsn_.load()); }
   // Committed (pgno, data offset) pairs, sorted by page number.

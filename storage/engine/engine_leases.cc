@@ -11,35 +11,18 @@
 namespace pgqrs::storage::enginestore {
 namespace {
 
-// A lease's outcome and, unless kNotFound, the row of the message it names.
-struct Checked {
-  LeaseOutcome outcome;
-  Row message;
-};
-absl::StatusOr<Checked> CheckLease(Transaction& txn, int64_t queue_id, const Lease& lease,
-                                   int64_t now) {
-  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> m, txn.Get(kMessages, lease.message_id));
-  if (!m || Int(*m, msg::kQueueId) != queue_id) return Checked{LeaseOutcome::kNotFound, {}};
-  bool valid = Int(*m, msg::kState) == kLive && Int(*m, msg::kVt) > now &&
-               OptInt(*m, msg::kLeaseToken) == lease.token;
-  return Checked{valid ? LeaseOutcome::kOk : LeaseOutcome::kLeaseLost, std::move(*m)};
+// The outcome of `lease` on message row `m`, looked up in queue `queue_id`.
+LeaseOutcome CheckLease(const Row& m, int64_t queue_id, const Lease& lease, int64_t now) {
+  if (Int(m, msg::kQueueId) != queue_id) return LeaseOutcome::kNotFound;
+  bool valid = Int(m, msg::kState) == kLive && Int(m, msg::kVt) > now &&
+               OptInt(m, msg::kLeaseToken) == lease.token;
+  return valid ? LeaseOutcome::kOk : LeaseOutcome::kLeaseLost;
 }
 
-// Clears the lease of message row `m`: dead when `dead`, else visible at `vt` (unchanged when
-// nullopt).
-absl::Status EndLease(Transaction& txn, Row m, bool dead, std::optional<int64_t> vt) {
-  int64_t id = Int(m, msg::kId);
-  m[msg::kLeaseToken] = Value::Null();
-  m[msg::kConsumerWorkerId] = Value::Null();
-  if (dead) m[msg::kState] = Value::Integer(kDead);
-  if (vt) m[msg::kVt] = Value::Integer(*vt);
-  return txn.Update(kMessages, id, std::move(m));
-}
-
-// max_read_count by queue id, looked up once per call.
-class QueueLimits {
+// Queue rows by id, looked up once per call.
+class QueueCache {
  public:
-  explicit QueueLimits(Transaction& txn) : txn_(txn) {}
+  explicit QueueCache(Transaction& txn) : txn_(txn) {}
   absl::StatusOr<QueueRow> Get(int64_t queue_id) {
     auto it = cache_.find(queue_id);
     if (it != cache_.end()) return it->second;
@@ -57,17 +40,24 @@ class QueueLimits {
 
 absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ApplyToLeases(const std::string& queue,
                                                                      std::span<const Lease> leases,
-                                                                     const LeaseChange& change) {
+                                                                     const LeaseEdit& edit) {
   std::vector<LeaseOutcome> outcomes;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
     int64_t now = NowMicros();
     for (const Lease& lease : leases) {
-      PGQRS_ASSIGN_OR_RETURN(Checked checked, CheckLease(txn, q.id, lease, now));
-      if (checked.outcome == LeaseOutcome::kOk) {
-        PGQRS_RETURN_IF_ERROR(change(txn, q, std::move(checked.message), now));
+      LeaseOutcome outcome = LeaseOutcome::kNotFound;
+      PGQRS_RETURN_IF_ERROR(txn.Modify(kMessages, lease.message_id,
+                                       [&](Row& m) {
+                                         outcome = CheckLease(m, q.id, lease, now);
+                                         if (outcome == LeaseOutcome::kOk && edit) edit(q, m, now);
+                                         return absl::OkStatus();
+                                       })
+                                .status());
+      if (outcome == LeaseOutcome::kOk && !edit) {
+        PGQRS_RETURN_IF_ERROR(txn.Delete(kMessages, lease.message_id).status());
       }
-      outcomes.push_back(checked.outcome);
+      outcomes.push_back(outcome);
     }
     return absl::OkStatus();
   });
@@ -77,44 +67,38 @@ absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ApplyToLeases(const std::
 
 absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::Ack(const std::string& queue,
                                                            std::span<const Lease> leases) {
-  return ApplyToLeases(queue, leases, [](Transaction& txn, const QueueRow&, Row m, int64_t now) {
-    int64_t id = Int(m, msg::kId);
+  return ApplyToLeases(queue, leases, [](const QueueRow&, Row& m, int64_t now) {
+    ClearLease(m);
     m[msg::kState] = Value::Integer(kArchived);
     m[msg::kArchivedAt] = Value::Integer(now);
-    m[msg::kLeaseToken] = Value::Null();
-    m[msg::kConsumerWorkerId] = Value::Null();
     m[msg::kDedupKey] = Value::Null();
-    return txn.Update(kMessages, id, std::move(m));
   });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::Delete(const std::string& queue,
                                                               std::span<const Lease> leases) {
-  return ApplyToLeases(queue, leases, [](Transaction& txn, const QueueRow&, Row m, int64_t) {
-    return txn.Delete(kMessages, Int(m, msg::kId)).status();
-  });
+  return ApplyToLeases(queue, leases, /*edit=*/nullptr);
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::Nack(const std::string& queue,
                                                             std::span<const Lease> leases,
                                                             absl::Duration delay) {
-  return ApplyToLeases(queue, leases,
-                       [delay](Transaction& txn, const QueueRow& q, Row m, int64_t now) {
-                         if (Int(m, msg::kReadCt) >= q.max_read_count) {
-                           return EndLease(txn, std::move(m), /*dead=*/true, now);
-                         }
-                         return EndLease(txn, std::move(m), false, now + ToMicros(delay));
-                       });
+  return ApplyToLeases(queue, leases, [delay](const QueueRow& q, Row& m, int64_t now) {
+    ClearLease(m);
+    if (Int(m, msg::kReadCt) >= q.max_read_count) {
+      m[msg::kState] = Value::Integer(kDead);
+      m[msg::kVt] = Value::Integer(now);
+    } else {
+      m[msg::kVt] = Value::Integer(now + ToMicros(delay));
+    }
+  });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ExtendVisibility(
     const std::string& queue, std::span<const Lease> leases, absl::Duration timeout) {
-  return ApplyToLeases(queue, leases,
-                       [timeout](Transaction& txn, const QueueRow&, Row m, int64_t now) {
-                         int64_t id = Int(m, msg::kId);
-                         m[msg::kVt] = Value::Integer(now + ToMicros(timeout));
-                         return txn.Update(kMessages, id, std::move(m));
-                       });
+  return ApplyToLeases(queue, leases, [timeout](const QueueRow&, Row& m, int64_t now) {
+    m[msg::kVt] = Value::Integer(now + ToMicros(timeout));
+  });
 }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64_t queue_id,
@@ -127,16 +111,19 @@ absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64
     ids.push_back(it->rowid());
     PGQRS_RETURN_IF_ERROR(it->Next());
   }
-  QueueLimits limits(txn);
+  QueueCache queues(txn);
   int64_t expired = 0, dead = 0;
   for (int64_t id : ids) {
-    PGQRS_ASSIGN_OR_RETURN(Row m, GetRow(txn, kMessages, id, "message"));
-    if (queue_id != 0 && Int(m, msg::kQueueId) != queue_id) continue;
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, limits.Get(Int(m, msg::kQueueId)));
-    bool to_dead = Int(m, msg::kReadCt) >= q.max_read_count;
-    PGQRS_RETURN_IF_ERROR(EndLease(txn, std::move(m), to_dead, std::nullopt));
-    ++expired;
-    dead += to_dead;
+    PGQRS_RETURN_IF_ERROR(EditRow(txn, kMessages, id, "message", [&](Row& m) -> absl::Status {
+      if (queue_id != 0 && Int(m, msg::kQueueId) != queue_id) return absl::OkStatus();
+      PGQRS_ASSIGN_OR_RETURN(QueueRow q, queues.Get(Int(m, msg::kQueueId)));
+      bool to_dead = Int(m, msg::kReadCt) >= q.max_read_count;
+      ClearLease(m);
+      if (to_dead) m[msg::kState] = Value::Integer(kDead);
+      ++expired;
+      dead += to_dead;
+      return absl::OkStatus();
+    }));
   }
   return std::make_pair(expired, dead);
 }
@@ -144,21 +131,19 @@ absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64
 absl::StatusOr<Released> ReleaseWorkerLeases(Transaction& txn, int64_t worker_id, int64_t now) {
   PGQRS_ASSIGN_OR_RETURN(auto ids,
                          RowidsWithPrefix(txn, kMessagesConsumer, {Value::Integer(worker_id)}));
-  QueueLimits limits(txn);
-  std::set<std::string> queues;
-  Released released;
+  QueueCache queues(txn);
+  std::set<std::string> names;
   for (int64_t id : ids) {
-    PGQRS_ASSIGN_OR_RETURN(Row m, GetRow(txn, kMessages, id, "message"));
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, limits.Get(Int(m, msg::kQueueId)));
-    queues.insert(q.name);
-    bool to_dead = Int(m, msg::kReadCt) >= q.max_read_count;
-    // Unlike expiry, release sets the state either way (a live row stays live).
-    m[msg::kState] = Value::Integer(to_dead ? kDead : kLive);
-    PGQRS_RETURN_IF_ERROR(EndLease(txn, std::move(m), to_dead, now));
-    ++released.messages;
+    PGQRS_RETURN_IF_ERROR(EditRow(txn, kMessages, id, "message", [&](Row& m) -> absl::Status {
+      PGQRS_ASSIGN_OR_RETURN(QueueRow q, queues.Get(Int(m, msg::kQueueId)));
+      names.insert(q.name);
+      ClearLease(m);
+      m[msg::kVt] = Value::Integer(now);
+      m[msg::kState] = Value::Integer(Int(m, msg::kReadCt) >= q.max_read_count ? kDead : kLive);
+      return absl::OkStatus();
+    }));
   }
-  released.queues.assign(queues.begin(), queues.end());
-  return released;
+  return Released{static_cast<int64_t>(ids.size()), {names.begin(), names.end()}};
 }
 
 }  // namespace pgqrs::storage::enginestore

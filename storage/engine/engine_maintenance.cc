@@ -41,7 +41,7 @@ absl::StatusOr<std::vector<std::string>> EngineStore::QueuesWithVisibleMessages(
       absl::StatusOr<QueueRow> q = FindQueue(txn, name);
       if (absl::IsNotFound(q.status())) continue;
       PGQRS_RETURN_IF_ERROR(q.status());
-      PGQRS_ASSIGN_OR_RETURN(std::vector<Candidate> first, VisibleCandidates(txn, q->id, now, 1));
+      PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> first, VisibleCandidates(txn, q->id, now, 1));
       if (!first.empty()) visible.push_back(name);
     }
     return absl::OkStatus();

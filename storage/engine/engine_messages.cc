@@ -34,13 +34,6 @@ absl::StatusOr<std::optional<int64_t>> FindDuplicate(Transaction& txn, int64_t q
   return std::optional<int64_t>(ids[0]);
 }
 
-absl::Status MarkDead(Transaction& txn, int64_t id, Row m) {
-  m[msg::kState] = Value::Integer(kDead);
-  m[msg::kLeaseToken] = Value::Null();
-  m[msg::kConsumerWorkerId] = Value::Null();
-  return txn.Update(kMessages, id, std::move(m));
-}
-
 // Visits the entries of `index` whose leading columns equal `prefix`, rows included.
 template <typename F>
 absl::Status ForEachRow(Transaction& txn, const char* index, std::vector<Value> prefix, F visit) {
@@ -85,16 +78,22 @@ int64_t NewLeaseToken() {
 
 absl::Status ClaimConsumer(Transaction& txn, int64_t worker_id, int64_t queue_id, int64_t now) {
   PGQRS_RETURN_IF_ERROR(CheckProducer(txn, worker_id, queue_id));
-  PGQRS_ASSIGN_OR_RETURN(Row w, GetRow(txn, kWorkers, worker_id, "worker"));
-  int64_t status = Int(w, worker::kStatus);
-  if (status != static_cast<int64_t>(WorkerStatus::kReady) &&
-      status != static_cast<int64_t>(WorkerStatus::kPolling)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("worker ", worker_id, " is suspended or interrupted and may not dequeue"));
-  }
-  w[worker::kStatus] = Value::Integer(static_cast<int64_t>(WorkerStatus::kPolling));
-  w[worker::kHeartbeatAt] = Value::Integer(now);
-  return txn.Update(kWorkers, worker_id, std::move(w));
+  return EditRow(txn, kWorkers, worker_id, "worker", [&](Row& w) -> absl::Status {
+    int64_t status = Int(w, worker::kStatus);
+    if (status != static_cast<int64_t>(WorkerStatus::kReady) &&
+        status != static_cast<int64_t>(WorkerStatus::kPolling)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("worker ", worker_id, " is suspended or interrupted and may not dequeue"));
+    }
+    w[worker::kStatus] = Value::Integer(static_cast<int64_t>(WorkerStatus::kPolling));
+    w[worker::kHeartbeatAt] = Value::Integer(now);
+    return absl::OkStatus();
+  });
+}
+
+void ClearLease(Row& m) {
+  m[msg::kLeaseToken] = Value::Null();
+  m[msg::kConsumerWorkerId] = Value::Null();
 }
 
 absl::Status InsertMessage(Transaction& txn, int64_t id, int64_t queue_id, const NewMessage& m,
@@ -113,11 +112,11 @@ absl::Status InsertMessage(Transaction& txn, int64_t id, int64_t queue_id, const
   return txn.Insert(kMessages, std::move(row)).status();
 }
 
-absl::StatusOr<std::vector<Candidate>> VisibleCandidates(Transaction& txn, int64_t queue_id,
-                                                         int64_t now, int64_t limit) {
+absl::StatusOr<std::vector<int64_t>> VisibleCandidates(Transaction& txn, int64_t queue_id,
+                                                       int64_t now, int64_t limit) {
   // Index order is (queue_id, state, priority DESC, vt, id): within one priority the visible
   // rows come first, so the scan skips to the next priority at the first invisible row.
-  std::vector<Candidate> out;
+  std::vector<int64_t> out;
   const std::vector<Value> live = {Value::Integer(queue_id), Value::Integer(kLive)};
   engine::IndexRange range;
   range.lower = engine::IndexBound{live, true};
@@ -126,8 +125,7 @@ absl::StatusOr<std::vector<Candidate>> VisibleCandidates(Transaction& txn, int64
     PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kMessagesDequeue, range));
     while (it->Valid() && static_cast<int64_t>(out.size()) < limit) {
       if (it->key()[3].integer() > now) break;
-      PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
-      out.push_back({it->rowid(), std::move(row)});
+      out.push_back(it->rowid());
       PGQRS_RETURN_IF_ERROR(it->Next());
     }
     if (!it->Valid() || static_cast<int64_t>(out.size()) >= limit) break;
@@ -136,20 +134,27 @@ absl::StatusOr<std::vector<Candidate>> VisibleCandidates(Transaction& txn, int64
   return out;
 }
 
-absl::StatusOr<Message> LeaseOne(Transaction& txn, Row m, const QueueRow& q,
-                                 const DequeueOptions& options, int64_t now) {
-  int64_t id = Int(m, msg::kId);
-  int64_t token = NewLeaseToken();
-  m[msg::kVt] =
-      Value::Integer(now + ToMicros(options.visibility_timeout.value_or(q.visibility_timeout)));
-  m[msg::kReadCt] = Value::Integer(Int(m, msg::kReadCt) + 1);
-  m[msg::kLeaseToken] = Value::Integer(token);
-  m[msg::kConsumerWorkerId] = IdOrNull(options.consumer_worker_id);
-  if (m[msg::kDequeuedAt].is_null()) m[msg::kDequeuedAt] = Value::Integer(now);
-  Message out = ToMessage(m, q.name, q.max_read_count, now);
-  PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(m)));
-  out.lease = Lease{id, token};
-  return out;
+absl::StatusOr<std::optional<Message>> LeaseOne(Transaction& txn, int64_t id, const QueueRow& q,
+                                                const DequeueOptions& options, int64_t now) {
+  std::optional<Message> leased;
+  PGQRS_RETURN_IF_ERROR(EditRow(txn, kMessages, id, "message", [&](Row& m) {
+    ClearLease(m);
+    if (Int(m, msg::kReadCt) >= q.max_read_count) {
+      m[msg::kState] = Value::Integer(kDead);  // its final lease ended
+      return absl::OkStatus();
+    }
+    int64_t token = NewLeaseToken();
+    m[msg::kVt] =
+        Value::Integer(now + ToMicros(options.visibility_timeout.value_or(q.visibility_timeout)));
+    m[msg::kReadCt] = Value::Integer(Int(m, msg::kReadCt) + 1);
+    m[msg::kLeaseToken] = Value::Integer(token);
+    m[msg::kConsumerWorkerId] = IdOrNull(options.consumer_worker_id);
+    if (m[msg::kDequeuedAt].is_null()) m[msg::kDequeuedAt] = Value::Integer(now);
+    leased = ToMessage(m, q.name, q.max_read_count, now);
+    leased->lease = Lease{id, token};
+    return absl::OkStatus();
+  }));
+  return leased;
 }
 
 absl::StatusOr<std::vector<int64_t>> EngineStore::Enqueue(const std::string& queue,
@@ -191,15 +196,10 @@ absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& que
     // Rows whose final lease ended are dead-lettered here and the scan continues.
     while (static_cast<int32_t>(leased.size()) < options.max_messages) {
       int64_t wanted = options.max_messages - static_cast<int64_t>(leased.size());
-      PGQRS_ASSIGN_OR_RETURN(std::vector<Candidate> batch,
-                             VisibleCandidates(txn, q.id, now, wanted));
-      for (Candidate& c : batch) {
-        if (Int(c.row, msg::kReadCt) >= q.max_read_count) {
-          PGQRS_RETURN_IF_ERROR(MarkDead(txn, c.id, std::move(c.row)));
-          continue;
-        }
-        PGQRS_ASSIGN_OR_RETURN(Message m, LeaseOne(txn, std::move(c.row), q, options, now));
-        leased.push_back(std::move(m));
+      PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> batch, VisibleCandidates(txn, q.id, now, wanted));
+      for (int64_t id : batch) {
+        PGQRS_ASSIGN_OR_RETURN(std::optional<Message> m, LeaseOne(txn, id, q, options, now));
+        if (m) leased.push_back(std::move(*m));
       }
       if (static_cast<int64_t>(batch.size()) < wanted) break;
     }
@@ -263,13 +263,19 @@ absl::StatusOr<int64_t> EngineStore::Redrive(const std::string& queue,
           RowidsWithPrefix(txn, kMessagesDequeue, {Value::Integer(q.id), Value::Integer(kDead)}));
     }
     for (int64_t id : wanted) {
-      PGQRS_ASSIGN_OR_RETURN(std::optional<Row> row, txn.Get(kMessages, id));
-      if (!row || Int(*row, msg::kQueueId) != q.id || Int(*row, msg::kState) != kDead) continue;
-      (*row)[msg::kState] = Value::Integer(kLive);
-      (*row)[msg::kReadCt] = Value::Integer(0);
-      (*row)[msg::kVt] = Value::Integer(now);
-      PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(*row)));
-      ++moved;
+      PGQRS_RETURN_IF_ERROR(txn.Modify(kMessages, id,
+                                       [&](Row& m) {
+                                         if (Int(m, msg::kQueueId) != q.id ||
+                                             Int(m, msg::kState) != kDead) {
+                                           return absl::OkStatus();
+                                         }
+                                         m[msg::kState] = Value::Integer(kLive);
+                                         m[msg::kReadCt] = Value::Integer(0);
+                                         m[msg::kVt] = Value::Integer(now);
+                                         ++moved;
+                                         return absl::OkStatus();
+                                       })
+                                .status());
     }
     return absl::OkStatus();
   });

@@ -49,9 +49,10 @@ absl::Status InsertStep(Transaction& txn, const RunLease& lease, const std::stri
 // Applies `edit` to step row `step_id`.
 template <typename F>
 absl::Status EditStep(Transaction& txn, int64_t step_id, F edit) {
-  PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kSteps, step_id, "step"));
-  edit(row);
-  return txn.Update(kSteps, step_id, std::move(row));
+  return EditRow(txn, kSteps, step_id, "step", [&](Row& row) {
+    edit(row);
+    return absl::OkStatus();
+  });
 }
 
 // Starts an existing step again under this lease: another attempt.
@@ -243,17 +244,19 @@ absl::StatusOr<RunInfo> EngineStore::PauseRun(const RunLease& lease, absl::Durat
   absl::Status status = UnderLeaseUnlessCancelled(
       lease, [&](Transaction& txn, const RunRow& run, int64_t now) -> absl::Status {
         int64_t resume_at = now + ToMicros(resume_after);
-        PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kRuns, run.id, "run"));
-        row[run::kStatus] = Value::Integer(static_cast<int64_t>(RunStatus::kPaused));
-        row[run::kResumeAt] = Value::Integer(resume_at);
-        row[run::kUpdatedAt] = Value::Integer(now);
-        PGQRS_RETURN_IF_ERROR(txn.Update(kRuns, run.id, std::move(row)));
+        PGQRS_RETURN_IF_ERROR(EditRow(txn, kRuns, run.id, "run", [&](Row& row) {
+          row[run::kStatus] = Value::Integer(static_cast<int64_t>(RunStatus::kPaused));
+          row[run::kResumeAt] = Value::Integer(resume_at);
+          row[run::kUpdatedAt] = Value::Integer(now);
+          return absl::OkStatus();
+        }));
         // Release the lease; the trigger becomes visible when the run is due.
-        PGQRS_ASSIGN_OR_RETURN(Row m, GetRow(txn, kMessages, lease.lease.message_id, "message"));
-        m[msg::kVt] = Value::Integer(resume_at);
-        m[msg::kLeaseToken] = Value::Null();
-        m[msg::kConsumerWorkerId] = Value::Null();
-        PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, lease.lease.message_id, std::move(m)));
+        PGQRS_RETURN_IF_ERROR(
+            EditRow(txn, kMessages, lease.lease.message_id, "message", [&](Row& m) {
+              ClearLease(m);
+              m[msg::kVt] = Value::Integer(resume_at);
+              return absl::OkStatus();
+            }));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(txn, run.id));
         return absl::OkStatus();
       });

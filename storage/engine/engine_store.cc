@@ -1,5 +1,7 @@
 #include "storage/engine/engine_store.h"
 
+#include <iterator>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
@@ -46,6 +48,10 @@ std::span<const TableLayout> ExpectedLayouts() {
                                           "output",    "error",       "attempts",   "retry_at",
                                           "exhausted", "lease_token", "started_at", "completed_at"};
   static constexpr const char* kMigration[] = {"version", "name", "checksum", "applied_at"};
+  static_assert(std::size(kSeq) == seq::kCount && std::size(kQueue) == queue::kCount &&
+                std::size(kWorker) == worker::kCount && std::size(kMsg) == msg::kCount &&
+                std::size(kWorkflow) == workflow::kCount && std::size(kRun) == run::kCount &&
+                std::size(kStep) == step::kCount && std::size(kMigration) == migration::kCount);
   static const TableLayout kLayouts[] = {
       {kSequences, kSeq},      {kQueues, kQueue}, {kWorkers, kWorker}, {kMessages, kMsg},
       {kWorkflows, kWorkflow}, {kRuns, kRun},     {kSteps, kStep},     {kMigrations, kMigration}};
@@ -206,6 +212,13 @@ absl::StatusOr<Row> GetRow(Transaction& txn, const char* table, int64_t rowid,
   return std::move(*row);
 }
 
+absl::Status EditRow(Transaction& txn, const char* table, int64_t rowid, const std::string& what,
+                     const std::function<absl::Status(Row&)>& edit) {
+  PGQRS_ASSIGN_OR_RETURN(bool found, txn.Modify(table, rowid, edit));
+  if (!found) return absl::NotFoundError(absl::StrCat(what, " ", rowid, " not found"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
                                                       std::vector<Value> prefix) {
   engine::IndexRange range;
@@ -238,11 +251,13 @@ absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id) {
 }
 
 absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t count) {
-  PGQRS_ASSIGN_OR_RETURN(std::optional<Row> row, txn.Get(kSequences, sequence));
-  if (!row) return absl::DataLossError("pgqrs_sequences row missing");
-  int64_t first = Int(*row, seq::kNextId);
-  (*row)[seq::kNextId] = Value::Integer(first + count);
-  PGQRS_RETURN_IF_ERROR(txn.Update(kSequences, sequence, std::move(*row)));
+  int64_t first = 0;
+  PGQRS_ASSIGN_OR_RETURN(bool found, txn.Modify(kSequences, sequence, [&](Row& row) {
+    first = Int(row, seq::kNextId);
+    row[seq::kNextId] = Value::Integer(first + count);
+    return absl::OkStatus();
+  }));
+  if (!found) return absl::DataLossError("pgqrs_sequences row missing");
   return first;
 }
 
@@ -257,14 +272,19 @@ absl::Status EngineStore::Write(const Work& work) {
     txn->Rollback();
     return status;
   }
-  return txn->Commit();
+  // Durable also when the call wrote nothing but answers from another caller's commit (a
+  // dedup hit, a lost lease) whose fsync is still running.
+  return txn->CommitDurable();
 }
 
 absl::Status EngineStore::Read(const Work& work) {
   PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, db_->Begin());
   absl::Status status = work(*txn);
-  txn->Rollback();  // nothing to keep
-  return status;
+  if (!status.ok()) {
+    txn->Rollback();
+    return status;
+  }
+  return txn->CommitDurable();  // writes nothing; never shows what a crash could undo
 }
 
 absl::StatusOr<MigrationReport> EngineStore::Migrate() {
@@ -382,17 +402,18 @@ absl::Status UnlinkWorker(Transaction& txn, int64_t worker_id) {
   PGQRS_ASSIGN_OR_RETURN(auto produced,
                          RowidsWithPrefix(txn, kMessagesProducer, {Value::Integer(worker_id)}));
   for (int64_t id : produced) {
-    PGQRS_ASSIGN_OR_RETURN(Row m, GetRow(txn, kMessages, id, "message"));
-    m[msg::kProducerWorkerId] = Value::Null();
-    PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(m)));
+    PGQRS_RETURN_IF_ERROR(EditRow(txn, kMessages, id, "message", [](Row& m) {
+      m[msg::kProducerWorkerId] = Value::Null();
+      return absl::OkStatus();
+    }));
   }
   PGQRS_ASSIGN_OR_RETURN(auto consumed,
                          RowidsWithPrefix(txn, kMessagesConsumer, {Value::Integer(worker_id)}));
   for (int64_t id : consumed) {
-    PGQRS_ASSIGN_OR_RETURN(Row m, GetRow(txn, kMessages, id, "message"));
-    m[msg::kConsumerWorkerId] = Value::Null();
-    m[msg::kLeaseToken] = Value::Null();
-    PGQRS_RETURN_IF_ERROR(txn.Update(kMessages, id, std::move(m)));
+    PGQRS_RETURN_IF_ERROR(EditRow(txn, kMessages, id, "message", [](Row& m) {
+      ClearLease(m);
+      return absl::OkStatus();
+    }));
   }
   return absl::OkStatus();
 }

@@ -52,6 +52,9 @@ inline Value TextOrNull(const std::string& s) { return s.empty() ? Value::Null()
 // Row `rowid` of `table`; NOT_FOUND carries `what`.
 absl::StatusOr<Row> GetRow(Transaction& txn, const char* table, int64_t rowid,
                            const std::string& what);
+// Transaction::Modify on an existing row; NOT_FOUND carries `what`.
+absl::Status EditRow(Transaction& txn, const char* table, int64_t rowid, const std::string& what,
+                     const std::function<absl::Status(Row&)>& edit);
 // Rowids of the index entries whose leading columns equal `prefix`, in index order.
 absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
                                                       std::vector<Value> prefix);
@@ -88,18 +91,18 @@ absl::Status ClaimConsumer(Transaction& txn, int64_t worker_id, int64_t queue_id
 absl::Status InsertMessage(Transaction& txn, int64_t id, int64_t queue_id, const NewMessage& m,
                            int64_t producer, int64_t now);
 
-// Up to `limit` visible messages of the queue in dequeue order (priority descending, then
-// visible_at, then id), rows included.
-struct Candidate {
-  int64_t id;
-  Row row;
-};
-absl::StatusOr<std::vector<Candidate>> VisibleCandidates(Transaction& txn, int64_t queue_id,
-                                                         int64_t now, int64_t limit);
+// Ids of up to `limit` visible messages of the queue in dequeue order (priority descending,
+// then visible_at, then id).
+absl::StatusOr<std::vector<int64_t>> VisibleCandidates(Transaction& txn, int64_t queue_id,
+                                                       int64_t now, int64_t limit);
 
-// Leases message row `m` (read_count + 1, visible_at = now + timeout, a fresh token).
-absl::StatusOr<Message> LeaseOne(Transaction& txn, Row m, const QueueRow& q,
-                                 const DequeueOptions& options, int64_t now);
+// Leases visible message `id`: read_count + 1, visible_at = now + timeout, a fresh token.
+// A message whose final lease ended is dead-lettered instead (nullopt).
+absl::StatusOr<std::optional<Message>> LeaseOne(Transaction& txn, int64_t id, const QueueRow& q,
+                                                const DequeueOptions& options, int64_t now);
+
+// Ends the lease of message row `m` (token and consumer cleared).
+void ClearLease(Row& m);
 
 // Ends expired leases (of one queue, or all when queue_id is 0). Returns {expired, dead}.
 absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64_t queue_id,
@@ -216,17 +219,18 @@ class EngineStore final : public Store {
  private:
   using Work = std::function<absl::Status(Transaction&)>;
 
-  // Runs `work` in one transaction and commits it (durable when OK); rolls back on error.
+  // Runs `work` in one transaction and commits it; rolls back on error. When OK, everything
+  // the call wrote or read is durable (Transaction::CommitDurable).
   absl::Status Write(const Work& work);
-  // Runs `work` in one transaction that changes nothing, then ends it without a commit.
+  // Write for work that changes nothing.
   absl::Status Read(const Work& work);
 
-  // The lease calls share this shape: check each lease, then apply `change` to valid ones.
-  using LeaseChange =
-      std::function<absl::Status(Transaction&, const QueueRow&, Row message, int64_t now)>;
+  // The lease calls share this shape: check each lease, then let `edit` change the message
+  // of each valid one in place. An empty `edit` deletes those messages instead.
+  using LeaseEdit = std::function<void(const QueueRow&, Row& message, int64_t now)>;
   absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(const std::string& queue,
                                                           std::span<const Lease> leases,
-                                                          const LeaseChange& change);
+                                                          const LeaseEdit& edit);
 
   // The lease-holder run writes share this shape (engine_steps.cc): check the lease,
   // finalise a CANCELLING run, else apply `change` to the RUNNING run.

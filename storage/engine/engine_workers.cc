@@ -53,10 +53,11 @@ absl::StatusOr<WorkerInfo> LoadWorker(Transaction& txn, int64_t worker_id) {
 
 absl::Status SetStatus(Transaction& txn, int64_t worker_id, WorkerStatus status,
                        std::optional<int64_t> shutdown_at) {
-  PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kWorkers, worker_id, "worker"));
-  row[worker::kStatus] = Value::Integer(static_cast<int64_t>(status));
-  row[worker::kShutdownAt] = IntOrNull(shutdown_at);
-  return txn.Update(kWorkers, worker_id, std::move(row));
+  return EditRow(txn, kWorkers, worker_id, "worker", [&](Row& row) {
+    row[worker::kStatus] = Value::Integer(static_cast<int64_t>(status));
+    row[worker::kShutdownAt] = IntOrNull(shutdown_at);
+    return absl::OkStatus();
+  });
 }
 
 // Writes a registration over a stopped worker's row (a new lifetime) or as a new row.
@@ -112,12 +113,13 @@ absl::StatusOr<WorkerInfo> EngineStore::RegisterWorker(const WorkerRegistration&
 absl::StatusOr<WorkerInfo> EngineStore::Heartbeat(int64_t worker_id) {
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kWorkers, worker_id, "worker"));
-    if (Int(row, worker::kStatus) != static_cast<int64_t>(WorkerStatus::kStopped)) {
-      row[worker::kHeartbeatAt] = Value::Integer(NowMicros());
-      PGQRS_RETURN_IF_ERROR(txn.Update(kWorkers, worker_id, row));
-    }
-    result = ToWorkerInfo(txn, row);
+    PGQRS_RETURN_IF_ERROR(EditRow(txn, kWorkers, worker_id, "worker", [](Row& row) {
+      if (Int(row, worker::kStatus) != static_cast<int64_t>(WorkerStatus::kStopped)) {
+        row[worker::kHeartbeatAt] = Value::Integer(NowMicros());
+      }
+      return absl::OkStatus();
+    }));
+    result = LoadWorker(txn, worker_id);
     return result.status();
   });
   if (!status.ok()) return status;

@@ -147,15 +147,16 @@ absl::StatusOr<bool> LeaseLive(Transaction& txn, const Lease& lease, int64_t now
 
 absl::Status EndRun(Transaction& txn, const RunRow& run, RunStatus status,
                     const std::string& output_json, const std::string& error_json, int64_t now) {
-  PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kRuns, run.id, "run"));
-  row[run::kStatus] = Value::Integer(static_cast<int64_t>(status));
-  row[run::kOutput] = TextOrNull(output_json);
-  row[run::kError] = TextOrNull(error_json);
-  row[run::kMessageId] = Value::Null();
-  row[run::kResumeAt] = Value::Null();
-  row[run::kCompletedAt] = Value::Integer(now);
-  row[run::kUpdatedAt] = Value::Integer(now);
-  PGQRS_RETURN_IF_ERROR(txn.Update(kRuns, run.id, std::move(row)));
+  PGQRS_RETURN_IF_ERROR(EditRow(txn, kRuns, run.id, "run", [&](Row& row) {
+    row[run::kStatus] = Value::Integer(static_cast<int64_t>(status));
+    row[run::kOutput] = TextOrNull(output_json);
+    row[run::kError] = TextOrNull(error_json);
+    row[run::kMessageId] = Value::Null();
+    row[run::kResumeAt] = Value::Null();
+    row[run::kCompletedAt] = Value::Integer(now);
+    row[run::kUpdatedAt] = Value::Integer(now);
+    return absl::OkStatus();
+  }));
   if (!run.message_id) return absl::OkStatus();
   return txn.Delete(kMessages, *run.message_id).status();
 }
@@ -277,10 +278,10 @@ absl::StatusOr<ClaimResult> EngineStore::ClaimRun(const std::string& workflow,
       PGQRS_RETURN_IF_ERROR(ClaimConsumer(txn, options.worker_id, w.queue.id, now));
     }
     while (true) {
-      PGQRS_ASSIGN_OR_RETURN(std::vector<Candidate> visible,
+      PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> visible,
                              VisibleCandidates(txn, w.queue.id, now, 1));
       if (visible.empty()) return absl::OkStatus();
-      int64_t message_id = visible[0].id;
+      int64_t message_id = visible[0];
       PGQRS_ASSIGN_OR_RETURN(std::optional<RunRow> run, RunOfMessage(txn, message_id));
       if (!run || IsTerminal(run->status)) {
         // Not a live run's trigger (a stray message on the workflow queue): drop it.
@@ -295,17 +296,19 @@ absl::StatusOr<ClaimResult> EngineStore::ClaimRun(const std::string& workflow,
       DequeueOptions lease_options;
       lease_options.visibility_timeout = options.visibility_timeout;
       lease_options.consumer_worker_id = options.worker_id;
-      PGQRS_ASSIGN_OR_RETURN(Message m,
-                             LeaseOne(txn, std::move(visible[0].row), w.queue, lease_options, now));
-      PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kRuns, run->id, "run"));
-      row[run::kStatus] = Value::Integer(static_cast<int64_t>(RunStatus::kRunning));
-      row[run::kWorkerId] = IdOrNull(options.worker_id);
-      row[run::kResumeAt] = Value::Null();
-      if (row[run::kStartedAt].is_null()) row[run::kStartedAt] = Value::Integer(now);
-      row[run::kUpdatedAt] = Value::Integer(now);
-      PGQRS_RETURN_IF_ERROR(txn.Update(kRuns, run->id, std::move(row)));
+      PGQRS_ASSIGN_OR_RETURN(std::optional<Message> m,
+                             LeaseOne(txn, message_id, w.queue, lease_options, now));
+      if (!m) continue;  // dead-lettered (a trigger read kTriggerQueueMaxReads times)
+      PGQRS_RETURN_IF_ERROR(EditRow(txn, kRuns, run->id, "run", [&](Row& row) {
+        row[run::kStatus] = Value::Integer(static_cast<int64_t>(RunStatus::kRunning));
+        row[run::kWorkerId] = IdOrNull(options.worker_id);
+        row[run::kResumeAt] = Value::Null();
+        if (row[run::kStartedAt].is_null()) row[run::kStartedAt] = Value::Integer(now);
+        row[run::kUpdatedAt] = Value::Integer(now);
+        return absl::OkStatus();
+      }));
       PGQRS_ASSIGN_OR_RETURN(result.run, LoadRun(txn, run->id));
-      result.lease = *m.lease;
+      result.lease = *m->lease;
       return absl::OkStatus();
     }
   });
@@ -332,10 +335,11 @@ absl::StatusOr<RunInfo> EngineStore::CancelRun(int64_t run_id) {
                  Int(*m, msg::kVt) > now;
       }
       if (leased) {
-        PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kRuns, run_id, "run"));
-        row[run::kStatus] = Value::Integer(static_cast<int64_t>(RunStatus::kCancelling));
-        row[run::kUpdatedAt] = Value::Integer(now);
-        PGQRS_RETURN_IF_ERROR(txn.Update(kRuns, run_id, std::move(row)));
+        PGQRS_RETURN_IF_ERROR(EditRow(txn, kRuns, run_id, "run", [&](Row& row) {
+          row[run::kStatus] = Value::Integer(static_cast<int64_t>(RunStatus::kCancelling));
+          row[run::kUpdatedAt] = Value::Integer(now);
+          return absl::OkStatus();
+        }));
       } else {
         PGQRS_RETURN_IF_ERROR(EndRun(txn, run, RunStatus::kCancelled, "", "", now));
       }

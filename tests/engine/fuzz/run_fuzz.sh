@@ -38,8 +38,12 @@ SRCS=(
   engine/btree/btree_balance.cc
   engine/btree/cursor.cc
   engine/catalog/schema.cc
+  engine/catalog/sql_parser.cc
+  engine/db/commit_durable.cc
   engine/db/database.cc
+  engine/db/foreign_keys.cc
   engine/db/iterator.cc
+  engine/db/script.cc
   engine/db/transaction.cc
   tests/engine/fuzz/open_fuzz.cc
 )

@@ -58,6 +58,54 @@ TEST_CASE("a file moves between engine:// and sqlite:// with every row intact", 
   CHECK(report.problems.empty());
 }
 
+// The schema as sqlite3 describes it: every table's columns (name, type, NOT NULL, primary key),
+// foreign keys and indexes (columns, order, uniqueness, partial), and the version rows.
+std::vector<std::string> DescribeSchema(const std::string& path) {
+  std::vector<std::string> out;
+  for (const std::string& table :
+       SqliteRows(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")) {
+    out.push_back("table " + table);
+    for (const char* pragma : {"table_info", "foreign_key_list"}) {
+      for (const std::string& row :
+           SqliteRows(path, std::string("SELECT * FROM pragma_") + pragma + "('" + table + "')")) {
+        out.push_back(std::string("  ") + pragma + " " + row);
+      }
+    }
+    for (const std::string& index : SqliteRows(
+             path, "SELECT name || '|' || \"unique\" || '|' || partial FROM pragma_index_list('" +
+                       table + "') ORDER BY name")) {
+      out.push_back("  index " + index);
+      std::string name = index.substr(0, index.find('|'));
+      for (const std::string& col :
+           SqliteRows(path, "SELECT seqno, name, desc, key FROM pragma_index_xinfo('" + name +
+                                "') ORDER BY seqno")) {
+        out.push_back("    " + col);
+      }
+    }
+  }
+  for (const std::string& row :
+       SqliteRows(path,
+                  "SELECT sql FROM sqlite_schema WHERE type = 'index' AND sql LIKE '%WHERE%' "
+                  "ORDER BY name")) {
+    out.push_back("partial " + row.substr(row.find("WHERE")));
+  }
+  for (const std::string& row : SqliteRows(
+           path, "SELECT version, name, checksum FROM pgqrs_schema_migrations ORDER BY version")) {
+    out.push_back("migration " + row);
+  }
+  return out;
+}
+
+TEST_CASE("both file adapters create the same schema from the same scripts", "[engine][schema]") {
+  std::string engine_path = TempPath("schema_engine.db");
+  std::string sqlite_path = TempPath("schema_sqlite.db");
+  Open("engine", engine_path).reset();
+  Open("sqlite", sqlite_path).reset();
+  std::vector<std::string> engine_schema = DescribeSchema(engine_path);
+  CHECK(engine_schema.size() > 100);
+  CHECK(engine_schema == DescribeSchema(sqlite_path));
+}
+
 TEST_CASE("the engine adapter refuses bad DSNs with the option named", "[engine][dsn]") {
   std::string path = TempPath("dsn.db");
   for (const auto& [dsn, words] : std::vector<std::pair<std::string, std::string>>{
