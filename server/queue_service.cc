@@ -187,16 +187,9 @@ grpc::ServerUnaryReactor* QueueServiceImpl::Dequeue(grpc::CallbackServerContext*
                                                     v1::DequeueResponse* resp) {
   auto options = CheckDequeue(*req, deps_.config.limits);
   if (!options.ok()) return FinishNow(ctx, options.status());
-  if (req->wait_ms() > 0) {
-    return StartLongPoll(deps_, req->queue(), *options,
-                         absl::Now() + absl::Milliseconds(req->wait_ms()), resp);
-  }
-  return RunUnary(ctx, deps_.executor, [this, req, resp, options = *options]() -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::Message> leased,
-                           deps_.store.Dequeue(req->queue(), options));
-    for (const storage::Message& m : leased) ToProto(m, resp->add_messages());
-    return absl::OkStatus();
-  });
+  // Without wait_ms the deadline is now: one try, no parking.
+  return StartDequeue(ctx, deps_, req->queue(), *options,
+                      absl::Now() + absl::Milliseconds(req->wait_ms()), resp);
 }
 
 grpc::ServerUnaryReactor* QueueServiceImpl::Ack(grpc::CallbackServerContext* ctx,

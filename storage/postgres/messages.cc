@@ -77,6 +77,11 @@ constexpr Statement kNack{
 constexpr Statement kExtend{
     "extend", "UPDATE pgqrs_messages m SET vt = now() + " PGQRS_MICROS("$4") " FROM " PGQRS_LEASES
               " WHERE " PGQRS_VALID_LEASE " RETURNING m.id, l.token"};
+constexpr Statement kReturn{
+    "return_leases",
+    "UPDATE pgqrs_messages m SET lease_token = NULL, consumer_worker_id = NULL, vt = now(), "
+    "read_ct = greatest(m.read_ct - 1, 0) FROM " PGQRS_LEASES " WHERE " PGQRS_VALID_LEASE
+    " RETURNING m.id, l.token"};
 constexpr Statement kExistingIds{
     "existing_ids", "SELECT id FROM pgqrs_messages WHERE queue_id = $1 AND id = ANY($2::int8[])"};
 constexpr Statement kGetMessages{
@@ -413,6 +418,17 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ExtendVisibility(
     full.Add(timeout);
     return RunLeaseStatement(tx, kExtend, full);
   });
+}
+
+absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ReturnLeases(
+    const std::string& queue, std::span<const Lease> leases) {
+  return ApplyLeases(
+      queue, leases, false,
+      [&](Tx& tx, const QueueRow&, const Params& params) -> absl::StatusOr<std::vector<int64_t>> {
+        PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> done, RunLeaseStatement(tx, kReturn, params));
+        if (!done.empty()) PGQRS_RETURN_IF_ERROR(Notify(tx, queue));
+        return done;
+      });
 }
 
 absl::StatusOr<std::vector<Message>> PostgresStore::GetMessages(const std::string& queue,

@@ -112,6 +112,18 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ExtendVisibility(
                        });
 }
 
+absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ReturnLeases(const std::string& queue,
+                                                                    std::span<const Lease> leases) {
+  return ApplyToLeases(
+      queue, leases, [](Connection& db, const QueueRow&, const Lease& lease, int64_t, int64_t now) {
+        return RunWith(db,
+                       "UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, "
+                       "consumer_worker_id = NULL, "
+                       "read_ct = MAX(read_ct - 1, 0) WHERE id = ?2",
+                       now, lease.message_id);
+      });
+}
+
 absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Connection& db, int64_t queue_id,
                                                          int64_t now) {
   // Dead first: the second statement clears the lease that marks them.

@@ -139,6 +139,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(
       const std::string& queue, std::span<const Lease> leases,
       absl::Duration timeout) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> ReturnLeases(const std::string& queue,
+                                                         std::span<const Lease> leases) override;
   absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,
                                                    std::span<const int64_t> ids) override;
   absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue,
