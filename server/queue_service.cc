@@ -8,6 +8,7 @@
 #include "server/receipt.h"
 #include "server/status.h"
 #include "server/validation.h"
+#include "storage/checks.h"
 
 namespace pgqrs::server {
 namespace {
@@ -30,6 +31,7 @@ absl::StatusOr<std::vector<storage::NewMessage>> CheckMessages(const v1::Enqueue
     if (m.dedup_key().size() > 256) {
       return absl::InvalidArgumentError(field + ".dedup_key: longer than 256 bytes");
     }
+    PGQRS_RETURN_IF_ERROR(storage::CheckText(field + ".dedup_key", m.dedup_key()));
     messages.push_back({m.payload_json(), delay, m.priority(), m.dedup_key()});
   }
   if (req.producer_worker_id() < 0) {

@@ -75,6 +75,7 @@ absl::StatusOr<storage::NewRun> CheckStartRun(const v1::StartRunRequest& req,
     return absl::InvalidArgumentError(absl::StrCat("idempotency_key: longer than ",
                                                    storage::kMaxIdempotencyKeyBytes, " bytes"));
   }
+  PGQRS_RETURN_IF_ERROR(storage::CheckText("idempotency_key", req.idempotency_key()));
   return storage::NewRun{req.workflow(), std::move(input), req.idempotency_key()};
 }
 

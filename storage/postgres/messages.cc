@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage::pg {
@@ -228,6 +229,7 @@ absl::StatusOr<std::vector<int64_t>> PostgresStore::Enqueue(
     const std::string& queue, std::span<const NewMessage> messages, int64_t producer_worker_id) {
   if (messages.empty()) return absl::InvalidArgumentError("enqueue needs at least one message");
   PGQRS_RETURN_IF_ERROR(CheckBatch(messages.size()));
+  PGQRS_RETURN_IF_ERROR(CheckDedupKeys(messages));
   PGQRS_ASSIGN_OR_RETURN(BatchPlan plan, PlanBatch(messages));
   bool visible_now = std::any_of(messages.begin(), messages.end(), [](const NewMessage& m) {
     return m.delay <= absl::ZeroDuration();

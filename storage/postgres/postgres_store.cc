@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "spdlog/spdlog.h"
+#include "storage/checks.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage {
@@ -115,6 +116,7 @@ absl::Status PostgresStore::Notify(Tx& tx, const std::string& queue) {
 }
 
 absl::StatusOr<QueueInfo> PostgresStore::CreateQueue(const QueueOptions& options) {
+  PGQRS_RETURN_IF_ERROR(CheckText("name", options.name));
   if (options.name.empty() || options.max_read_count <= 0 ||
       options.visibility_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

@@ -2,6 +2,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/sqlite/sqlite_store_impl.h"
 
 namespace pgqrs::storage::sqlite {
@@ -159,6 +160,7 @@ absl::StatusOr<Message> LeaseOne(Connection& db, int64_t id, const std::string& 
 absl::StatusOr<std::vector<int64_t>> SqliteStore::Enqueue(const std::string& queue,
                                                           std::span<const NewMessage> messages,
                                                           int64_t producer_worker_id) {
+  PGQRS_RETURN_IF_ERROR(CheckDedupKeys(messages));
   std::vector<int64_t> ids;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     ids.clear();

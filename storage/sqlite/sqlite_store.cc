@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/migrate.h"
 #include "storage/sqlite/sqlite_store_impl.h"
 
@@ -202,6 +203,7 @@ absl::StatusOr<VerifyReport> SqliteStore::Verify() {
 }
 
 absl::StatusOr<QueueInfo> SqliteStore::CreateQueue(const QueueOptions& options) {
+  PGQRS_RETURN_IF_ERROR(CheckText("name", options.name));
   QueueInfo info;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(Statement * existing, db.Prepare(kSelectQueue));
