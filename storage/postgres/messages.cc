@@ -236,7 +236,7 @@ absl::StatusOr<std::vector<int64_t>> PostgresStore::Enqueue(
   });
   std::vector<int64_t> ids(messages.size());
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(tx, queue));
     if (producer_worker_id != 0) {
       PGQRS_RETURN_IF_ERROR(CheckProducer(tx, producer_worker_id, q.id));
     }
@@ -299,7 +299,7 @@ absl::StatusOr<std::vector<Message>> PostgresStore::Dequeue(const std::string& q
   }
   std::vector<Message> leased;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(tx, queue));
     int64_t consumer = options.consumer_worker_id;
     if (consumer != 0) PGQRS_RETURN_IF_ERROR(ClaimConsumer(tx, consumer, q.id));
     absl::Duration timeout = options.visibility_timeout.value_or(q.visibility_timeout);
@@ -311,9 +311,10 @@ absl::StatusOr<std::vector<Message>> PostgresStore::Dequeue(const std::string& q
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ApplyLeases(
-    const std::string& queue, std::span<const Lease> leases, bool lease_survives,
-    const std::function<absl::StatusOr<std::vector<int64_t>>(Tx&, const QueueRow&,
-                                                             const Params&)>& apply) {
+    TriggerQueue trigger, const std::string& queue, std::span<const Lease> leases,
+    bool lease_survives,
+    const std::function<absl::StatusOr<std::vector<int64_t>>(Tx&, const QueueRow&, const Params&)>&
+        apply) {
   PGQRS_RETURN_IF_ERROR(CheckBatch(leases.size()));
   std::vector<int64_t> ids, tokens;
   for (const Lease& lease : leases) {
@@ -323,7 +324,8 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ApplyLeases(
   std::vector<LeaseOutcome> outcomes;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     outcomes.clear();
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, trigger == TriggerQueue::kAllow ? FindQueue(tx, queue)
+                                                                       : FindPlainQueue(tx, queue));
     if (leases.empty()) return absl::OkStatus();
     Params params;
     params.Add(q.id).AddArray(ids).AddArray(tokens);
@@ -376,16 +378,18 @@ absl::StatusOr<std::vector<int64_t>> RunLeaseStatement(Tx& tx, const Statement& 
 
 absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::Ack(const std::string& queue,
                                                              std::span<const Lease> leases) {
-  return ApplyLeases(queue, leases, false, [](Tx& tx, const QueueRow&, const Params& params) {
-    return RunLeaseStatement(tx, kAck, params);
-  });
+  return ApplyLeases(TriggerQueue::kRefuse, queue, leases, false,
+                     [](Tx& tx, const QueueRow&, const Params& params) {
+                       return RunLeaseStatement(tx, kAck, params);
+                     });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::Delete(const std::string& queue,
                                                                 std::span<const Lease> leases) {
-  return ApplyLeases(queue, leases, false, [](Tx& tx, const QueueRow&, const Params& params) {
-    return RunLeaseStatement(tx, kDelete, params);
-  });
+  return ApplyLeases(TriggerQueue::kRefuse, queue, leases, false,
+                     [](Tx& tx, const QueueRow&, const Params& params) {
+                       return RunLeaseStatement(tx, kDelete, params);
+                     });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::Nack(const std::string& queue,
@@ -393,7 +397,7 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::Nack(const std::string&
                                                               absl::Duration delay) {
   if (delay < absl::ZeroDuration()) return absl::InvalidArgumentError("delay must not be negative");
   return ApplyLeases(
-      queue, leases, false,
+      TriggerQueue::kRefuse, queue, leases, false,
       [&](Tx& tx, const QueueRow& q, const Params& params) -> absl::StatusOr<std::vector<int64_t>> {
         Params full = params;
         full.Add(int64_t{q.max_read_count}).Add(delay);
@@ -415,17 +419,18 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ExtendVisibility(
   if (timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("visibility timeout must not be negative");
   }
-  return ApplyLeases(queue, leases, true, [&](Tx& tx, const QueueRow&, const Params& params) {
-    Params full = params;
-    full.Add(timeout);
-    return RunLeaseStatement(tx, kExtend, full);
-  });
+  return ApplyLeases(TriggerQueue::kRefuse, queue, leases, true,
+                     [&](Tx& tx, const QueueRow&, const Params& params) {
+                       Params full = params;
+                       full.Add(timeout);
+                       return RunLeaseStatement(tx, kExtend, full);
+                     });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ReturnLeases(
     const std::string& queue, std::span<const Lease> leases) {
   return ApplyLeases(
-      queue, leases, false,
+      TriggerQueue::kAllow, queue, leases, false,
       [&](Tx& tx, const QueueRow&, const Params& params) -> absl::StatusOr<std::vector<int64_t>> {
         PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> done, RunLeaseStatement(tx, kReturn, params));
         if (!done.empty()) PGQRS_RETURN_IF_ERROR(Notify(tx, queue));
@@ -484,7 +489,7 @@ absl::StatusOr<int64_t> PostgresStore::Redrive(const std::string& queue,
   std::vector<int64_t> wanted(ids.begin(), ids.end());
   int64_t moved = 0;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(tx, queue));
     PGQRS_RETURN_IF_ERROR(
         tx.Query(kSettleDead, Params().Add(q.id).Add(int64_t{q.max_read_count})).status());
     Params params;

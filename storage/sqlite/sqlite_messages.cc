@@ -164,7 +164,7 @@ absl::StatusOr<std::vector<int64_t>> SqliteStore::Enqueue(const std::string& que
   std::vector<int64_t> ids;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     ids.clear();
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(db, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(db, queue));
     if (producer_worker_id) PGQRS_RETURN_IF_ERROR(CheckProducer(db, producer_worker_id, q.id));
     PGQRS_ASSIGN_OR_RETURN(int64_t next_id, TakeIds(db, kMessageSequence, messages.size()));
     int64_t now = NowMicros();
@@ -191,7 +191,7 @@ absl::StatusOr<std::vector<Message>> SqliteStore::Dequeue(const std::string& que
   std::vector<Message> leased;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     leased.clear();
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(db, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(db, queue));
     int64_t now = NowMicros();
     if (options.consumer_worker_id) {
       PGQRS_RETURN_IF_ERROR(ClaimConsumer(db, options.consumer_worker_id, q.id, now));
@@ -270,7 +270,7 @@ absl::StatusOr<int64_t> SqliteStore::Redrive(const std::string& queue,
   int64_t moved = 0;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     moved = 0;
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(db, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(db, queue));
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ExpireLeases(db, q.id, now).status());
     constexpr char kRedriveAll[] =

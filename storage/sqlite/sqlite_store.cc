@@ -129,6 +129,17 @@ absl::StatusOr<QueueRow> FindQueue(Connection& db, const std::string& name) {
   return row;
 }
 
+absl::StatusOr<QueueRow> FindPlainQueue(Connection& db, const std::string& name) {
+  PGQRS_ASSIGN_OR_RETURN(QueueRow row, FindQueue(db, name));
+  PGQRS_ASSIGN_OR_RETURN(Statement * st,
+                         db.Prepare("SELECT 1 FROM pgqrs_workflows WHERE queue_id = ?"));
+  st->BindAll(row.id);
+  PGQRS_ASSIGN_OR_RETURN(bool trigger, st->Step());
+  st->Reset();
+  if (trigger) return TriggerQueueRefused(name);
+  return row;
+}
+
 absl::StatusOr<int64_t> TakeIds(Connection& db, int64_t sequence, int64_t count) {
   PGQRS_ASSIGN_OR_RETURN(
       Statement * st,
@@ -269,7 +280,7 @@ absl::StatusOr<std::vector<QueueInfo>> SqliteStore::ListQueues(const std::string
 
 absl::Status SqliteStore::DeleteQueue(const std::string& name, bool force) {
   return Write([&](Connection& db) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(db, name));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindPlainQueue(db, name));
     if (!force) {
       PGQRS_ASSIGN_OR_RETURN(
           Statement * busy,
@@ -307,7 +318,7 @@ absl::Status SqliteStore::DeleteQueue(const std::string& name, bool force) {
 absl::StatusOr<int64_t> SqliteStore::PurgeQueue(const std::string& name) {
   int64_t purged = 0;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(db, name));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindPlainQueue(db, name));
     PGQRS_ASSIGN_OR_RETURN(Statement * st,
                            db.Prepare("DELETE FROM pgqrs_messages WHERE queue_id = ?"));
     st->BindAll(queue.id);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "storage/rules.h"
 #include "storage/sqlite/connection.h"
 #include "storage/sqlite/group_commit.h"
 #include "storage/store.h"
@@ -37,6 +38,8 @@ struct QueueRow {
 
 // Looks a queue up by name. NOT_FOUND names the queue.
 absl::StatusOr<QueueRow> FindQueue(Connection& db, const std::string& name);
+// FindQueue for the queue calls: FAILED_PRECONDITION for a workflow's trigger queue.
+absl::StatusOr<QueueRow> FindPlainQueue(Connection& db, const std::string& name);
 
 // Takes `count` ids from the sequence `sequence`; returns the first.
 absl::StatusOr<int64_t> TakeIds(Connection& db, int64_t sequence, int64_t count);
@@ -196,7 +199,8 @@ class SqliteStore final : public Store {
   // The lease calls share this shape: check each lease, then apply `change` to valid ones.
   using LeaseChange = std::function<absl::Status(Connection&, const QueueRow&, const Lease&,
                                                  int64_t read_count, int64_t now)>;
-  absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(const std::string& queue,
+  absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(TriggerQueue trigger,
+                                                          const std::string& queue,
                                                           std::span<const Lease> leases,
                                                           const LeaseChange& change);
 
