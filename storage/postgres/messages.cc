@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/checks.h"
+#include "storage/lease_token.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage::pg {
@@ -54,9 +55,11 @@ constexpr Statement kDequeue{
     "  FROM c "
     "  WHERE m.id = c.id AND c.dead RETURNING m.id), "
     "l AS (UPDATE pgqrs_messages m SET read_ct = m.read_ct + 1, vt = now() + " PGQRS_MICROS("$4")
-    ", lease_token = (floor(random() * 9007199254740990) + 1)::int8, "
+    ", lease_token = ($6::int8[])[t.n], "
     "  dequeued_at = coalesce(m.dequeued_at, now()), consumer_worker_id = NULLIF($5::int8, 0) "
-    "  FROM c WHERE m.id = c.id AND NOT c.dead RETURNING m.id, m.payload::text, "
+    "  FROM (SELECT id, row_number() OVER (ORDER BY priority DESC, vt, id) AS n "
+    "        FROM c WHERE NOT c.dead) t "
+    "  WHERE m.id = t.id RETURNING m.id, m.payload::text, "
     "  m.enqueued_at, m.vt, m.read_ct, m.priority, m.lease_token) "
     "SELECT c.id, c.dead, l.payload, " PGQRS_US("l.enqueued_at") ", " PGQRS_US("l.vt")
     ", l.read_ct, l.priority, l.lease_token, (SELECT count(*) FROM d) "
@@ -268,8 +271,9 @@ absl::StatusOr<std::vector<Message>> LeaseVisible(Tx& tx, const std::string& que
   while (static_cast<int32_t>(leased.size()) < max_messages) {
     Params params;
     params.Add(q.id).Add(int64_t{q.max_read_count});
-    params.Add(int64_t{max_messages} - static_cast<int64_t>(leased.size()));
-    params.Add(timeout).Add(consumer);
+    int64_t wanted = int64_t{max_messages} - static_cast<int64_t>(leased.size());
+    PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> tokens, NewLeaseTokens(wanted));
+    params.Add(wanted).Add(timeout).Add(consumer).AddArray(tokens);
     PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kDequeue, params));
     for (int i = 0; i < rows.size(); ++i) {
       if (rows.Bool(i, 1)) continue;  // dead-lettered on the way

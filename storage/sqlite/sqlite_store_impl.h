@@ -55,9 +55,6 @@ absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Connection& db, int64_t
 
 // ---- Message helpers shared with the workflow calls (sqlite_messages.cc) ----
 
-// A random, non-zero lease token.
-int64_t NewLeaseToken();
-
 // A named consumer must belong to the queue (or be an admin) and be ready or polling. It
 // becomes polling and its heartbeat is refreshed.
 absl::Status ClaimConsumer(Connection& db, int64_t worker_id, int64_t queue_id, int64_t now);

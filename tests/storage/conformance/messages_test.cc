@@ -317,5 +317,16 @@ TEST_CASE("a returned lease leaves the message visible with its read count resto
   CHECK(GetOne(*store, "q", id).state == MessageState::kInFlight);
 }
 
+TEST_CASE("lease tokens span 63 bits on every store", "[conformance][message]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  std::vector<storage::NewMessage> batch(200, Msg("1"));
+  Ok(store->Enqueue("q", batch, 0));
+  int64_t largest = 0;
+  for (const Message& m : DequeueN(*store, "q", 200)) largest = std::max(largest, m.lease->token);
+  // 200 uniform draws all below 2^53 would have probability 2^-2000.
+  CHECK(largest > (int64_t{1} << 53));
+}
+
 }  // namespace
 }  // namespace pgqrs::testing
