@@ -5,8 +5,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <optional>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "server/config.h"
 #include "server/executor.h"
 #include "server/waiters.h"
@@ -23,13 +25,21 @@ struct ServiceDeps {
 
 inline constexpr char kOverloaded[] = "server overloaded: too many calls waiting for storage";
 
+// The client's deadline for the call (absl::InfiniteFuture() when it set none).
+absl::Time ClientDeadline(const grpc::CallbackServerContext& context);
+
+// The status to answer instead of doing a call's work when its caller is gone: CANCELLED
+// when it cancelled, DEADLINE_EXCEEDED when its deadline passed; nothing when it waits.
+std::optional<grpc::Status> CallerGone(bool cancelled, absl::Time client_deadline);
+
 // Runs `handler` on the executor and finishes the call with its status; answers
-// RESOURCE_EXHAUSTED at once when the executor's queue is full.
+// RESOURCE_EXHAUSTED at once when the executor's queue is full. A call whose caller
+// cancelled or whose deadline passed while it waited for the executor is not run.
 grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, Executor& executor,
                                    std::function<absl::Status()> handler);
 
 // Finishes the call at once with `status` (bad input found on the gRPC thread).
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
-                                 const absl::Status& status);
+                                    const absl::Status& status);
 
 }  // namespace pgqrs::server

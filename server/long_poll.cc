@@ -9,23 +9,31 @@
 namespace pgqrs::server {
 namespace {
 
-class LongPoll;
-
 // Shared by the reactor, executor tasks and the parked waiter; outlives all of them.
 struct PollState {
-  PollState(ServiceDeps d, std::string k, absl::Time dl, ParkedAttempt a)
-      : deps(d), key(std::move(k)), deadline(dl), attempt(std::move(a)) {}
+  PollState(ServiceDeps d, std::string k, absl::Time dl, absl::Time client_dl, ParkedAttempt a,
+            GiveBack g)
+      : deps(d),
+        key(std::move(k)),
+        deadline(dl),
+        client_deadline(client_dl),
+        attempt(std::move(a)),
+        give_back(std::move(g)) {}
 
   ServiceDeps deps;
   const std::string key;
   const absl::Time deadline;
+  const absl::Time client_deadline;
   const ParkedAttempt attempt;
+  const GiveBack give_back;
   grpc::ServerUnaryReactor* reactor = nullptr;
 
   absl::Mutex mu;
   std::optional<WaiterRegistry::Ticket> ticket ABSL_GUARDED_BY(mu);
   bool cancelled ABSL_GUARDED_BY(mu) = false;
   bool finished ABSL_GUARDED_BY(mu) = false;
+  // An answering try's takings are with the reply; they go back if it is not delivered.
+  bool holds_takings ABSL_GUARDED_BY(mu) = false;
 };
 
 void Attempt(const std::shared_ptr<PollState>& state);
@@ -38,6 +46,18 @@ void FinishOnce(PollState& state, const grpc::Status& status) {
     state.finished = true;
   }
   state.reactor->Finish(status);
+}
+
+std::optional<grpc::Status> Gone(PollState& state) {
+  absl::MutexLock lock(&state.mu);
+  return CallerGone(state.cancelled, state.client_deadline);
+}
+
+// Runs the give-back on the executor, or here when the executor refuses work.
+void GiveBackTakings(const std::shared_ptr<PollState>& state) {
+  if (!state->give_back) return;
+  GiveBack give_back = state->give_back;
+  if (!state->deps.executor.Submit(give_back)) give_back();
 }
 
 void OnWake(const std::shared_ptr<PollState>& state, WakeReason reason) {
@@ -64,32 +84,51 @@ void Park(const std::shared_ptr<PollState>& state, uint64_t version) {
   };
   WaiterRegistry::Ticket ticket =
       state->deps.waiters.Park(state->key, version, state->deadline, std::move(wake));
-  absl::MutexLock lock(&state->mu);
-  state->ticket = ticket;
+  bool cancelled;
+  {
+    absl::MutexLock lock(&state->mu);
+    state->ticket = ticket;
+    cancelled = state->cancelled;
+  }
+  // A cancel that landed before the ticket was recorded could not unpark it.
+  if (cancelled) state->deps.waiters.Cancel(ticket);
 }
 
-void Attempt(const std::shared_ptr<PollState>& state) {
-  uint64_t version = state->deps.waiters.Version(state->key);
-  absl::StatusOr<bool> answered = state->attempt();
-  if (!answered.ok()) {
-    FinishOnce(*state, ToGrpcStatus(answered.status()));
-    return;
-  }
+// After an answering try: keep the takings with the reply, unless the caller left while
+// the try ran; then they go back and the call answers CANCELLED.
+void Answer(const std::shared_ptr<PollState>& state) {
   bool cancelled;
   {
     absl::MutexLock lock(&state->mu);
     cancelled = state->cancelled;
+    state->holds_takings = !cancelled;
   }
-  if (!*answered && !cancelled && absl::Now() < state->deadline) {
-    Park(state, version);
+  if (cancelled) GiveBackTakings(state);
+  FinishOnce(*state, cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);
+}
+
+void Attempt(const std::shared_ptr<PollState>& state) {
+  if (std::optional<grpc::Status> gone = Gone(*state)) {
+    FinishOnce(*state, *gone);
     return;
   }
-  FinishOnce(*state, grpc::Status::OK);
+  uint64_t version = state->deps.waiters.Version(state->key);
+  absl::StatusOr<bool> answered = state->attempt();
+  if (!answered.ok()) {
+    FinishOnce(*state, ToGrpcStatus(answered.status()));
+  } else if (*answered) {
+    Answer(state);
+  } else if (absl::Now() < state->deadline) {
+    Park(state, version);
+  } else {
+    FinishOnce(*state, grpc::Status::OK);
+  }
 }
 
 class LongPoll final : public grpc::ServerUnaryReactor {
  public:
-  explicit LongPoll(std::shared_ptr<PollState> state) : state_(std::move(state)) {
+  LongPoll(grpc::CallbackServerContext* context, std::shared_ptr<PollState> state)
+      : context_(context), state_(std::move(state)) {
     state_->reactor = this;
   }
 
@@ -110,33 +149,56 @@ class LongPoll final : public grpc::ServerUnaryReactor {
     if (ticket) state_->deps.waiters.Cancel(*ticket);
   }
 
-  void OnDone() override { delete this; }
+  // The reply carried takings but never reached the caller: give them back.
+  void OnDone() override {
+    bool undelivered;
+    {
+      absl::MutexLock lock(&state_->mu);
+      undelivered = state_->holds_takings && context_->IsCancelled();
+    }
+    if (undelivered) GiveBackTakings(state_);
+    delete this;
+  }
 
  private:
+  grpc::CallbackServerContext* const context_;
   std::shared_ptr<PollState> state_;
 };
 
 }  // namespace
 
-grpc::ServerUnaryReactor* StartParkedCall(ServiceDeps deps, std::string key, absl::Time deadline,
-                                          ParkedAttempt attempt) {
-  auto* call =
-      new LongPoll(std::make_shared<PollState>(deps, std::move(key), deadline, std::move(attempt)));
+grpc::ServerUnaryReactor* StartParkedCall(grpc::CallbackServerContext* context, ServiceDeps deps,
+                                          std::string key, absl::Time deadline,
+                                          ParkedAttempt attempt, GiveBack give_back) {
+  auto state = std::make_shared<PollState>(deps, std::move(key), deadline, ClientDeadline(*context),
+                                           std::move(attempt), std::move(give_back));
+  auto* call = new LongPoll(context, std::move(state));
   call->Start();
   return call;
 }
 
-grpc::ServerUnaryReactor* StartLongPoll(ServiceDeps deps, std::string queue,
-                                        storage::DequeueOptions options, absl::Time deadline,
-                                        v1::DequeueResponse* response) {
+grpc::ServerUnaryReactor* StartDequeue(grpc::CallbackServerContext* context, ServiceDeps deps,
+                                       std::string queue, storage::DequeueOptions options,
+                                       absl::Time deadline, v1::DequeueResponse* response) {
   storage::Store* store = &deps.store;
-  auto attempt = [store, queue, options, response]() -> absl::StatusOr<bool> {
+  WaiterRegistry* waiters = &deps.waiters;
+  auto taken = std::make_shared<std::vector<storage::Lease>>();
+  auto attempt = [store, queue, options, response, taken]() -> absl::StatusOr<bool> {
     absl::StatusOr<std::vector<storage::Message>> leased = store->Dequeue(queue, options);
     if (!leased.ok()) return leased.status();
-    for (const storage::Message& m : *leased) ToProto(m, response->add_messages());
+    for (const storage::Message& m : *leased) {
+      ToProto(m, response->add_messages());
+      taken->push_back(*m.lease);
+    }
     return !leased->empty();
   };
-  return StartParkedCall(deps, std::move(queue), deadline, std::move(attempt));
+  auto give_back = [store, waiters, queue, taken] {
+    // Best effort: a lease that cannot be returned now expires by itself.
+    absl::StatusOr<std::vector<storage::LeaseOutcome>> returned =
+        store->ReturnLeases(queue, *taken);
+    if (returned.ok()) waiters->Notify(queue, static_cast<int64_t>(taken->size()));
+  };
+  return StartParkedCall(context, deps, queue, deadline, std::move(attempt), std::move(give_back));
 }
 
 }  // namespace pgqrs::server

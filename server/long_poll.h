@@ -1,7 +1,11 @@
-// Calls that wait without a thread: Dequeue and ClaimRun with wait_ms > 0, and WaitRun.
-// A reactor tries its call and, when it found nothing to answer yet, parks on the
-// WaiterRegistry under a key (a queue name, or "run:<id>") until a Notify of that key,
-// the reaper, its deadline, cancellation or shutdown wakes it to try again.
+// Calls that may wait without a thread: Dequeue and ClaimRun (with or without wait_ms),
+// and WaitRun. A reactor tries its call and, when it found nothing to answer yet, parks
+// on the WaiterRegistry under a key (a queue name, or "run:<id>") until a Notify of that
+// key, the reaper, its deadline, cancellation or shutdown wakes it to try again.
+//
+// A caller that is gone gets nothing: a try is not started once the call is cancelled
+// or past its client deadline, and what an answering try took (leases) is given back
+// when the call was cancelled before its reply got out.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -18,19 +22,28 @@
 namespace pgqrs::server {
 
 // One try of a parked call, run on the executor. It fills the call's response and
-// returns true when the call is answered; false parks the call again. At the deadline,
-// on cancellation and at shutdown the call answers OK with the response as last filled.
-// An error answers the call with it.
+// returns true when the call is answered; false parks the call again. At the deadline
+// and at shutdown the call answers OK with the response as last filled; on cancellation
+// it answers CANCELLED. An error answers the call with it.
 using ParkedAttempt = std::function<absl::StatusOr<bool>()>;
 
-// Starts a parked call on `key`. The returned reactor deletes itself when gRPC is done
-// with it. `attempt` and whatever it captures must outlive the call.
-grpc::ServerUnaryReactor* StartParkedCall(ServiceDeps deps, std::string key, absl::Time deadline,
-                                          ParkedAttempt attempt);
+// Undoes what the answering try took, when its reply cannot reach the caller. Runs at
+// most once, on the executor, possibly after the call's request and response are gone:
+// it must capture what it needs by value.
+using GiveBack = std::function<void()>;
 
-// Dequeue with wait_ms > 0: answers as soon as it leased something.
-grpc::ServerUnaryReactor* StartLongPoll(ServiceDeps deps, std::string queue,
-                                        storage::DequeueOptions options, absl::Time deadline,
-                                        v1::DequeueResponse* response);
+// Starts a parked call on `key` that waits until `deadline` (now: try once). The returned
+// reactor deletes itself when gRPC is done with it. `attempt` and whatever it captures
+// must outlive the call. `give_back` may be empty.
+grpc::ServerUnaryReactor* StartParkedCall(grpc::CallbackServerContext* context, ServiceDeps deps,
+                                          std::string key, absl::Time deadline,
+                                          ParkedAttempt attempt, GiveBack give_back);
+
+// Dequeue: answers as soon as it leased something, or empty at `deadline`. Leases whose
+// reply cannot be delivered are returned at once (Store::ReturnLeases: read count
+// restored).
+grpc::ServerUnaryReactor* StartDequeue(grpc::CallbackServerContext* context, ServiceDeps deps,
+                                       std::string queue, storage::DequeueOptions options,
+                                       absl::Time deadline, v1::DequeueResponse* response);
 
 }  // namespace pgqrs::server

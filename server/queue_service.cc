@@ -8,6 +8,7 @@
 #include "server/receipt.h"
 #include "server/status.h"
 #include "server/validation.h"
+#include "storage/checks.h"
 
 namespace pgqrs::server {
 namespace {
@@ -30,6 +31,7 @@ absl::StatusOr<std::vector<storage::NewMessage>> CheckMessages(const v1::Enqueue
     if (m.dedup_key().size() > 256) {
       return absl::InvalidArgumentError(field + ".dedup_key: longer than 256 bytes");
     }
+    PGQRS_RETURN_IF_ERROR(storage::CheckText(field + ".dedup_key", m.dedup_key()));
     messages.push_back({m.payload_json(), delay, m.priority(), m.dedup_key()});
   }
   if (req.producer_worker_id() < 0) {
@@ -187,16 +189,9 @@ grpc::ServerUnaryReactor* QueueServiceImpl::Dequeue(grpc::CallbackServerContext*
                                                     v1::DequeueResponse* resp) {
   auto options = CheckDequeue(*req, deps_.config.limits);
   if (!options.ok()) return FinishNow(ctx, options.status());
-  if (req->wait_ms() > 0) {
-    return StartLongPoll(deps_, req->queue(), *options,
-                         absl::Now() + absl::Milliseconds(req->wait_ms()), resp);
-  }
-  return RunUnary(ctx, deps_.executor, [this, req, resp, options = *options]() -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::Message> leased,
-                           deps_.store.Dequeue(req->queue(), options));
-    for (const storage::Message& m : leased) ToProto(m, resp->add_messages());
-    return absl::OkStatus();
-  });
+  // Without wait_ms the deadline is now: one try, no parking.
+  return StartDequeue(ctx, deps_, req->queue(), *options,
+                      absl::Now() + absl::Milliseconds(req->wait_ms()), resp);
 }
 
 grpc::ServerUnaryReactor* QueueServiceImpl::Ack(grpc::CallbackServerContext* ctx,

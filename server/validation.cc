@@ -1,9 +1,8 @@
 #include "server/validation.h"
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "storage/checks.h"
 
 namespace pgqrs::server {
 
@@ -25,10 +24,7 @@ absl::Status CheckJson(const std::string& field, const std::string& text, int64_
                                                      " bytes is over the limit of ",
                                                      max_bytes));
   }
-  if (!nlohmann::json::accept(text)) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": not valid JSON"));
-  }
-  return absl::OkStatus();
+  return storage::CheckJsonDocument(field, text);
 }
 
 absl::Status CheckBatch(const std::string& field, size_t count, int32_t max) {

@@ -16,7 +16,8 @@ namespace pgqrs::server {
 // Queue and worker names: [A-Za-z0-9_.-]{1,128}.
 absl::Status CheckName(const std::string& field, const std::string& name);
 
-// A well-formed JSON document of at most `max_bytes` (RESOURCE_EXHAUSTED beyond it).
+// A JSON document every store keeps as it is (storage::CheckJsonDocument) of at most
+// `max_bytes` (RESOURCE_EXHAUSTED beyond it).
 absl::Status CheckJson(const std::string& field, const std::string& text, int64_t max_bytes);
 
 // A count of items in [1, max] (INVALID_ARGUMENT when empty, RESOURCE_EXHAUSTED beyond).

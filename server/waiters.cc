@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "absl/hash/hash.h"
+
 namespace pgqrs::server {
 
 WaiterRegistry::WaiterRegistry() : timer_([this] { TimerLoop(); }) {}
@@ -12,10 +14,13 @@ WaiterRegistry::~WaiterRegistry() {
   timer_.join();
 }
 
+uint64_t& WaiterRegistry::VersionSlot(const std::string& key) {
+  return versions_[absl::Hash<std::string>{}(key) % kVersionSlots];
+}
+
 uint64_t WaiterRegistry::Version(const std::string& key) {
   absl::MutexLock lock(&mu_);
-  auto it = keys_.find(key);
-  return it == keys_.end() ? 0 : it->second.version;
+  return VersionSlot(key);
 }
 
 WaiterRegistry::Ticket WaiterRegistry::Park(const std::string& key, uint64_t seen_version,
@@ -25,13 +30,12 @@ WaiterRegistry::Ticket WaiterRegistry::Park(const std::string& key, uint64_t see
   {
     absl::MutexLock lock(&mu_);
     ticket = next_ticket_++;
-    Key& k = keys_[key];
     if (shutdown_) {
       now = WakeReason::kShutdown;
-    } else if (k.version != seen_version) {
+    } else if (VersionSlot(key) != seen_version) {
       now = WakeReason::kNotified;
     } else {
-      k.order.push_back(ticket);
+      keys_[key].push_back(ticket);
       waiters_.emplace(ticket, Waiter{ticket, key, deadline, std::move(wake)});
       deadlines_.emplace(deadline, ticket);
       return ticket;
@@ -52,8 +56,8 @@ WaiterRegistry::Wake WaiterRegistry::TakeLocked(Ticket ticket) {
     }
   }
   auto key = keys_.find(w.key);
-  key->second.order.remove(ticket);
-  if (key->second.order.empty() && key->second.version == 0) keys_.erase(key);
+  key->second.remove(ticket);
+  if (key->second.empty()) keys_.erase(key);
   Wake wake = std::move(w.wake);
   waiters_.erase(it);
   return wake;
@@ -73,9 +77,11 @@ void WaiterRegistry::Notify(const std::string& key, int64_t count) {
   std::vector<Wake> woken;
   {
     absl::MutexLock lock(&mu_);
-    Key& k = keys_[key];
-    ++k.version;
-    while (count-- > 0 && !k.order.empty()) woken.push_back(TakeLocked(k.order.front()));
+    ++VersionSlot(key);
+    // TakeLocked erases the key with its last waiter, so look it up each time.
+    for (auto it = keys_.find(key); count-- > 0 && it != keys_.end(); it = keys_.find(key)) {
+      woken.push_back(TakeLocked(it->second.front()));
+    }
   }
   for (Wake& wake : woken) wake(WakeReason::kNotified);
 }
@@ -93,15 +99,18 @@ void WaiterRegistry::Shutdown() {
 std::vector<std::string> WaiterRegistry::KeysWithWaiters() {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> keys;
-  for (const auto& [key, k] : keys_) {
-    if (!k.order.empty()) keys.push_back(key);
-  }
+  for (const auto& [key, tickets] : keys_) keys.push_back(key);
   return keys;
 }
 
 size_t WaiterRegistry::parked() {
   absl::MutexLock lock(&mu_);
   return waiters_.size();
+}
+
+size_t WaiterRegistry::key_count() {
+  absl::MutexLock lock(&mu_);
+  return keys_.size();
 }
 
 void WaiterRegistry::TimerLoop() {

@@ -2,9 +2,12 @@
 // wakes them when their queue may have new visible messages, when their deadline passes,
 // or when they are cancelled.
 //
-// Lost wake-ups are prevented with a per-key version: a caller reads Version(key) before
-// it looks for messages, and Park(key, version, ...) wakes it at once if a Notify came in
-// between.
+// Lost wake-ups are prevented with versions: a caller reads Version(key) before it looks
+// for messages, and Park(key, version, ...) wakes it at once if a Notify came in between.
+// Versions live in a fixed table indexed by a hash of the key, and a key is held only
+// while it has parked waiters, so memory does not grow with the keys ever notified (made-up
+// run ids included). A Notify of another key sharing the slot wakes a waiter early; it
+// then just tries again.
 //
 // Every parked waiter's `wake` callback runs exactly once, on the registry's timer thread
 // or on the thread that called Notify/Cancel/Shutdown, never under the registry's lock.
@@ -13,6 +16,7 @@
 // Thread safety: all methods may be called from any thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -40,7 +44,7 @@ class WaiterRegistry {
   // Wakes every waiter with kShutdown and stops the timer thread.
   ~WaiterRegistry();
 
-  // The number of Notify calls for `key` so far.
+  // Changes whenever `key` is notified (and sometimes when another key is).
   uint64_t Version(const std::string& key);
 
   // Parks a waiter on `key` until a Notify, `deadline`, Cancel or Shutdown. If `key` was
@@ -60,6 +64,8 @@ class WaiterRegistry {
   // Keys that have parked waiters now.
   std::vector<std::string> KeysWithWaiters();
   size_t parked();
+  // Keys held now; only keys with parked waiters are held.
+  size_t key_count();
 
  private:
   struct Waiter {
@@ -68,10 +74,9 @@ class WaiterRegistry {
     absl::Time deadline;
     Wake wake;
   };
-  struct Key {
-    uint64_t version = 0;
-    std::list<Ticket> order;  // oldest first
-  };
+  static constexpr size_t kVersionSlots = 4096;
+
+  uint64_t& VersionSlot(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Removes the waiter and returns its callback. REQUIRES: it is parked.
   Wake TakeLocked(Ticket ticket) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -80,7 +85,9 @@ class WaiterRegistry {
   absl::Mutex mu_;
   Ticket next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<std::string, Key> keys_ ABSL_GUARDED_BY(mu_);
+  std::array<uint64_t, kVersionSlots> versions_ ABSL_GUARDED_BY(mu_) = {};
+  // Parked tickets per key, oldest first; never empty.
+  absl::flat_hash_map<std::string, std::list<Ticket>> keys_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Ticket, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   std::multimap<absl::Time, Ticket> deadlines_ ABSL_GUARDED_BY(mu_);
   std::thread timer_;

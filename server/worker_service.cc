@@ -4,6 +4,7 @@
 #include "engine/base/status_macros.h"
 #include "server/convert.h"
 #include "server/validation.h"
+#include "storage/checks.h"
 
 namespace pgqrs::server {
 namespace {
@@ -36,6 +37,7 @@ absl::StatusOr<storage::WorkerRegistration> CheckRegistration(
   reg.name = req.name();
   reg.queue = req.queue();
   reg.hostname = req.hostname();
+  PGQRS_RETURN_IF_ERROR(storage::CheckRegistrationText(reg));
   return reg;
 }
 

@@ -75,6 +75,7 @@ absl::StatusOr<storage::NewRun> CheckStartRun(const v1::StartRunRequest& req,
     return absl::InvalidArgumentError(absl::StrCat("idempotency_key: longer than ",
                                                    storage::kMaxIdempotencyKeyBytes, " bytes"));
   }
+  PGQRS_RETURN_IF_ERROR(storage::CheckText("idempotency_key", req.idempotency_key()));
   return storage::NewRun{req.workflow(), std::move(input), req.idempotency_key()};
 }
 
@@ -161,22 +162,25 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ClaimRun(grpc::CallbackServerCont
                                                         v1::ClaimRunResponse* resp) {
   absl::StatusOr<storage::ClaimOptions> options = CheckClaim(*req, deps_.config.limits);
   if (!options.ok()) return FinishNow(ctx, options.status());
-  auto attempt = [this, req, resp, options = *options]() -> absl::StatusOr<bool> {
+  auto taken = std::make_shared<storage::Lease>();
+  auto attempt = [this, req, resp, options = *options, taken]() -> absl::StatusOr<bool> {
     PGQRS_ASSIGN_OR_RETURN(storage::ClaimResult claimed,
                            deps_.store.ClaimRun(req->workflow(), options));
     for (int64_t id : claimed.cancelled) deps_.waiters.NotifyAll(RunWaitKey(id));
     if (!claimed.run) return false;
     ToProto(*claimed.run, resp->mutable_run());
     resp->set_receipt(EncodeReceipt(claimed.lease));
+    *taken = claimed.lease;
     return true;
   };
-  if (req->wait_ms() > 0) {
-    return StartParkedCall(deps_, req->workflow(),
-                           absl::Now() + absl::Milliseconds(req->wait_ms()), std::move(attempt));
-  }
-  return RunUnary(ctx, deps_.executor, [attempt = std::move(attempt)] {
-    return attempt().status();
-  });
+  // An undelivered claim ends its lease at once; the run is claimable again.
+  auto give_back = [this, workflow = req->workflow(), taken] {
+    std::vector<storage::Lease> leases = {*taken};
+    if (deps_.store.ReturnLeases(workflow, leases).ok()) deps_.waiters.Notify(workflow, 1);
+  };
+  return StartParkedCall(ctx, deps_, req->workflow(),
+                         absl::Now() + absl::Milliseconds(req->wait_ms()), std::move(attempt),
+                         std::move(give_back));
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::BeginStep(grpc::CallbackServerContext* ctx,
@@ -345,8 +349,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::WaitRun(grpc::CallbackServerConte
     ToProto(run, resp);
     return storage::IsTerminal(run.status);
   };
-  return StartParkedCall(deps_, RunWaitKey(req->run_id()), absl::Now() + *timeout,
-                         std::move(attempt));
+  return StartParkedCall(ctx, deps_, RunWaitKey(req->run_id()), absl::Now() + *timeout,
+                         std::move(attempt), /*give_back=*/nullptr);
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::ListRuns(grpc::CallbackServerContext* ctx,

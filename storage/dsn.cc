@@ -99,29 +99,85 @@ absl::StatusOr<Dsn> ParseDsn(const std::string& text) {
                    ": expected sqlite:, engine:, postgres:// or postgresql://"));
 }
 
-std::string RedactDsn(const std::string& text) {
-  std::string out = text;
-  // URI user-info: scheme://user:password@host
-  size_t scheme_end = out.find("://");
-  if (scheme_end != std::string::npos) {
-    size_t start = scheme_end + 3;
-    size_t at = out.find('@', start);
-    size_t slash = out.find('/', start);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      size_t colon = out.find(':', start);
-      if (colon != std::string::npos && colon < at) {
-        out.replace(colon + 1, at - colon - 1, kRedacted);
-      }
+namespace {
+
+bool IsFileDsn(const std::string& text) {
+  return absl::StartsWith(text, "sqlite:") || absl::StartsWith(text, "engine:");
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "pass%77ord" -> "password": option keys may be percent-encoded in a URI, and libpq
+// decodes them.
+std::string PercentDecode(absl::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+        HexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
     }
   }
-  // password=... in options or in a key/value conninfo.
-  for (size_t pos = out.find("password="); pos != std::string::npos;
-       pos = out.find("password=", pos + 1)) {
-    size_t value_start = pos + 9;
-    size_t value_end = out.find_first_of("& ", value_start);
-    if (value_end == std::string::npos) value_end = out.size();
+  return out;
+}
+
+// URI user-info: scheme://user:password@host. The password may hold unencoded '/' or
+// '@', so it runs to the last '@' before the query.
+void RedactUserInfo(std::string& out) {
+  size_t scheme_end = out.find("://");
+  if (scheme_end == std::string::npos) return;
+  size_t start = scheme_end + 3;
+  size_t query = out.find('?', start);
+  size_t at = out.rfind('@', query == std::string::npos ? std::string::npos : query);
+  if (at == std::string::npos || at < start) return;
+  size_t colon = out.find(':', start);
+  if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, kRedacted);
+}
+
+// The value of every option whose (decoded) key is "password": URI query options
+// (key=value joined by '&') and key/value conninfo (key = value, or key='quoted value').
+void RedactPasswordOptions(std::string& out) {
+  for (size_t eq = out.find('='); eq != std::string::npos; eq = out.find('=', eq + 1)) {
+    size_t key_end = eq;
+    while (key_end > 0 && out[key_end - 1] == ' ') --key_end;
+    size_t key_start = out.find_last_of("?& ", key_end == 0 ? 0 : key_end - 1);
+    key_start = key_start == std::string::npos || key_start >= key_end ? 0 : key_start + 1;
+    if (PercentDecode(absl::string_view(out).substr(key_start, key_end - key_start)) !=
+        "password") {
+      continue;
+    }
+    size_t value_start = out.find_first_not_of(' ', eq + 1);
+    if (value_start == std::string::npos) return;
+    size_t value_end;
+    if (out[value_start] == '\'') {
+      value_end = value_start + 1;
+      while (value_end < out.size() && out[value_end] != '\'') {
+        value_end += out[value_end] == '\\' ? 2 : 1;
+      }
+      value_end = std::min(value_end + 1, out.size());
+    } else {
+      value_end = out.find_first_of("& ", value_start);
+      if (value_end == std::string::npos) value_end = out.size();
+    }
     out.replace(value_start, value_end - value_start, kRedacted);
+    eq = value_start;
   }
+}
+
+}  // namespace
+
+std::string RedactDsn(const std::string& text) {
+  if (IsFileDsn(text)) return text;  // a path, no credentials
+  std::string out = text;
+  RedactUserInfo(out);
+  RedactPasswordOptions(out);
   return out;
 }
 

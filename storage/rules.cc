@@ -81,4 +81,10 @@ absl::Duration RetryBackoff(const RetryPolicy& policy, int32_t attempt) {
   return d * (1.0 - cut);
 }
 
+absl::Status TriggerQueueRefused(const std::string& queue) {
+  return absl::FailedPreconditionError(absl::StrCat("queue \"", queue,
+                                                    "\" is the trigger queue of workflow \"", queue,
+                                                    "\"; use WorkflowService"));
+}
+
 }  // namespace pgqrs::storage

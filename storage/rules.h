@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -34,5 +35,11 @@ absl::Status RunCancelledError(int64_t run_id);
 // base backoff doubled per attempt, capped at max backoff, minus a random
 // fraction of up to `jitter` of it.
 absl::Duration RetryBackoff(const RetryPolicy& policy, int32_t attempt);
+
+// A workflow's trigger queue belongs to the workflow: the queue calls (enqueue, dequeue,
+// the lease calls, redrive, purge, delete) refuse it with FAILED_PRECONDITION, since a
+// message taken or changed there would strand its run. The workflow calls use it freely.
+enum class TriggerQueue { kRefuse, kAllow };
+absl::Status TriggerQueueRefused(const std::string& queue);
 
 }  // namespace pgqrs::storage

@@ -100,6 +100,11 @@ class Store {
   // ExtendVisibility sets visible_at = now + timeout; the lease stays the same.
   virtual absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(
       const std::string& queue, std::span<const Lease> leases, absl::Duration timeout) = 0;
+  // ReturnLeases undoes leases whose holder never received them (its call was cancelled
+  // before the reply got out): the message is visible at once and its read_count is what
+  // it was before the lease, so an undelivered lease never counts towards dead-lettering.
+  virtual absl::StatusOr<std::vector<LeaseOutcome>> ReturnLeases(const std::string& queue,
+                                                                 std::span<const Lease> leases) = 0;
 
   // Messages of the queue by id, in any state; unknown ids are left out.
   virtual absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,

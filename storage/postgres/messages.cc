@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
+#include "storage/lease_token.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage::pg {
@@ -53,9 +55,11 @@ constexpr Statement kDequeue{
     "  FROM c "
     "  WHERE m.id = c.id AND c.dead RETURNING m.id), "
     "l AS (UPDATE pgqrs_messages m SET read_ct = m.read_ct + 1, vt = now() + " PGQRS_MICROS("$4")
-    ", lease_token = (floor(random() * 9007199254740990) + 1)::int8, "
+    ", lease_token = ($6::int8[])[t.n], "
     "  dequeued_at = coalesce(m.dequeued_at, now()), consumer_worker_id = NULLIF($5::int8, 0) "
-    "  FROM c WHERE m.id = c.id AND NOT c.dead RETURNING m.id, m.payload::text, "
+    "  FROM (SELECT id, row_number() OVER (ORDER BY priority DESC, vt, id) AS n "
+    "        FROM c WHERE NOT c.dead) t "
+    "  WHERE m.id = t.id RETURNING m.id, m.payload::text, "
     "  m.enqueued_at, m.vt, m.read_ct, m.priority, m.lease_token) "
     "SELECT c.id, c.dead, l.payload, " PGQRS_US("l.enqueued_at") ", " PGQRS_US("l.vt")
     ", l.read_ct, l.priority, l.lease_token, (SELECT count(*) FROM d) "
@@ -77,6 +81,11 @@ constexpr Statement kNack{
 constexpr Statement kExtend{
     "extend", "UPDATE pgqrs_messages m SET vt = now() + " PGQRS_MICROS("$4") " FROM " PGQRS_LEASES
               " WHERE " PGQRS_VALID_LEASE " RETURNING m.id, l.token"};
+constexpr Statement kReturn{
+    "return_leases",
+    "UPDATE pgqrs_messages m SET lease_token = NULL, consumer_worker_id = NULL, vt = now(), "
+    "read_ct = greatest(m.read_ct - 1, 0) FROM " PGQRS_LEASES " WHERE " PGQRS_VALID_LEASE
+    " RETURNING m.id, l.token"};
 constexpr Statement kExistingIds{
     "existing_ids", "SELECT id FROM pgqrs_messages WHERE queue_id = $1 AND id = ANY($2::int8[])"};
 constexpr Statement kGetMessages{
@@ -223,13 +232,14 @@ absl::StatusOr<std::vector<int64_t>> PostgresStore::Enqueue(
     const std::string& queue, std::span<const NewMessage> messages, int64_t producer_worker_id) {
   if (messages.empty()) return absl::InvalidArgumentError("enqueue needs at least one message");
   PGQRS_RETURN_IF_ERROR(CheckBatch(messages.size()));
+  PGQRS_RETURN_IF_ERROR(CheckDedupKeys(messages));
   PGQRS_ASSIGN_OR_RETURN(BatchPlan plan, PlanBatch(messages));
   bool visible_now = std::any_of(messages.begin(), messages.end(), [](const NewMessage& m) {
     return m.delay <= absl::ZeroDuration();
   });
   std::vector<int64_t> ids(messages.size());
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(tx, queue));
     if (producer_worker_id != 0) {
       PGQRS_RETURN_IF_ERROR(CheckProducer(tx, producer_worker_id, q.id));
     }
@@ -261,8 +271,9 @@ absl::StatusOr<std::vector<Message>> LeaseVisible(Tx& tx, const std::string& que
   while (static_cast<int32_t>(leased.size()) < max_messages) {
     Params params;
     params.Add(q.id).Add(int64_t{q.max_read_count});
-    params.Add(int64_t{max_messages} - static_cast<int64_t>(leased.size()));
-    params.Add(timeout).Add(consumer);
+    int64_t wanted = int64_t{max_messages} - static_cast<int64_t>(leased.size());
+    PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> tokens, NewLeaseTokens(wanted));
+    params.Add(wanted).Add(timeout).Add(consumer).AddArray(tokens);
     PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kDequeue, params));
     for (int i = 0; i < rows.size(); ++i) {
       if (rows.Bool(i, 1)) continue;  // dead-lettered on the way
@@ -292,7 +303,7 @@ absl::StatusOr<std::vector<Message>> PostgresStore::Dequeue(const std::string& q
   }
   std::vector<Message> leased;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(tx, queue));
     int64_t consumer = options.consumer_worker_id;
     if (consumer != 0) PGQRS_RETURN_IF_ERROR(ClaimConsumer(tx, consumer, q.id));
     absl::Duration timeout = options.visibility_timeout.value_or(q.visibility_timeout);
@@ -304,9 +315,10 @@ absl::StatusOr<std::vector<Message>> PostgresStore::Dequeue(const std::string& q
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ApplyLeases(
-    const std::string& queue, std::span<const Lease> leases, bool lease_survives,
-    const std::function<absl::StatusOr<std::vector<int64_t>>(Tx&, const QueueRow&,
-                                                             const Params&)>& apply) {
+    TriggerQueue trigger, const std::string& queue, std::span<const Lease> leases,
+    bool lease_survives,
+    const std::function<absl::StatusOr<std::vector<int64_t>>(Tx&, const QueueRow&, const Params&)>&
+        apply) {
   PGQRS_RETURN_IF_ERROR(CheckBatch(leases.size()));
   std::vector<int64_t> ids, tokens;
   for (const Lease& lease : leases) {
@@ -316,7 +328,8 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ApplyLeases(
   std::vector<LeaseOutcome> outcomes;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     outcomes.clear();
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, trigger == TriggerQueue::kAllow ? FindQueue(tx, queue)
+                                                                       : FindPlainQueue(tx, queue));
     if (leases.empty()) return absl::OkStatus();
     Params params;
     params.Add(q.id).AddArray(ids).AddArray(tokens);
@@ -369,16 +382,18 @@ absl::StatusOr<std::vector<int64_t>> RunLeaseStatement(Tx& tx, const Statement& 
 
 absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::Ack(const std::string& queue,
                                                              std::span<const Lease> leases) {
-  return ApplyLeases(queue, leases, false, [](Tx& tx, const QueueRow&, const Params& params) {
-    return RunLeaseStatement(tx, kAck, params);
-  });
+  return ApplyLeases(TriggerQueue::kRefuse, queue, leases, false,
+                     [](Tx& tx, const QueueRow&, const Params& params) {
+                       return RunLeaseStatement(tx, kAck, params);
+                     });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::Delete(const std::string& queue,
                                                                 std::span<const Lease> leases) {
-  return ApplyLeases(queue, leases, false, [](Tx& tx, const QueueRow&, const Params& params) {
-    return RunLeaseStatement(tx, kDelete, params);
-  });
+  return ApplyLeases(TriggerQueue::kRefuse, queue, leases, false,
+                     [](Tx& tx, const QueueRow&, const Params& params) {
+                       return RunLeaseStatement(tx, kDelete, params);
+                     });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::Nack(const std::string& queue,
@@ -386,7 +401,7 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::Nack(const std::string&
                                                               absl::Duration delay) {
   if (delay < absl::ZeroDuration()) return absl::InvalidArgumentError("delay must not be negative");
   return ApplyLeases(
-      queue, leases, false,
+      TriggerQueue::kRefuse, queue, leases, false,
       [&](Tx& tx, const QueueRow& q, const Params& params) -> absl::StatusOr<std::vector<int64_t>> {
         Params full = params;
         full.Add(int64_t{q.max_read_count}).Add(delay);
@@ -408,11 +423,23 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ExtendVisibility(
   if (timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("visibility timeout must not be negative");
   }
-  return ApplyLeases(queue, leases, true, [&](Tx& tx, const QueueRow&, const Params& params) {
-    Params full = params;
-    full.Add(timeout);
-    return RunLeaseStatement(tx, kExtend, full);
-  });
+  return ApplyLeases(TriggerQueue::kRefuse, queue, leases, true,
+                     [&](Tx& tx, const QueueRow&, const Params& params) {
+                       Params full = params;
+                       full.Add(timeout);
+                       return RunLeaseStatement(tx, kExtend, full);
+                     });
+}
+
+absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ReturnLeases(
+    const std::string& queue, std::span<const Lease> leases) {
+  return ApplyLeases(
+      TriggerQueue::kAllow, queue, leases, false,
+      [&](Tx& tx, const QueueRow&, const Params& params) -> absl::StatusOr<std::vector<int64_t>> {
+        PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> done, RunLeaseStatement(tx, kReturn, params));
+        if (!done.empty()) PGQRS_RETURN_IF_ERROR(Notify(tx, queue));
+        return done;
+      });
 }
 
 absl::StatusOr<std::vector<Message>> PostgresStore::GetMessages(const std::string& queue,
@@ -466,7 +493,7 @@ absl::StatusOr<int64_t> PostgresStore::Redrive(const std::string& queue,
   std::vector<int64_t> wanted(ids.begin(), ids.end());
   int64_t moved = 0;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(tx, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(tx, queue));
     PGQRS_RETURN_IF_ERROR(
         tx.Query(kSettleDead, Params().Add(q.id).Add(int64_t{q.max_read_count})).status());
     Params params;

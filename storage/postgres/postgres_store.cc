@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "spdlog/spdlog.h"
+#include "storage/checks.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage {
@@ -30,6 +31,8 @@ namespace {
 constexpr Statement kFindQueue{
     "find_queue",
     "SELECT id, max_read_count, visibility_timeout_ms FROM pgqrs_queues WHERE queue_name = $1"};
+constexpr Statement kTriggerQueue{"trigger_queue",
+                                  "SELECT 1 FROM pgqrs_workflows WHERE queue_id = $1"};
 constexpr Statement kLockQueue{"lock_queue",
                                "SELECT id, max_read_count, visibility_timeout_ms FROM "
                                "pgqrs_queues WHERE queue_name = $1 FOR UPDATE"};
@@ -110,11 +113,19 @@ absl::StatusOr<QueueRow> PostgresStore::FindQueue(Tx& tx, const std::string& nam
                   absl::Milliseconds(rows.Int(0, 2))};
 }
 
+absl::StatusOr<QueueRow> PostgresStore::FindPlainQueue(Tx& tx, const std::string& name, bool lock) {
+  PGQRS_ASSIGN_OR_RETURN(QueueRow row, FindQueue(tx, name, lock));
+  PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kTriggerQueue, Params().Add(row.id)));
+  if (rows.size() > 0) return TriggerQueueRefused(name);
+  return row;
+}
+
 absl::Status PostgresStore::Notify(Tx& tx, const std::string& queue) {
   return tx.Query(kNotify, Params().Add(absl::StrCat(schema_, ".", queue))).status();
 }
 
 absl::StatusOr<QueueInfo> PostgresStore::CreateQueue(const QueueOptions& options) {
+  PGQRS_RETURN_IF_ERROR(CheckText("name", options.name));
   if (options.name.empty() || options.max_read_count <= 0 ||
       options.visibility_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -169,7 +180,7 @@ absl::StatusOr<std::vector<QueueInfo>> PostgresStore::ListQueues(const std::stri
 
 absl::Status PostgresStore::DeleteQueue(const std::string& name, bool force) {
   return Transact([&](Tx& tx) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(tx, name, /*lock=*/true));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindPlainQueue(tx, name, /*lock=*/true));
     Params id = Params().Add(queue.id);
     if (!force) {
       PGQRS_ASSIGN_OR_RETURN(Rows busy, tx.Query(kQueueBusy, id));
@@ -191,7 +202,7 @@ absl::Status PostgresStore::DeleteQueue(const std::string& name, bool force) {
 absl::StatusOr<int64_t> PostgresStore::PurgeQueue(const std::string& name) {
   int64_t purged = 0;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(tx, name));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindPlainQueue(tx, name));
     PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kPurgeQueue, Params().Add(queue.id)));
     purged = rows.Affected();
     return absl::OkStatus();

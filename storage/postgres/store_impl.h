@@ -13,6 +13,7 @@
 #include "storage/postgres/pg_listener.h"
 #include "storage/postgres/pg_pool.h"
 #include "storage/postgres/postgres_store.h"
+#include "storage/rules.h"
 
 namespace pgqrs::storage::pg {
 
@@ -112,6 +113,8 @@ class PostgresStore final : public Store {
   absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(
       const std::string& queue, std::span<const Lease> leases,
       absl::Duration timeout) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> ReturnLeases(const std::string& queue,
+                                                         std::span<const Lease> leases) override;
   absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,
                                                    std::span<const int64_t> ids) override;
   absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue,
@@ -163,13 +166,16 @@ class PostgresStore final : public Store {
   absl::Status Transact(const std::function<absl::Status(Tx&)>& body);
   // The queue's row, NOT_FOUND when missing. `lock` takes FOR UPDATE.
   absl::StatusOr<QueueRow> FindQueue(Tx& tx, const std::string& name, bool lock = false);
+  // FindQueue for the queue calls: FAILED_PRECONDITION for a workflow's trigger queue.
+  absl::StatusOr<QueueRow> FindPlainQueue(Tx& tx, const std::string& name, bool lock = false);
   // Queues a wake-up for other daemons; delivered only if the transaction commits.
   absl::Status Notify(Tx& tx, const std::string& queue);
   // Lease calls share one shape: `apply` changes the valid leases and returns their ids.
   absl::StatusOr<std::vector<LeaseOutcome>> ApplyLeases(
-      const std::string& queue, std::span<const Lease> leases, bool lease_survives,
-      const std::function<absl::StatusOr<std::vector<int64_t>>(
-          Tx&, const QueueRow&, const Params&)>& apply);
+      TriggerQueue trigger, const std::string& queue, std::span<const Lease> leases,
+      bool lease_survives,
+      const std::function<absl::StatusOr<std::vector<int64_t>>(Tx&, const QueueRow&,
+                                                               const Params&)>& apply);
   // Ends the leases of `worker_ids` (read_count kept; dead-letters at max_read_count).
   // Returns how many unexpired leases ended and the queues that gained visible messages.
   absl::StatusOr<std::pair<int64_t, std::vector<std::string>>> ReleaseLeases(

@@ -1,11 +1,11 @@
 // PostgresStore: workers and the maintenance calls (reclaim, reap, visibility checks).
+#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage::pg {
@@ -147,6 +147,7 @@ absl::StatusOr<WorkerInfo> PostgresStore::ReadWorker(Tx& tx, int64_t worker_id) 
 
 absl::StatusOr<WorkerInfo> PostgresStore::RegisterWorker(const WorkerRegistration& reg) {
   if (reg.name.empty()) return absl::InvalidArgumentError("worker needs a name");
+  PGQRS_RETURN_IF_ERROR(CheckRegistrationText(reg));
   nlohmann::json labels = nlohmann::json::object();
   for (const auto& [key, value] : reg.labels) labels[key] = value;
   WorkerInfo info;

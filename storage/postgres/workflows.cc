@@ -250,6 +250,7 @@ absl::StatusOr<std::optional<StepRow>> LoadStep(Tx& tx, int64_t run_id,
 
 absl::StatusOr<WorkflowInfo> PostgresStore::CreateWorkflow(const WorkflowOptions& options) {
   if (options.name.empty()) return absl::InvalidArgumentError("workflow needs a name");
+  PGQRS_RETURN_IF_ERROR(CheckText("name", options.name));
   PGQRS_RETURN_IF_ERROR(CheckRetryPolicy(options.retry_policy));
   WorkflowInfo info;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
@@ -307,6 +308,7 @@ absl::StatusOr<StartRunResult> PostgresStore::StartRun(const NewRun& run) {
   if (run.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
     return absl::InvalidArgumentError("idempotency_key: longer than 255 bytes");
   }
+  PGQRS_RETURN_IF_ERROR(CheckText("idempotency_key", run.idempotency_key));
   StartRunResult result;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkflowRow w, FindWorkflow(tx, run.workflow));

@@ -39,18 +39,33 @@ absl::Status GroupCommit::RunOne(Pending& pending) {
   return status.ok() ? release : status;
 }
 
-void GroupCommit::RunBatch(std::vector<Pending*>& batch) {
+void GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
+  std::vector<Pending*> left = batch;
+  while (!left.empty()) left = RunTransaction(left);
+}
+
+std::vector<GroupCommit::Pending*> GroupCommit::RunTransaction(const std::vector<Pending*>& batch) {
   absl::Status begin = connection_.Exec("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     for (Pending* p : batch) p->result = begin;
-    return;
+    return {};
   }
-  for (Pending* p : batch) p->result = RunOne(*p);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Pending* p = batch[i];
+    p->result = RunOne(*p);
+    if (sqlite3_get_autocommit(connection_.raw()) == 0) continue;
+    // p's error ended the transaction and undid the calls before it; run the rest again.
+    if (p->result.ok()) p->result = absl::InternalError("transaction ended unexpectedly");
+    std::vector<Pending*> again(batch.begin(), batch.begin() + i);
+    again.insert(again.end(), batch.begin() + i + 1, batch.end());
+    return again;
+  }
   absl::Status commit = connection_.Exec("COMMIT");
-  if (commit.ok()) return;
+  if (commit.ok()) return {};
   // The transaction is gone: nothing of this batch is stored.
   connection_.Exec("ROLLBACK").IgnoreError();  // may already be rolled back
   for (Pending* p : batch) p->result = commit;
+  return {};
 }
 
 }  // namespace pgqrs::storage::sqlite

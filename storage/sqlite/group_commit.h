@@ -3,6 +3,9 @@
 //
 // Each caller's work runs inside its own SAVEPOINT within a shared BEGIN IMMEDIATE ...
 // COMMIT. Work that fails is rolled back to its savepoint alone; the others still commit.
+// Some errors (a full disk, I/O errors, OR ROLLBACK conflicts) end the whole transaction
+// instead: then that call fails and the others of its batch run again in a new one, so
+// a call that failed never stored anything and one that succeeded is committed.
 // A caller returns only after the COMMIT that contains its work succeeded (or with the
 // error that stopped it), so an OK result is durable.
 //
@@ -36,7 +39,8 @@ class GroupCommit {
   explicit GroupCommit(Connection& connection) : connection_(connection) {}
 
   // Runs `work` in a transaction and returns its status once that transaction committed,
-  // or the commit's error. Work must not call Run.
+  // or the commit's error. Work must not call Run. Work may run more than once (when
+  // another call's error ended its transaction), so it sets its outputs afresh each time.
   absl::Status Run(const Work& work);
 
  private:
@@ -48,8 +52,11 @@ class GroupCommit {
     absl::CondVar cv;   // signalled when done, or when this caller is to lead
   };
 
-  // Runs `batch` in one transaction and sets each result. Called without mu_ held.
-  void RunBatch(std::vector<Pending*>& batch);
+  // Runs `batch` until each call has its result. Called without mu_ held.
+  void RunBatch(const std::vector<Pending*>& batch);
+  // Runs `batch` in one transaction and sets each result. Returns the calls to run again:
+  // those undone because another call's error ended the transaction.
+  std::vector<Pending*> RunTransaction(const std::vector<Pending*>& batch);
   absl::Status RunOne(Pending& pending);
 
   Connection& connection_;

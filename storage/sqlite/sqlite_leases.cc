@@ -36,12 +36,15 @@ absl::Status RunWith(Connection& db, const char* sql, int64_t a, int64_t b) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ApplyToLeases(
-    const std::string& queue, std::span<const Lease> leases, const LeaseChange& change) {
+absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ApplyToLeases(TriggerQueue trigger,
+                                                                     const std::string& queue,
+                                                                     std::span<const Lease> leases,
+                                                                     const LeaseChange& change) {
   std::vector<LeaseOutcome> outcomes;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     outcomes.clear();
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(db, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, trigger == TriggerQueue::kAllow ? FindQueue(db, queue)
+                                                                       : FindPlainQueue(db, queue));
     int64_t now = NowMicros();
     for (const Lease& lease : leases) {
       PGQRS_ASSIGN_OR_RETURN(auto checked, CheckLease(db, q.id, lease, now));
@@ -58,7 +61,7 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ApplyToLeases(
 
 absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Ack(const std::string& queue,
                                                            std::span<const Lease> leases) {
-  return ApplyToLeases(queue, leases,
+  return ApplyToLeases(TriggerQueue::kRefuse, queue, leases,
                        [](Connection& db, const QueueRow&, const Lease& lease, int64_t,
                           int64_t now) {
                          return RunWith(db,
@@ -71,9 +74,8 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Ack(const std::string& qu
 
 absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Delete(const std::string& queue,
                                                               std::span<const Lease> leases) {
-  return ApplyToLeases(queue, leases,
-                       [](Connection& db, const QueueRow&, const Lease& lease, int64_t,
-                          int64_t) {
+  return ApplyToLeases(TriggerQueue::kRefuse, queue, leases,
+                       [](Connection& db, const QueueRow&, const Lease& lease, int64_t, int64_t) {
                          PGQRS_ASSIGN_OR_RETURN(
                              Statement * st,
                              db.Prepare("DELETE FROM pgqrs_messages WHERE id = ?"));
@@ -86,9 +88,8 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Nack(const std::string& q
                                                             std::span<const Lease> leases,
                                                             absl::Duration delay) {
   return ApplyToLeases(
-      queue, leases,
-      [delay](Connection& db, const QueueRow& q, const Lease& lease, int64_t read_ct,
-              int64_t now) {
+      TriggerQueue::kRefuse, queue, leases,
+      [delay](Connection& db, const QueueRow& q, const Lease& lease, int64_t read_ct, int64_t now) {
         if (read_ct >= q.max_read_count) {
           return RunWith(db,
                          "UPDATE pgqrs_messages SET state = 1, vt = ?1, lease_token = NULL, "
@@ -104,12 +105,25 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Nack(const std::string& q
 
 absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ExtendVisibility(
     const std::string& queue, std::span<const Lease> leases, absl::Duration timeout) {
-  return ApplyToLeases(queue, leases,
+  return ApplyToLeases(TriggerQueue::kRefuse, queue, leases,
                        [timeout](Connection& db, const QueueRow&, const Lease& lease, int64_t,
                                  int64_t now) {
                          return RunWith(db, "UPDATE pgqrs_messages SET vt = ?1 WHERE id = ?2",
                                         now + ToMicros(timeout), lease.message_id);
                        });
+}
+
+absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ReturnLeases(const std::string& queue,
+                                                                    std::span<const Lease> leases) {
+  return ApplyToLeases(
+      TriggerQueue::kAllow, queue, leases,
+      [](Connection& db, const QueueRow&, const Lease& lease, int64_t, int64_t now) {
+        return RunWith(db,
+                       "UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, "
+                       "consumer_worker_id = NULL, "
+                       "read_ct = MAX(read_ct - 1, 0) WHERE id = ?2",
+                       now, lease.message_id);
+      });
 }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Connection& db, int64_t queue_id,

@@ -1,7 +1,8 @@
 // SqliteStore: enqueue, dequeue, message lookups and dead letters.
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
+#include "storage/lease_token.h"
 #include "storage/sqlite/sqlite_store_impl.h"
 
 namespace pgqrs::storage::sqlite {
@@ -54,12 +55,6 @@ absl::Status CheckProducer(Connection& db, int64_t worker_id, int64_t queue_id) 
 }
 
 }  // namespace
-
-// Receipts must not be guessable from message ids.
-int64_t NewLeaseToken() {
-  thread_local absl::BitGen gen;
-  return absl::Uniform<int64_t>(gen, 1, std::numeric_limits<int64_t>::max());
-}
 
 absl::Status ClaimConsumer(Connection& db, int64_t worker_id, int64_t queue_id, int64_t now) {
   PGQRS_RETURN_IF_ERROR(CheckProducer(db, worker_id, queue_id));
@@ -137,7 +132,8 @@ absl::StatusOr<Message> LeaseOne(Connection& db, int64_t id, const std::string& 
                                  const QueueRow& q, const DequeueOptions& options,
                                  int64_t now) {
   int64_t vt = now + ToMicros(options.visibility_timeout.value_or(q.visibility_timeout));
-  int64_t token = NewLeaseToken();
+  PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> tokens, NewLeaseTokens(1));
+  int64_t token = tokens[0];
   PGQRS_ASSIGN_OR_RETURN(
       Statement * st,
       db.Prepare("UPDATE pgqrs_messages SET vt = ?, read_ct = read_ct + 1, lease_token = ?, "
@@ -159,10 +155,11 @@ absl::StatusOr<Message> LeaseOne(Connection& db, int64_t id, const std::string& 
 absl::StatusOr<std::vector<int64_t>> SqliteStore::Enqueue(const std::string& queue,
                                                           std::span<const NewMessage> messages,
                                                           int64_t producer_worker_id) {
+  PGQRS_RETURN_IF_ERROR(CheckDedupKeys(messages));
   std::vector<int64_t> ids;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     ids.clear();
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(db, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(db, queue));
     if (producer_worker_id) PGQRS_RETURN_IF_ERROR(CheckProducer(db, producer_worker_id, q.id));
     PGQRS_ASSIGN_OR_RETURN(int64_t next_id, TakeIds(db, kMessageSequence, messages.size()));
     int64_t now = NowMicros();
@@ -189,7 +186,7 @@ absl::StatusOr<std::vector<Message>> SqliteStore::Dequeue(const std::string& que
   std::vector<Message> leased;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     leased.clear();
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(db, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(db, queue));
     int64_t now = NowMicros();
     if (options.consumer_worker_id) {
       PGQRS_RETURN_IF_ERROR(ClaimConsumer(db, options.consumer_worker_id, q.id, now));
@@ -268,7 +265,7 @@ absl::StatusOr<int64_t> SqliteStore::Redrive(const std::string& queue,
   int64_t moved = 0;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     moved = 0;
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(db, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(db, queue));
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ExpireLeases(db, q.id, now).status());
     constexpr char kRedriveAll[] =

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/migrate.h"
 #include "storage/sqlite/sqlite_store_impl.h"
 
@@ -126,6 +127,17 @@ absl::StatusOr<QueueRow> FindQueue(Connection& db, const std::string& name) {
   return row;
 }
 
+absl::StatusOr<QueueRow> FindPlainQueue(Connection& db, const std::string& name) {
+  PGQRS_ASSIGN_OR_RETURN(QueueRow row, FindQueue(db, name));
+  PGQRS_ASSIGN_OR_RETURN(Statement * st,
+                         db.Prepare("SELECT 1 FROM pgqrs_workflows WHERE queue_id = ?"));
+  st->BindAll(row.id);
+  PGQRS_ASSIGN_OR_RETURN(bool trigger, st->Step());
+  st->Reset();
+  if (trigger) return TriggerQueueRefused(name);
+  return row;
+}
+
 absl::StatusOr<int64_t> TakeIds(Connection& db, int64_t sequence, int64_t count) {
   PGQRS_ASSIGN_OR_RETURN(
       Statement * st,
@@ -200,6 +212,7 @@ absl::StatusOr<VerifyReport> SqliteStore::Verify() {
 }
 
 absl::StatusOr<QueueInfo> SqliteStore::CreateQueue(const QueueOptions& options) {
+  PGQRS_RETURN_IF_ERROR(CheckText("name", options.name));
   QueueInfo info;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(Statement * existing, db.Prepare(kSelectQueue));
@@ -265,7 +278,7 @@ absl::StatusOr<std::vector<QueueInfo>> SqliteStore::ListQueues(const std::string
 
 absl::Status SqliteStore::DeleteQueue(const std::string& name, bool force) {
   return Write([&](Connection& db) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(db, name));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindPlainQueue(db, name));
     if (!force) {
       PGQRS_ASSIGN_OR_RETURN(
           Statement * busy,
@@ -303,7 +316,7 @@ absl::Status SqliteStore::DeleteQueue(const std::string& name, bool force) {
 absl::StatusOr<int64_t> SqliteStore::PurgeQueue(const std::string& name) {
   int64_t purged = 0;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(db, name));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindPlainQueue(db, name));
     PGQRS_ASSIGN_OR_RETURN(Statement * st,
                            db.Prepare("DELETE FROM pgqrs_messages WHERE queue_id = ?"));
     st->BindAll(queue.id);

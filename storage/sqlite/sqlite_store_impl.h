@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "storage/rules.h"
 #include "storage/sqlite/connection.h"
 #include "storage/sqlite/group_commit.h"
 #include "storage/store.h"
@@ -37,6 +38,8 @@ struct QueueRow {
 
 // Looks a queue up by name. NOT_FOUND names the queue.
 absl::StatusOr<QueueRow> FindQueue(Connection& db, const std::string& name);
+// FindQueue for the queue calls: FAILED_PRECONDITION for a workflow's trigger queue.
+absl::StatusOr<QueueRow> FindPlainQueue(Connection& db, const std::string& name);
 
 // Takes `count` ids from the sequence `sequence`; returns the first.
 absl::StatusOr<int64_t> TakeIds(Connection& db, int64_t sequence, int64_t count);
@@ -51,9 +54,6 @@ absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Connection& db, int64_t
                                                          int64_t now);
 
 // ---- Message helpers shared with the workflow calls (sqlite_messages.cc) ----
-
-// A random, non-zero lease token.
-int64_t NewLeaseToken();
 
 // A named consumer must belong to the queue (or be an admin) and be ready or polling. It
 // becomes polling and its heartbeat is refreshed.
@@ -139,6 +139,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(
       const std::string& queue, std::span<const Lease> leases,
       absl::Duration timeout) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> ReturnLeases(const std::string& queue,
+                                                         std::span<const Lease> leases) override;
   absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,
                                                    std::span<const int64_t> ids) override;
   absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue,
@@ -194,7 +196,8 @@ class SqliteStore final : public Store {
   // The lease calls share this shape: check each lease, then apply `change` to valid ones.
   using LeaseChange = std::function<absl::Status(Connection&, const QueueRow&, const Lease&,
                                                  int64_t read_count, int64_t now)>;
-  absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(const std::string& queue,
+  absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(TriggerQueue trigger,
+                                                          const std::string& queue,
                                                           std::span<const Lease> leases,
                                                           const LeaseChange& change);
 

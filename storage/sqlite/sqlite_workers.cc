@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/rules.h"
 #include "storage/sqlite/sqlite_store_impl.h"
 
@@ -70,6 +71,7 @@ absl::Status StoreRegistration(Connection& db, const WorkerRegistration& reg, in
 }  // namespace
 
 absl::StatusOr<WorkerInfo> SqliteStore::RegisterWorker(const WorkerRegistration& reg) {
+  PGQRS_RETURN_IF_ERROR(CheckRegistrationText(reg));
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     std::optional<int64_t> queue_id;

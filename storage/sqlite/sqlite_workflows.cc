@@ -206,6 +206,7 @@ absl::StatusOr<std::optional<StepRow>> LoadStep(Connection& db, int64_t run_id,
 }
 
 absl::StatusOr<WorkflowInfo> SqliteStore::CreateWorkflow(const WorkflowOptions& options) {
+  PGQRS_RETURN_IF_ERROR(CheckText("name", options.name));
   WorkflowInfo info;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(std::optional<WorkflowInfo> existing, SelectWorkflow(db, options.name));
@@ -283,6 +284,7 @@ absl::StatusOr<StartRunResult> SqliteStore::StartRun(const NewRun& run) {
   if (run.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
     return absl::InvalidArgumentError("idempotency_key: longer than 255 bytes");
   }
+  PGQRS_RETURN_IF_ERROR(CheckText("idempotency_key", run.idempotency_key));
   StartRunResult result;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkflowRow w, FindWorkflow(db, run.workflow));

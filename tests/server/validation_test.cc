@@ -24,6 +24,11 @@ TEST_CASE("JSON is parsed for real and sized", "[server][validation]") {
   CHECK(CheckJson("p", R"({"a":})", 100).code() == absl::StatusCode::kInvalidArgument);
   CHECK(CheckJson("p", "", 100).code() == absl::StatusCode::kInvalidArgument);
   CHECK(CheckJson("p", R"({"a":1} trailing)", 100).code() == absl::StatusCode::kInvalidArgument);
+  // What PostgreSQL's JSONB would refuse is refused for every store.
+  absl::Status nul = CheckJson("messages[0].payload_json", R"(["\u0000"])", 100);
+  CHECK(nul.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(nul.message() == "messages[0].payload_json: \\u0000 is not supported in JSON strings");
+  CHECK(CheckJson("p", R"(["\ud800"])", 100).code() == absl::StatusCode::kInvalidArgument);
   CHECK(CheckJson("p", std::string(101, '1'), 100).code() ==
         absl::StatusCode::kResourceExhausted);
 }

@@ -92,5 +92,35 @@ TEST_CASE("many threads parking and notifying wake every waiter once", "[server]
   CHECK(registry.parked() == 0);
 }
 
+TEST_CASE("keys are freed: notifying made-up keys does not grow the registry",
+          "[server][waiters]") {
+  WaiterRegistry registry;
+  for (int i = 0; i < 60000; ++i) registry.Notify("run:" + std::to_string(i), 1);
+  CHECK(registry.key_count() == 0);
+  Recorder parked;
+  absl::Time far = absl::Now() + absl::Hours(1);
+  auto ticket = registry.Park("run:1", registry.Version("run:1"), far, parked.Callback());
+  registry.Park("run:2", registry.Version("run:2"), far, parked.Callback());
+  CHECK(registry.key_count() == 2);
+  registry.Cancel(ticket);
+  registry.NotifyAll("run:2");
+  CHECK(parked.size() == 2);
+  CHECK(registry.key_count() == 0);
+}
+
+TEST_CASE("a notify between reading the version and parking is not lost for any key",
+          "[server][waiters]") {
+  WaiterRegistry registry;
+  for (int i = 0; i < 10000; ++i) {
+    std::string key = "run:" + std::to_string(i);
+    Recorder r;
+    uint64_t seen = registry.Version(key);
+    registry.Notify(key, 1);
+    registry.Park(key, seen, absl::Now() + absl::Hours(1), r.Callback());
+    REQUIRE(r.size() == 1);
+  }
+  CHECK(registry.parked() == 0);
+}
+
 }  // namespace
 }  // namespace pgqrs::server

@@ -295,5 +295,38 @@ TEST_CASE("concurrent consumers never share a message", "[conformance][concurren
   CHECK(std::set<int64_t>(acked.begin(), acked.end()).size() == kMessages);
 }
 
+TEST_CASE("a returned lease leaves the message visible with its read count restored",
+          "[conformance][message]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q", /*max_read_count=*/1);
+  int64_t id = EnqueueOne(*store, "q", R"("x")");
+  Message first = DequeueN(*store, "q", 1).at(0);
+  std::vector<storage::Lease> leases = {*first.lease, {id + 1000, 7}};
+  CHECK(Ok(store->ReturnLeases("q", leases)) ==
+        std::vector<LeaseOutcome>{LeaseOutcome::kOk, LeaseOutcome::kNotFound});
+  Message returned = GetOne(*store, "q", id);
+  CHECK(returned.state == MessageState::kPending);
+  CHECK(returned.read_count == 0);
+  CHECK(AckOne(*store, "q", *first.lease) == LeaseOutcome::kLeaseLost);
+  // At max_read_count 1 a kept read count would have dead-lettered it here.
+  Message again = DequeueN(*store, "q", 1).at(0);
+  CHECK(again.id == id);
+  CHECK(again.read_count == 1);
+  std::vector<storage::Lease> stale = {*first.lease};
+  CHECK(Ok(store->ReturnLeases("q", stale)) == std::vector<LeaseOutcome>{LeaseOutcome::kLeaseLost});
+  CHECK(GetOne(*store, "q", id).state == MessageState::kInFlight);
+}
+
+TEST_CASE("lease tokens span 63 bits on every store", "[conformance][message]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  std::vector<storage::NewMessage> batch(200, Msg("1"));
+  Ok(store->Enqueue("q", batch, 0));
+  int64_t largest = 0;
+  for (const Message& m : DequeueN(*store, "q", 200)) largest = std::max(largest, m.lease->token);
+  // 200 uniform draws all below 2^53 would have probability 2^-2000.
+  CHECK(largest > (int64_t{1} << 53));
+}
+
 }  // namespace
 }  // namespace pgqrs::testing

@@ -425,5 +425,33 @@ TEST_CASE("bad input is rejected with the right code and stores nothing",
   CHECK(Ok(store->GetRun(id)).status == RunStatus::kRunning);
 }
 
+TEST_CASE("the queue calls refuse a workflow's trigger queue", "[conformance][workflow]") {
+  auto store = NewTestStore();
+  MakeWorkflow(*store, "wf");
+  RunInfo run = Start(*store, "wf", "1");
+  auto is_refused = [](const absl::Status& status) {
+    INFO(status.ToString());
+    return status.code() == Code::kFailedPrecondition;
+  };
+  CHECK(is_refused(store->Enqueue("wf", std::vector<storage::NewMessage>{Msg("1")}, 0).status()));
+  storage::DequeueOptions dequeue;
+  CHECK(is_refused(store->Dequeue("wf", dequeue).status()));
+  CHECK(is_refused(store->Redrive("wf", {}).status()));
+  CHECK(is_refused(store->PurgeQueue("wf").status()));
+  CHECK(is_refused(store->DeleteQueue("wf", /*force=*/true)));
+
+  ClaimResult claimed = Ok(store->ClaimRun("wf", {}));
+  REQUIRE(claimed.run.has_value());
+  std::vector<storage::Lease> leases = {claimed.lease};
+  CHECK(is_refused(store->Ack("wf", leases).status()));
+  CHECK(is_refused(store->Delete("wf", leases).status()));
+  CHECK(is_refused(store->Nack("wf", leases, absl::ZeroDuration()).status()));
+  CHECK(is_refused(store->ExtendVisibility("wf", leases, absl::Seconds(1)).status()));
+
+  // The run is intact: its lease still guards it and it completes.
+  CHECK(Ok(store->CompleteRun({run.id, claimed.lease}, "2")).status == RunStatus::kSucceeded);
+  CHECK(Ok(store->GetQueue("wf")).name == "wf");
+}
+
 }  // namespace
 }  // namespace pgqrs::testing
