@@ -38,12 +38,15 @@ class QueueCache {
 
 }  // namespace
 
-absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ApplyToLeases(const std::string& queue,
+absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ApplyToLeases(TriggerQueue trigger,
+                                                                     const std::string& queue,
                                                                      std::span<const Lease> leases,
                                                                      const LeaseEdit& edit) {
   std::vector<LeaseOutcome> outcomes;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, trigger == TriggerQueue::kAllow
+                                           ? FindQueue(txn, queue)
+                                           : FindPlainQueue(txn, queue));
     int64_t now = NowMicros();
     for (const Lease& lease : leases) {
       LeaseOutcome outcome = LeaseOutcome::kNotFound;
@@ -67,38 +70,51 @@ absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ApplyToLeases(const std::
 
 absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::Ack(const std::string& queue,
                                                            std::span<const Lease> leases) {
-  return ApplyToLeases(queue, leases, [](const QueueRow&, Row& m, int64_t now) {
-    ClearLease(m);
-    m[msg::kState] = Value::Integer(kArchived);
-    m[msg::kArchivedAt] = Value::Integer(now);
-    m[msg::kDedupKey] = Value::Null();
-  });
+  return ApplyToLeases(TriggerQueue::kRefuse, queue, leases,
+                       [](const QueueRow&, Row& m, int64_t now) {
+                         ClearLease(m);
+                         m[msg::kState] = Value::Integer(kArchived);
+                         m[msg::kArchivedAt] = Value::Integer(now);
+                         m[msg::kDedupKey] = Value::Null();
+                       });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::Delete(const std::string& queue,
                                                               std::span<const Lease> leases) {
-  return ApplyToLeases(queue, leases, /*edit=*/nullptr);
+  return ApplyToLeases(TriggerQueue::kRefuse, queue, leases, /*edit=*/nullptr);
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::Nack(const std::string& queue,
                                                             std::span<const Lease> leases,
                                                             absl::Duration delay) {
-  return ApplyToLeases(queue, leases, [delay](const QueueRow& q, Row& m, int64_t now) {
-    ClearLease(m);
-    if (Int(m, msg::kReadCt) >= q.max_read_count) {
-      m[msg::kState] = Value::Integer(kDead);
-      m[msg::kVt] = Value::Integer(now);
-    } else {
-      m[msg::kVt] = Value::Integer(now + ToMicros(delay));
-    }
-  });
+  return ApplyToLeases(TriggerQueue::kRefuse, queue, leases,
+                       [delay](const QueueRow& q, Row& m, int64_t now) {
+                         ClearLease(m);
+                         if (Int(m, msg::kReadCt) >= q.max_read_count) {
+                           m[msg::kState] = Value::Integer(kDead);
+                           m[msg::kVt] = Value::Integer(now);
+                         } else {
+                           m[msg::kVt] = Value::Integer(now + ToMicros(delay));
+                         }
+                       });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ExtendVisibility(
     const std::string& queue, std::span<const Lease> leases, absl::Duration timeout) {
-  return ApplyToLeases(queue, leases, [timeout](const QueueRow&, Row& m, int64_t now) {
-    m[msg::kVt] = Value::Integer(now + ToMicros(timeout));
-  });
+  return ApplyToLeases(TriggerQueue::kRefuse, queue, leases,
+                       [timeout](const QueueRow&, Row& m, int64_t now) {
+                         m[msg::kVt] = Value::Integer(now + ToMicros(timeout));
+                       });
+}
+
+absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ReturnLeases(const std::string& queue,
+                                                                    std::span<const Lease> leases) {
+  return ApplyToLeases(
+      TriggerQueue::kAllow, queue, leases, [](const QueueRow&, Row& m, int64_t now) {
+        ClearLease(m);
+        m[msg::kVt] = Value::Integer(now);
+        m[msg::kReadCt] = Value::Integer(std::max<int64_t>(Int(m, msg::kReadCt) - 1, 0));
+      });
 }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64_t queue_id,

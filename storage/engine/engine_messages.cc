@@ -1,12 +1,12 @@
 // EngineStore: enqueue, dequeue, message lookups, counts and dead letters.
 #include <algorithm>
-#include <limits>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/engine/engine_store_impl.h"
 #include "storage/engine/tables.h"
+#include "storage/lease_token.h"
 
 namespace pgqrs::storage::enginestore {
 namespace {
@@ -68,12 +68,6 @@ Message ToMessage(const Row& m, const std::string& queue, int32_t max_read_count
   out.priority = static_cast<int32_t>(Int(m, msg::kPriority));
   out.state = StateOf(m, max_read_count, now);
   return out;
-}
-
-// Receipts must not be guessable from message ids.
-int64_t NewLeaseToken() {
-  thread_local absl::BitGen gen;
-  return absl::Uniform<int64_t>(gen, 1, std::numeric_limits<int64_t>::max());
 }
 
 absl::Status ClaimConsumer(Transaction& txn, int64_t worker_id, int64_t queue_id, int64_t now) {
@@ -143,7 +137,8 @@ absl::StatusOr<std::optional<Message>> LeaseOne(Transaction& txn, int64_t id, co
       m[msg::kState] = Value::Integer(kDead);  // its final lease ended
       return absl::OkStatus();
     }
-    int64_t token = NewLeaseToken();
+    PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> tokens, NewLeaseTokens(1));
+    int64_t token = tokens[0];
     m[msg::kVt] =
         Value::Integer(now + ToMicros(options.visibility_timeout.value_or(q.visibility_timeout)));
     m[msg::kReadCt] = Value::Integer(Int(m, msg::kReadCt) + 1);
@@ -160,9 +155,10 @@ absl::StatusOr<std::optional<Message>> LeaseOne(Transaction& txn, int64_t id, co
 absl::StatusOr<std::vector<int64_t>> EngineStore::Enqueue(const std::string& queue,
                                                           std::span<const NewMessage> messages,
                                                           int64_t producer_worker_id) {
+  PGQRS_RETURN_IF_ERROR(CheckDedupKeys(messages));
   std::vector<int64_t> ids;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     if (producer_worker_id) PGQRS_RETURN_IF_ERROR(CheckProducer(txn, producer_worker_id, q.id));
     PGQRS_ASSIGN_OR_RETURN(int64_t next_id, TakeIds(txn, kMessageSequence, messages.size()));
     int64_t now = NowMicros();
@@ -188,7 +184,7 @@ absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& que
                                                           const DequeueOptions& options) {
   std::vector<Message> leased;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     int64_t now = NowMicros();
     if (options.consumer_worker_id) {
       PGQRS_RETURN_IF_ERROR(ClaimConsumer(txn, options.consumer_worker_id, q.id, now));
@@ -253,7 +249,7 @@ absl::StatusOr<int64_t> EngineStore::Redrive(const std::string& queue,
                                              std::span<const int64_t> ids) {
   int64_t moved = 0;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ExpireLeases(txn, q.id, now).status());
     std::vector<int64_t> wanted(ids.begin(), ids.end());

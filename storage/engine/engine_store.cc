@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/engine/engine_store_impl.h"
 #include "storage/engine/tables.h"
 #include "storage/migrate.h"
@@ -245,6 +246,14 @@ absl::StatusOr<QueueRow> FindQueue(Transaction& txn, const std::string& name) {
   return ToQueueRow(*row);
 }
 
+absl::StatusOr<QueueRow> FindPlainQueue(Transaction& txn, const std::string& name) {
+  PGQRS_ASSIGN_OR_RETURN(QueueRow row, FindQueue(txn, name));
+  PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> workflows,
+                         RowidsWithPrefix(txn, kWorkflowsByQueue, {Value::Integer(row.id)}));
+  if (!workflows.empty()) return TriggerQueueRefused(name);
+  return row;
+}
+
 absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id) {
   PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kQueues, id, "queue"));
   return ToQueueRow(row);
@@ -314,6 +323,7 @@ absl::StatusOr<VerifyReport> EngineStore::Verify() {
 }
 
 absl::StatusOr<QueueInfo> EngineStore::CreateQueue(const QueueOptions& options) {
+  PGQRS_RETURN_IF_ERROR(CheckText("name", options.name));
   QueueInfo info;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(std::optional<Row> existing, QueueRowByName(txn, options.name));
@@ -422,7 +432,7 @@ absl::Status UnlinkWorker(Transaction& txn, int64_t worker_id) {
 
 absl::Status EngineStore::DeleteQueue(const std::string& name, bool force) {
   return Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(txn, name));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindPlainQueue(txn, name));
     if (!force) {
       PGQRS_ASSIGN_OR_RETURN(auto busy, QueueBusy(txn, queue.id));
       if (busy.first > 0 || busy.second > 0) {
@@ -443,7 +453,7 @@ absl::Status EngineStore::DeleteQueue(const std::string& name, bool force) {
 absl::StatusOr<int64_t> EngineStore::PurgeQueue(const std::string& name) {
   int64_t purged = 0;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindQueue(txn, name));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow queue, FindPlainQueue(txn, name));
     PGQRS_ASSIGN_OR_RETURN(purged, DeleteQueueMessages(txn, queue.id));
     return absl::OkStatus();
   });

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/db/database.h"
+#include "storage/rules.h"
 #include "storage/store.h"
 
 namespace pgqrs::storage::enginestore {
@@ -71,6 +72,9 @@ QueueRow ToQueueRow(const Row& row);
 
 // NOT_FOUND names the queue.
 absl::StatusOr<QueueRow> FindQueue(Transaction& txn, const std::string& name);
+// FindQueue for the queue calls: a workflow's trigger queue is FAILED_PRECONDITION
+// (storage/rules.h, TriggerQueueRefused).
+absl::StatusOr<QueueRow> FindPlainQueue(Transaction& txn, const std::string& name);
 absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id);
 
 // Takes `count` ids from sequence `sequence`; returns the first.
@@ -80,8 +84,6 @@ absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t coun
 
 MessageState StateOf(const Row& m, int32_t max_read_count, int64_t now);
 Message ToMessage(const Row& m, const std::string& queue, int32_t max_read_count, int64_t now);
-
-int64_t NewLeaseToken();
 
 // A named consumer must belong to the queue (or be an admin) and be ready or polling. It
 // becomes polling and its heartbeat is refreshed.
@@ -174,6 +176,8 @@ class EngineStore final : public Store {
   absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(const std::string& queue,
                                                              std::span<const Lease> leases,
                                                              absl::Duration timeout) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> ReturnLeases(const std::string& queue,
+                                                         std::span<const Lease> leases) override;
   absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,
                                                    std::span<const int64_t> ids) override;
   absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue, int64_t after_id,
@@ -228,7 +232,9 @@ class EngineStore final : public Store {
   // The lease calls share this shape: check each lease, then let `edit` change the message
   // of each valid one in place. An empty `edit` deletes those messages instead.
   using LeaseEdit = std::function<void(const QueueRow&, Row& message, int64_t now)>;
-  absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(const std::string& queue,
+  // `trigger` says whether a workflow's trigger queue is allowed (storage/rules.h).
+  absl::StatusOr<std::vector<LeaseOutcome>> ApplyToLeases(TriggerQueue trigger,
+                                                          const std::string& queue,
                                                           std::span<const Lease> leases,
                                                           const LeaseEdit& edit);
 

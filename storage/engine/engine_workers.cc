@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/engine/engine_store_impl.h"
 #include "storage/engine/tables.h"
 #include "storage/rules.h"
@@ -81,6 +82,7 @@ absl::Status StoreRegistration(Transaction& txn, const WorkerRegistration& reg, 
 }  // namespace
 
 absl::StatusOr<WorkerInfo> EngineStore::RegisterWorker(const WorkerRegistration& reg) {
+  PGQRS_RETURN_IF_ERROR(CheckRegistrationText(reg));
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     std::optional<int64_t> queue_id;

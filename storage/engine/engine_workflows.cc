@@ -176,6 +176,7 @@ absl::StatusOr<std::optional<StepRow>> LoadStep(Transaction& txn, int64_t run_id
 }
 
 absl::StatusOr<WorkflowInfo> EngineStore::CreateWorkflow(const WorkflowOptions& options) {
+  PGQRS_RETURN_IF_ERROR(CheckText("name", options.name));
   WorkflowInfo info;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(std::optional<Row> existing, WorkflowByName(txn, options.name));
@@ -239,6 +240,7 @@ absl::StatusOr<StartRunResult> EngineStore::StartRun(const NewRun& run) {
   if (run.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
     return absl::InvalidArgumentError("idempotency_key: longer than 255 bytes");
   }
+  PGQRS_RETURN_IF_ERROR(CheckText("idempotency_key", run.idempotency_key));
   StartRunResult result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkflowRow w, FindWorkflow(txn, run.workflow));

@@ -29,6 +29,7 @@ inline constexpr char kMessagesDedup[] = "pgqrs_messages_dedup";
 inline constexpr char kMessagesArchived[] = "pgqrs_messages_archived";
 inline constexpr char kMessagesProducer[] = "pgqrs_messages_producer";
 inline constexpr char kWorkflowsByName[] = "pgqrs_workflows_name";
+inline constexpr char kWorkflowsByQueue[] = "pgqrs_workflows_queue";
 inline constexpr char kRunsByKey[] = "pgqrs_workflow_runs_key";
 inline constexpr char kRunsByMessage[] = "pgqrs_workflow_runs_message";
 inline constexpr char kStepsByRun[] = "pgqrs_workflow_steps_run";

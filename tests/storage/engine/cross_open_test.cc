@@ -87,7 +87,10 @@ std::vector<std::string> DescribeSchema(const std::string& path) {
        SqliteRows(path,
                   "SELECT sql FROM sqlite_schema WHERE type = 'index' AND sql LIKE '%WHERE%' "
                   "ORDER BY name")) {
-    out.push_back("partial " + row.substr(row.find("WHERE")));
+    // The engine quotes every identifier it writes; sqlite keeps the script's text.
+    std::string where = row.substr(row.find("WHERE"));
+    std::erase(where, '"');
+    out.push_back("partial " + where);
   }
   for (const std::string& row : SqliteRows(
            path, "SELECT version, name, checksum FROM pgqrs_schema_migrations ORDER BY version")) {
