@@ -170,6 +170,17 @@ TEST_CASE("a completed step begun again as not completed is a lost step", "[chec
   CHECK(Rules(forgotten) == std::vector<std::string>{"lost_step"});
 }
 
+TEST_CASE("outputs compare as JSON values, as a store may re-serialise them", "[checker]") {
+  History history = GoodHistory();
+  history[8] = Complete(20, R"({"a":1,"b":"x"})");
+  history[9] = Begin(30, "COMPLETED", R"({"b": "x", "a": 1})");
+  history.back() = FinalRun("SUCCEEDED", "COMPLETED", R"({"b": "x", "a": 1})");
+  CHECK(Rules(history).empty());
+
+  history.back() = FinalRun("SUCCEEDED", "COMPLETED", R"({"b": "y", "a": 1})");
+  CHECK(Rules(history) == std::vector<std::string>{"lost_step"});
+}
+
 TEST_CASE("a side effect after the step's completion is caught", "[checker]") {
   History history = GoodHistory();
   history.push_back(Effect(40, "out-b"));
