@@ -1,5 +1,6 @@
 #include "tools/faultcheck/drain.h"
 
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -31,14 +32,15 @@ absl::Status Retry(const std::string& what, Call&& call) {
       absl::StrCat(what, ": ", CodeName(status.error_code()), ": ", status.error_message()));
 }
 
-absl::StatusOr<bool> QueueEmpty(Stubs& stubs) {
+// Messages of the queue not yet settled (pending, delayed or in flight).
+absl::StatusOr<int64_t> Unsettled(Stubs& stubs) {
   v1::QueueStatsRequest request;
   request.set_queue(kQueue);
   v1::QueueStats stats;
   PGQRS_RETURN_IF_ERROR(Retry("QueueStats", [&](grpc::ClientContext* ctx) {
     return stubs.queues->QueueStats(ctx, request, &stats);
   }));
-  return stats.pending() + stats.delayed() + stats.in_flight() == 0;
+  return stats.pending() + stats.delayed() + stats.in_flight();
 }
 
 absl::StatusOr<bool> RunsFinished(Stubs& stubs) {
@@ -128,15 +130,23 @@ absl::Status RecordRun(Stubs& stubs, int64_t id, HistoryWriter* history) {
 
 }  // namespace
 
-absl::Status WaitDrained(const std::shared_ptr<grpc::Channel>& channel, absl::Time deadline) {
+absl::Status WaitDrained(const std::shared_ptr<grpc::Channel>& channel, absl::Duration patience) {
   Stubs stubs(channel);
+  int64_t fewest = std::numeric_limits<int64_t>::max();
+  absl::Time deadline = absl::Now() + patience;
   while (absl::Now() < deadline) {
-    PGQRS_ASSIGN_OR_RETURN(bool queue_empty, QueueEmpty(stubs));
+    PGQRS_ASSIGN_OR_RETURN(int64_t unsettled, Unsettled(stubs));
     PGQRS_ASSIGN_OR_RETURN(bool runs_finished, RunsFinished(stubs));
-    if (queue_empty && runs_finished) return absl::OkStatus();
+    if (unsettled == 0 && runs_finished) return absl::OkStatus();
+    if (unsettled < fewest) {
+      fewest = unsettled;
+      deadline = absl::Now() + patience;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return absl::DeadlineExceededError("the queue and the runs did not drain in time");
+  return absl::DeadlineExceededError(absl::StrCat("the drain made no progress for ",
+                                                  absl::FormatDuration(patience), " (", fewest,
+                                                  " messages unsettled, or runs unfinished)"));
 }
 
 absl::Status RecordFinalStates(const std::shared_ptr<grpc::Channel>& channel,

@@ -13,8 +13,9 @@
 namespace pgqrs::faultcheck {
 
 // Polls until the queue has nothing pending, delayed or in flight and no run is queued,
-// running, paused or cancelling. DEADLINE_EXCEEDED at `deadline`.
-absl::Status WaitDrained(const std::shared_ptr<grpc::Channel>& channel, absl::Time deadline);
+// running, paused or cancelling. DEADLINE_EXCEEDED when the count of unsettled messages has
+// not fallen for `patience`.
+absl::Status WaitDrained(const std::shared_ptr<grpc::Channel>& channel, absl::Duration patience);
 
 // Appends a "final_message" event (id, state: ARCHIVED, DEAD, ... or MISSING) for every
 // message id and a "final_run" event (run, status, steps by name with status and output) for

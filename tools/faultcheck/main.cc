@@ -39,7 +39,7 @@ ABSL_FLAG(int, consumers, 3, "consumer threads");
 ABSL_FLAG(int, workflow_workers, 2, "workflow worker threads (0: no workflows)");
 ABSL_FLAG(int, cancel_percent, 10, "share of calls cut short while cancel faults are on");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(90),
-          "longest wait for everything to be delivered after the faults");
+          "after the faults, longest drain time without progress before giving up");
 ABSL_FLAG(int64_t, clock_margin_ms, 10, "margin under visible_at for the lease check");
 ABSL_FLAG(std::string, check, "", "only check this history file, run nothing");
 

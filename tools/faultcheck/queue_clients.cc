@@ -38,10 +38,29 @@ void Settle(Caller& caller, const v1::Message& message, bool nack) {
   caller.Record(std::move(event));
 }
 
+// Messages of `queue` not yet settled (pending, delayed or in flight); -1 when unknown.
+int64_t Backlog(Caller& caller, const std::string& queue) {
+  v1::QueueStatsRequest request;
+  request.set_queue(queue);
+  v1::QueueStats stats;
+  grpc::Status status = caller.RunUnrecorded([&](Stubs& stubs, grpc::ClientContext* ctx) {
+    return stubs.queues->QueueStats(ctx, request, &stats);
+  });
+  return status.ok() ? stats.pending() + stats.delayed() + stats.in_flight() : -1;
+}
+
+// Flow control: new work waits while `queue` holds more than `limit` unsettled messages, so
+// the backlog stays small enough to drain after the faults however slow the machine is.
+void WaitForBacklogBelow(Caller& caller, const std::atomic<Phase>& phase, const std::string& queue,
+                         int64_t limit) {
+  while (phase == Phase::kFaults && Backlog(caller, queue) > limit) Sleep(100);
+}
+
 }  // namespace
 
 void RunProducer(Caller& caller, const std::atomic<Phase>& phase) {
   for (int batch = 0; phase == Phase::kFaults; ++batch) {
+    if (batch % 20 == 0) WaitForBacklogBelow(caller, phase, kQueue, kMaxMessageBacklog);
     v1::EnqueueRequest request;
     request.set_queue(kQueue);
     int count = 1 + static_cast<int>(caller.Pick(3));
@@ -92,6 +111,7 @@ void RunConsumer(Caller& caller, const std::atomic<Phase>& phase, const Workload
 
 void RunStarter(Caller& caller, const std::atomic<Phase>& phase) {
   for (int n = 0; phase == Phase::kFaults; ++n) {
+    if (n % 5 == 0) WaitForBacklogBelow(caller, phase, kWorkflow, kMaxRunBacklog);
     v1::StartRunRequest request;
     request.set_workflow(kWorkflow);
     request.set_input_json(absl::StrCat(R"({"n":)", n, "}"));

@@ -40,7 +40,7 @@ std::vector<Violation> Exercise(const RunOptions& o, std::vector<DaemonProcess*>
   note(injected);
   std::cerr << "faultcheck: faults over, draining\n";
   workload.BeginDrain();
-  if (injected.ok()) note(WaitDrained(reader, absl::Now() + o.drain_timeout));
+  if (injected.ok()) note(WaitDrained(reader, o.drain_timeout));
   workload.Stop();
   if (injected.ok()) note(RecordFinalStates(reader, history));
   return errors;

@@ -20,7 +20,7 @@ struct RunOptions {
   std::string history_path;
   int daemons = 1;
   absl::Duration duration = absl::Seconds(30);
-  absl::Duration drain_timeout = absl::Seconds(90);
+  absl::Duration drain_timeout = absl::Seconds(90);  // without progress
   uint64_t seed = 1;
   int64_t clock_margin_us = 10'000;
   std::set<std::string> required_faults;  // every enabled kind, "cancel" included

@@ -21,6 +21,9 @@ class Caller;
 inline constexpr char kQueue[] = "faultcheck";
 inline constexpr char kWorkflow[] = "faultcheck_flow";
 inline constexpr int kMaxReadCount = 5;
+// Producers and the starter wait while more messages (runs) than this are unsettled.
+inline constexpr int64_t kMaxMessageBacklog = 300;
+inline constexpr int64_t kMaxRunBacklog = 30;
 
 // kFaults: the full workload while faults are injected. kDrain: no new work, and no
 // cancelling, nacking or stalling, so everything left is delivered. kStop: threads return.
