@@ -1,5 +1,5 @@
 // The faults faultcheck injects on the server side, one at a time, each recorded in the
-// history as an "fault" event spanning the outage:
+// history as a "fault" event spanning the outage:
 //   kill        SIGKILL a daemon, then restart it on the same data and port;
 //   pause       SIGSTOP a daemon for longer than a lease, then SIGCONT it;
 //   pg_restart  restart PostgreSQL (tools/pg/cluster.sh restart-pg: immediate shutdown).
