@@ -1,10 +1,9 @@
 // pgqrsd: the pgqrs queue server daemon.
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
 #include <cstdio>
-
-#include <spdlog/spdlog.h>
 
 #include "server/config.h"
 #include "server/logging.h"
@@ -12,11 +11,12 @@
 #include "storage/dsn.h"
 
 int main(int argc, char** argv) {
-  // SIGTERM/SIGINT are taken by sigwait below, never by a handler on a random thread.
+  // SIGTERM/SIGINT/SIGHUP are taken by sigwait below, never by a handler on a random thread.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<pgqrs::server::Config> config = pgqrs::server::LoadConfig(argc, argv);
@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   pgqrs::server::SetUpLogging(config->log_level, config->log_format);
+  if (!pgqrs::server::ListensOnLoopback(*config)) {
+    spdlog::warn("--insecure_listen: serving plaintext on {}, reachable from other hosts",
+                 config->listen);
+  }
 
   auto server = pgqrs::server::Server::Start(*config);
   if (!server.ok()) {
@@ -37,7 +41,14 @@ int main(int argc, char** argv) {
   sd_notify(0, "READY=1");
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    absl::Status reloaded = (*server)->ReloadTokens();
+    if (reloaded.ok()) {
+      spdlog::info("SIGHUP: reloaded the tokens file");
+    } else {
+      spdlog::error("SIGHUP: kept the tokens in force: {}", reloaded.ToString());
+    }
+  }
   spdlog::info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   sd_notify(0, "STOPPING=1");
   (*server)->Shutdown();

@@ -10,8 +10,12 @@
 
 #include "absl/status/statusor.h"
 #include "server/admin_service.h"
+#include "server/auth.h"
+#include "server/call_guard.h"
 #include "server/config.h"
 #include "server/executor.h"
+#include "server/guarded_services.h"
+#include "server/limits.h"
 #include "server/queue_service.h"
 #include "server/reapers.h"
 #include "server/waiters.h"
@@ -37,7 +41,13 @@ class Server {
   // flight get up to config.shutdown_grace, then reapers stop and storage closes.
   void Shutdown();
 
+  // Reads the tokens file again (SIGHUP); on error the tokens in force stay. OK without
+  // authentication.
+  absl::Status ReloadTokens();
+
  private:
+  // Builds the guard and the guarded services gRPC serves; REQUIRES the services.
+  absl::Status StartGuard();
   explicit Server(const Config& config) : config_(config) {}
 
   const Config config_;
@@ -48,6 +58,13 @@ class Server {
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<WorkflowServiceImpl> workflow_service_;
+  std::unique_ptr<Authorizer> authorizer_;  // null when authentication is off
+  std::unique_ptr<LongPollLimiter> long_polls_;
+  std::unique_ptr<CallGuard> guard_;
+  std::unique_ptr<GuardedQueueService> guarded_queues_;
+  std::unique_ptr<GuardedWorkerService> guarded_workers_;
+  std::unique_ptr<GuardedAdminService> guarded_admin_;
+  std::unique_ptr<GuardedWorkflowService> guarded_workflows_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<Reapers> reapers_;
   int port_ = 0;

@@ -76,8 +76,21 @@ TEST_CASE("a bad flag value is a start-up error naming the flag", "[integration]
   CHECK(err.find("hunter2") == std::string::npos);
 }
 
+TEST_CASE("a non-loopback listen address needs --insecure_listen", "[integration]") {
+  std::string err;
+  std::string pgqrsd = Runfile("server/pgqrsd") + " --dsn=sqlite::memory:";
+  CHECK(RunCommand(pgqrsd + " --listen=0.0.0.0:0", &err).first == 2);
+  CHECK(err.find("--insecure_listen") != std::string::npos);
+  CHECK(RunCommand(pgqrsd + " --listen=[::]:0", &err).first == 2);
+  // With the flag it serves, and says so; a loopback address needs nothing.
+  RunCommand("timeout 2 " + pgqrsd + " --listen=0.0.0.0:0 --insecure_listen", &err);
+  CHECK(err.find("--insecure_listen: serving plaintext on 0.0.0.0:0") != std::string::npos);
+  RunCommand("timeout 2 " + pgqrsd + " --listen=[::1]:0", &err);
+  CHECK(err.find("listening on [::1]:") != std::string::npos);
+}
+
 TEST_CASE("the example flag file in deploy/ is accepted", "[integration]") {
-  // The example listens on 0.0.0.0:7468 and a system path; override both for the test.
+  // The example listens on 127.0.0.1:7468 and a system path; override both for the test.
   Daemon daemon({"--flagfile=" + Runfile("deploy/pgqrsd.flags"),
                  "--dsn=sqlite://" + TempPath("flagfile.db"), "--listen=127.0.0.1:0"});
   Client client(daemon);
