@@ -43,6 +43,12 @@ ABSL_FLAG(int64_t, shutdown_grace_ms, 10000,
 ABSL_FLAG(bool, migrate, true, "apply storage migrations at start-up");
 ABSL_FLAG(std::string, auth_tokens_file, "",
           "file of API token hashes, names, roles and name globs; empty: no authentication");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC listener; enables TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA that client certificates must chain to; set: mutual TLS is required");
+ABSL_FLAG(int64_t, tls_reload_interval_s, 60,
+          "how often the TLS files are re-read, so renewed certificates apply without restart");
 ABSL_FLAG(bool, insecure_listen, false,
           "allow a non-loopback --listen address without TLS and authentication");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
@@ -77,6 +83,10 @@ constexpr const char* kEnvFlags[] = {
     "shutdown_grace_ms",
     "migrate",
     "auth_tokens_file",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+    "tls_reload_interval_s",
     "insecure_listen",
     "log_level",
     "log_format",
@@ -151,6 +161,7 @@ absl::Status CheckAll(const Config& c) {
             absl::ToInt64Milliseconds(c.visibility_reaper_interval)},
            {"archive_retention_ms", absl::ToInt64Milliseconds(c.archive_retention)},
            {"shutdown_grace_ms", absl::ToInt64Milliseconds(c.shutdown_grace)},
+           {"tls_reload_interval_s", absl::ToInt64Seconds(c.tls.reload_interval)},
        }) {
     absl::Status s = Positive(flag, value);
     if (!s.ok()) return s;
@@ -162,11 +173,18 @@ absl::Status CheckAll(const Config& c) {
   if (c.listen.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("--listen=", c.listen, ": expected HOST:PORT"));
   }
-  if (!ListensOnLoopback(c) && !c.insecure_listen) {
+  if (c.tls.cert.empty() != c.tls.key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (!c.tls.client_ca.empty() && c.tls.cert.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca needs --tls_cert and --tls_key");
+  }
+  bool protected_listener = !c.tls.cert.empty() && !c.auth_tokens_file.empty();
+  if (!ListensOnLoopback(c) && !protected_listener && !c.insecure_listen) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--listen=", c.listen,
-        ": a non-loopback address is refused without TLS; pass --insecure_listen to accept "
-        "plaintext"));
+        ": a non-loopback address needs TLS (--tls_cert, --tls_key) and --auth_tokens_file; "
+        "--insecure_listen accepts the risk"));
   }
   absl::Status s = OneOf("log_level", c.log_level, {"trace", "debug", "info", "warn", "error"});
   if (!s.ok()) return s;
@@ -214,6 +232,10 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   c.migrate = absl::GetFlag(FLAGS_migrate);
   c.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   c.insecure_listen = absl::GetFlag(FLAGS_insecure_listen);
+  c.tls.cert = absl::GetFlag(FLAGS_tls_cert);
+  c.tls.key = absl::GetFlag(FLAGS_tls_key);
+  c.tls.client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  c.tls.reload_interval = absl::Seconds(absl::GetFlag(FLAGS_tls_reload_interval_s));
   c.log_level = absl::GetFlag(FLAGS_log_level);
   c.log_format = absl::GetFlag(FLAGS_log_format);
   absl::Status status = CheckAll(c);

@@ -29,6 +29,14 @@ struct Limits {
   int32_t max_long_polls = 10000;
 };
 
+// TLS of the gRPC listener (tls.h); an empty cert means plaintext.
+struct TlsConfig {
+  std::string cert;
+  std::string key;
+  std::string client_ca;  // set: clients must present a certificate it signed (mTLS)
+  absl::Duration reload_interval = absl::Seconds(60);
+};
+
 struct Config {
   std::string listen = "127.0.0.1:7468";
   std::string dsn = "sqlite://./pgqrs.db";
@@ -45,6 +53,7 @@ struct Config {
   bool migrate = true;
   // Tokens file (tokens.h); empty means authentication is off.
   std::string auth_tokens_file;
+  TlsConfig tls;
   // Allows a non-loopback --listen without TLS and authentication.
   bool insecure_listen = false;
   std::string log_level = "info";

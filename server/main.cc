@@ -25,9 +25,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   pgqrs::server::SetUpLogging(config->log_level, config->log_format);
-  if (!pgqrs::server::ListensOnLoopback(*config)) {
-    spdlog::warn("--insecure_listen: serving plaintext on {}, reachable from other hosts",
-                 config->listen);
+  if (!pgqrs::server::ListensOnLoopback(*config) &&
+      (config->tls.cert.empty() || config->auth_tokens_file.empty())) {
+    spdlog::warn("--insecure_listen: serving on {} without {}, reachable from other hosts",
+                 config->listen, config->tls.cert.empty() ? "TLS" : "authentication");
   }
 
   auto server = pgqrs::server::Server::Start(*config);

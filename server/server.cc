@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "server/tls.h"
 #include "storage/dsn.h"
 #include "storage/open_store.h"
 
@@ -53,7 +54,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &s->port_);
+  PGQRS_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                         ListenerCredentials(config.tls));
+  builder.AddListeningPort(config.listen, credentials, &s->port_);
   ApplyTransportLimits(config.limits, builder);
   builder.SetMaxSendMessageSize(MaxResponseBytes(config.limits));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
