@@ -49,6 +49,10 @@ ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA that client certificates must chain to; set: mutual TLS is required");
 ABSL_FLAG(int64_t, tls_reload_interval_s, 60,
           "how often the TLS files are re-read, so renewed certificates apply without restart");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT serving Prometheus metrics at /metrics; empty: off");
+ABSL_FLAG(int32_t, metrics_max_queues, 100,
+          "queues with their own metric series; the rest are summed under queue=\"_other\"");
 ABSL_FLAG(bool, insecure_listen, false,
           "allow a non-loopback --listen address without TLS and authentication");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
@@ -87,6 +91,8 @@ constexpr const char* kEnvFlags[] = {
     "tls_key",
     "tls_client_ca",
     "tls_reload_interval_s",
+    "metrics_listen",
+    "metrics_max_queues",
     "insecure_listen",
     "log_level",
     "log_format",
@@ -162,6 +168,7 @@ absl::Status CheckAll(const Config& c) {
            {"archive_retention_ms", absl::ToInt64Milliseconds(c.archive_retention)},
            {"shutdown_grace_ms", absl::ToInt64Milliseconds(c.shutdown_grace)},
            {"tls_reload_interval_s", absl::ToInt64Seconds(c.tls.reload_interval)},
+           {"metrics_max_queues", c.metrics_max_queues},
        }) {
     absl::Status s = Positive(flag, value);
     if (!s.ok()) return s;
@@ -232,6 +239,8 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   c.migrate = absl::GetFlag(FLAGS_migrate);
   c.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   c.insecure_listen = absl::GetFlag(FLAGS_insecure_listen);
+  c.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  c.metrics_max_queues = absl::GetFlag(FLAGS_metrics_max_queues);
   c.tls.cert = absl::GetFlag(FLAGS_tls_cert);
   c.tls.key = absl::GetFlag(FLAGS_tls_key);
   c.tls.client_ca = absl::GetFlag(FLAGS_tls_client_ca);

@@ -54,6 +54,9 @@ struct Config {
   // Tokens file (tokens.h); empty means authentication is off.
   std::string auth_tokens_file;
   TlsConfig tls;
+  // Prometheus /metrics address (HOST:PORT); empty: no metrics endpoint.
+  std::string metrics_listen;
+  int32_t metrics_max_queues = 100;
   // Allows a non-loopback --listen without TLS and authentication.
   bool insecure_listen = false;
   std::string log_level = "info";

@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
   std::string host = config->listen.substr(0, config->listen.rfind(':'));
   spdlog::info("pgqrsd {} listening on {}:{}, storage {}", pgqrs::server::kServerVersion, host,
                (*server)->port(), pgqrs::storage::RedactDsn(config->dsn));
+  if ((*server)->metrics_port() != 0) {
+    std::string metrics_host = config->metrics_listen.substr(0, config->metrics_listen.rfind(':'));
+    spdlog::info("metrics on http://{}:{}/metrics", metrics_host, (*server)->metrics_port());
+  }
   sd_notify(0, "READY=1");
 
   int signal_number = 0;

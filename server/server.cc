@@ -60,6 +60,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   ApplyTransportLimits(config.limits, builder);
   builder.SetMaxSendMessageSize(MaxResponseBytes(config.limits));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  s->metrics_ = std::make_unique<Metrics>();
+  interceptors.push_back(s->metrics_->RpcRecorder());
   interceptors.push_back(s->guard_->CallEndReporter());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(s->guarded_queues_.get());
@@ -70,7 +72,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   if (!s->grpc_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
   }
-  s->reapers_ = std::make_unique<Reapers>(*s->store_, *s->waiters_, s->config_);
+  if (!config.metrics_listen.empty()) {
+    MetricSources sources{*s->store_, *s->executor_, *s->long_polls_, config.metrics_max_queues};
+    PGQRS_ASSIGN_OR_RETURN(s->metrics_port_, s->metrics_->Serve(config.metrics_listen, sources));
+  }
+  s->reapers_ = std::make_unique<Reapers>(*s->store_, *s->waiters_, s->config_, *s->metrics_);
   return s;
 }
 

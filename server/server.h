@@ -16,6 +16,7 @@
 #include "server/executor.h"
 #include "server/guarded_services.h"
 #include "server/limits.h"
+#include "server/metrics.h"
 #include "server/queue_service.h"
 #include "server/reapers.h"
 #include "server/waiters.h"
@@ -36,6 +37,8 @@ class Server {
 
   // The port actually bound (useful with a :0 listen address).
   int port() const { return port_; }
+  // The port of the metrics endpoint, or 0 when there is none.
+  int metrics_port() const { return metrics_port_; }
 
   // Graceful stop: parked long-polls answer at once, new calls are refused, calls in
   // flight get up to config.shutdown_grace, then reapers stop and storage closes.
@@ -65,9 +68,11 @@ class Server {
   std::unique_ptr<GuardedWorkerService> guarded_workers_;
   std::unique_ptr<GuardedAdminService> guarded_admin_;
   std::unique_ptr<GuardedWorkflowService> guarded_workflows_;
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<Reapers> reapers_;
   int port_ = 0;
+  int metrics_port_ = 0;
   bool stopped_ = false;
 };
 
