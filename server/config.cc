@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <cstdlib>
+#include <fstream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -40,6 +41,8 @@ ABSL_FLAG(int64_t, archive_retention_ms, 7 * 24 * 3600 * 1000LL,
           "acked (archived) messages are deleted after this long");
 ABSL_FLAG(int64_t, shutdown_grace_ms, 10000,
           "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
+ABSL_FLAG(int64_t, health_check_interval_ms, 1000,
+          "how often the store is probed for the grpc.health.v1 status");
 ABSL_FLAG(bool, migrate, true, "apply storage migrations at start-up");
 ABSL_FLAG(std::string, auth_tokens_file, "",
           "file of API token hashes, names, roles and name globs; empty: no authentication");
@@ -85,6 +88,7 @@ constexpr const char* kEnvFlags[] = {
     "visibility_reaper_interval_ms",
     "archive_retention_ms",
     "shutdown_grace_ms",
+    "health_check_interval_ms",
     "migrate",
     "auth_tokens_file",
     "tls_cert",
@@ -167,6 +171,7 @@ absl::Status CheckAll(const Config& c) {
             absl::ToInt64Milliseconds(c.visibility_reaper_interval)},
            {"archive_retention_ms", absl::ToInt64Milliseconds(c.archive_retention)},
            {"shutdown_grace_ms", absl::ToInt64Milliseconds(c.shutdown_grace)},
+           {"health_check_interval_ms", absl::ToInt64Milliseconds(c.health_check_interval)},
            {"tls_reload_interval_s", absl::ToInt64Seconds(c.tls.reload_interval)},
            {"metrics_max_queues", c.metrics_max_queues},
        }) {
@@ -199,6 +204,23 @@ absl::Status CheckAll(const Config& c) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> LogLevelInFlagfiles(const std::vector<std::string>& flagfiles) {
+  constexpr std::string_view kPrefix = "--log_level=";
+  std::string level;
+  for (const std::string& path : flagfiles) {
+    std::ifstream in(path);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(kPrefix, 0) == 0) level = line.substr(kPrefix.size());
+    }
+  }
+  if (level.empty()) return level;
+  absl::Status valid = OneOf("log_level", level, {"trace", "debug", "info", "warn", "error"});
+  if (!valid.ok()) return valid;
+  return level;
+}
 
 bool ListensOnLoopback(const Config& config) { return IsLoopback(ListenHost(config.listen)); }
 
@@ -236,6 +258,7 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   c.visibility_reaper_interval = Ms(absl::GetFlag(FLAGS_visibility_reaper_interval_ms));
   c.archive_retention = Ms(absl::GetFlag(FLAGS_archive_retention_ms));
   c.shutdown_grace = Ms(absl::GetFlag(FLAGS_shutdown_grace_ms));
+  c.health_check_interval = Ms(absl::GetFlag(FLAGS_health_check_interval_ms));
   c.migrate = absl::GetFlag(FLAGS_migrate);
   c.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   c.insecure_listen = absl::GetFlag(FLAGS_insecure_listen);
@@ -247,6 +270,9 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   c.tls.reload_interval = absl::Seconds(absl::GetFlag(FLAGS_tls_reload_interval_s));
   c.log_level = absl::GetFlag(FLAGS_log_level);
   c.log_format = absl::GetFlag(FLAGS_log_format);
+  for (const std::string& arg : merged) {
+    if (arg.rfind("--flagfile=", 0) == 0) c.flagfiles.push_back(arg.substr(11));
+  }
   absl::Status status = CheckAll(c);
   if (!status.ok()) return status;
   return c;

@@ -50,6 +50,7 @@ struct Config {
   absl::Duration visibility_reaper_interval = absl::Seconds(1);
   absl::Duration archive_retention = absl::Hours(24 * 7);
   absl::Duration shutdown_grace = absl::Seconds(10);
+  absl::Duration health_check_interval = absl::Seconds(1);
   bool migrate = true;
   // Tokens file (tokens.h); empty means authentication is off.
   std::string auth_tokens_file;
@@ -61,10 +62,16 @@ struct Config {
   bool insecure_listen = false;
   std::string log_level = "info";
   std::string log_format = "text";
+  // The --flagfile files given, so SIGHUP can re-read the log level from them.
+  std::vector<std::string> flagfiles;
 };
 
 // True when the --listen host is a loopback address (127.0.0.0/8, ::1, localhost).
 bool ListensOnLoopback(const Config& config);
+
+// The last valid --log_level=LEVEL line in `flagfiles` as they read now, or "" when they
+// set none. An unreadable file or an invalid level is an error naming it.
+absl::StatusOr<std::string> LogLevelInFlagfiles(const std::vector<std::string>& flagfiles);
 
 // Parses argv (after merging PGQRS_* environment variables) into a Config. Exits with
 // usage on --help. Returns INVALID_ARGUMENT naming the flag for a bad value; positional

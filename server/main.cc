@@ -10,6 +10,28 @@
 #include "server/server.h"
 #include "storage/dsn.h"
 
+namespace {
+
+// SIGHUP: the tokens file and the log level (from the --flagfile files) are read again;
+// what cannot be read stays as it was.
+void Reload(pgqrs::server::Server& server, const pgqrs::server::Config& config) {
+  absl::Status tokens = server.ReloadTokens();
+  if (tokens.ok()) {
+    spdlog::info("SIGHUP: reloaded the tokens file");
+  } else {
+    spdlog::error("SIGHUP: kept the tokens in force: {}", tokens.ToString());
+  }
+  absl::StatusOr<std::string> level = pgqrs::server::LogLevelInFlagfiles(config.flagfiles);
+  if (!level.ok()) {
+    spdlog::error("SIGHUP: kept the log level: {}", level.status().ToString());
+  } else if (!level->empty()) {
+    spdlog::warn("SIGHUP: log level {}", *level);  // before a stricter level hides it
+    pgqrs::server::SetLogLevel(*level);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   // SIGTERM/SIGINT/SIGHUP are taken by sigwait below, never by a handler on a random thread.
   sigset_t signals;
@@ -47,12 +69,7 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    absl::Status reloaded = (*server)->ReloadTokens();
-    if (reloaded.ok()) {
-      spdlog::info("SIGHUP: reloaded the tokens file");
-    } else {
-      spdlog::error("SIGHUP: kept the tokens in force: {}", reloaded.ToString());
-    }
+    Reload(**server, *config);
   }
   spdlog::info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   sd_notify(0, "STOPPING=1");

@@ -76,6 +76,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
     MetricSources sources{*s->store_, *s->executor_, *s->long_polls_, config.metrics_max_queues};
     PGQRS_ASSIGN_OR_RETURN(s->metrics_port_, s->metrics_->Serve(config.metrics_listen, sources));
   }
+  storage::Store* store = s->store_.get();
+  s->health_ = std::make_unique<HealthMonitor>(
+      *s->grpc_->GetHealthCheckService(), [store] { return store->ListQueues("", 1).status(); },
+      config.health_check_interval);
   s->reapers_ = std::make_unique<Reapers>(*s->store_, *s->waiters_, s->config_, *s->metrics_);
   return s;
 }
@@ -106,6 +110,7 @@ absl::Status Server::ReloadTokens() {
 void Server::Shutdown() {
   if (stopped_) return;
   stopped_ = true;
+  if (health_) health_->Drain();
   waiters_->Shutdown();
   grpc_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
   reapers_.reset();

@@ -15,6 +15,7 @@
 #include "server/config.h"
 #include "server/executor.h"
 #include "server/guarded_services.h"
+#include "server/health.h"
 #include "server/limits.h"
 #include "server/metrics.h"
 #include "server/queue_service.h"
@@ -40,8 +41,9 @@ class Server {
   // The port of the metrics endpoint, or 0 when there is none.
   int metrics_port() const { return metrics_port_; }
 
-  // Graceful stop: parked long-polls answer at once, new calls are refused, calls in
-  // flight get up to config.shutdown_grace, then reapers stop and storage closes.
+  // Graceful stop: health turns NOT_SERVING, parked long-polls answer at once, new calls
+  // are refused, calls in flight get up to config.shutdown_grace, then reapers stop and
+  // storage closes.
   void Shutdown();
 
   // Reads the tokens file again (SIGHUP); on error the tokens in force stay. OK without
@@ -71,6 +73,7 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<Reapers> reapers_;
+  std::unique_ptr<HealthMonitor> health_;
   int port_ = 0;
   int metrics_port_ = 0;
   bool stopped_ = false;
