@@ -203,8 +203,9 @@ std::string FlagUsage(const FlagSpec& flag) {
 constexpr char kGlobalHelp[] =
     "Global flags (anywhere on the line):\n"
     "  --server HOST:PORT  server address (env PGQRS_SERVER, default 127.0.0.1:7468)\n"
-    "  --token-file PATH   file holding the API token (or env PGQRS_TOKEN); --token\n"
-    "                      is refused, it would show the secret to other users\n"
+    "  --token-file PATH   file holding the API token (env PGQRS_TOKEN_FILE, or the\n"
+    "                      token itself in env PGQRS_TOKEN); --token is refused, it\n"
+    "                      would show the secret to other users\n"
     "  --tls-ca PEM        use TLS, trusting this CA (env PGQRS_TLS_CA)\n"
     "  --tls-cert PEM      client certificate for mTLS (env PGQRS_TLS_CERT)\n"
     "  --tls-key PEM       its private key (env PGQRS_TLS_KEY)\n"
