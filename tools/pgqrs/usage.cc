@@ -171,7 +171,7 @@ std::vector<CommandSpec> AdminCommands() {
       {{"admin", "token", "create"},
        {"NAME"},
        {Required(Str("role", "ROLES", "comma list of admin, producer, consumer, worker, reader")),
-        Required(Str("queues", "GLOBS", "comma list of queue/workflow name globs, e.g. 'orders.*'"))},
+        Required(Str("queues", "GLOBS", "comma list of queue and workflow name globs"))},
        "make a new API token (offline): prints it once and its tokens-file line",
        s},
       {{"admin", "reclaim"},
