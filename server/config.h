@@ -19,6 +19,22 @@ struct Limits {
   absl::Duration max_visibility_timeout = absl::Hours(12);
   absl::Duration max_delay = absl::Hours(24 * 7);
   int32_t max_page_size = 1000;
+  // Transport limits against abuse: bytes of one request (gRPC refuses larger ones before
+  // they are parsed), bytes of all requests in flight, streams per connection, and calls
+  // parked in a long-poll per connection and in total.
+  int64_t max_request_bytes = 16 << 20;
+  int64_t max_inflight_bytes = 256 << 20;
+  int32_t max_streams_per_connection = 2000;
+  int32_t max_long_polls_per_connection = 1000;
+  int32_t max_long_polls = 10000;
+};
+
+// TLS of the gRPC listener (tls.h); an empty cert means plaintext.
+struct TlsConfig {
+  std::string cert;
+  std::string key;
+  std::string client_ca;  // set: clients must present a certificate it signed (mTLS)
+  absl::Duration reload_interval = absl::Seconds(60);
 };
 
 struct Config {
@@ -34,10 +50,28 @@ struct Config {
   absl::Duration visibility_reaper_interval = absl::Seconds(1);
   absl::Duration archive_retention = absl::Hours(24 * 7);
   absl::Duration shutdown_grace = absl::Seconds(10);
+  absl::Duration health_check_interval = absl::Seconds(1);
   bool migrate = true;
+  // Tokens file (tokens.h); empty means authentication is off.
+  std::string auth_tokens_file;
+  TlsConfig tls;
+  // Prometheus /metrics address (HOST:PORT); empty: no metrics endpoint.
+  std::string metrics_listen;
+  int32_t metrics_max_queues = 100;
+  // Allows a non-loopback --listen without TLS and authentication.
+  bool insecure_listen = false;
   std::string log_level = "info";
   std::string log_format = "text";
+  // The --flagfile files given, so SIGHUP can re-read the log level from them.
+  std::vector<std::string> flagfiles;
 };
+
+// True when the --listen host is a loopback address (127.0.0.0/8, ::1, localhost).
+bool ListensOnLoopback(const Config& config);
+
+// The last valid --log_level=LEVEL line in `flagfiles` as they read now, or "" when they
+// set none. An unreadable file or an invalid level is an error naming it.
+absl::StatusOr<std::string> LogLevelInFlagfiles(const std::vector<std::string>& flagfiles);
 
 // Parses argv (after merging PGQRS_* environment variables) into a Config. Exits with
 // usage on --help. Returns INVALID_ARGUMENT naming the flag for a bad value; positional

@@ -21,6 +21,11 @@ bool Executor::Submit(std::function<void()> task) {
   return true;
 }
 
+size_t Executor::queued() {
+  absl::MutexLock lock(&mu_);
+  return tasks_.size();
+}
+
 void Executor::Loop() {
   while (true) {
     std::function<void()> task;

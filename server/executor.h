@@ -28,6 +28,8 @@ class Executor {
   [[nodiscard]] bool Submit(std::function<void()> task);
 
   int threads() const { return static_cast<int>(threads_.size()); }
+  // Tasks accepted and not yet started.
+  size_t queued();
 
  private:
   void Loop();

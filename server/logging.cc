@@ -43,6 +43,10 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
 
 }  // namespace
 
+void SetLogLevel(const std::string& level) {
+  spdlog::default_logger()->set_level(spdlog::level::from_str(level));
+}
+
 void SetUpLogging(const std::string& level, const std::string& format) {
   auto logger = std::make_shared<spdlog::logger>(
       "pgqrsd", std::make_shared<spdlog::sinks::stderr_sink_mt>());

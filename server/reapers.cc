@@ -8,8 +8,13 @@ void WakeReleased(WaiterRegistry& waiters, const storage::ReclaimReport& report)
   for (const std::string& queue : report.queues_with_released) waiters.NotifyAll(queue);
 }
 
-Reapers::Reapers(storage::Store& store, WaiterRegistry& waiters, const Config& config)
-    : store_(store), waiters_(waiters), config_(config), thread_([this] { Loop(); }) {}
+Reapers::Reapers(storage::Store& store, WaiterRegistry& waiters, const Config& config,
+                 Metrics& metrics)
+    : store_(store),
+      waiters_(waiters),
+      config_(config),
+      metrics_(metrics),
+      thread_([this] { Loop(); }) {}
 
 Reapers::~Reapers() {
   {
@@ -41,12 +46,15 @@ void Reapers::Loop() {
 }
 
 void Reapers::ReapHeartbeats() {
+  absl::Time start = absl::Now();
   absl::StatusOr<storage::ReclaimReport> report =
       store_.ReclaimWorkers("", config_.worker_timeout);
+  metrics_.ReaperPass("heartbeat", absl::Now() - start, report.status());
   if (!report.ok()) {
     spdlog::warn("heartbeat reaper: {}", report.status().ToString());
     return;
   }
+  metrics_.WorkersReclaimed(report->workers_stopped);
   if (report->workers_stopped > 0) {
     spdlog::info("heartbeat reaper: stopped {} silent workers, released {} messages",
                  report->workers_stopped, report->messages_released);
@@ -55,11 +63,14 @@ void Reapers::ReapHeartbeats() {
 }
 
 void Reapers::ReapVisibility() {
+  absl::Time start = absl::Now();
   absl::StatusOr<storage::ReapReport> report = store_.ReapMessages(config_.archive_retention);
+  metrics_.ReaperPass("visibility", absl::Now() - start, report.status());
   if (!report.ok()) {
     spdlog::warn("visibility reaper: {}", report.status().ToString());
     return;
   }
+  metrics_.LeasesReaped(report->leases_expired, report->dead_lettered);
   if (report->leases_expired > 0 || report->archived_deleted > 0) {
     spdlog::debug("visibility reaper: {} leases expired ({} dead-lettered), {} archived deleted",
                   report->leases_expired, report->dead_lettered, report->archived_deleted);

@@ -13,6 +13,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "server/config.h"
+#include "server/metrics.h"
 #include "server/waiters.h"
 #include "storage/store.h"
 
@@ -21,7 +22,8 @@ namespace pgqrs::server {
 class Reapers {
  public:
   // Starts the reaper thread.
-  Reapers(storage::Store& store, WaiterRegistry& waiters, const Config& config);
+  Reapers(storage::Store& store, WaiterRegistry& waiters, const Config& config,
+          Metrics& metrics);
   Reapers(const Reapers&) = delete;
   Reapers& operator=(const Reapers&) = delete;
   // Stops the thread; a pass in progress finishes first.
@@ -35,6 +37,7 @@ class Reapers {
   storage::Store& store_;
   WaiterRegistry& waiters_;
   const Config& config_;
+  Metrics& metrics_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -10,7 +10,7 @@ PACKAGES=(
   bazel-bootstrap protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
   libabsl-dev libpq-dev libsqlite3-dev sqlite3 liburing-dev libspdlog-dev catch2 pkg-config
   libssl-dev nlohmann-json3-dev libsystemd-dev postgresql pgbouncer clang libclang-rt-14-dev
-  python3 python3-grpcio python3-grpc-tools beanstalkd
+  python3 python3-grpcio python3-grpc-tools beanstalkd prometheus-cpp-dev openssl curl
 )
 
 install_missing() {

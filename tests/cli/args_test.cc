@@ -66,7 +66,7 @@ TEST_CASE("parser accepts flags anywhere after the command words", "[cli][args]"
     CHECK(inv->globals.server == "db:1");
     CHECK(inv->globals.output == "json");
     CHECK(inv->globals.timeout_ms == 5);
-    CHECK_FALSE(inv->globals.token.has_value());
+    CHECK_FALSE(inv->globals.token_file.has_value());
   }
 }
 

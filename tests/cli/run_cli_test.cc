@@ -7,10 +7,12 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "proto/pgqrs/v1/queue.grpc.pb.h"
+#include "server/tokens.h"
 #include "tools/pgqrs/dispatch.h"
 
 namespace pgqrs::cli {
@@ -162,16 +164,59 @@ TEST_CASE("a failed receipt is printed and makes the exit status 1", "[cli][run]
   CHECK(server.Run({"ack", "q", "good"}).code == 0);
 }
 
-TEST_CASE("the token comes from --token or PGQRS_TOKEN and is sent as a bearer", "[cli][run]") {
+TEST_CASE("the token comes from --token-file or PGQRS_TOKEN and is sent as a bearer",
+          "[cli][run]") {
   FakeServer server;
   REQUIRE(server.Run({"queue", "create", "a"}).code == 0);
   CHECK(server.queues.last_token.empty());
   REQUIRE(server.Run({"queue", "create", "a"}, {{"PGQRS_TOKEN", "env-secret"}}).code == 0);
   CHECK(server.queues.last_token == "Bearer env-secret");
-  const Result r =
-      server.Run({"queue", "create", "a", "--token=flag-secret"}, {{"PGQRS_TOKEN", "env-secret"}});
-  CHECK(server.queues.last_token == "Bearer flag-secret");
+
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/token";
+  std::ofstream(path) << "  file-secret \n";
+  const Result r = server.Run({"queue", "create", "a", "--token-file=" + path},
+                              {{"PGQRS_TOKEN", "env-secret"}});
+  CHECK(r.code == 0);
+  CHECK(server.queues.last_token == "Bearer file-secret");
   CHECK(r.out.find("secret") == std::string::npos);
+
+  std::ofstream(path) << "\n";
+  const Result empty = server.Run({"queue", "create", "a", "--token-file=" + path});
+  CHECK(empty.code == 1);
+  CHECK(empty.err.find("is empty") != std::string::npos);
+}
+
+TEST_CASE("a token on the command line is refused without echoing it", "[cli][run]") {
+  FakeServer server;
+  server.queues.last_token = "unchanged";
+  const Result r = server.Run({"queue", "create", "a", "--token=flag-secret"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--token-file") != std::string::npos);
+  CHECK(r.err.find("flag-secret") == std::string::npos);
+  CHECK(server.queues.last_token == "unchanged");  // nothing was sent
+}
+
+TEST_CASE("admin token create prints a token once and its tokens-file line", "[cli][run]") {
+  FakeServer server;
+  const Result r =
+      server.Run({"--output=json", "admin", "token", "create", "ci", "--role=producer,reader",
+                  "--queues=orders.*,audit"});
+  REQUIRE(r.code == 0);
+  nlohmann::json created = nlohmann::json::parse(r.out);
+  const std::string token = created["token"];
+  const std::string line = created["tokens_file_line"];
+  CHECK(line.find(token) == std::string::npos);
+  // The line is one the daemon accepts, and it matches the printed token.
+  absl::StatusOr<pgqrs::server::TokenTable> table = pgqrs::server::TokenTable::Parse(line);
+  REQUIRE(table.ok());
+  const pgqrs::server::TokenEntry* entry = table->Find(token);
+  REQUIRE(entry != nullptr);
+  CHECK(entry->name == "ci");
+  CHECK(pgqrs::server::RoleNames(entry->roles) == "producer,reader");
+  CHECK(entry->AllowsName("orders.x"));
+  CHECK(entry->AllowsName("audit"));
+
+  CHECK(server.Run({"admin", "token", "create", "ci", "--role=boss", "--queues=*"}).code == 2);
 }
 
 TEST_CASE("usage errors exit 2 with the command's synopsis, help exits 0", "[cli][run]") {

@@ -51,6 +51,7 @@ TEST_CASE("the command table holds every command of the issue exactly once", "[c
                                           "admin stats",
                                           "admin info",
                                           "admin migrate",
+                                          "admin token create",
                                           "admin reclaim"};
   CHECK(names == expected);
 }

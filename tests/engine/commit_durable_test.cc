@@ -80,6 +80,7 @@ class GatedBackend : public IoBackend {
     return std::unique_ptr<File>(new GatedFile(std::move(*f), gate));
   }
   absl::Status Remove(const std::string& path) override { return sim_->Remove(path); }
+  absl::Status SyncDirectory(const std::string& dir) override { return sim_->SyncDirectory(dir); }
   bool Exists(const std::string& path) override { return sim_->Exists(path); }
 
  private:

@@ -78,13 +78,33 @@ TEST_CASE("a bad flag value is a start-up error naming the flag", "[integration]
   CHECK(err.find("hunter2") == std::string::npos);
 }
 
+TEST_CASE("a non-loopback listen address needs --insecure_listen", "[integration]") {
+  std::string err;
+  std::string pgqrsd = Runfile("server/pgqrsd") + " --dsn=sqlite::memory:";
+  CHECK(RunCommand(pgqrsd + " --listen=0.0.0.0:0", &err).first == 2);
+  CHECK(err.find("--insecure_listen") != std::string::npos);
+  CHECK(RunCommand(pgqrsd + " --listen=[::]:0", &err).first == 2);
+  // With the flag it serves, and says so; a loopback address needs nothing.
+  RunCommand("timeout 2 " + pgqrsd + " --listen=0.0.0.0:0 --insecure_listen", &err);
+  CHECK(err.find("--insecure_listen: serving on 0.0.0.0:0 without TLS") != std::string::npos);
+  RunCommand("timeout 2 " + pgqrsd + " --listen=[::1]:0", &err);
+  CHECK(err.find("listening on [::1]:") != std::string::npos);
+}
+
 TEST_CASE("the example flag file in deploy/ is accepted", "[integration]") {
-  // The example listens on 0.0.0.0:7468 and a system path; override both for the test.
-  Daemon daemon({"--flagfile=" + Runfile("deploy/pgqrsd.flags"), DsnFlag("flagfile.db"),
-                 "--listen=127.0.0.1:0"});
-  Client client(daemon);
-  client.CreateQueue("q");
+  // The example serves TLS with tokens on 0.0.0.0:7468 from system paths; the test keeps
+  // every flag and points the paths at files of its own.
+  std::string dir = TempPath("deploy");
+  REQUIRE(RunCommand("mkdir -p " + dir + " && " + Runfile("tests/integration/make_certs.sh") +
+                     " " + dir + " server").first == 0);
+  std::string tokens = dir + "/tokens";
+  REQUIRE(RunCommand("touch " + tokens).first == 0);
+  Daemon daemon({"--flagfile=" + Runfile("deploy/pgqrsd.flags"),
+                 DsnFlag("flagfile.db"), "--listen=127.0.0.1:0",
+                 "--tls_cert=" + dir + "/server-cert.pem", "--tls_key=" + dir + "/server-key.pem",
+                 "--auth_tokens_file=" + tokens});
   CHECK(daemon.Log().find(R"("level":"info")") != std::string::npos);  // JSON logs
+  CHECK(daemon.Log().find("authentication is off") == std::string::npos);
 }
 
 // Each bad request must fail with `code` and leave the queue empty.

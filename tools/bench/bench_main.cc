@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
+#include "engine/base/status_macros.h"
 #include "tools/bench/beanstalk_target.h"
 #include "tools/bench/flags.h"
 #include "tools/bench/grpc_targets.h"
@@ -23,6 +24,11 @@ ABSL_FLAG(int32_t, priorities, 0,
 ABSL_FLAG(int32_t, daemon_pid, 0, "pid of the daemon, to report its CPU, threads and RSS");
 ABSL_FLAG(int32_t, parked, 10000, "longpoll: Dequeue calls kept parked (N)");
 ABSL_FLAG(int32_t, wakes, 200, "longpoll: enqueue-and-wake rounds measured");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding pgqrsd's API token (else env PGQRS_TOKEN; never on the command line)");
+ABSL_FLAG(std::string, tls_ca, "", "use TLS, trusting this PEM CA");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate (mTLS)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 
 namespace pgqrs::bench {
 namespace {
@@ -32,13 +38,24 @@ constexpr char kUsage[] =
     "Scenarios: enqueue, lifecycle, drain (any target); longpoll (pgqrs only).\n"
     "Output: one JSON line on stdout, a table on stderr.";
 
+absl::StatusOr<client::ClientIdentity> IdentityFromFlags() {
+  client::ClientFiles files{absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tls_ca),
+                            absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key)};
+  return client::LoadClientIdentity(files, [](const std::string& name) {
+    const char* value = std::getenv(name.c_str());
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+  });
+}
+
 absl::StatusOr<RunResult> Run(const WorkloadOptions& options) {
   const std::string target = absl::GetFlag(FLAGS_target);
   const std::string server = absl::GetFlag(FLAGS_server);
+  PGQRS_ASSIGN_OR_RETURN(client::ClientIdentity identity, IdentityFromFlags());
   if (options.scenario == Scenario::kLongPoll) {
     if (target != "pgqrs") return absl::InvalidArgumentError("longpoll needs --target=pgqrs");
     LongPollOptions lp;
     lp.server = server;
+    lp.identity = identity;
     lp.parked = absl::GetFlag(FLAGS_parked);
     lp.wakes = absl::GetFlag(FLAGS_wakes);
     int channels = absl::GetFlag(FLAGS_channels);
@@ -46,8 +63,8 @@ absl::StatusOr<RunResult> Run(const WorkloadOptions& options) {
     lp.daemon_pid = absl::GetFlag(FLAGS_daemon_pid);
     return RunLongPoll(lp, options);
   }
-  GrpcTargetOptions grpc_options{server, absl::GetFlag(FLAGS_channels), absl::GetFlag(FLAGS_queue),
-                                 absl::GetFlag(FLAGS_priorities)};
+  GrpcTargetOptions grpc_options{server, identity, absl::GetFlag(FLAGS_channels),
+                                 absl::GetFlag(FLAGS_queue), absl::GetFlag(FLAGS_priorities)};
   std::unique_ptr<Target> t;
   if (target == "pgqrs") {
     t = NewPgqrsTarget(grpc_options);

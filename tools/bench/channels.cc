@@ -2,12 +2,13 @@
 
 namespace pgqrs::bench {
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& server, int index) {
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& server,
+                                          const client::ClientIdentity& identity, int index) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("pgqrs.bench.connection", index);  // a distinct key: a distinct connection
   args.SetMaxReceiveMessageSize(-1);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  return client::NewClientChannel(server, identity, args);
 }
 
 absl::Status ToAbsl(const grpc::Status& status) {

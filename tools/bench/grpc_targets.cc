@@ -27,12 +27,12 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration wait) {
 class ChannelPool {
  public:
   explicit ChannelPool(const GrpcTargetOptions& options) : options_(options) {
-    for (int i = 0; i < options.channels; ++i) fixed_.push_back(NewChannel(options.server, i));
+    for (int i = 0; i < options.channels; ++i) fixed_.push_back(NewChannel(options.server, options.identity, i));
   }
 
   std::shared_ptr<grpc::Channel> Next() {
     int n = next_.fetch_add(1);
-    if (fixed_.empty()) return NewChannel(options_.server, n);
+    if (fixed_.empty()) return NewChannel(options_.server, options_.identity, n);
     return fixed_[n % fixed_.size()];
   }
 

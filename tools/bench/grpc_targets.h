@@ -10,11 +10,13 @@
 #include <string>
 
 #include "tools/bench/target.h"
+#include "tools/client/channel.h"
 
 namespace pgqrs::bench {
 
 struct GrpcTargetOptions {
   std::string server;  // HOST:PORT
+  client::ClientIdentity identity;
   // Distinct TCP connections the sessions share round-robin; 0 means one per session.
   int channels = 0;
   // The queue to use (created if missing, deleted by Teardown when it was created).

@@ -30,7 +30,7 @@ class Parker {
  public:
   Parker(const LongPollOptions& options, std::string queue) : options_(options), queue_(queue) {
     for (int i = 0; i < std::max(1, options.channels); ++i) {
-      stubs_.push_back(v1::QueueService::NewStub(NewChannel(options.server, 1000 + i)));
+      stubs_.push_back(v1::QueueService::NewStub(NewChannel(options.server, options.identity, 1000 + i)));
     }
   }
 
@@ -210,7 +210,7 @@ absl::StatusOr<RunResult> RunLongPoll(const LongPollOptions& o, const WorkloadOp
   result.latency_name = "wake";
   std::string queue =
       absl::StrCat("bench-longpoll-", getpid(), "-", absl::ToUnixMillis(absl::Now()));
-  auto stub = v1::QueueService::NewStub(NewChannel(o.server, 0));
+  auto stub = v1::QueueService::NewStub(NewChannel(o.server, o.identity, 0));
   PGQRS_RETURN_IF_ERROR(CreateQueue(*stub, queue));
   Progress progress(workload.progress);
   nlohmann::json idle = Observe(o.daemon_pid);

@@ -13,11 +13,13 @@
 #include "absl/status/statusor.h"
 #include "tools/bench/options.h"
 #include "tools/bench/report.h"
+#include "tools/client/channel.h"
 
 namespace pgqrs::bench {
 
 struct LongPollOptions {
   std::string server;                       // pgqrsd's HOST:PORT
+  client::ClientIdentity identity;          // TLS and token
   int parked = 10000;                       // N: calls kept parked
   int wakes = 200;                          // enqueue-and-wake rounds measured
   int channels = 8;                         // TCP connections the parked calls spread over

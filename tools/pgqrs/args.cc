@@ -37,6 +37,10 @@ const std::vector<FlagSpec>& GlobalFlagSpecs() {
   static const auto* const kFlags = new std::vector<FlagSpec>{
       {"server", FlagKind::kString, "HOST:PORT", ""},
       {"token", FlagKind::kString, "TOKEN", ""},
+      {"token-file", FlagKind::kString, "PATH", ""},
+      {"tls-ca", FlagKind::kString, "PEM", ""},
+      {"tls-cert", FlagKind::kString, "PEM", ""},
+      {"tls-key", FlagKind::kString, "PEM", ""},
       {"timeout-ms", FlagKind::kInt, "MS", ""},
       {"output", FlagKind::kString, "FORMAT", ""},
   };
@@ -177,8 +181,18 @@ absl::Status Parser::StoreGlobal(const FlagSpec& spec, std::string value) {
     g.output = std::move(value);
   } else if (spec.name == "server") {
     g.server = std::move(value);
+  } else if (spec.name == "token-file") {
+    g.token_file = std::move(value);
+  } else if (spec.name == "tls-ca") {
+    g.tls_ca = std::move(value);
+  } else if (spec.name == "tls-cert") {
+    g.tls_cert = std::move(value);
+  } else if (spec.name == "tls-key") {
+    g.tls_key = std::move(value);
   } else {
-    g.token = std::move(value);
+    // A secret in argv is visible to every user (ps, /proc) and lands in shell history.
+    return UsageError(
+        "--token is refused: it would expose the token; use --token-file=PATH or PGQRS_TOKEN");
   }
   return absl::OkStatus();
 }

@@ -51,7 +51,10 @@ struct CommandSpec {
 // Flags understood by every command.
 struct GlobalFlags {
   std::optional<std::string> server;  // --server=HOST:PORT
-  std::optional<std::string> token;   // --token=TOKEN
+  std::optional<std::string> token_file;  // --token-file=PATH (--token itself is refused)
+  std::optional<std::string> tls_ca;      // --tls-ca=PEM: use TLS, trusting this CA
+  std::optional<std::string> tls_cert;    // --tls-cert=PEM: client certificate (mTLS)
+  std::optional<std::string> tls_key;     // --tls-key=PEM: its private key
   std::optional<int64_t> timeout_ms;  // --timeout-ms=N
   std::optional<std::string> output;  // --output=table|json
 };

@@ -24,5 +24,7 @@ absl::Status RunWorkerCommand(const Invocation& inv, Connection& conn, Printer& 
 absl::Status RunWorkflowCommand(const Invocation& inv, Connection& conn, Printer& out);
 // admin verify|stats|info|migrate|reclaim
 absl::Status RunAdminCommand(const Invocation& inv, Connection& conn, Printer& out);
+// admin token create: offline, needs no connection
+absl::Status RunTokenCreate(const Invocation& inv, Printer& out);
 
 }  // namespace pgqrs::cli

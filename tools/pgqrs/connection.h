@@ -18,19 +18,22 @@
 #include "proto/pgqrs/v1/queue.grpc.pb.h"
 #include "proto/pgqrs/v1/worker.grpc.pb.h"
 #include "proto/pgqrs/v1/workflow.grpc.pb.h"
+#include "tools/client/channel.h"
 #include "tools/pgqrs/args.h"
 
 namespace pgqrs::cli {
 
 struct ConnectionOptions {
-  std::string server;      // HOST:PORT
-  std::string token;       // sent as "authorization: Bearer <token>" when non-empty
-  int64_t timeout_ms = 0;  // deadline of each call
+  std::string server;               // HOST:PORT
+  client::ClientIdentity identity;  // TLS or plaintext, and the token sent with every call
+  int64_t timeout_ms = 0;           // deadline of each call
 };
 
-// Fills ConnectionOptions from the global flags, then `getenv` (PGQRS_SERVER, PGQRS_TOKEN),
-// then the defaults. `getenv` returns nullopt for unset variables.
-ConnectionOptions ResolveConnectionOptions(
+// Fills ConnectionOptions from the global flags, then `getenv` (PGQRS_SERVER,
+// PGQRS_TOKEN_FILE, PGQRS_TOKEN, PGQRS_TLS_CA, PGQRS_TLS_CERT, PGQRS_TLS_KEY), then the
+// defaults. `getenv` returns nullopt for unset variables. An unreadable or empty file is
+// an error that names the file, never its content.
+absl::StatusOr<ConnectionOptions> ResolveConnectionOptions(
     const GlobalFlags& flags,
     const std::function<std::optional<std::string>(const std::string&)>& getenv);
 

@@ -1,6 +1,7 @@
 #include "tools/pgqrs/dispatch.h"
 
 #include "absl/status/status.h"
+#include "engine/base/status_macros.h"
 #include "tools/pgqrs/commands.h"
 #include "tools/pgqrs/connection.h"
 #include "tools/pgqrs/errors.h"
@@ -43,6 +44,16 @@ absl::Status RunCommand(const Invocation& inv, Connection& conn, Printer& out) {
   return RunMessageCommand(inv, conn, out);
 }
 
+// Runs a command: offline ones without a connection, the rest over one.
+absl::Status RunWithConnection(const Invocation& inv, const EnvLookup& getenv, Printer& out) {
+  if (inv.command == std::vector<std::string>{"admin", "token", "create"}) {
+    return RunTokenCreate(inv, out);
+  }
+  PGQRS_ASSIGN_OR_RETURN(ConnectionOptions options, ResolveConnectionOptions(inv.globals, getenv));
+  Connection conn(std::move(options));
+  return RunCommand(inv, conn, out);
+}
+
 }  // namespace
 
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
@@ -61,9 +72,8 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     out << UsageText(CommandTable(), inv->command);
     return kExitOk;
   }
-  Connection conn(ResolveConnectionOptions(inv->globals, getenv));
   Printer printer(inv->globals.output == "json" ? OutputFormat::kJson : OutputFormat::kTable, out);
-  const absl::Status status = RunCommand(*inv, conn, printer);
+  const absl::Status status = RunWithConnection(*inv, getenv, printer);
   out.flush();
   if (!status.ok()) {
     err << FormatError(status) << "\n";

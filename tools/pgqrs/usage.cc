@@ -168,6 +168,12 @@ std::vector<CommandSpec> AdminCommands() {
       {{"admin", "stats"}, {}, {}, "system-wide counts", s},
       {{"admin", "info"}, {}, {}, "server version, backend and capabilities", s},
       {{"admin", "migrate"}, {}, {}, "apply pending schema migrations", s},
+      {{"admin", "token", "create"},
+       {"NAME"},
+       {Required(Str("role", "ROLES", "comma list of admin, producer, consumer, worker, reader")),
+        Required(Str("queues", "GLOBS", "comma list of queue and workflow name globs"))},
+       "make a new API token (offline): prints it once and its tokens-file line",
+       s},
       {{"admin", "reclaim"},
        {},
        {Str("queue", "QUEUE", "only this queue (default: all)"),
@@ -197,7 +203,12 @@ std::string FlagUsage(const FlagSpec& flag) {
 constexpr char kGlobalHelp[] =
     "Global flags (anywhere on the line):\n"
     "  --server HOST:PORT  server address (env PGQRS_SERVER, default 127.0.0.1:7468)\n"
-    "  --token TOKEN       bearer token (env PGQRS_TOKEN)\n"
+    "  --token-file PATH   file holding the API token (env PGQRS_TOKEN_FILE, or the\n"
+    "                      token itself in env PGQRS_TOKEN); --token is refused, it\n"
+    "                      would show the secret to other users\n"
+    "  --tls-ca PEM        use TLS, trusting this CA (env PGQRS_TLS_CA)\n"
+    "  --tls-cert PEM      client certificate for mTLS (env PGQRS_TLS_CERT)\n"
+    "  --tls-key PEM       its private key (env PGQRS_TLS_KEY)\n"
     "  --timeout-ms MS     deadline per call (default 30000; recv adds --wait-ms)\n"
     "  --output FORMAT     table (default) or json: one object per line, proto field names\n"
     "  --help, -h          show help; also `pgqrs help [COMMAND]`\n";

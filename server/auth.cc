@@ -1,0 +1,69 @@
+#include "server/auth.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace pgqrs::server {
+namespace {
+
+constexpr absl::string_view kBearer = "Bearer ";
+
+// The token of `authorization: Bearer <token>`, or nullopt.
+std::optional<absl::string_view> BearerToken(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return std::nullopt;
+  absl::string_view value(it->second.data(), it->second.size());
+  if (!absl::StartsWith(value, kBearer) || value.size() == kBearer.size()) return std::nullopt;
+  return value.substr(kBearer.size());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Load(const std::string& path) {
+  absl::StatusOr<TokenTable> table = TokenTable::Load(path);
+  if (!table.ok()) return table.status();
+  return std::unique_ptr<Authorizer>(
+      new Authorizer(path, std::make_shared<const TokenTable>(*std::move(table))));
+}
+
+absl::Status Authorizer::Reload() {
+  absl::StatusOr<TokenTable> table = TokenTable::Load(path_);
+  if (!table.ok()) return table.status();
+  absl::MutexLock lock(&mu_);
+  table_ = std::make_shared<const TokenTable>(*std::move(table));
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const TokenTable> Authorizer::table() {
+  absl::MutexLock lock(&mu_);
+  return table_;
+}
+
+absl::StatusOr<std::string> Authorizer::Check(const grpc::ServerContextBase& context,
+                                              absl::string_view method, const AccessRule& rule,
+                                              const std::optional<std::string>& target) {
+  std::optional<absl::string_view> token = BearerToken(context);
+  if (!token) {
+    return absl::UnauthenticatedError("missing token: send \"authorization: Bearer <token>\"");
+  }
+  std::shared_ptr<const TokenTable> tokens = table();
+  const TokenEntry* entry = tokens->Find(*token);
+  if (entry == nullptr) return absl::UnauthenticatedError("unknown token");
+  bool role_ok = (entry->roles & RoleBit(Role::kAdmin)) || (entry->roles & rule.roles);
+  if (!role_ok) {
+    std::string needed = RoleNames(rule.roles | RoleBit(Role::kAdmin));
+    return absl::PermissionDeniedError(absl::StrCat("token \"", entry->name, "\" may not call ",
+                                                    method, " (needs one of: ", needed, ")"));
+  }
+  bool name_ok =
+      !target || (target->empty() ? entry->AllowsEveryName() : entry->AllowsName(*target));
+  if (!name_ok) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "token \"", entry->name, "\" may not use ",
+        target->empty() ? std::string("every name") : absl::StrCat("\"", *target, "\"")));
+  }
+  return entry->name;
+}
+
+}  // namespace pgqrs::server

@@ -1,0 +1,51 @@
+// Authentication and authorization of calls with API tokens (tokens.h).
+//
+// A call presents its token as gRPC metadata `authorization: Bearer <token>`. A missing or
+// unknown token is UNAUTHENTICATED; a token whose roles or name patterns do not allow the
+// call (access_rules.h) is PERMISSION_DENIED. Messages name the token's name, never the
+// secret.
+//
+// Thread safety: all methods may be called from any thread; Reload swaps the table
+// atomically for later calls.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "server/access_rules.h"
+#include "server/tokens.h"
+
+namespace pgqrs::server {
+
+class Authorizer {
+ public:
+  // Loads the tokens file at `path`; an unreadable or malformed file is an error.
+  static absl::StatusOr<std::unique_ptr<Authorizer>> Load(const std::string& path);
+
+  // Reads the tokens file again. On error the previous table stays in force.
+  absl::Status Reload();
+
+  // Returns the name of the call's token when `rule` allows it on `target` (the name the
+  // call targets, if the rule has one).
+  absl::StatusOr<std::string> Check(const grpc::ServerContextBase& context,
+                                    absl::string_view method, const AccessRule& rule,
+                                    const std::optional<std::string>& target);
+
+ private:
+  Authorizer(std::string path, std::shared_ptr<const TokenTable> table)
+      : path_(std::move(path)), table_(std::move(table)) {}
+
+  std::shared_ptr<const TokenTable> table();
+
+  const std::string path_;
+  absl::Mutex mu_;
+  std::shared_ptr<const TokenTable> table_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace pgqrs::server

@@ -1,0 +1,49 @@
+#include "server/limits.h"
+
+#include <grpcpp/resource_quota.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace pgqrs::server {
+
+void ApplyTransportLimits(const Limits& limits, grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_request_bytes));
+  grpc::ResourceQuota quota("pgqrsd-requests");
+  quota.Resize(static_cast<size_t>(limits.max_inflight_bytes));
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_streams_per_connection);
+}
+
+absl::Status LongPollLimiter::Admit(const void* call, const std::string& peer) {
+  absl::MutexLock lock(&mu_);
+  if (static_cast<int>(holders_.size()) >= total_limit_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many parked long-polls on the server (--max_long_polls=", total_limit_, ")"));
+  }
+  int& mine = per_peer_[peer];
+  if (mine >= per_connection_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("too many parked long-polls on this connection "
+                     "(--max_long_polls_per_connection=",
+                     per_connection_, ")"));
+  }
+  ++mine;
+  holders_.emplace(call, peer);
+  return absl::OkStatus();
+}
+
+void LongPollLimiter::Release(const void* call) {
+  absl::MutexLock lock(&mu_);
+  auto holder = holders_.find(call);
+  if (holder == holders_.end()) return;
+  auto peer = per_peer_.find(holder->second);
+  if (--peer->second == 0) per_peer_.erase(peer);
+  holders_.erase(holder);
+}
+
+int LongPollLimiter::parked() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(holders_.size());
+}
+
+}  // namespace pgqrs::server

@@ -1,0 +1,284 @@
+#include "server/metrics.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/gauge.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "proto/pgqrs/v1/queue.pb.h"
+#include "storage/rules.h"
+
+namespace pgqrs::server {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+  return *buckets;
+}
+
+// Codes that only storage produces in this server.
+bool IsStoreCode(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::INTERNAL ||
+         code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::DATA_LOSS;
+}
+
+// Reads the store and the process at each scrape into a fresh registry, so series of
+// deleted queues vanish with them.
+class ScrapeCollector : public prometheus::Collectable {
+ public:
+  ScrapeCollector(MetricSources sources, Metrics& metrics) : sources_(sources), metrics_(metrics) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    prometheus::Registry registry;
+    BuildGauge()
+        .Name("pgqrs_executor_queue_depth")
+        .Help("Calls waiting for a storage thread")
+        .Register(registry)
+        .Add({})
+        .Set(static_cast<double>(sources_.executor.queued()));
+    BuildGauge()
+        .Name("pgqrs_long_polls_parked")
+        .Help("Long-poll calls admitted and not yet answered")
+        .Register(registry)
+        .Add({})
+        .Set(sources_.long_polls.parked());
+    AddQueues(registry);
+    AddWorkers(registry);
+    AddRuns(registry);
+    return registry.Collect();
+  }
+
+ private:
+  void AddQueues(prometheus::Registry& registry) const {
+    auto& messages = BuildGauge()
+                         .Name("pgqrs_queue_messages")
+                         .Help("Messages per queue and state")
+                         .Register(registry);
+    auto& oldest = BuildGauge()
+                       .Name("pgqrs_queue_oldest_pending_age_seconds")
+                       .Help("Age of the oldest visible message (max over _other)")
+                       .Register(registry);
+    auto& queues_total = BuildGauge()
+                             .Name("pgqrs_queues")
+                             .Help("Queues in the store, including those summed under _other")
+                             .Register(registry)
+                             .Add({});
+    absl::StatusOr<std::vector<storage::QueueInfo>> queues = sources_.store.ListQueues("", 100000);
+    if (!queues.ok()) {
+      metrics_.StoreError(queues.status().code());
+      return;
+    }
+    queues_total.Set(static_cast<double>(queues->size()));
+    std::map<std::string, storage::QueueCounts> by_label;
+    for (size_t i = 0; i < queues->size(); ++i) {
+      absl::StatusOr<storage::QueueCounts> counts =
+          sources_.store.GetQueueCounts((*queues)[i].name);
+      if (!counts.ok()) {
+        metrics_.StoreError(counts.status().code());
+        continue;
+      }
+      bool named = static_cast<int>(i) < sources_.max_queues;
+      storage::QueueCounts& sum = by_label[named ? (*queues)[i].name : "_other"];
+      sum.pending += counts->pending;
+      sum.delayed += counts->delayed;
+      sum.in_flight += counts->in_flight;
+      sum.dead += counts->dead;
+      sum.archived += counts->archived;
+      sum.oldest_pending_age = std::max(sum.oldest_pending_age, counts->oldest_pending_age);
+    }
+    for (const auto& [queue, c] : by_label) {
+      for (auto [state, value] : {std::pair{"pending", c.pending},
+                                  {"delayed", c.delayed},
+                                  {"in_flight", c.in_flight},
+                                  {"dead", c.dead},
+                                  {"archived", c.archived}}) {
+        messages.Add({{"queue", queue}, {"state", state}}).Set(static_cast<double>(value));
+      }
+      oldest.Add({{"queue", queue}}).Set(absl::ToDoubleSeconds(c.oldest_pending_age));
+    }
+  }
+
+  void AddWorkers(prometheus::Registry& registry) const {
+    auto& workers =
+        BuildGauge().Name("pgqrs_workers").Help("Registered workers by status").Register(registry);
+    absl::StatusOr<std::vector<storage::WorkerInfo>> all =
+        sources_.store.ListWorkers(storage::WorkerFilter());
+    if (!all.ok()) {
+      metrics_.StoreError(all.status().code());
+      return;
+    }
+    std::map<std::string, int64_t> by_status;
+    for (storage::WorkerStatus s :
+         {storage::WorkerStatus::kReady, storage::WorkerStatus::kPolling,
+          storage::WorkerStatus::kSuspended, storage::WorkerStatus::kInterrupted,
+          storage::WorkerStatus::kStopped}) {
+      by_status[storage::WorkerStatusName(s)] = 0;
+    }
+    for (const storage::WorkerInfo& w : *all) ++by_status[storage::WorkerStatusName(w.status)];
+    for (const auto& [status, n] : by_status) {
+      workers.Add({{"status", status}}).Set(static_cast<double>(n));
+    }
+  }
+
+  // Runs that are not finished, by status; each count stops at kRunCountCap.
+  void AddRuns(prometheus::Registry& registry) const {
+    constexpr int32_t kRunCountCap = 10000;
+    auto& runs = BuildGauge()
+                     .Name("pgqrs_workflow_runs")
+                     .Help("Unfinished workflow runs by status (each capped at 10000)")
+                     .Register(registry);
+    for (storage::RunStatus s : {storage::RunStatus::kQueued, storage::RunStatus::kRunning,
+                                 storage::RunStatus::kPaused, storage::RunStatus::kCancelling}) {
+      storage::RunFilter filter;
+      filter.status = s;
+      filter.limit = kRunCountCap;
+      absl::StatusOr<std::vector<storage::RunInfo>> found = sources_.store.ListRuns(filter);
+      if (!found.ok()) {
+        metrics_.StoreError(found.status().code());
+        return;
+      }
+      runs.Add({{"status", storage::RunStatusName(s)}}).Set(static_cast<double>(found->size()));
+    }
+  }
+
+  const MetricSources sources_;
+  Metrics& metrics_;
+};
+
+class RpcInterceptor : public grpc::experimental::Interceptor {
+ public:
+  RpcInterceptor(Metrics& metrics, std::string method)
+      : metrics_(metrics), method_(std::move(method)), start_(absl::Now()) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE) &&
+        method_ == kRedrive) {
+      const auto* response = static_cast<const v1::RedriveResponse*>(methods->GetSendMessage());
+      if (response != nullptr) metrics_.Redriven(response->redriven_count());
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      metrics_.RpcDone(method_, methods->GetSendStatus().error_code(), absl::Now() - start_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  static constexpr char kRedrive[] = "/pgqrs.v1.QueueService/Redrive";
+  Metrics& metrics_;
+  const std::string method_;
+  const absl::Time start_;
+};
+
+class RpcInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit RpcInterceptorFactory(Metrics& metrics) : metrics_(metrics) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new RpcInterceptor(metrics_, info->method());
+  }
+
+ private:
+  Metrics& metrics_;
+};
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      rpcs_(BuildCounter()
+                .Name("pgqrs_rpcs_total")
+                .Help("RPCs answered, by method and status code")
+                .Register(*registry_)),
+      rpc_seconds_(BuildHistogram()
+                       .Name("pgqrs_rpc_duration_seconds")
+                       .Help("RPC latency from arrival to status, by method")
+                       .Register(*registry_)),
+      reaper_runs_(BuildCounter()
+                       .Name("pgqrs_reaper_runs_total")
+                       .Help("Reaper passes by reaper and result")
+                       .Register(*registry_)),
+      reaper_seconds_(BuildHistogram()
+                          .Name("pgqrs_reaper_duration_seconds")
+                          .Help("Reaper pass duration")
+                          .Register(*registry_)),
+      leases_expired_(BuildCounter()
+                          .Name("pgqrs_leases_expired_total")
+                          .Help("Leases that ended unacknowledged (the visibility reaper)")
+                          .Register(*registry_)
+                          .Add({})),
+      dead_lettered_(BuildCounter()
+                         .Name("pgqrs_dead_letter_moves_total")
+                         .Help("Messages moved to the dead letters by the visibility reaper")
+                         .Register(*registry_)
+                         .Add({})),
+      workers_reclaimed_(BuildCounter()
+                             .Name("pgqrs_workers_reclaimed_total")
+                             .Help("Silent workers stopped by the heartbeat reaper")
+                             .Register(*registry_)
+                             .Add({})),
+      redriven_(BuildCounter()
+                    .Name("pgqrs_redriven_messages_total")
+                    .Help("Dead letters returned to pending by Redrive")
+                    .Register(*registry_)
+                    .Add({})),
+      store_errors_(BuildCounter()
+                        .Name("pgqrs_store_errors_total")
+                        .Help("Storage failures by status code")
+                        .Register(*registry_)) {}
+
+Metrics::~Metrics() = default;
+
+absl::StatusOr<int> Metrics::Serve(const std::string& listen, const MetricSources& sources) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(listen, /*num_threads=*/1);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("--metrics_listen=", listen, ": ", e.what()));
+  }
+  scrape_collector_ = std::make_shared<ScrapeCollector>(sources, *this);
+  exposer_->RegisterCollectable(registry_);
+  exposer_->RegisterCollectable(scrape_collector_);
+  return exposer_->GetListeningPorts().at(0);
+}
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> Metrics::RpcRecorder() {
+  return std::make_unique<RpcInterceptorFactory>(*this);
+}
+
+void Metrics::RpcDone(const std::string& method, grpc::StatusCode code, absl::Duration took) {
+  std::string code_name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  rpcs_.Add({{"method", method}, {"code", code_name}}).Increment();
+  rpc_seconds_.Add({{"method", method}}, LatencyBuckets()).Observe(absl::ToDoubleSeconds(took));
+  if (IsStoreCode(code)) StoreError(static_cast<absl::StatusCode>(code));
+}
+
+void Metrics::ReaperPass(const std::string& reaper, absl::Duration took,
+                         const absl::Status& status) {
+  reaper_runs_.Add({{"reaper", reaper}, {"result", status.ok() ? "ok" : "error"}}).Increment();
+  reaper_seconds_.Add({{"reaper", reaper}}, LatencyBuckets()).Observe(absl::ToDoubleSeconds(took));
+  if (!status.ok()) StoreError(status.code());
+}
+
+void Metrics::LeasesReaped(int64_t expired, int64_t dead_lettered) {
+  leases_expired_.Increment(static_cast<double>(expired));
+  dead_lettered_.Increment(static_cast<double>(dead_lettered));
+}
+
+void Metrics::WorkersReclaimed(int64_t workers) {
+  workers_reclaimed_.Increment(static_cast<double>(workers));
+}
+
+void Metrics::Redriven(int64_t messages) { redriven_.Increment(static_cast<double>(messages)); }
+
+void Metrics::StoreError(absl::StatusCode code) {
+  store_errors_.Add({{"code", absl::StatusCodeToString(code)}}).Increment();
+}
+
+}  // namespace pgqrs::server

@@ -1,0 +1,61 @@
+#include "server/tokens.h"
+
+#include <catch2/catch.hpp>
+
+namespace pgqrs::server {
+namespace {
+
+TEST_CASE("a tokens file line round-trips and finds its token", "[server][auth]") {
+  absl::StatusOr<std::string> token = NewToken();
+  REQUIRE(token.ok());
+  CHECK(token->rfind("pgqrs_", 0) == 0);
+  CHECK(token->size() == 6 + 64);
+  RoleSet roles = RoleBit(Role::kProducer) | RoleBit(Role::kReader);
+  std::string line = TokenFileLine("orders-api", HashToken(*token), roles, {"orders.*", "audit"});
+  CHECK(line.find(*token) == std::string::npos);  // only the hash is written
+  CHECK(line.find("producer,reader") != std::string::npos);
+
+  absl::StatusOr<TokenTable> table = TokenTable::Parse("# comment\n\n" + line + "\n");
+  REQUIRE(table.ok());
+  CHECK(table->size() == 1);
+  const TokenEntry* entry = table->Find(*token);
+  REQUIRE(entry != nullptr);
+  CHECK(entry->name == "orders-api");
+  CHECK(entry->roles == roles);
+  CHECK(entry->AllowsName("orders.eu"));
+  CHECK(entry->AllowsName("audit"));
+  CHECK_FALSE(entry->AllowsName("ordersX"));
+  CHECK_FALSE(entry->AllowsName("audit.x"));
+  CHECK_FALSE(entry->AllowsEveryName());
+  CHECK(table->Find(*token + "x") == nullptr);
+  CHECK(table->Find("") == nullptr);
+}
+
+TEST_CASE("two new tokens differ", "[server][auth]") { CHECK(*NewToken() != *NewToken()); }
+
+TEST_CASE("malformed tokens files are refused naming the line", "[server][auth]") {
+  std::string hash(64, 'a');
+  for (const std::string& bad : {
+           std::string("name ") + hash + " producer",                    // missing globs
+           std::string("name abc producer *"),                           // short hash
+           std::string("name ") + std::string(64, 'g') + " producer *",  // not hex
+           std::string("name ") + hash + " boss *",                      // unknown role
+           std::string("name ") + hash + " producer , ",                 // empty globs
+       }) {
+    INFO(bad);
+    absl::StatusOr<TokenTable> table = TokenTable::Parse("\n" + bad);
+    REQUIRE_FALSE(table.ok());
+    CHECK(table.status().message().find("line 2") != std::string::npos);
+  }
+}
+
+TEST_CASE("a * pattern allows every name", "[server][auth]") {
+  absl::StatusOr<TokenTable> table = TokenTable::Parse("ops " + std::string(64, '0') + " admin *");
+  REQUIRE(table.ok());
+  absl::StatusOr<RoleSet> roles = ParseRoles("admin");
+  REQUIRE(roles.ok());
+  CHECK(*roles == RoleBit(Role::kAdmin));
+}
+
+}  // namespace
+}  // namespace pgqrs::server
