@@ -152,6 +152,7 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::StartRun(grpc::CallbackServerCont
   return RunUnary(ctx, deps_.executor, [this, run = std::move(*run), resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(storage::StartRunResult started, deps_.store.StartRun(run));
     ToProto(started.run, resp);
+    resp->set_created(started.created);
     if (started.created) deps_.waiters.Notify(run.workflow, 1);
     return absl::OkStatus();
   });

@@ -161,7 +161,8 @@ class Store {
                                                                   int32_t limit) = 0;
 
   // Creates a QUEUED run and its trigger message. With an idempotency key that the
-  // workflow already has a run for, stores nothing and returns that run (created false).
+  // workflow already has a run for, stores nothing and returns that run (created false);
+  // ALREADY_EXISTS if that run was started with a different input (as a JSON value).
   virtual absl::StatusOr<StartRunResult> StartRun(const NewRun& run) = 0;
 
   // Leases the first claimable run of the workflow: QUEUED, PAUSED and due, or RUNNING

@@ -128,8 +128,10 @@ TEST_CASE("the CLI creates workflows and starts, lists, waits for and cancels ru
   REQUIRE(run.size() == 1);
   CHECK(run[0]["status"] == "RUN_STATUS_QUEUED");
   std::string id = std::to_string(run[0]["id"].get<int64_t>());
-  CHECK(cli.Json(R"(run start orders '{"order":2}' --idempotency-key k1)")[0]["id"] ==
+  CHECK(cli.Json(R"(run start orders '{"order":1}' --idempotency-key k1)")[0]["id"] ==
         run[0]["id"]);
+  CHECK(cli.Run(R"(run start orders '{"order":2}' --idempotency-key k1)").first == 1);
+  CHECK(cli.last_error.find("ALREADY_EXISTS") != std::string::npos);
   CHECK(cli.Json("run get " + id)[0]["input_json"] == R"({"order":1})");
   CHECK(cli.Json("run list --workflow orders --status queued").size() == 1);
   CHECK(cli.Json("run list --status running").empty());
@@ -141,6 +143,7 @@ TEST_CASE("the CLI creates workflows and starts, lists, waits for and cancels ru
   CHECK(cli.last_error.find("NOT_FOUND") != std::string::npos);
   CHECK(cli.Run("run start orders '{bad'").first == 2);
   CHECK(cli.Run("run list --status nope").first == 2);
+
 }
 
 }  // namespace
