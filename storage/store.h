@@ -194,6 +194,9 @@ class Store {
   virtual absl::StatusOr<RunInfo> FailRun(const RunLease& lease,
                                           const std::string& error_json) = 0;
   // Releases the lease; the run is PAUSED and claimable again after `resume_after`.
+  // Keeps the lease alive while a long step runs: visible_at = now + timeout, the lease
+  // (and receipt) unchanged. Same errors as CompleteStep.
+  virtual absl::StatusOr<RunInfo> ExtendRunLease(const RunLease& lease, absl::Duration timeout) = 0;
   virtual absl::StatusOr<RunInfo> PauseRun(const RunLease& lease,
                                            absl::Duration resume_after) = 0;
   // See the state machine. Cancelling a cancelled run returns it; a succeeded or failed

@@ -458,5 +458,21 @@ TEST_CASE("the queue calls refuse a workflow's trigger queue", "[conformance][wo
   CHECK(Ok(store->GetQueue("wf")).name == "wf");
 }
 
+TEST_CASE("ExtendRunLease keeps a live worker's run through a long step",
+          "[conformance][workflow]") {
+  auto store = NewTestStore();
+  MakeWorkflow(*store, "wf");
+  RunInfo run = Start(*store, "wf", "1");
+  RunLease lease = Claim(*store, "wf", absl::Milliseconds(300));
+  CHECK(Ok(store->ExtendRunLease(lease, absl::Seconds(30))).status == RunStatus::kRunning);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past the first lease
+  CHECK(NothingToClaim(*store, "wf"));
+  CHECK(Ok(store->CompleteRun(lease, "2")).status == RunStatus::kSucceeded);
+  CHECK(store->ExtendRunLease(lease, absl::Seconds(1)).status().code() ==
+        Code::kFailedPrecondition);
+  RunLease unknown{run.id + 1000, lease.lease};
+  CHECK(store->ExtendRunLease(unknown, absl::Seconds(1)).status().code() == Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace pgqrs::testing
