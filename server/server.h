@@ -56,9 +56,11 @@ class Server {
   explicit Server(const Config& config) : config_(config) {}
 
   const Config config_;
+  // Declared before the store so it is destroyed after it: the store's remote-wake
+  // handler (the PostgreSQL listener thread) notifies it until the store is gone.
+  std::unique_ptr<WaiterRegistry> waiters_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Executor> executor_;
-  std::unique_ptr<WaiterRegistry> waiters_;
   std::unique_ptr<QueueServiceImpl> queue_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

@@ -152,6 +152,7 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::StartRun(grpc::CallbackServerCont
   return RunUnary(ctx, deps_.executor, [this, run = std::move(*run), resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(storage::StartRunResult started, deps_.store.StartRun(run));
     ToProto(started.run, resp);
+    resp->set_created(started.created);
     if (started.created) deps_.waiters.Notify(run.workflow, 1);
     return absl::OkStatus();
   });
@@ -311,6 +312,28 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::PauseRun(grpc::CallbackServerCont
     if (after == absl::ZeroDuration()) deps_.waiters.Notify(run->workflow, 1);
     return absl::OkStatus();
   });
+}
+
+grpc::ServerUnaryReactor* WorkflowServiceImpl::ExtendRunLease(grpc::CallbackServerContext* ctx,
+                                                              const v1::ExtendRunLeaseRequest* req,
+                                                              v1::Run* resp) {
+  absl::StatusOr<storage::RunLease> lease = CheckRunLease(req->run_id(), req->receipt());
+  if (!lease.ok()) return FinishNow(ctx, lease.status());
+  absl::StatusOr<absl::Duration> timeout =
+      CheckMillis("visibility_timeout_ms", req->visibility_timeout_ms(),
+                  deps_.config.limits.max_visibility_timeout);
+  if (timeout.ok() && *timeout == absl::ZeroDuration()) {
+    timeout = absl::InvalidArgumentError("visibility_timeout_ms: must be positive");
+  }
+  if (!timeout.ok()) return FinishNow(ctx, timeout.status());
+  return RunUnary(
+      ctx, deps_.executor, [this, resp, lease = *lease, timeout = *timeout]() -> absl::Status {
+        absl::StatusOr<storage::RunInfo> run = deps_.store.ExtendRunLease(lease, timeout);
+        WakeIfCancelled(lease.run_id, run.status());
+        if (!run.ok()) return run.status();
+        ToProto(*run, resp);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::CancelRun(grpc::CallbackServerContext* ctx,

@@ -42,6 +42,9 @@ class WorkflowServiceImpl final : public v1::WorkflowService::CallbackService {
                                         v1::Run* resp) override;
   grpc::ServerUnaryReactor* FailRun(grpc::CallbackServerContext* ctx,
                                     const v1::FailRunRequest* req, v1::Run* resp) override;
+  grpc::ServerUnaryReactor* ExtendRunLease(grpc::CallbackServerContext* ctx,
+                                           const v1::ExtendRunLeaseRequest* req,
+                                           v1::Run* resp) override;
   grpc::ServerUnaryReactor* PauseRun(grpc::CallbackServerContext* ctx,
                                      const v1::PauseRunRequest* req, v1::Run* resp) override;
   grpc::ServerUnaryReactor* CancelRun(grpc::CallbackServerContext* ctx,

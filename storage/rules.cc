@@ -1,6 +1,7 @@
 #include "storage/rules.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -79,6 +80,15 @@ absl::Duration RetryBackoff(const RetryPolicy& policy, int32_t attempt) {
   d = std::min(d, policy.max_backoff);
   double cut = policy.jitter > 0 ? absl::Uniform(gen, 0.0, policy.jitter) : 0.0;
   return d * (1.0 - cut);
+}
+
+absl::Status SameRunInput(const RunInfo& existing, const NewRun& run) {
+  // Both are valid JSON here; a store may have normalised the stored text.
+  if (nlohmann::json::parse(existing.input_json) == nlohmann::json::parse(run.input_json)) {
+    return absl::OkStatus();
+  }
+  return absl::AlreadyExistsError(absl::StrCat("idempotency_key: names run ", existing.id,
+                                               ", which was started with different input"));
 }
 
 absl::Status TriggerQueueRefused(const std::string& queue) {

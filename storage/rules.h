@@ -40,6 +40,11 @@ absl::Duration RetryBackoff(const RetryPolicy& policy, int32_t attempt);
 // the lease calls, redrive, purge, delete) refuse it with FAILED_PRECONDITION, since a
 // message taken or changed there would strand its run. The workflow calls use it freely.
 enum class TriggerQueue { kRefuse, kAllow };
+
+// StartRun with a known idempotency key must carry the same input (as a JSON value) as
+// the run it names; otherwise ALREADY_EXISTS, as a reused key with other parameters is a
+// client bug, not a retry.
+absl::Status SameRunInput(const RunInfo& existing, const NewRun& run);
 absl::Status TriggerQueueRefused(const std::string& queue);
 
 }  // namespace pgqrs::storage

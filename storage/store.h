@@ -161,7 +161,8 @@ class Store {
                                                                   int32_t limit) = 0;
 
   // Creates a QUEUED run and its trigger message. With an idempotency key that the
-  // workflow already has a run for, stores nothing and returns that run (created false).
+  // workflow already has a run for, stores nothing and returns that run (created false);
+  // ALREADY_EXISTS if that run was started with a different input (as a JSON value).
   virtual absl::StatusOr<StartRunResult> StartRun(const NewRun& run) = 0;
 
   // Leases the first claimable run of the workflow: QUEUED, PAUSED and due, or RUNNING
@@ -193,6 +194,9 @@ class Store {
   virtual absl::StatusOr<RunInfo> FailRun(const RunLease& lease,
                                           const std::string& error_json) = 0;
   // Releases the lease; the run is PAUSED and claimable again after `resume_after`.
+  // Keeps the lease alive while a long step runs: visible_at = now + timeout, the lease
+  // (and receipt) unchanged. Same errors as CompleteStep.
+  virtual absl::StatusOr<RunInfo> ExtendRunLease(const RunLease& lease, absl::Duration timeout) = 0;
   virtual absl::StatusOr<RunInfo> PauseRun(const RunLease& lease,
                                            absl::Duration resume_after) = 0;
   // See the state machine. Cancelling a cancelled run returns it; a succeeded or failed

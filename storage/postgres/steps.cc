@@ -40,6 +40,8 @@ constexpr Statement kFailStep{
     "UPDATE pgqrs_workflow_steps SET status = 3, error = $2::jsonb, exhausted = $3::bool, "
     "retry_at = CASE WHEN $3::bool THEN NULL ELSE now() + " PGQRS_MICROS("$4") " END "
     "WHERE id = $1 RETURNING " PGQRS_STEP_COLUMNS};
+constexpr Statement kExtendRun{
+    "extend_run", "UPDATE pgqrs_messages SET vt = now() + " PGQRS_MICROS("$2") " WHERE id = $1"};
 constexpr Statement kPauseRun{
     "pause_run",
     "WITH r AS (UPDATE pgqrs_workflow_runs SET status = 3, "
@@ -251,6 +253,20 @@ absl::StatusOr<RunInfo> PostgresStore::FailRun(const RunLease& lease,
       lease,
       [&](Tx& tx, const RunRow& run) -> absl::Status {
         PGQRS_RETURN_IF_ERROR(EndRun(tx, run, RunStatus::kFailed, "", error_json));
+        PGQRS_ASSIGN_OR_RETURN(result, LoadRun(tx, run.id));
+        return absl::OkStatus();
+      }));
+  return result;
+}
+
+absl::StatusOr<RunInfo> PostgresStore::ExtendRunLease(const RunLease& lease,
+                                                      absl::Duration timeout) {
+  RunInfo result;
+  PGQRS_RETURN_IF_ERROR(
+      UnderLeaseUnlessCancelled(lease, [&](Tx& tx, const RunRow& run) -> absl::Status {
+        Params params;
+        params.Add(lease.lease.message_id).Add(timeout);
+        PGQRS_RETURN_IF_ERROR(tx.Query(kExtendRun, params).status());
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(tx, run.id));
         return absl::OkStatus();
       }));

@@ -327,7 +327,7 @@ absl::StatusOr<StartRunResult> PostgresStore::StartRun(const NewRun& run) {
       run_id = existing.Int(0, 0);
     }
     PGQRS_ASSIGN_OR_RETURN(result.run, LoadRun(tx, run_id));
-    return absl::OkStatus();
+    return result.created ? absl::OkStatus() : SameRunInput(result.run, run);
   }));
   return result;
 }

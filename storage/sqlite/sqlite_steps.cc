@@ -232,6 +232,21 @@ absl::StatusOr<RunInfo> SqliteStore::FailRun(const RunLease& lease,
   return result;
 }
 
+absl::StatusOr<RunInfo> SqliteStore::ExtendRunLease(const RunLease& lease, absl::Duration timeout) {
+  RunInfo result;
+  absl::Status status = UnderLeaseUnlessCancelled(
+      lease, [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
+        PGQRS_ASSIGN_OR_RETURN(Statement * st,
+                               db.Prepare("UPDATE pgqrs_messages SET vt = ? WHERE id = ?"));
+        st->BindAll(now + ToMicros(timeout), lease.lease.message_id);
+        PGQRS_RETURN_IF_ERROR(st->Run());
+        PGQRS_ASSIGN_OR_RETURN(result, LoadRun(db, run.id));
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  return result;
+}
+
 absl::StatusOr<RunInfo> SqliteStore::PauseRun(const RunLease& lease,
                                               absl::Duration resume_after) {
   RunInfo result;

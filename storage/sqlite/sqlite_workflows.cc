@@ -300,7 +300,7 @@ absl::StatusOr<StartRunResult> SqliteStore::StartRun(const NewRun& run) {
       if (found) {
         PGQRS_ASSIGN_OR_RETURN(result.run, LoadRun(db, existing));
         result.created = false;
-        return absl::OkStatus();
+        return SameRunInput(result.run, run);
       }
     }
     int64_t now = NowMicros();

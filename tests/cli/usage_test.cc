@@ -45,6 +45,7 @@ TEST_CASE("the command table holds every command of the issue exactly once", "[c
                                           "run get",
                                           "run wait",
                                           "run cancel",
+                                          "run extend",
                                           "run list",
                                           "run steps",
                                           "admin verify",

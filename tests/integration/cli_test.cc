@@ -128,8 +128,10 @@ TEST_CASE("the CLI creates workflows and starts, lists, waits for and cancels ru
   REQUIRE(run.size() == 1);
   CHECK(run[0]["status"] == "RUN_STATUS_QUEUED");
   std::string id = std::to_string(run[0]["id"].get<int64_t>());
-  CHECK(cli.Json(R"(run start orders '{"order":2}' --idempotency-key k1)")[0]["id"] ==
+  CHECK(cli.Json(R"(run start orders '{"order":1}' --idempotency-key k1)")[0]["id"] ==
         run[0]["id"]);
+  CHECK(cli.Run(R"(run start orders '{"order":2}' --idempotency-key k1)").first == 1);
+  CHECK(cli.last_error.find("ALREADY_EXISTS") != std::string::npos);
   CHECK(cli.Json("run get " + id)[0]["input_json"] == R"({"order":1})");
   CHECK(cli.Json("run list --workflow orders --status queued").size() == 1);
   CHECK(cli.Json("run list --status running").empty());
@@ -141,6 +143,21 @@ TEST_CASE("the CLI creates workflows and starts, lists, waits for and cancels ru
   CHECK(cli.last_error.find("NOT_FOUND") != std::string::npos);
   CHECK(cli.Run("run start orders '{bad'").first == 2);
   CHECK(cli.Run("run list --status nope").first == 2);
+
+  // run extend: a worker (here over gRPC) keeps its claimed run during a long step.
+  std::string job = std::to_string(cli.Json("run start orders")[0]["id"].get<int64_t>());
+  Client client(daemon);
+  v1::ClaimRunRequest claim;
+  claim.set_workflow("orders");
+  claim.set_visibility_timeout_ms(60000);
+  v1::ClaimRunResponse claimed;
+  REQUIRE(
+      client.Call(*client.workflows, &v1::WorkflowService::Stub::ClaimRun, claim, &claimed).ok());
+  REQUIRE(std::to_string(claimed.run().id()) == job);
+  auto extended = cli.Json("run extend " + job + " " + claimed.receipt() + " --vt-ms 120000");
+  REQUIRE(extended.size() == 1);
+  CHECK(extended[0]["status"] == "RUN_STATUS_RUNNING");
+  CHECK(cli.Run("run extend " + job + " " + claimed.receipt()).first == 2);  // --vt-ms missing
 }
 
 }  // namespace

@@ -287,5 +287,27 @@ TEST_CASE("workflow calls refuse bad input over gRPC and store nothing",
   CHECK(steps.steps_size() == 0);
 }
 
+TEST_CASE("StartRun says whether it created the run; a reused key with other input fails",
+          "[integration][workflow]") {
+  Daemon daemon({"--dsn=sqlite::memory:"});
+  Client client(daemon);
+  CreateWorkflow(client, "wf");
+  auto start = [&](const std::string& input, v1::Run* run) {
+    v1::StartRunRequest req;
+    req.set_workflow("wf");
+    req.set_input_json(input);
+    req.set_idempotency_key("order-7");
+    return client.Call(*client.workflows, &Stub::StartRun, req, run);
+  };
+  v1::Run first, again, other;
+  REQUIRE(start(R"({"n":1})", &first).ok());
+  CHECK(first.created());
+  REQUIRE(start(R"({"n":1})", &again).ok());
+  CHECK_FALSE(again.created());
+  CHECK(again.id() == first.id());
+  grpc::Status reused = start(R"({"n":2})", &other);
+  CHECK(reused.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+}
+
 }  // namespace
 }  // namespace pgqrs::testing

@@ -20,7 +20,7 @@ absl::Status RunMessageCommand(const Invocation& inv, Connection& conn, Printer&
 absl::Status RunDeadLetterCommand(const Invocation& inv, Connection& conn, Printer& out);
 // worker register|list|get|heartbeat|suspend|resume|interrupt|shutdown
 absl::Status RunWorkerCommand(const Invocation& inv, Connection& conn, Printer& out);
-// workflow create|list and run start|get|wait|cancel|list|steps
+// workflow create|list and run start|get|wait|cancel|extend|list|steps
 absl::Status RunWorkflowCommand(const Invocation& inv, Connection& conn, Printer& out);
 // admin verify|stats|info|migrate|reclaim
 absl::Status RunAdminCommand(const Invocation& inv, Connection& conn, Printer& out);

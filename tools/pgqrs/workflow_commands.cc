@@ -1,4 +1,4 @@
-// workflow create|list and run start|get|wait|cancel|list|steps
+// workflow create|list and run start|get|wait|cancel|extend|list|steps
 #include <string>
 #include <vector>
 
@@ -23,6 +23,17 @@ absl::Status CreateWorkflow(const Invocation& inv, Connection& conn, Printer& ou
   PGQRS_ASSIGN_OR_RETURN(v1::Workflow workflow,
                          conn.Call(conn.workflows(), &Stub::CreateWorkflow, request));
   out.PrintRecords(WorkflowColumns(), {&workflow});
+  return absl::OkStatus();
+}
+
+absl::Status ExtendRunLease(const Invocation& inv, Connection& conn, Printer& out) {
+  v1::ExtendRunLeaseRequest request;
+  PGQRS_ASSIGN_OR_RETURN(int64_t id, RunId(inv));
+  request.set_run_id(id);
+  request.set_receipt(inv.args.at(1));
+  request.set_visibility_timeout_ms(inv.GetInt("vt-ms"));
+  PGQRS_ASSIGN_OR_RETURN(v1::Run run, conn.Call(conn.workflows(), &Stub::ExtendRunLease, request));
+  out.PrintRecords(RunColumns(), {&run});
   return absl::OkStatus();
 }
 
@@ -128,6 +139,9 @@ absl::Status RunWorkflowCommand(const Invocation& inv, Connection& conn, Printer
     }
     if (verb == "cancel") {
       return CancelRun(inv, conn, out);
+    }
+    if (verb == "extend") {
+      return ExtendRunLease(inv, conn, out);
     }
     if (verb == "list") {
       return ListRuns(inv, conn, out);

@@ -107,7 +107,7 @@ TEST_CASE("a workflow creates its trigger queue; names are unique", "[conformanc
   CHECK(Ok(store->ListWorkflows("billing", 10)).size() == 1);
 }
 
-TEST_CASE("StartRun queues a run; the same idempotency key returns it",
+TEST_CASE("StartRun queues a run; the same idempotency key and input return it",
           "[conformance][workflow]") {
   auto store = NewTestStore();
   MakeWorkflow(*store, "wf");
@@ -116,10 +116,15 @@ TEST_CASE("StartRun queues a run; the same idempotency key returns it",
   CHECK(first.run.status == RunStatus::kQueued);
   CHECK(SameJson(first.run.input_json, R"({"n":1})"));
   CHECK(first.run.idempotency_key == "key-1");
-  auto second = Ok(store->StartRun({"wf", R"({"n":2})", "key-1"}));
+  // A retry: the same input as a JSON value (whitespace aside) returns the run.
+  auto second = Ok(store->StartRun({"wf", R"( { "n" : 1 } )", "key-1"}));
   CHECK_FALSE(second.created);
   CHECK(second.run.id == first.run.id);
   CHECK(SameJson(second.run.input_json, R"({"n":1})"));
+  // The key reused with other input is a client bug: ALREADY_EXISTS, nothing stored.
+  absl::Status reused = store->StartRun({"wf", R"({"n":2})", "key-1"}).status();
+  CHECK(reused.code() == Code::kAlreadyExists);
+  CHECK(std::string(reused.message()).find("different input") != std::string::npos);
   CHECK(Start(*store, "wf", "{}").id != first.run.id);
   CHECK(Ok(store->ListRuns({"wf", std::nullopt, 0, 10})).size() == 2);
   CHECK(Ok(store->GetQueueCounts("wf")).pending == 2);
@@ -451,6 +456,22 @@ TEST_CASE("the queue calls refuse a workflow's trigger queue", "[conformance][wo
   // The run is intact: its lease still guards it and it completes.
   CHECK(Ok(store->CompleteRun({run.id, claimed.lease}, "2")).status == RunStatus::kSucceeded);
   CHECK(Ok(store->GetQueue("wf")).name == "wf");
+}
+
+TEST_CASE("ExtendRunLease keeps a live worker's run through a long step",
+          "[conformance][workflow]") {
+  auto store = NewTestStore();
+  MakeWorkflow(*store, "wf");
+  RunInfo run = Start(*store, "wf", "1");
+  RunLease lease = Claim(*store, "wf", absl::Milliseconds(300));
+  CHECK(Ok(store->ExtendRunLease(lease, absl::Seconds(30))).status == RunStatus::kRunning);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past the first lease
+  CHECK(NothingToClaim(*store, "wf"));
+  CHECK(Ok(store->CompleteRun(lease, "2")).status == RunStatus::kSucceeded);
+  CHECK(store->ExtendRunLease(lease, absl::Seconds(1)).status().code() ==
+        Code::kFailedPrecondition);
+  RunLease unknown{run.id + 1000, lease.lease};
+  CHECK(store->ExtendRunLease(unknown, absl::Seconds(1)).status().code() == Code::kNotFound);
 }
 
 }  // namespace
