@@ -98,8 +98,9 @@ class Store {
                                                          std::span<const Lease> leases,
                                                          absl::Duration delay) = 0;
   // ExtendVisibility sets visible_at = now + timeout; the lease stays the same.
-  virtual absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(
-      const std::string& queue, std::span<const Lease> leases, absl::Duration timeout) = 0;
+  virtual absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(const std::string& queue,
+                                                                     std::span<const Lease> leases,
+                                                                     absl::Duration timeout) = 0;
   // ReturnLeases undoes leases whose holder never received them (its call was cancelled
   // before the reply got out): the message is visible at once and its read_count is what
   // it was before the lease, so an undelivered lease never counts towards dead-lettering.
@@ -111,8 +112,7 @@ class Store {
                                                            std::span<const int64_t> ids) = 0;
   // Dead letters ordered by id, starting after `after_id`.
   virtual absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue,
-                                                               int64_t after_id,
-                                                               int32_t limit) = 0;
+                                                               int64_t after_id, int32_t limit) = 0;
   // Returns dead letters (all of the queue's when `ids` is empty) to pending with
   // read_count 0. Returns how many moved.
   virtual absl::StatusOr<int64_t> Redrive(const std::string& queue,
@@ -129,8 +129,7 @@ class Store {
   virtual absl::StatusOr<WorkerInfo> MoveWorker(int64_t worker_id, WorkerMove move) = 0;
   // Stops the worker. FAILED_PRECONDITION if it is already stopped, or holds leases and
   // `release_messages` is false; with it, the leases end at once (read_count kept).
-  virtual absl::StatusOr<WorkerInfo> ShutdownWorker(int64_t worker_id,
-                                                    bool release_messages) = 0;
+  virtual absl::StatusOr<WorkerInfo> ShutdownWorker(int64_t worker_id, bool release_messages) = 0;
   virtual absl::StatusOr<WorkerInfo> GetWorker(int64_t worker_id) = 0;
   virtual absl::StatusOr<std::vector<WorkerInfo>> ListWorkers(const WorkerFilter& filter) = 0;
 
@@ -179,8 +178,7 @@ class Store {
   // Stores the output of a step this lease started. Repeating the call on a completed
   // step returns it unchanged. FAILED_PRECONDITION when the step was not begun under
   // this lease or has failed; CANCELLED when the run is cancelled (nothing stored).
-  virtual absl::StatusOr<StepInfo> CompleteStep(const RunLease& lease,
-                                                const std::string& step_name,
+  virtual absl::StatusOr<StepInfo> CompleteStep(const RunLease& lease, const std::string& step_name,
                                                 const std::string& output_json) = 0;
   // Records a failure of a step this lease started: retry_at per the workflow's policy
   // (or failure.retry_after) while attempts remain and the failure is transient, else
@@ -191,14 +189,12 @@ class Store {
   // End the run (SUCCEEDED / FAILED) and delete its trigger message.
   virtual absl::StatusOr<RunInfo> CompleteRun(const RunLease& lease,
                                               const std::string& output_json) = 0;
-  virtual absl::StatusOr<RunInfo> FailRun(const RunLease& lease,
-                                          const std::string& error_json) = 0;
-  // Releases the lease; the run is PAUSED and claimable again after `resume_after`.
+  virtual absl::StatusOr<RunInfo> FailRun(const RunLease& lease, const std::string& error_json) = 0;
   // Keeps the lease alive while a long step runs: visible_at = now + timeout, the lease
   // (and receipt) unchanged. Same errors as CompleteStep.
   virtual absl::StatusOr<RunInfo> ExtendRunLease(const RunLease& lease, absl::Duration timeout) = 0;
-  virtual absl::StatusOr<RunInfo> PauseRun(const RunLease& lease,
-                                           absl::Duration resume_after) = 0;
+  // Releases the lease; the run is PAUSED and claimable again after `resume_after`.
+  virtual absl::StatusOr<RunInfo> PauseRun(const RunLease& lease, absl::Duration resume_after) = 0;
   // See the state machine. Cancelling a cancelled run returns it; a succeeded or failed
   // one is FAILED_PRECONDITION.
   virtual absl::StatusOr<RunInfo> CancelRun(int64_t run_id) = 0;
@@ -229,8 +225,7 @@ class Store {
   // Registers `handler`, called (from any thread) when another process may have made
   // messages visible in a queue, e.g. an enqueue on another daemon sharing a PostgreSQL
   // database. Adapters without such a channel never call it. Call once, before serving.
-  virtual void SetRemoteWakeHandler(
-      std::function<void(const std::string& queue)> /*handler*/) {}
+  virtual void SetRemoteWakeHandler(std::function<void(const std::string& queue)> /*handler*/) {}
 };
 
 }  // namespace pgqrs::storage

@@ -239,6 +239,22 @@ absl::StatusOr<RunInfo> EngineStore::FailRun(const RunLease& lease, const std::s
   return result;
 }
 
+absl::StatusOr<RunInfo> EngineStore::ExtendRunLease(const RunLease& lease, absl::Duration timeout) {
+  RunInfo result;
+  absl::Status status = UnderLeaseUnlessCancelled(
+      lease, [&](Transaction& txn, const RunRow& run, int64_t now) -> absl::Status {
+        PGQRS_RETURN_IF_ERROR(
+            EditRow(txn, kMessages, lease.lease.message_id, "message", [&](Row& m) {
+              m[msg::kVt] = Value::Integer(now + ToMicros(timeout));
+              return absl::OkStatus();
+            }));
+        PGQRS_ASSIGN_OR_RETURN(result, LoadRun(txn, run.id));
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  return result;
+}
+
 absl::StatusOr<RunInfo> EngineStore::PauseRun(const RunLease& lease, absl::Duration resume_after) {
   RunInfo result;
   absl::Status status = UnderLeaseUnlessCancelled(

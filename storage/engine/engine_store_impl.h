@@ -207,6 +207,7 @@ class EngineStore final : public Store {
   absl::StatusOr<RunInfo> CompleteRun(const RunLease& lease,
                                       const std::string& output_json) override;
   absl::StatusOr<RunInfo> FailRun(const RunLease& lease, const std::string& error_json) override;
+  absl::StatusOr<RunInfo> ExtendRunLease(const RunLease& lease, absl::Duration timeout) override;
   absl::StatusOr<RunInfo> PauseRun(const RunLease& lease, absl::Duration resume_after) override;
   absl::StatusOr<RunInfo> CancelRun(int64_t run_id) override;
   absl::StatusOr<RunInfo> GetRun(int64_t run_id) override;

@@ -251,7 +251,7 @@ absl::StatusOr<StartRunResult> EngineStore::StartRun(const NewRun& run) {
       if (!existing.empty()) {
         PGQRS_ASSIGN_OR_RETURN(result.run, LoadRun(txn, existing[0]));
         result.created = false;
-        return absl::OkStatus();
+        return SameRunInput(result.run, run);
       }
     }
     int64_t now = NowMicros();
