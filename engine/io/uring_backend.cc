@@ -1,15 +1,16 @@
 // io_uring backend (liburing). io_uring is used only where it saves work: a batch of several
-// writes (a checkpoint) is submitted in one io_uring_enter and reaped together. Everything
-// the caller waits for one at a time runs as a plain syscall on the calling thread:
-// fdatasync, and a lone read or write (one WAL append). The kernel cannot complete an fsync
-// inline, and often not a buffered write either, so it punts them to an io-wq worker thread;
-// for a single op that only adds two wake-ups per call. Measured with store-bench on ext4
-// (engine/README.md): direct fdatasync took enqueue at batch 1 from ~2,500 to ~5,700
-// messages/s, and the direct single read/write to ~8,000 (POSIX: ~7,500), with context
-// switches per message from ~6.2 to ~2.1. IORING_SETUP_COOP_TASKRUN made no measurable
-// difference and is not used; SINGLE_ISSUER does not fit, as any thread may write.
-// Concurrency: the ring is shared under a mutex; direct syscalls need no lock, so a sync can
-// run while another thread writes (group commit).
+// writes (a checkpoint) is submitted in one io_uring_enter and reaped together. What the
+// caller waits for one op at a time runs as a plain syscall on the calling thread: fdatasync,
+// and a lone read or write (one WAL append, one page read). The kernel cannot complete an
+// fsync inline, and often not a buffered write either, so io_uring punts them to an io-wq
+// worker thread; for a single op that only adds wake-ups. Measured with store-bench, enqueue
+// at batch 1 on ext4 (engine/README.md, "io_uring at batch 1"): all ops on the ring ~2,200
+// messages/s and ~6 voluntary context switches per message; direct fdatasync ~5,700; direct
+// fdatasync and single read/write ~7,600 and ~2.1 switches, on par with POSIX.
+// IORING_SETUP_COOP_TASKRUN made no measurable difference and is not used;
+// IORING_SETUP_SINGLE_ISSUER does not fit, as any thread may write.
+// Concurrency: the ring is shared under a mutex; the direct syscalls take no lock, so one
+// thread's fdatasync runs while another writes (group commit).
 #include <liburing.h>
 #include <unistd.h>
 
