@@ -88,16 +88,6 @@ class UringFile final : public File {
   }
 
  private:
-  // Submits the prepared SQEs and returns the result of the single completion.
-  absl::StatusOr<int> SubmitOne(io_uring* ring) {
-    int r = io_uring_submit_and_wait(ring, 1);
-    if (r < 0) return ErrnoToStatus(path_ + ": io_uring_submit", -r);
-    int res = 0;
-    absl::Status s = ReapAll(ring, 1, [&](uint64_t, int cqe_res) { res = cqe_res; });
-    if (!s.ok()) return s;
-    return res;
-  }
-
   // Consumes exactly `n` completions, passing (user data, result) of each to `on_cqe`, even
   // when some of them failed: a completion left in the ring would be taken by the next
   // submission as its own. If the ring itself fails, the file refuses all further I/O.
@@ -160,28 +150,12 @@ class UringFile final : public File {
       });
       if (!reaped.ok()) return reaped;
       if (!first_error.ok()) return first_error;
-      // Resubmit unfinished writes one at a time; this is rare.
+      // Finish short or interrupted writes with pwrite, one at a time; this is rare.
       for (size_t i : retry) {
-        absl::Status s = FinishOne(&todo[i]);
+        absl::Status s = FdWriteFull(fd_, path_, todo[i].offset, todo[i].data, todo[i].left);
         if (!s.ok()) return s;
       }
       next = batch_end;
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status FinishOne(Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(io_mu_) {
-    while (p->left > 0) {
-      io_uring_sqe* sqe = io_uring_get_sqe(io_.get());
-      io_uring_prep_write(sqe, fd_, p->data, static_cast<unsigned>(p->left), p->offset);
-      absl::StatusOr<int> r = SubmitOne(io_.get());
-      if (!r.ok()) return r.status();
-      if (*r == -EINTR || *r == -EAGAIN) continue;
-      if (*r < 0) return ErrnoToStatus(path_ + ": io_uring write", -*r);
-      if (*r == 0) return absl::InternalError(path_ + ": io_uring write wrote 0 bytes");
-      p->data += *r;
-      p->offset += *r;
-      p->left -= *r;
     }
     return absl::OkStatus();
   }
