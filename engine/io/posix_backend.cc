@@ -1,12 +1,6 @@
 // POSIX backend: pread/pwrite/fdatasync, completing inline.
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
-#include "engine/base/errno_status.h"
 #include "engine/io/io_backend.h"
 #include "engine/io/posix_file_util.h"
 
@@ -19,33 +13,13 @@ class PosixFile final : public File {
   ~PosixFile() override { ::close(fd_); }
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, uint8_t* dst, size_t n) override {
-    size_t done = 0;
-    while (done < n) {
-      ssize_t r = ::pread(fd_, dst + done, n - done, static_cast<off_t>(offset + done));
-      if (r < 0) {
-        if (errno == EINTR || errno == EAGAIN) continue;
-        return ErrnoToStatus(path_ + ": pread", errno);
-      }
-      if (r == 0) break;
-      done += static_cast<size_t>(r);
-    }
-    if (done < n) std::memset(dst + done, 0, n - done);
-    return done;
+    return FdReadFull(fd_, path_, offset, dst, n);
   }
 
   absl::Status Write(const std::vector<WriteOp>& ops) override {
     for (const WriteOp& op : ops) {
-      size_t done = 0;
-      while (done < op.size) {
-        ssize_t r =
-            ::pwrite(fd_, op.data + done, op.size - done, static_cast<off_t>(op.offset + done));
-        if (r < 0) {
-          if (errno == EINTR || errno == EAGAIN) continue;
-          return ErrnoToStatus(path_ + ": pwrite", errno);
-        }
-        if (r == 0) return absl::InternalError(path_ + ": pwrite wrote 0 bytes");
-        done += static_cast<size_t>(r);
-      }
+      absl::Status s = FdWriteFull(fd_, path_, op.offset, op.data, op.size);
+      if (!s.ok()) return s;
     }
     return absl::OkStatus();
   }
@@ -56,12 +30,7 @@ class PosixFile final : public File {
     return Sync();
   }
 
-  absl::Status Sync() override {
-    while (::fdatasync(fd_) != 0) {
-      if (errno != EINTR) return ErrnoToStatus(path_ + ": fdatasync", errno);
-    }
-    return absl::OkStatus();
-  }
+  absl::Status Sync() override { return FdDataSync(fd_, path_); }
 
   absl::StatusOr<uint64_t> Size() override { return FdSize(fd_, path_); }
   absl::Status Truncate(uint64_t size) override { return FdTruncate(fd_, path_, size); }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "engine/base/errno_status.h"
 
@@ -16,6 +17,44 @@ absl::StatusOr<int> FdOpen(const std::string& path, bool create, bool read_only)
   int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) return ErrnoToStatus(path + ": open", errno);
   return fd;
+}
+
+absl::StatusOr<size_t> FdReadFull(int fd, const std::string& path, uint64_t offset, uint8_t* dst,
+                                  size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, dst + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return ErrnoToStatus(path + ": pread", errno);
+    }
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  if (done < n) std::memset(dst + done, 0, n - done);
+  return done;
+}
+
+absl::Status FdWriteFull(int fd, const std::string& path, uint64_t offset, const uint8_t* data,
+                         size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pwrite(fd, data + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return ErrnoToStatus(path + ": pwrite", errno);
+    }
+    if (r == 0) return absl::InternalError(path + ": pwrite wrote 0 bytes");
+    done += static_cast<size_t>(r);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FdDataSync(int fd, const std::string& path) {
+  while (::fdatasync(fd) != 0) {
+    if (errno != EINTR) return ErrnoToStatus(path + ": fdatasync", errno);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> FdSize(int fd, const std::string& path) {
