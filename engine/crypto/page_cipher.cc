@@ -26,6 +26,13 @@ uint32_t KeyCheck(const EncryptionKey& key, const std::array<uint8_t, kDatabaseI
   return Get32(digest);
 }
 
+// Adds 1 to a big-endian counter, wrapping at 2^96.
+void IncrementBigEndian(std::array<uint8_t, kNonceBytes>* n) {
+  for (int i = kNonceBytes - 1; i >= 0; --i) {
+    if (++(*n)[i] != 0) return;
+  }
+}
+
 absl::Status CryptoError(const char* what) {
   return absl::InternalError(absl::StrCat("AES-256-GCM: ", what, " failed"));
 }
@@ -95,6 +102,7 @@ absl::StatusOr<std::unique_ptr<PageCipher>> PageCipher::Create(
   c->dec_ = EVP_CIPHER_CTX_new();
   if (c->enc_ == nullptr || c->dec_ == nullptr) return CryptoError("context allocation");
   // The key schedule is computed once here; each page only sets its nonce.
+  if (RAND_bytes(c->next_nonce_.data(), kNonceBytes) != 1) return CryptoError("random nonce");
   if (EVP_EncryptInit_ex(c->enc_, EVP_aes_256_gcm(), nullptr, c->key_->bytes(), nullptr) != 1 ||
       EVP_DecryptInit_ex(c->dec_, EVP_aes_256_gcm(), nullptr, c->key_->bytes(), nullptr) != 1) {
     return CryptoError("key setup");
@@ -115,7 +123,8 @@ absl::Status PageCipher::Seal(uint32_t pgno, const uint8_t* plain, uint8_t* seal
   uint8_t* nonce = sealed + usable_size_;
   uint8_t* tag = nonce + kNonceBytes;
   if (plain != sealed) std::memcpy(sealed, plain, start);
-  if (RAND_bytes(nonce, kNonceBytes) != 1) return CryptoError("random nonce");
+  std::memcpy(nonce, next_nonce_.data(), kNonceBytes);
+  IncrementBigEndian(&next_nonce_);
   const std::array<uint8_t, 20> aad = Aad(pgno);
   int len = 0;
   if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce) != 1 ||

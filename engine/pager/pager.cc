@@ -234,7 +234,9 @@ absl::StatusOr<PageRef> Pager::Load(uint32_t pgno) {
   }
   if (cipher_ != nullptr) {
     absl::Status opened = cipher_->Open(pgno, page->data.get());
-    if (!opened.ok()) return absl::DataLossError(absl::StrCat(path_, ": ", opened.message()));
+    if (!opened.ok()) {
+      return absl::Status(opened.code(), absl::StrCat(path_, ": ", opened.message()));
+    }
   }
   return page;
 }

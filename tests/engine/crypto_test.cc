@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -262,6 +263,29 @@ TEST_CASE("a WAL cut mid-frame loses only the torn commit; a flipped WAL byte li
   std::vector<Row> rows = EngineRows(db->get(), "t");
   REQUIRE(rows.size() == 30);  // commit 2 is torn away, commit 1 intact
   REQUIRE((*db)->Close().ok());
+}
+
+TEST_CASE("every sealed page image gets a new nonce, and opens back to the plain page",
+          "[engine][crypto]") {
+  DbHeader header;
+  REQUIRE(InitEncryptionHeader(*Key(kKeyHex), 1, &header).ok());
+  auto cipher = PageCipher::Create(Key(kKeyHex), header);
+  REQUIRE(cipher.ok());
+  std::vector<uint8_t> plain(kDefaultPageSize, 0x5a), a(plain.size()), b(plain.size());
+  SerializeDbHeader(header, plain.data());
+  std::set<std::string> nonces;
+  for (int i = 0; i < 1000; ++i) {
+    REQUIRE((*cipher)->Seal(1, plain.data(), a.data()).ok());
+    nonces.insert(std::string(a.begin() + header.usable_size(),
+                              a.begin() + header.usable_size() + kNonceBytes));
+  }
+  REQUIRE(nonces.size() == 1000);
+  REQUIRE((*cipher)->Seal(7, plain.data(), b.data()).ok());
+  REQUIRE(std::memcmp(a.data() + kDbHeaderSize, b.data() + kDbHeaderSize, 64) != 0);
+  REQUIRE(std::memcmp(a.data(), plain.data(), kDbHeaderSize) == 0);  // header in clear
+  REQUIRE((*cipher)->Open(7, b.data()).ok());
+  REQUIRE(std::memcmp(b.data(), plain.data(), header.usable_size()) == 0);
+  REQUIRE(absl::IsDataLoss((*cipher)->Open(8, a.data())));
 }
 
 TEST_CASE("keys come from 0600 files or environment variables, never into messages",

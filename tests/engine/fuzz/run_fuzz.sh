@@ -22,6 +22,8 @@ cd "$ROOT" || fail "cannot cd to $ROOT"
 SRCS=(
   engine/base/check.cc
   engine/base/errno_status.cc
+  engine/crypto/key.cc
+  engine/crypto/page_cipher.cc
   engine/format/btree_page.cc
   engine/format/db_header.cc
   engine/format/record.cc
@@ -52,7 +54,7 @@ clang++ -std=c++20 -O1 -g -I. \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -DSPDLOG_SHARED_LIB -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL \
   "${SRCS[@]}" -o "$OUT/open_fuzz" \
-  $ABSL_LIBS -luring -lspdlog -lfmt -pthread >"$OUT/build.log" 2>&1 ||
+  $ABSL_LIBS -luring -lcrypto -lspdlog -lfmt -pthread >"$OUT/build.log" 2>&1 ||
   { cat "$OUT/build.log" >&2; fail "build failed"; }
 
 # Seed corpus: small valid databases written by sqlite3.
@@ -77,6 +79,10 @@ seed queue "CREATE TABLE m(id INTEGER PRIMARY KEY, q INTEGER NOT NULL, s INTEGER
   SELECT x+1 FROM c WHERE x<300) INSERT INTO m SELECT x, x%3, x%2, x%5, NULLIF(x%4,0),
   zeroblob(x%50) FROM c;"
 rm -f "$OUT/tmp.db"
+# Encrypted seeds, written by the engine itself with the target's fixed key.
+FUZZ_SEED_DIR="$OUT/corpus" "$OUT/open_fuzz" -runs=0 "$OUT/corpus" >/dev/null 2>&1 ||
+  fail "writing encrypted seeds failed"
+ls "$OUT/corpus"/encrypted* >/dev/null 2>&1 || fail "no encrypted seeds written"
 # Inputs that once crashed the engine stay in the corpus as regression seeds.
 cp tests/engine/fuzz/regressions/* "$OUT/corpus/" 2>/dev/null || true
 
