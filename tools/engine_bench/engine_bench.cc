@@ -328,6 +328,10 @@ std::map<std::string, double> RunChild(const std::string& impl, const Config& cf
   wait4(pid, &status, 0, &ru);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die(impl + " child failed");
   *rss_kib = ru.ru_maxrss;
+  // CPU time is less sensitive than wall time to other load on a shared machine.
+  std::fprintf(
+      stderr, "%s child cpu: %.2f s\n", impl.c_str(),
+      ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
   std::map<std::string, double> out;
   char key[64];
   double v;

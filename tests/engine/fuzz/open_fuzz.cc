@@ -9,11 +9,10 @@
 // reach the clear header, the nonces, tags and ciphertext of real encrypted pages and WAL frames.
 #include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <string>
-
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <string>
 
 #include "engine/crypto/key.h"
 #include "engine/db/database.h"
