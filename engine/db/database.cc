@@ -37,6 +37,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   po.read_only = options.read_only;
   po.checkpoint_on_close = options.checkpoint_on_close;
   po.seed = options.seed;
+  po.key = options.key;
+  po.key_id = options.key_id;
   PGQRS_ASSIGN_OR_RETURN(db->pager_, Pager::Open(db->backend_, path, po));
   PGQRS_RETURN_IF_ERROR(db->LoadSchema());
   return db;

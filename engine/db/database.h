@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/catalog/schema.h"
+#include "engine/crypto/key.h"
 #include "engine/format/record.h"
 #include "engine/io/io_backend.h"
 
@@ -62,6 +63,13 @@ struct DatabaseOptions {
   bool checkpoint_on_close = true;
   // Seed for WAL salts; 0 = random.
   uint64_t seed = 0;
+  // Encryption at rest (FORMAT.md section 5). A database created with a key is encrypted with
+  // AES-256-GCM per page; opening an encrypted one needs the same key and key id. A missing key
+  // for an encrypted file or a key for a plain one is FailedPrecondition, a wrong key or key id
+  // PermissionDenied (nothing is written in either case); a page that fails authentication is
+  // DataLoss naming it.
+  std::shared_ptr<const EncryptionKey> key;
+  uint32_t key_id = 0;
 };
 
 // Index range for ScanIndex. Bounds are prefixes of the index columns (in index order);

@@ -44,6 +44,9 @@ absl::StatusOr<DbHeader> ParseDbHeader(const uint8_t* p) {
   }
   h.user_version = Get32(p + 60);
   h.application_id = Get32(p + 68);
+  std::memcpy(h.database_id.data(), p + 72, kDatabaseIdBytes);
+  h.key_id = Get32(p + 84);
+  h.key_check = Get32(p + 88);
   h.version_valid_for = Get32(p + 92);
   h.sqlite_version = Get32(p + 96);
   if (h.schema_format > 4) return absl::UnimplementedError("header: unknown schema format");
@@ -70,6 +73,9 @@ void SerializeDbHeader(const DbHeader& h, uint8_t* p) {
   Put32(p + 56, 1);
   Put32(p + 60, h.user_version);
   Put32(p + 68, h.application_id);
+  std::memcpy(p + 72, h.database_id.data(), kDatabaseIdBytes);
+  Put32(p + 84, h.key_id);
+  Put32(p + 88, h.key_check);
   Put32(p + 92, h.version_valid_for);
   Put32(p + 96, h.sqlite_version);
 }

@@ -2,6 +2,7 @@
 // Thread safety: plain value type.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "absl/status/statusor.h"
@@ -12,6 +13,7 @@ inline constexpr int kDbHeaderSize = 100;
 inline constexpr uint64_t kPendingByte = 0x40000000;  // start of SQLite's lock-byte range
 inline constexpr uint32_t kDefaultPageSize = 4096;
 inline constexpr uint32_t kSqliteVersionNumber = 3040001;
+inline constexpr size_t kDatabaseIdBytes = 12;
 
 struct DbHeader {
   uint32_t page_size = kDefaultPageSize;
@@ -29,6 +31,19 @@ struct DbHeader {
   uint32_t application_id = 0;
   uint32_t version_valid_for = 0;
   uint32_t sqlite_version = kSqliteVersionNumber;
+  // Encryption at rest (engine/FORMAT.md section 5), in SQLite's "reserved for expansion"
+  // bytes 72..91: a random database id (all zero: the file is not encrypted), the key id and
+  // a key check value.
+  std::array<uint8_t, kDatabaseIdBytes> database_id{};
+  uint32_t key_id = 0;
+  uint32_t key_check = 0;
+
+  bool encrypted() const {
+    for (uint8_t b : database_id) {
+      if (b != 0) return true;
+    }
+    return false;
+  }
 
   uint32_t usable_size() const { return page_size - reserved; }
   // The page holding the lock-byte range (never used for data).

@@ -22,6 +22,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/crypto/key.h"
+#include "engine/crypto/page_cipher.h"
 #include "engine/format/db_header.h"
 #include "engine/io/io_backend.h"
 #include "engine/wal/wal.h"
@@ -39,6 +41,10 @@ struct PagerOptions {
   bool checkpoint_on_close = true;
   // Seed for WAL salts; 0 picks a random seed.
   uint64_t seed = 0;
+  // Encryption at rest (FORMAT.md section 5): a database created with a key is encrypted; an
+  // encrypted one needs the same key and key id to open.
+  std::shared_ptr<const EncryptionKey> key;
+  uint32_t key_id = 0;
 };
 
 // One cached page. `data` has page_size bytes.
@@ -56,7 +62,10 @@ class Pager {
   // refuse one with FailedPrecondition), recovers the WAL. Read-write opens sync the directory
   // after creating the database file and the WAL, so that neither can vanish after a crash.
   // Unavailable if another process holds the lock, InvalidArgument/DataLoss for files that are not
-  // valid databases.
+  // valid databases. A missing key for an encrypted file or a key for a plain one is
+  // FailedPrecondition, a wrong key or key id PermissionDenied; all are detected before
+  // anything is written. Pages of an encrypted database that fail authentication are DataLoss
+  // naming the page.
   static absl::StatusOr<std::unique_ptr<Pager>> Open(std::shared_ptr<IoBackend> backend,
                                                      const std::string& path,
                                                      const PagerOptions& options);
@@ -124,6 +133,9 @@ class Pager {
 
   Pager(std::shared_ptr<IoBackend> backend, std::string path, const PagerOptions& options);
   absl::Status OpenFiles();
+  // Checks the key against the header in `raw` (the first 100 bytes of the file) and, for an
+  // encrypted database, creates cipher_.
+  absl::Status SetUpEncryption(const uint8_t* raw);
   absl::Status InitNewDatabase();
   absl::Status LoadHeader(uint64_t file_size);
   absl::StatusOr<PageRef> Load(uint32_t pgno);
@@ -144,6 +156,7 @@ class Pager {
   std::string path_;
   PagerOptions options_;
   std::unique_ptr<File> db_;
+  std::unique_ptr<PageCipher> cipher_;  // null for plain databases; used by wal_
   std::unique_ptr<Wal> wal_;
   DbHeader header_;
   DbHeader committed_header_;

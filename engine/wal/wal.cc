@@ -36,8 +36,10 @@ void WalChecksum(bool big_endian, const uint8_t* p, size_t n, uint32_t* s0, uint
 }
 
 absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(IoBackend* backend, const std::string& path,
-                                               uint32_t page_size, bool read_only, uint64_t seed) {
+                                               uint32_t page_size, bool read_only, uint64_t seed,
+                                               PageCipher* cipher) {
   std::unique_ptr<Wal> wal(new Wal());
+  wal->cipher_ = cipher;
   wal->page_size_ = page_size;
   wal->read_only_ = read_only;
   wal->rand_state_ = seed;
@@ -160,7 +162,12 @@ absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const
     Put32(p + 4, i + 1 == pages.size() ? db_size : 0);
     Put32(p + 8, salt1_);
     Put32(p + 12, salt2_);
-    std::memcpy(p + kWalFrameHeaderSize, pages[i].second, page_size_);
+    if (cipher_ != nullptr) {
+      PGQRS_RETURN_IF_ERROR(
+          cipher_->Seal(pages[i].first, pages[i].second, p + kWalFrameHeaderSize));
+    } else {
+      std::memcpy(p + kWalFrameHeaderSize, pages[i].second, page_size_);
+    }
     WalChecksum(big_endian_, p, 8, &s0, &s1);
     WalChecksum(big_endian_, p + kWalFrameHeaderSize, page_size_, &s0, &s1);
     Put32(p + 16, s0);

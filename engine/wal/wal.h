@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/crypto/page_cipher.h"
 #include "engine/io/io_backend.h"
 
 namespace pgqrs::engine {
@@ -33,10 +34,12 @@ void WalChecksum(bool big_endian, const uint8_t* p, size_t n, uint32_t* s0, uint
 class Wal {
  public:
   // Opens (and, unless read-only, creates) `path` and recovers the committed frames.
-  // A WAL whose header is invalid or whose page size differs is treated as empty.
+  // A WAL whose header is invalid or whose page size differs is treated as empty. With a
+  // `cipher` (owned by the caller, outliving the Wal), Append seals every page image it writes;
+  // ReadPage returns the sealed image as stored.
   static absl::StatusOr<std::unique_ptr<Wal>> Open(IoBackend* backend, const std::string& path,
                                                    uint32_t page_size, bool read_only,
-                                                   uint64_t seed);
+                                                   uint64_t seed, PageCipher* cipher = nullptr);
   ~Wal();
 
   // Database size in pages recorded by the last valid commit frame, or 0 if none.
@@ -82,6 +85,7 @@ class Wal {
   void WriteHeader(uint8_t* h);
 
   std::unique_ptr<File> file_;
+  PageCipher* cipher_ = nullptr;
   uint32_t page_size_ = 0;
   bool read_only_ = false;
   bool big_endian_ = false;

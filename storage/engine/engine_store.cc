@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/crypto/key.h"
 #include "storage/checks.h"
 #include "storage/engine/engine_store_impl.h"
 #include "storage/engine/tables.h"
@@ -486,9 +487,23 @@ absl::StatusOr<engine::DatabaseOptions> EngineOptions(const Dsn& dsn) {
             "DSN option cache_pages=", value, ": expected an integer from 16 to 10000000"));
       }
       options.cache_pages = static_cast<size_t>(pages);
+    } else if (key == "key_file" || key == "key_env") {
+      // The key itself never travels in the DSN: only where to read it from.
+      if (options.key != nullptr) {
+        return absl::InvalidArgumentError("DSN options key_file and key_env are exclusive");
+      }
+      PGQRS_ASSIGN_OR_RETURN(options.key, key == "key_file"
+                                              ? engine::EncryptionKey::FromFile(value)
+                                              : engine::EncryptionKey::FromEnv(value));
+    } else if (key == "key_id") {
+      if (!absl::SimpleAtoi(value, &options.key_id)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("DSN option key_id=", value, ": expected an unsigned 32-bit integer"));
+      }
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("unknown DSN option ", key, " for engine: (expected io or cache_pages)"));
+          absl::StrCat("unknown DSN option ", key,
+                       " for engine: (expected io, cache_pages, key_file, key_env or key_id)"));
     }
   }
   return options;

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "absl/strings/match.h"
+#include "engine/crypto/database_file.h"
 #include "engine/io/sim_backend.h"
 #include "tests/engine/test_util.h"
 #include "tests/engine/workload.h"
@@ -23,11 +24,21 @@ struct Outcome {
   std::optional<Model> inflight;
 };
 
+// The key of the encrypted runs (null: plain runs).
+std::shared_ptr<const EncryptionKey> TestKey(bool encrypted) {
+  if (!encrypted) return nullptr;
+  auto key = EncryptionKey::FromBytes(std::string(kKeyBytes, 'k'));
+  REQUIRE(key.ok());
+  return *key;
+}
+
 // Runs a random workload on `sim` until the chosen crash point, then crashes.
-Outcome RunUntilCrash(const std::shared_ptr<SimBackend>& sim, uint64_t seed) {
+Outcome RunUntilCrash(const std::shared_ptr<SimBackend>& sim, uint64_t seed,
+                      const std::shared_ptr<const EncryptionKey>& key) {
   std::mt19937_64 rng(seed);
   DatabaseOptions opts;
   opts.backend = sim;
+  opts.key = key;
   opts.seed = seed + 1;
   opts.cache_pages = 16 + rng() % 32;
   opts.wal_checkpoint_pages = 4 + rng() % 24;
@@ -100,13 +111,16 @@ void RequireOneOf(const std::vector<Row>& rows, const Outcome& o, Model* matched
 TEST_CASE("acknowledged commits survive simulated crashes, unacknowledged ones do not",
           "[engine][crash]") {
   const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
+  // Encrypted runs: the engine recovers the image, sqlite3 judges a decrypted copy.
+  const bool encrypted = GENERATE(false, true);
+  const auto key = TestKey(encrypted);
   const int kSeeds = 150;
   std::string dir = NewTempDir("crash");
   int with_inflight = 0, nonempty = 0;
   for (int seed = 0; seed < kSeeds; ++seed) {
-    INFO("backend " << backend << " seed " << seed);
+    INFO("backend " << backend << " encrypted " << encrypted << " seed " << seed);
     auto sim = std::make_shared<SimBackend>(seed);
-    Outcome o = RunUntilCrash(sim, seed);
+    Outcome o = RunUntilCrash(sim, seed, key);
     with_inflight += o.inflight.has_value();
     nonempty += !o.acked.empty();
     const std::string img = dir + "/img" + std::to_string(seed) + ".db";
@@ -119,15 +133,26 @@ TEST_CASE("acknowledged commits survive simulated crashes, unacknowledged ones d
     CopyFile(img + "-wal", eng + "-wal");
     Model matched;
     {
-      auto db = Database::Open(eng, Options(backend));
+      DatabaseOptions opts = Options(backend);
+      opts.key = key;
+      auto db = Database::Open(eng, opts);
       INFO(db.status().ToString());
       REQUIRE(db.ok());
       RequireOneOf(EngineRows(db->get(), "msgs"), o, &matched);
       CheckEngine(db->get(), matched);
       REQUIRE((*db)->Close().ok());
     }
-    CheckSqlite(eng, matched);  // the engine's checkpointed result
-    CheckSqlite(img, matched);  // sqlite3's own recovery of the crashed image
+    if (encrypted) {
+      const std::string plain = eng + ".plain";
+      KeyRef ref{key, 0};
+      absl::Status s = RewriteDatabaseFile(eng, plain, &ref, nullptr);
+      INFO(s.ToString());
+      REQUIRE(s.ok());
+      CheckSqlite(plain, matched);  // the engine's checkpointed result, decrypted
+    } else {
+      CheckSqlite(eng, matched);  // the engine's checkpointed result
+      CheckSqlite(img, matched);  // sqlite3's own recovery of the crashed image
+    }
   }
   INFO("seeds with a failed commit: " << with_inflight << ", non-empty: " << nonempty);
   CHECK(with_inflight > 10);

@@ -10,8 +10,10 @@
 // journal_mode=WAL and synchronous=FULL; the engine fsyncs the WAL on every commit.
 //
 //   bazel run -c opt //tools/engine_bench -- --dir=/tmp/bench --ops=1000 --preload=20000
-#include <sqlite3.h>
+// With --encrypt_key_env=VAR the second column is the engine encrypted with the key in VAR
+// (64 hex digits) instead of sqlite3, to measure the cost of encryption at rest.
 #include <malloc.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/crypto/key.h"
 #include "engine/db/database.h"
 
 namespace {
@@ -46,6 +49,9 @@ struct Config {
   size_t cache_pages = 2000;
   std::string io = "auto";
   int rounds = 3;  // engine and sqlite alternate; the median round is reported
+  // When set, compare the plain engine with the engine encrypted under the key in this
+  // environment variable, instead of the engine with sqlite3.
+  std::string encrypt_key_env;
 };
 
 constexpr int kQueues = 10;
@@ -71,9 +77,14 @@ void Check(const absl::Status& s, const char* what) {
 
 class EngineImpl final : public Impl {
  public:
-  EngineImpl(const std::string& path, const Config& cfg) {
+  EngineImpl(const std::string& path, const Config& cfg, bool encrypted) {
     DatabaseOptions o;
     o.cache_pages = cfg.cache_pages;
+    if (encrypted) {
+      auto key = pgqrs::engine::EncryptionKey::FromEnv(cfg.encrypt_key_env);
+      Check(key.status(), "key");
+      o.key = *key;
+    }
     if (cfg.io == "uring") o.io = pgqrs::engine::IoBackendKind::kUring;
     if (cfg.io == "posix") o.io = pgqrs::engine::IoBackendKind::kPosix;
     auto db = Database::Open(path, o);
@@ -262,8 +273,8 @@ std::map<std::string, double> Run(const std::string& impl, const Config& cfg) {
     std::string path = cfg.dir + "/" + impl + "_b" + std::to_string(batch) + ".db";
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
     std::unique_ptr<Impl> db;
-    if (impl == "engine") {
-      db = std::make_unique<EngineImpl>(path, cfg);
+    if (impl == "engine" || impl == "encrypted") {
+      db = std::make_unique<EngineImpl>(path, cfg, impl == "encrypted");
     } else {
       db = std::make_unique<SqliteImpl>(path);
     }
@@ -317,6 +328,10 @@ std::map<std::string, double> RunChild(const std::string& impl, const Config& cf
   wait4(pid, &status, 0, &ru);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die(impl + " child failed");
   *rss_kib = ru.ru_maxrss;
+  // CPU time is less sensitive than wall time to other load on a shared machine.
+  std::fprintf(
+      stderr, "%s child cpu: %.2f s\n", impl.c_str(),
+      ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
   std::map<std::string, double> out;
   char key[64];
   double v;
@@ -351,18 +366,23 @@ int main(int argc, char** argv) {
       cfg.io = v;
     } else if (const char* v = val("--rounds=")) {
       cfg.rounds = std::max(1, std::atoi(v));
+    } else if (const char* v = val("--encrypt_key_env=")) {
+      cfg.encrypt_key_env = v;
     } else {
-      Die("unknown flag " + a + " (flags: --dir --ops --preload --cache_pages --io --rounds)");
+      Die("unknown flag " + a +
+          " (flags: --dir --ops --preload --cache_pages --io --rounds --encrypt_key_env)");
     }
   }
   std::filesystem::create_directories(cfg.dir);
+  // The implementation compared with the plain engine (column "sqlite" or "encrypted").
+  const std::string other = cfg.encrypt_key_env.empty() ? "sqlite" : "encrypted";
   long engine_rss = 0, sqlite_rss = 0;
   std::map<std::string, std::vector<double>> engine, sqlite;
   for (int r = 0; r < cfg.rounds; ++r) {
     long rss = 0;
     for (const auto& [k, v] : RunChild("engine", cfg, &rss)) engine[k].push_back(v);
     engine_rss = std::max(engine_rss, rss);
-    for (const auto& [k, v] : RunChild("sqlite", cfg, &rss)) sqlite[k].push_back(v);
+    for (const auto& [k, v] : RunChild(other, cfg, &rss)) sqlite[k].push_back(v);
     sqlite_rss = std::max(sqlite_rss, rss);
   }
   auto median = [](std::vector<double> v) {
@@ -370,7 +390,8 @@ int main(int argc, char** argv) {
     return v[v.size() / 2];
   };
   std::printf("median of %d alternating rounds, ops per second\n", cfg.rounds);
-  std::printf("%-8s %6s %14s %14s %8s\n", "op", "batch", "engine ops/s", "sqlite ops/s", "ratio");
+  std::printf("%-8s %6s %14s %14s %8s\n", "op", "batch", "engine ops/s", (other + " ops/s").c_str(),
+              "ratio");
   for (const char* op : {"insert", "claim", "delete"}) {
     for (int batch : {1, 100}) {
       std::string k = std::string(op) + "/" + std::to_string(batch);
@@ -378,8 +399,8 @@ int main(int argc, char** argv) {
       std::printf("%-8s %6d %14.0f %14.0f %8.2f\n", op, batch, e, q, e / q);
     }
   }
-  std::printf("peak RSS: engine %.1f MiB (page cache %zu pages = %.1f MiB), sqlite %.1f MiB\n",
+  std::printf("peak RSS: engine %.1f MiB (page cache %zu pages = %.1f MiB), %s %.1f MiB\n",
               engine_rss / 1024.0, cfg.cache_pages, cfg.cache_pages * 4096 / 1048576.0,
-              sqlite_rss / 1024.0);
+              other.c_str(), sqlite_rss / 1024.0);
   return 0;
 }

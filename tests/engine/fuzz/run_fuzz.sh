@@ -19,34 +19,9 @@ fail() {
 }
 
 cd "$ROOT" || fail "cannot cd to $ROOT"
-SRCS=(
-  engine/base/check.cc
-  engine/base/errno_status.cc
-  engine/format/btree_page.cc
-  engine/format/db_header.cc
-  engine/format/record.cc
-  engine/format/varint.cc
-  engine/io/io_backend.cc
-  engine/io/posix_backend.cc
-  engine/io/posix_file_util.cc
-  engine/io/sim_backend.cc
-  engine/io/uring_backend.cc
-  engine/wal/wal.cc
-  engine/pager/hot_journal.cc
-  engine/pager/pager.cc
-  engine/btree/btree.cc
-  engine/btree/btree_balance.cc
-  engine/btree/cursor.cc
-  engine/catalog/schema.cc
-  engine/catalog/sql_parser.cc
-  engine/db/commit_durable.cc
-  engine/db/database.cc
-  engine/db/foreign_keys.cc
-  engine/db/iterator.cc
-  engine/db/script.cc
-  engine/db/transaction.cc
-  tests/engine/fuzz/open_fuzz.cc
-)
+# Every engine source (the same set as //engine:sources), so new files cannot be missed.
+mapfile -t SRCS < <(ls engine/*/*.cc)
+SRCS+=(tests/engine/fuzz/open_fuzz.cc)
 # The same Abseil libraries the Bazel build links (tools/bazel/system/cc.BUILD).
 ABSL_LIBS=$(grep -o '"-labsl_[a-z0-9_]*"' tools/bazel/system/cc.BUILD | tr -d '"' | tr '\n' ' ')
 
@@ -56,7 +31,7 @@ clang++ -std=c++20 -O1 -g -I. \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -DSPDLOG_SHARED_LIB -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL \
   "${SRCS[@]}" -o "$OUT/open_fuzz" \
-  $ABSL_LIBS -luring -lspdlog -lfmt -pthread >"$OUT/build.log" 2>&1 ||
+  $ABSL_LIBS -luring -lcrypto -lspdlog -lfmt -pthread >"$OUT/build.log" 2>&1 ||
   { cat "$OUT/build.log" >&2; fail "build failed"; }
 
 # Seed corpus: small valid databases written by sqlite3.
@@ -81,6 +56,10 @@ seed queue "CREATE TABLE m(id INTEGER PRIMARY KEY, q INTEGER NOT NULL, s INTEGER
   SELECT x+1 FROM c WHERE x<300) INSERT INTO m SELECT x, x%3, x%2, x%5, NULLIF(x%4,0),
   zeroblob(x%50) FROM c;"
 rm -f "$OUT/tmp.db"
+# Encrypted seeds, written by the engine itself with the target's fixed key.
+FUZZ_SEED_DIR="$OUT/corpus" "$OUT/open_fuzz" -runs=0 "$OUT/corpus" >/dev/null 2>&1 ||
+  fail "writing encrypted seeds failed"
+ls "$OUT/corpus"/encrypted* >/dev/null 2>&1 || fail "no encrypted seeds written"
 # Inputs that once crashed the engine stay in the corpus as regression seeds.
 cp tests/engine/fuzz/regressions/* "$OUT/corpus/" 2>/dev/null || true
 
