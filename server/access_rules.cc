@@ -67,7 +67,8 @@ void AddWorkflowRules(RuleMap& rules) {
   rules[s + "StartRun"] = {kProducer, "workflow", kNo, false};
   rules[s + "ClaimRun"] = {kWorker, "workflow", LongPoll::kWhenWaiting, false};
   for (const char* step_call :
-       {"BeginStep", "CompleteStep", "FailStep", "CompleteRun", "FailRun", "PauseRun"}) {
+       {"BeginStep", "CompleteStep", "FailStep", "CompleteRun", "FailRun", "PauseRun",
+        "ExtendRunLease"}) {
     rules[s + step_call] = {kWorker, nullptr, kNo, false};
   }
   rules[s + "CancelRun"] = {kAdminOnly, nullptr, kNo, true};

@@ -87,6 +87,7 @@ class GuardedWorkflowService final : public v1::WorkflowService::CallbackService
   PGQRS_GUARDED_METHOD(WorkflowService, CompleteRun, CompleteRunRequest, Run)
   PGQRS_GUARDED_METHOD(WorkflowService, FailRun, FailRunRequest, Run)
   PGQRS_GUARDED_METHOD(WorkflowService, PauseRun, PauseRunRequest, Run)
+  PGQRS_GUARDED_METHOD(WorkflowService, ExtendRunLease, ExtendRunLeaseRequest, Run)
   PGQRS_GUARDED_METHOD(WorkflowService, CancelRun, CancelRunRequest, Run)
   PGQRS_GUARDED_METHOD(WorkflowService, GetRun, GetRunRequest, Run)
   PGQRS_GUARDED_METHOD(WorkflowService, WaitRun, WaitRunRequest, Run)

@@ -106,7 +106,7 @@ void Continue(storage::Store& store, Population& p) {
   storage::RunLease next = ClaimRun(store, 0);
   CHECK(next.run_id == p.queued_run);
   CHECK(Ok(store.FailRun(next, R"({"why":"test"})")).status == RunStatus::kFailed);
-  CHECK(Ok(store.StartRun({kFlow, "{}", "order-1"})).created == false);
+  CHECK(Ok(store.StartRun({kFlow, R"({"order":1})", "order-1"})).created == false);
 
   storage::VerifyReport report = Ok(store.Verify());
   INFO(absl::StrJoin(report.problems, "\n"));
