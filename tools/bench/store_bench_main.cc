@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
 #include "storage/dsn.h"
 #include "tools/bench/flags.h"
 #include "tools/bench/store_target.h"
@@ -23,6 +25,8 @@ constexpr char kUsage[] =
     "stderr.";
 
 int Main(int argc, char** argv) {
+  // stdout carries the one JSON result line; the storage layers' log lines go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("store-bench"));
   absl::Status parsed = ParseFlags(argc, argv, kUsage);
   absl::StatusOr<WorkloadOptions> options =
       parsed.ok() ? WorkloadOptionsFromFlags() : absl::StatusOr<WorkloadOptions>(parsed);
