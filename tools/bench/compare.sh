@@ -133,7 +133,10 @@ d["durability"]=sys.argv[3]; print(json.dumps(d))' "$line" "$label" "$durability
 bench_pgqrsd() {
   local name="$1" dsn="$2" durability="$3"
   PORT="$(free_port)"
-  start_daemon "pgqrsd-$name" "$PGQRSD" --listen="127.0.0.1:$PORT" --dsn="$dsn" || return 0
+  # The long-poll row parks $PARKED calls over 20 connections: raise the daemon's caps
+  # (--max_long_polls, --max_long_polls_per_connection) above that, or the row measures refusals.
+  start_daemon "pgqrsd-$name" "$PGQRSD" --listen="127.0.0.1:$PORT" --dsn="$dsn" \
+      --max_long_polls=$((PARKED + 1000)) --max_long_polls_per_connection="$PARKED" || return 0
   local common=(--server="127.0.0.1:$PORT" --daemon-pid="$DAEMON_PID")
   if [[ "$name" == sqlite ]]; then
     run "ping (transport limit)" "none" "$BENCH" --target=ping --scenario=lifecycle --batch=1 \
@@ -144,7 +147,7 @@ bench_pgqrsd() {
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=enqueue --batch=1 "${common[@]}"
   if [[ "$name" == sqlite ]]; then
     run "pgqrsd $name" "$durability" "$BENCH" --scenario=longpoll --parked="$PARKED" \
-        --wakes=100 "${common[@]}"
+        --wakes=100 --channels=20 "${common[@]}"
   fi
   if ((DRAIN > 0)) && [[ "$name" == sqlite || "$name" == engine ]]; then
     run "pgqrsd $name" "$durability" "$BENCH" --scenario=drain --batch=100 \

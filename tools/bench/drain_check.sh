@@ -53,11 +53,11 @@ echo "store $STORE, $MESSAGES messages, priorities 0..$((PRIORITIES - 1)), $CONS
 cli queue create drain >/dev/null
 "$BIN/tools/bench/pgqrs-bench" --server="127.0.0.1:$PORT" --queue=drain --scenario=drain \
   --preload="$MESSAGES" --priorities="$PRIORITIES" --consumers="$CONSUMERS" --batch="$BATCH" \
-  --progress=false --daemon-pid="$DAEMON_PID" >"$TMP/bench.json" 2>"$TMP/bench.err" ||
+  --duration=3600s --progress=false --daemon-pid="$DAEMON_PID" >"$TMP/bench.json" 2>"$TMP/bench.err" ||
   { echo "pgqrs-bench failed: $(tail -n 3 "$TMP/bench.err")" >&2; exit 1; }
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
-print(f"drained {d[\"messages\"]} messages at {d[\"throughput\"]:.0f} msgs/s, errors {d[\"errors\"] or 0},",
-      f"daemon peak RSS {d.get(\"daemon\", {}).get(\"peak_rss_mib\", 0):.0f} MiB")' "$TMP/bench.json"
+print("drained %d messages at %.0f msgs/s, errors %s, daemon peak RSS %.0f MiB" % (d["messages"],
+      d["throughput"], d["errors"] or 0, d.get("daemon", {}).get("peak_rss_mib", 0)))' "$TMP/bench.json"
 daemon_stats="$(cli --output=json queue stats drain)"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || true

@@ -71,8 +71,8 @@ done
 wait "$BENCH_PID" || { echo "pgqrs-bench failed: $(tail -n 3 "$TMP/bench.err")" >&2; exit 1; }
 BENCH_PID=""
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
-print(f"throughput {d[\"throughput\"]:.0f} msgs/s, {d[\"messages\"]} messages, errors {d[\"errors\"] or 0}")' \
-  "$TMP/bench.json"
+print("throughput %.0f msgs/s, %d messages, errors %s" % (d["throughput"], d["messages"],
+      d["errors"] or 0))' "$TMP/bench.json"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || true
 DAEMON_PID=""
