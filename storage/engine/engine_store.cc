@@ -14,9 +14,6 @@
 namespace pgqrs::storage {
 namespace enginestore {
 
-int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
-absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
-int64_t ToMicros(absl::Duration duration) { return absl::ToInt64Microseconds(duration); }
 
 std::span<const TableLayout> ExpectedLayouts() {
   static constexpr const char* kSeq[] = {"id", "next_id"};

@@ -13,6 +13,7 @@
 
 #include "engine/db/database.h"
 #include "storage/rules.h"
+#include "storage/file_time.h"
 #include "storage/store.h"
 
 namespace pgqrs::storage::enginestore {
@@ -30,9 +31,6 @@ inline constexpr int64_t kWorkflowSequence = 4;
 inline constexpr int64_t kRunSequence = 5;
 inline constexpr int64_t kStepSequence = 6;
 
-int64_t NowMicros();
-absl::Time FromMicros(int64_t micros);
-int64_t ToMicros(absl::Duration duration);
 
 // ---- Row access -------------------------------------------------------------------------
 

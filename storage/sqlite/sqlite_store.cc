@@ -9,9 +9,6 @@
 namespace pgqrs::storage {
 namespace sqlite {
 
-int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
-absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
-int64_t ToMicros(absl::Duration duration) { return absl::ToInt64Microseconds(duration); }
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include "storage/rules.h"
 #include "storage/sqlite/connection.h"
 #include "storage/sqlite/group_commit.h"
+#include "storage/file_time.h"
 #include "storage/store.h"
 
 namespace pgqrs::storage::sqlite {
@@ -25,9 +26,6 @@ inline constexpr int64_t kWorkflowSequence = 4;
 inline constexpr int64_t kRunSequence = 5;
 inline constexpr int64_t kStepSequence = 6;
 
-int64_t NowMicros();
-absl::Time FromMicros(int64_t micros);
-int64_t ToMicros(absl::Duration duration);
 
 // A queue row, as the message and worker calls need it.
 struct QueueRow {
