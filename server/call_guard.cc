@@ -72,6 +72,7 @@ absl::Status CallGuard::Check(grpc::CallbackServerContext* context, absl::string
   if (rule == nullptr) {
     return absl::PermissionDeniedError(absl::StrCat(method, " has no access rule"));
   }
+  PGQRS_RETURN_IF_ERROR(CheckRequestSize(request, limits_));
   std::optional<std::string> target = TargetName(*rule, request);
   std::string caller = "-";
   if (authorizer_ != nullptr) {

@@ -1,6 +1,7 @@
 // CallGuard decides, before a service method runs, whether the call may run at all: the
-// method must have an access rule, the caller's token must allow it on the name it targets
-// (when authentication is on), and a long-poll must fit the parked-call limits. A refused
+// method must have an access rule, the request must fit --max_request_bytes, the caller's
+// token must allow it on the name it targets (when authentication is on), and a long-poll
+// must fit the parked-call limits. A refused
 // call never reaches the service, so nothing is stored. Administrative and destructive
 // calls, and refusals of a token, are written to the audit log with the token's name.
 //
@@ -20,9 +21,9 @@ namespace pgqrs::server {
 
 class CallGuard {
  public:
-  // `authorizer` is null when authentication is off; both must outlive the guard.
-  CallGuard(Authorizer* authorizer, LongPollLimiter& long_polls)
-      : authorizer_(authorizer), long_polls_(long_polls) {}
+  // `authorizer` is null when authentication is off; all three must outlive the guard.
+  CallGuard(Authorizer* authorizer, LongPollLimiter& long_polls, const Limits& limits)
+      : authorizer_(authorizer), long_polls_(long_polls), limits_(limits) {}
 
   // OK when the call to `method` (full gRPC name) with `request` may run.
   absl::Status Check(grpc::CallbackServerContext* context, absl::string_view method,
@@ -38,6 +39,7 @@ class CallGuard {
  private:
   Authorizer* const authorizer_;
   LongPollLimiter& long_polls_;
+  const Limits& limits_;
 };
 
 }  // namespace pgqrs::server

@@ -2,12 +2,27 @@
 
 #include <grpcpp/resource_quota.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace pgqrs::server {
 
+int GrpcReceiveCap(const Limits& limits) {
+  return static_cast<int>(std::min<int64_t>(2 * limits.max_request_bytes, INT32_MAX));
+}
+
+absl::Status CheckRequestSize(const google::protobuf::Message& request, const Limits& limits) {
+  size_t bytes = request.ByteSizeLong();
+  if (bytes <= static_cast<size_t>(limits.max_request_bytes)) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("request of ", bytes,
+                                                   " bytes is over the request cap "
+                                                   "(--max_request_bytes=",
+                                                   limits.max_request_bytes, ")"));
+}
+
 void ApplyTransportLimits(const Limits& limits, grpc::ServerBuilder& builder) {
-  builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_request_bytes));
+  builder.SetMaxReceiveMessageSize(GrpcReceiveCap(limits));
   grpc::ResourceQuota quota("pgqrsd-requests");
   quota.Resize(static_cast<size_t>(limits.max_inflight_bytes));
   builder.SetResourceQuota(quota);

@@ -4,6 +4,7 @@
 // limit's flag.
 #pragma once
 
+#include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 
 #include <string>
@@ -15,9 +16,18 @@
 
 namespace pgqrs::server {
 
-// Sets gRPC's receive cap to limits.max_request_bytes (larger requests are refused before
-// they are parsed), a resource quota of limits.max_inflight_bytes and the streams cap.
+// Sets gRPC's receive cap to GrpcReceiveCap(limits), a resource quota of
+// limits.max_inflight_bytes and the streams cap.
 void ApplyTransportLimits(const Limits& limits, grpc::ServerBuilder& builder);
+
+// gRPC's own receive cap: twice limits.max_request_bytes (at most INT32_MAX). gRPC refuses a
+// larger request before parsing it, in its own words ("Received message larger than max");
+// a request between the two caps is parsed (memory stays bounded by this cap and the
+// in-flight quota) and refused by CheckRequestSize, whose message names the flag.
+int GrpcReceiveCap(const Limits& limits);
+
+// RESOURCE_EXHAUSTED naming --max_request_bytes when `request` encodes to more bytes.
+absl::Status CheckRequestSize(const google::protobuf::Message& request, const Limits& limits);
 
 // Counts long-poll calls from admission to the end of the call.
 //

@@ -94,7 +94,7 @@ absl::Status Server::StartGuard() {
   }
   long_polls_ = std::make_unique<LongPollLimiter>(config_.limits.max_long_polls_per_connection,
                                                   config_.limits.max_long_polls);
-  guard_ = std::make_unique<CallGuard>(authorizer_.get(), *long_polls_);
+  guard_ = std::make_unique<CallGuard>(authorizer_.get(), *long_polls_, config_.limits);
   guarded_queues_ = std::make_unique<GuardedQueueService>(*guard_, *queue_service_);
   guarded_workers_ = std::make_unique<GuardedWorkerService>(*guard_, *worker_service_);
   guarded_admin_ = std::make_unique<GuardedAdminService>(*guard_, *admin_service_);

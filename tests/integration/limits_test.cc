@@ -29,18 +29,18 @@ int64_t PeakRss(pid_t pid) {
   return -1;
 }
 
-TEST_CASE("a 48 MiB Enqueue is refused by the default request cap and stores nothing",
+TEST_CASE("a 20 MiB Enqueue is refused by the default request cap, naming its flag",
           "[integration][limits]") {
   Daemon daemon({DsnFlag("big.db")});
   Client client(daemon);
   client.CreateQueue("q");
-  v1::EnqueueRequest req = BigEnqueue("q", 192, 256 * 1024);  // 48 MiB
-  REQUIRE(req.ByteSizeLong() > 48u << 20);
+  v1::EnqueueRequest req = BigEnqueue("q", 80, 256 * 1024);  // 20 MiB
+  REQUIRE(req.ByteSizeLong() > 20u << 20);
   v1::EnqueueResponse resp;
   grpc::Status status = client.Call(*client.queues, &v1::QueueService::Stub::Enqueue, req, &resp);
   INFO(status.error_message());
   CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
-  CHECK(status.error_message().find(std::to_string(16 << 20)) != std::string::npos);
+  CHECK(status.error_message().find("--max_request_bytes=16777216") != std::string::npos);
   CHECK(client.Stats("q").pending() == 0);
 }
 
@@ -49,14 +49,39 @@ TEST_CASE("--max_request_bytes caps one request whatever its batch size", "[inte
   Client client(daemon);
   client.CreateQueue("q");
   v1::EnqueueResponse resp;
-  // Under the batch and payload limits, over the byte cap.
-  v1::EnqueueRequest over = BigEnqueue("q", 4, 30000);
-  grpc::Status status = client.Call(*client.queues, &v1::QueueService::Stub::Enqueue, over, &resp);
+  auto enqueue = [&](const v1::EnqueueRequest& req) {
+    return client.Call(*client.queues, &v1::QueueService::Stub::Enqueue, req, &resp);
+  };
+  // Under the batch and payload limits, just over the byte cap: our message names the flag.
+  v1::EnqueueRequest over = BigEnqueue("q", 4, 25000);
+  REQUIRE(over.ByteSizeLong() > 100000u);
+  REQUIRE(over.ByteSizeLong() < 101000u);
+  grpc::Status status = enqueue(over);
+  INFO(status.error_message());
   CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
-  CHECK(status.error_message().find("100000") != std::string::npos);
-  v1::EnqueueRequest under = BigEnqueue("q", 3, 30000);
-  CHECK(client.Call(*client.queues, &v1::QueueService::Stub::Enqueue, under, &resp).ok());
-  CHECK(client.Stats("q").pending() == 3);
+  CHECK(status.error_message().find("--max_request_bytes=100000") != std::string::npos);
+  // Just under twice the cap the request is still parsed and gets the same answer.
+  v1::EnqueueRequest near_margin = BigEnqueue("q", 7, 28500);
+  REQUIRE(near_margin.ByteSizeLong() < 200000u);
+  status = enqueue(near_margin);
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(status.error_message().find("--max_request_bytes=100000") != std::string::npos);
+  // Beyond twice the cap gRPC refuses it unread, in its own words (README, Limits).
+  v1::EnqueueRequest far_over = BigEnqueue("q", 8, 30000);
+  REQUIRE(far_over.ByteSizeLong() > 200000u);
+  status = enqueue(far_over);
+  INFO(status.error_message());
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(status.error_message().find("200000") != std::string::npos);
+  CHECK(client.Stats("q").pending() == 0);
+  // At the cap exactly it is accepted.
+  v1::EnqueueRequest at_cap = BigEnqueue("q", 4, 24000);
+  std::string padding(100000 - at_cap.ByteSizeLong(), 'x');
+  at_cap.mutable_messages(0)->set_payload_json("\"" + std::string(23998 + padding.size(), 'x') +
+                                               "\"");
+  REQUIRE(at_cap.ByteSizeLong() == 100000u);
+  CHECK(enqueue(at_cap).ok());
+  CHECK(client.Stats("q").pending() == 4);
 }
 
 // Starts a Dequeue long-poll of `wait_ms` on `stub`; `done` is set when it finishes.
@@ -95,8 +120,7 @@ grpc::Status PollNow(v1::QueueService::Stub& stub) {
 }
 
 TEST_CASE("long-polls beyond the per-connection cap are refused", "[integration][limits]") {
-  Daemon daemon({DsnFlag("polls.db"), "--max_long_polls_per_connection=3",
-                 "--max_long_polls=5"});
+  Daemon daemon({DsnFlag("polls.db"), "--max_long_polls_per_connection=3", "--max_long_polls=5"});
   Client setup(daemon);
   setup.CreateQueue("q");
   auto channel_a = daemon.Channel();
@@ -139,8 +163,8 @@ TEST_CASE("many concurrent large requests keep the daemon's memory bounded",
   // 32 clients on their own connections send 8 MiB requests for 4 s: 256 MiB in flight
   // if nothing held them back (peak RSS was 371 MiB with the budget lifted). The in-flight
   // budget is 64 MiB; the bound leaves room for the process itself.
-  Daemon daemon({DsnFlag("rss.db"), "--max_request_bytes=8388608",
-                 "--max_inflight_bytes=67108864"});
+  Daemon daemon(
+      {DsnFlag("rss.db"), "--max_request_bytes=8388608", "--max_inflight_bytes=67108864"});
   Client client(daemon);
   client.CreateQueue("q");
   // A bad queue name: each request is received and parsed in full, then refused cheaply.
