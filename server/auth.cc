@@ -23,21 +23,23 @@ std::optional<absl::string_view> BearerToken(const grpc::ServerContextBase& cont
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Load(const std::string& path) {
   absl::StatusOr<TokenTable> table = TokenTable::Load(path);
   if (!table.ok()) return table.status();
-  return std::unique_ptr<Authorizer>(
-      new Authorizer(path, std::make_shared<const TokenTable>(*std::move(table))));
+  std::shared_ptr<const RateLimits> limits = RateLimits::For(*table, nullptr);
+  return std::unique_ptr<Authorizer>(new Authorizer(
+      path, std::make_shared<const Tokens>(Tokens{*std::move(table), std::move(limits)})));
 }
 
 absl::Status Authorizer::Reload() {
   absl::StatusOr<TokenTable> table = TokenTable::Load(path_);
   if (!table.ok()) return table.status();
   absl::MutexLock lock(&mu_);
-  table_ = std::make_shared<const TokenTable>(*std::move(table));
+  std::shared_ptr<const RateLimits> limits = RateLimits::For(*table, tokens_->rate_limits.get());
+  tokens_ = std::make_shared<const Tokens>(Tokens{*std::move(table), std::move(limits)});
   return absl::OkStatus();
 }
 
-std::shared_ptr<const TokenTable> Authorizer::table() {
+std::shared_ptr<const Authorizer::Tokens> Authorizer::tokens() {
   absl::MutexLock lock(&mu_);
-  return table_;
+  return tokens_;
 }
 
 absl::StatusOr<std::string> Authorizer::Check(const grpc::ServerContextBase& context,
@@ -47,9 +49,10 @@ absl::StatusOr<std::string> Authorizer::Check(const grpc::ServerContextBase& con
   if (!token) {
     return absl::UnauthenticatedError("missing token: send \"authorization: Bearer <token>\"");
   }
-  std::shared_ptr<const TokenTable> tokens = table();
-  const TokenEntry* entry = tokens->Find(*token);
+  std::shared_ptr<const Tokens> tokens = this->tokens();
+  const TokenEntry* entry = tokens->table.Find(*token);
   if (entry == nullptr) return absl::UnauthenticatedError("unknown token");
+  if (absl::Status within = tokens->rate_limits->Take(*entry); !within.ok()) return within;
   bool role_ok = (entry->roles & RoleBit(Role::kAdmin)) || (entry->roles & rule.roles);
   if (!role_ok) {
     std::string needed = RoleNames(rule.roles | RoleBit(Role::kAdmin));

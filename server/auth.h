@@ -2,8 +2,8 @@
 //
 // A call presents its token as gRPC metadata `authorization: Bearer <token>`. A missing or
 // unknown token is UNAUTHENTICATED; a token whose roles or name patterns do not allow the
-// call (access_rules.h) is PERMISSION_DENIED. Messages name the token's name, never the
-// secret.
+// call (access_rules.h) is PERMISSION_DENIED; a token over its rate limit (rate_limit.h) is
+// RESOURCE_EXHAUSTED. Messages name the token's name, never the secret.
 //
 // Thread safety: all methods may be called from any thread; Reload swaps the table
 // atomically for later calls.
@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/access_rules.h"
+#include "server/rate_limit.h"
 #include "server/tokens.h"
 
 namespace pgqrs::server {
@@ -28,24 +29,32 @@ class Authorizer {
   // Loads the tokens file at `path`; an unreadable or malformed file is an error.
   static absl::StatusOr<std::unique_ptr<Authorizer>> Load(const std::string& path);
 
-  // Reads the tokens file again. On error the previous table stays in force.
+  // Reads the tokens file again. On error the previous table stays in force. Tokens whose
+  // rate limit did not change keep what they have spent.
   absl::Status Reload();
 
-  // Returns the name of the call's token when `rule` allows it on `target` (the name the
-  // call targets, if the rule has one).
+  // Returns the name of the call's token when the token is within its rate limit and
+  // `rule` allows it on `target` (the name the call targets, if the rule has one). Every
+  // call of a known token counts against its rate limit, refused ones included.
   absl::StatusOr<std::string> Check(const grpc::ServerContextBase& context,
                                     absl::string_view method, const AccessRule& rule,
                                     const std::optional<std::string>& target);
 
  private:
-  Authorizer(std::string path, std::shared_ptr<const TokenTable> table)
-      : path_(std::move(path)), table_(std::move(table)) {}
+  // A tokens file as loaded: the table and its tokens' buckets.
+  struct Tokens {
+    TokenTable table;
+    std::shared_ptr<const RateLimits> rate_limits;
+  };
 
-  std::shared_ptr<const TokenTable> table();
+  Authorizer(std::string path, std::shared_ptr<const Tokens> tokens)
+      : path_(std::move(path)), tokens_(std::move(tokens)) {}
+
+  std::shared_ptr<const Tokens> tokens();
 
   const std::string path_;
   absl::Mutex mu_;
-  std::shared_ptr<const TokenTable> table_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Tokens> tokens_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pgqrs::server

@@ -78,6 +78,9 @@ absl::Status CallGuard::Check(grpc::CallbackServerContext* context, absl::string
   if (authorizer_ != nullptr) {
     absl::StatusOr<std::string> token_name = authorizer_->Check(*context, method, *rule, target);
     if (!token_name.ok()) {
+      // A throttled token is not a refused one; it shows in pgqrs_rpcs_total instead, and
+      // the audit log does not grow with the calls it sheds.
+      if (absl::IsResourceExhausted(token_name.status())) return token_name.status();
       spdlog::warn("audit: denied {}{} from {}: {}", std::string(method), Describe(target),
                    context->peer(), token_name.status().ToString());
       return token_name.status();

@@ -6,14 +6,17 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace pgqrs::server {
 namespace {
@@ -40,11 +43,40 @@ absl::StatusOr<TokenHash> ParseHash(absl::string_view hex) {
   return hash;
 }
 
+// The optional `rate=R burst=N` fields after the globs.
+absl::StatusOr<std::optional<RateLimit>> ParseRateLimit(
+    const std::vector<absl::string_view>& fields) {
+  std::optional<double> rate;
+  std::optional<int64_t> burst;
+  for (absl::string_view field : fields) {
+    if (absl::ConsumePrefix(&field, "rate=")) {
+      double value = 0;
+      if (!absl::SimpleAtod(field, &value) || !(value >= 0.001) || value > 1e9) {
+        return absl::InvalidArgumentError("rate= must be 0.001 to 1e9 calls per second");
+      }
+      rate = value;
+    } else if (absl::ConsumePrefix(&field, "burst=")) {
+      int64_t value = 0;
+      if (!absl::SimpleAtoi(field, &value) || value < 1 || value > 1000000) {
+        return absl::InvalidArgumentError("burst= must be 1 to 1000000 calls");
+      }
+      burst = value;
+    } else {
+      return absl::InvalidArgumentError("expected rate=R or burst=N after the name globs");
+    }
+  }
+  if (!rate) {
+    if (burst) return absl::InvalidArgumentError("burst= needs rate=");
+    return std::nullopt;
+  }
+  return RateLimit{*rate, burst ? *burst : static_cast<int64_t>(std::ceil(*rate))};
+}
+
 absl::StatusOr<TokenEntry> ParseLine(absl::string_view line, int number) {
   std::vector<absl::string_view> fields =
       absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-  if (fields.size() != 4) {
-    return LineError(number, "expected: NAME SHA256 ROLES NAME_GLOBS");
+  if (fields.size() < 4 || fields.size() > 6) {
+    return LineError(number, "expected: NAME SHA256 ROLES NAME_GLOBS [rate=R] [burst=N]");
   }
   TokenEntry entry;
   entry.name = std::string(fields[0]);
@@ -56,6 +88,10 @@ absl::StatusOr<TokenEntry> ParseLine(absl::string_view line, int number) {
   entry.roles = *roles;
   entry.name_patterns = absl::StrSplit(fields[3], ',', absl::SkipEmpty());
   if (entry.name_patterns.empty()) return LineError(number, "no name globs");
+  absl::StatusOr<std::optional<RateLimit>> limit =
+      ParseRateLimit(std::vector<absl::string_view>(fields.begin() + 4, fields.end()));
+  if (!limit.ok()) return LineError(number, limit.status().message());
+  entry.rate_limit = *limit;
   return entry;
 }
 
@@ -165,9 +201,14 @@ absl::StatusOr<std::string> NewToken() {
 }
 
 std::string TokenFileLine(absl::string_view name, const TokenHash& hash, RoleSet roles,
-                          const std::vector<std::string>& name_patterns) {
-  return absl::StrCat(name, " ", HexOf(hash), " ", RoleNames(roles), " ",
-                      absl::StrJoin(name_patterns, ","));
+                          const std::vector<std::string>& name_patterns,
+                          std::optional<RateLimit> rate_limit) {
+  std::string line = absl::StrCat(name, " ", HexOf(hash), " ", RoleNames(roles), " ",
+                                  absl::StrJoin(name_patterns, ","));
+  if (rate_limit) {
+    absl::StrAppend(&line, " rate=", rate_limit->per_second, " burst=", rate_limit->burst);
+  }
+  return line;
 }
 
 }  // namespace pgqrs::server

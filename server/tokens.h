@@ -3,19 +3,22 @@
 // A token is a 256-bit random secret, shown to its owner once. The daemon only ever
 // holds its SHA-256, in a tokens file (--auth_tokens_file), one token per line:
 //
-//   # name        sha256 (64 hex digits)   roles              names (globs)
-//   orders-api    9f86d081884c7d65...      producer,reader    orders.*,audit
+//   # name        sha256 (64 hex digits)   roles              names (globs)    [limit]
+//   orders-api    9f86d081884c7d65...      producer,reader    orders.*,audit   rate=50 burst=100
 //
 // `name` identifies the token in audit lines and errors (never the secret). `roles` is
 // a comma list of admin, producer, consumer, worker, reader. `names` is a comma list of
 // shell globs (fnmatch) over the queue and workflow names the token may target; `*`
-// allows every name. Blank lines and lines starting with '#' are ignored.
+// allows every name. An optional `rate=R` (calls per second, may be fractional) and
+// `burst=N` (calls at once; default R rounded up) limit the token's calls; without them
+// the token is not limited. Blank lines and lines starting with '#' are ignored.
 //
 // Thread safety: TokenTable is an immutable value once built.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,11 +41,21 @@ absl::StatusOr<RoleSet> ParseRoles(absl::string_view list);
 
 using TokenHash = std::array<uint8_t, 32>;
 
+// At most `burst` calls at once, refilled at `per_second` calls per second.
+struct RateLimit {
+  double per_second = 0;
+  int64_t burst = 0;
+  bool operator==(const RateLimit& other) const {
+    return per_second == other.per_second && burst == other.burst;
+  }
+};
+
 struct TokenEntry {
   std::string name;
   TokenHash hash;
   RoleSet roles = 0;
   std::vector<std::string> name_patterns;
+  std::optional<RateLimit> rate_limit;  // unset: not limited
 
   // True if one of the patterns matches `target` (a queue or workflow name).
   bool AllowsName(absl::string_view target) const;
@@ -62,6 +75,7 @@ class TokenTable {
   const TokenEntry* Find(absl::string_view token) const;
 
   size_t size() const { return entries_.size(); }
+  const std::vector<TokenEntry>& entries() const { return entries_; }
 
  private:
   std::vector<TokenEntry> entries_;
@@ -75,6 +89,7 @@ absl::StatusOr<std::string> NewToken();
 
 // The tokens-file line for a token with these attributes.
 std::string TokenFileLine(absl::string_view name, const TokenHash& hash, RoleSet roles,
-                          const std::vector<std::string>& name_patterns);
+                          const std::vector<std::string>& name_patterns,
+                          std::optional<RateLimit> rate_limit = std::nullopt);
 
 }  // namespace pgqrs::server

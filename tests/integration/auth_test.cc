@@ -280,6 +280,52 @@ TEST_CASE("SIGHUP reloads the tokens file", "[integration][auth]") {
   CHECK(daemon.Log().find("SIGHUP: kept the tokens in force") != std::string::npos);
 }
 
+TEST_CASE("a token over its rate limit is RESOURCE_EXHAUSTED; SIGHUP changes the limit",
+          "[integration][auth][limits]") {
+  std::string tokens_file = TempPath("tokens");
+  std::string limited = *server::NewToken(), free = *server::NewToken();
+  auto write_tokens = [&](std::optional<server::RateLimit> limit) {
+    std::ofstream out(tokens_file);
+    out << server::TokenFileLine("limited-reader", server::HashToken(limited),
+                                 RoleBit(Role::kReader), {"*"}, limit)
+        << "\n"
+        << server::TokenFileLine("free-reader", server::HashToken(free), RoleBit(Role::kReader),
+                                 {"*"})
+        << "\n";
+  };
+  write_tokens(server::RateLimit{1, 3});
+  Daemon daemon({"--dsn=sqlite::memory:", "--auth_tokens_file=" + tokens_file});
+  grpc::GenericStub stub(daemon.Channel());
+  const MethodDescriptor* info = v1::MigrateRequest::descriptor()
+                                     ->file()
+                                     ->FindServiceByName("AdminService")
+                                     ->FindMethodByName("GetServerInfo");
+  // A burst of 3, then one call per second: a fourth call at once is refused.
+  for (int i = 0; i < 3; ++i) CHECK(CallRaw(stub, info, "", limited).ok());
+  grpc::Status over = CallRaw(stub, info, "", limited);
+  INFO(over.error_message());
+  CHECK(over.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(over.error_message().find(
+            "\"limited-reader\" is over its rate limit (1 calls/s, burst 3)") != std::string::npos);
+  CHECK(over.error_message().find(limited) == std::string::npos);
+  // Other tokens have their own allowance.
+  for (int i = 0; i < 10; ++i) CHECK(CallRaw(stub, info, "", free).ok());
+  // A second later one more call fits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK(CallRaw(stub, info, "", limited).ok());
+  CHECK(CallRaw(stub, info, "", limited).error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // Lifting the limit in the file and sending SIGHUP takes effect without a restart.
+  write_tokens(std::nullopt);
+  kill(daemon.pid(), SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!CallRaw(stub, info, "", limited).ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (int i = 0; i < 20; ++i) CHECK(CallRaw(stub, info, "", limited).ok());
+  CHECK(daemon.Log().find(limited) == std::string::npos);
+}
+
 TEST_CASE("the CLI and pgqrs-bench send a token from a file or PGQRS_TOKEN",
           "[integration][auth]") {
   std::string tokens_file = TempPath("tokens");
