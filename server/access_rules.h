@@ -3,8 +3,9 @@
 // RPC stays closed until it gets one (tests/server/access_rules_test enumerates the
 // services' descriptors to catch that).
 //
-// Calls that name a run or a worker only by id are checked by role alone; their receipt
-// (runs) or the worker's own registration ties them to a queue the token could reach.
+// Calls that name a run or a worker only by id have no name field: the guard checks their
+// role, and the services check the run's workflow or the worker's queue against the
+// token's patterns once the store has resolved it (owner_check.h).
 #pragma once
 
 #include "absl/strings/string_view.h"

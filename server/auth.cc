@@ -1,5 +1,7 @@
 #include "server/auth.h"
 
+#include <spdlog/spdlog.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -67,6 +69,25 @@ absl::StatusOr<std::string> Authorizer::Check(const grpc::ServerContextBase& con
         target->empty() ? std::string("every name") : absl::StrCat("\"", *target, "\"")));
   }
   return entry->name;
+}
+
+absl::Status Authorizer::CheckOwner(const grpc::ServerContextBase& context, absl::string_view what,
+                                    absl::FunctionRef<absl::StatusOr<std::string>()> owner) {
+  std::optional<absl::string_view> token = BearerToken(context);
+  std::shared_ptr<const Tokens> tokens = this->tokens();
+  const TokenEntry* entry = token ? tokens->table.Find(*token) : nullptr;
+  // Check passed a moment ago; only a reload in between can have removed the token.
+  if (entry == nullptr) return absl::UnauthenticatedError("unknown token");
+  if (entry->AllowsEveryName()) return absl::OkStatus();
+  absl::StatusOr<std::string> name = owner();
+  if (!name.ok()) return name.status();
+  if (!name->empty() && entry->AllowsName(*name)) return absl::OkStatus();
+  absl::Status denied = absl::PermissionDeniedError(
+      absl::StrCat("token \"", entry->name, "\" may not use ", what, " (its ",
+                   "workflow or queue is outside the token's name patterns)"));
+  spdlog::warn("audit: denied a call on {} from {}: {}", std::string(what), context.peer(),
+               denied.ToString());
+  return denied;
 }
 
 }  // namespace pgqrs::server

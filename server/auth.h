@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -39,6 +40,15 @@ class Authorizer {
   absl::StatusOr<std::string> Check(const grpc::ServerContextBase& context,
                                     absl::string_view method, const AccessRule& rule,
                                     const std::optional<std::string>& target);
+
+  // For a call that names a run or worker (`what`, e.g. "run 12") only by id, after Check
+  // allowed its role: OK when the token allows every name, or allows the name `owner`
+  // returns (the run's workflow or the worker's queue; empty means every name). `owner`
+  // is called only in the second case; its error is returned as is. A refusal is
+  // PERMISSION_DENIED naming the token and `what`, never the owner's name, and is written
+  // to the audit log.
+  absl::Status CheckOwner(const grpc::ServerContextBase& context, absl::string_view what,
+                          absl::FunctionRef<absl::StatusOr<std::string>()> owner);
 
  private:
   // A tokens file as loaded: the table and its tokens' buckets.

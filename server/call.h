@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "server/config.h"
 #include "server/executor.h"
+#include "server/owner_check.h"
 #include "server/waiters.h"
 #include "storage/store.h"
 
@@ -21,6 +22,7 @@ struct ServiceDeps {
   Executor& executor;
   WaiterRegistry& waiters;
   const Config& config;
+  OwnerCheck& owners;
 };
 
 inline constexpr char kOverloaded[] = "server overloaded: too many calls waiting for storage";

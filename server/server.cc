@@ -44,7 +44,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   WaiterRegistry* waiters = s->waiters_.get();
   s->store_->SetRemoteWakeHandler(
       [waiters](const std::string& queue) { waiters->NotifyAll(queue); });
-  ServiceDeps deps{*s->store_, *s->executor_, *s->waiters_, s->config_};
+  PGQRS_RETURN_IF_ERROR(s->LoadAuthorizer());
+  s->owners_ = std::make_unique<OwnerCheck>(s->authorizer_.get(), *s->store_);
+  ServiceDeps deps{*s->store_, *s->executor_, *s->waiters_, s->config_, *s->owners_};
   s->queue_service_ = std::make_unique<QueueServiceImpl>(deps);
   s->worker_service_ = std::make_unique<WorkerServiceImpl>(deps);
   s->admin_service_ = std::make_unique<AdminServiceImpl>(deps, schema_version);
@@ -84,7 +86,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   return s;
 }
 
-absl::Status Server::StartGuard() {
+absl::Status Server::LoadAuthorizer() {
   if (!config_.auth_tokens_file.empty()) {
     PGQRS_ASSIGN_OR_RETURN(authorizer_, Authorizer::Load(config_.auth_tokens_file));
   } else {
@@ -92,6 +94,10 @@ absl::Status Server::StartGuard() {
         "authentication is off: every client may call everything "
         "(--auth_tokens_file enables it)");
   }
+  return absl::OkStatus();
+}
+
+absl::Status Server::StartGuard() {
   long_polls_ = std::make_unique<LongPollLimiter>(config_.limits.max_long_polls_per_connection,
                                                   config_.limits.max_long_polls);
   guard_ = std::make_unique<CallGuard>(authorizer_.get(), *long_polls_, config_.limits);

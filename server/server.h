@@ -18,6 +18,7 @@
 #include "server/health.h"
 #include "server/limits.h"
 #include "server/metrics.h"
+#include "server/owner_check.h"
 #include "server/queue_service.h"
 #include "server/reapers.h"
 #include "server/waiters.h"
@@ -51,6 +52,8 @@ class Server {
   absl::Status ReloadTokens();
 
  private:
+  // Loads the tokens file, if any, into authorizer_.
+  absl::Status LoadAuthorizer();
   // Builds the guard and the guarded services gRPC serves; REQUIRES the services.
   absl::Status StartGuard();
   explicit Server(const Config& config) : config_(config) {}
@@ -61,11 +64,12 @@ class Server {
   std::unique_ptr<WaiterRegistry> waiters_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Authorizer> authorizer_;  // null when authentication is off
+  std::unique_ptr<OwnerCheck> owners_;
   std::unique_ptr<QueueServiceImpl> queue_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<WorkflowServiceImpl> workflow_service_;
-  std::unique_ptr<Authorizer> authorizer_;  // null when authentication is off
   std::unique_ptr<LongPollLimiter> long_polls_;
   std::unique_ptr<CallGuard> guard_;
   std::unique_ptr<GuardedQueueService> guarded_queues_;

@@ -22,7 +22,8 @@ absl::StatusOr<storage::WorkerRegistration> CheckRegistration(
   if (reg.role == storage::WorkerRole::kAdmin && !req.queue().empty()) {
     return absl::InvalidArgumentError("queue: must be empty for an admin worker");
   }
-  if (reg.role != storage::WorkerRole::kAdmin) PGQRS_RETURN_IF_ERROR(CheckName("queue", req.queue()));
+  if (reg.role != storage::WorkerRole::kAdmin)
+    PGQRS_RETURN_IF_ERROR(CheckName("queue", req.queue()));
   if (req.hostname().size() > 255) {
     return absl::InvalidArgumentError("hostname: longer than 255 bytes");
   }
@@ -43,8 +44,9 @@ absl::StatusOr<storage::WorkerRegistration> CheckRegistration(
 
 }  // namespace
 
-grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
-    grpc::CallbackServerContext* ctx, const v1::RegisterWorkerRequest* req, v1::Worker* resp) {
+grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(grpc::CallbackServerContext* ctx,
+                                                            const v1::RegisterWorkerRequest* req,
+                                                            v1::Worker* resp) {
   auto reg = CheckRegistration(*req);
   if (!reg.ok()) return FinishNow(ctx, reg.status());
   return RunUnary(ctx, deps_.executor, [this, resp, reg = std::move(*reg)]() -> absl::Status {
@@ -58,7 +60,8 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerConte
                                                        const v1::HeartbeatRequest* req,
                                                        v1::Worker* resp) {
   if (absl::Status s = CheckWorkerId(req->worker_id()); !s.ok()) return FinishNow(ctx, s);
-  return RunUnary(ctx, deps_.executor, [this, req, resp]() -> absl::Status {
+  return RunUnary(ctx, deps_.executor, [this, ctx, req, resp]() -> absl::Status {
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Worker(*ctx, req->worker_id()));
     PGQRS_ASSIGN_OR_RETURN(storage::WorkerInfo w, deps_.store.Heartbeat(req->worker_id()));
     ToProto(w, resp);
     return absl::OkStatus();
@@ -69,7 +72,8 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::Move(grpc::CallbackServerContext* c
                                                   int64_t worker_id, storage::WorkerMove move,
                                                   v1::Worker* resp) {
   if (absl::Status s = CheckWorkerId(worker_id); !s.ok()) return FinishNow(ctx, s);
-  return RunUnary(ctx, deps_.executor, [this, worker_id, move, resp]() -> absl::Status {
+  return RunUnary(ctx, deps_.executor, [this, ctx, worker_id, move, resp]() -> absl::Status {
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Worker(*ctx, worker_id));
     PGQRS_ASSIGN_OR_RETURN(storage::WorkerInfo w, deps_.store.MoveWorker(worker_id, move));
     ToProto(w, resp);
     return absl::OkStatus();
@@ -94,10 +98,12 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::InterruptWorker(grpc::CallbackServe
   return Move(ctx, req->worker_id(), storage::WorkerMove::kInterrupt, resp);
 }
 
-grpc::ServerUnaryReactor* WorkerServiceImpl::ShutdownWorker(
-    grpc::CallbackServerContext* ctx, const v1::ShutdownWorkerRequest* req, v1::Worker* resp) {
+grpc::ServerUnaryReactor* WorkerServiceImpl::ShutdownWorker(grpc::CallbackServerContext* ctx,
+                                                            const v1::ShutdownWorkerRequest* req,
+                                                            v1::Worker* resp) {
   if (absl::Status s = CheckWorkerId(req->worker_id()); !s.ok()) return FinishNow(ctx, s);
-  return RunUnary(ctx, deps_.executor, [this, req, resp]() -> absl::Status {
+  return RunUnary(ctx, deps_.executor, [this, ctx, req, resp]() -> absl::Status {
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Worker(*ctx, req->worker_id()));
     PGQRS_ASSIGN_OR_RETURN(storage::WorkerInfo w,
                            deps_.store.ShutdownWorker(req->worker_id(), req->release_messages()));
     ToProto(w, resp);
@@ -111,8 +117,9 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::GetWorker(grpc::CallbackServerConte
                                                        const v1::WorkerIdRequest* req,
                                                        v1::Worker* resp) {
   if (absl::Status s = CheckWorkerId(req->worker_id()); !s.ok()) return FinishNow(ctx, s);
-  return RunUnary(ctx, deps_.executor, [this, req, resp]() -> absl::Status {
+  return RunUnary(ctx, deps_.executor, [this, ctx, req, resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(storage::WorkerInfo w, deps_.store.GetWorker(req->worker_id()));
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Worker(*ctx, w));
     ToProto(w, resp);
     return absl::OkStatus();
   });

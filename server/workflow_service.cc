@@ -42,8 +42,8 @@ absl::StatusOr<storage::RetryPolicy> CheckRetryPolicy(const v1::CreateWorkflowRe
   if (!req.has_retry_policy()) return policy;
   const v1::RetryPolicy& p = req.retry_policy();
   if (p.max_attempts() < 0 || p.max_attempts() > kMaxAttempts) {
-    return absl::InvalidArgumentError(absl::StrCat("retry_policy.max_attempts: must be 1 to ",
-                                                   kMaxAttempts, " (0 = default 3)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("retry_policy.max_attempts: must be 1 to ", kMaxAttempts, " (0 = default 3)"));
   }
   if (p.max_attempts() > 0) policy.max_attempts = p.max_attempts();
   if (p.base_backoff_ms() != 0) {
@@ -72,8 +72,8 @@ absl::StatusOr<storage::NewRun> CheckStartRun(const v1::StartRunRequest& req,
   PGQRS_RETURN_IF_ERROR(CheckName("workflow", req.workflow()));
   PGQRS_ASSIGN_OR_RETURN(std::string input, JsonField("input_json", req.input_json(), limits));
   if (req.idempotency_key().size() > storage::kMaxIdempotencyKeyBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("idempotency_key: longer than ",
-                                                   storage::kMaxIdempotencyKeyBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("idempotency_key: longer than ", storage::kMaxIdempotencyKeyBytes, " bytes"));
   }
   PGQRS_RETURN_IF_ERROR(storage::CheckText("idempotency_key", req.idempotency_key()));
   return storage::NewRun{req.workflow(), std::move(input), req.idempotency_key()};
@@ -112,8 +112,9 @@ void WorkflowServiceImpl::WakeIfCancelled(int64_t run_id, const absl::Status& st
   if (absl::IsCancelled(status)) deps_.waiters.NotifyAll(RunWaitKey(run_id));
 }
 
-grpc::ServerUnaryReactor* WorkflowServiceImpl::CreateWorkflow(
-    grpc::CallbackServerContext* ctx, const v1::CreateWorkflowRequest* req, v1::Workflow* resp) {
+grpc::ServerUnaryReactor* WorkflowServiceImpl::CreateWorkflow(grpc::CallbackServerContext* ctx,
+                                                              const v1::CreateWorkflowRequest* req,
+                                                              v1::Workflow* resp) {
   if (absl::Status s = CheckName("name", req->name()); !s.ok()) return FinishNow(ctx, s);
   absl::StatusOr<storage::RetryPolicy> policy = CheckRetryPolicy(*req);
   if (!policy.ok()) return FinishNow(ctx, policy.status());
@@ -125,23 +126,25 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::CreateWorkflow(
   });
 }
 
-grpc::ServerUnaryReactor* WorkflowServiceImpl::ListWorkflows(
-    grpc::CallbackServerContext* ctx, const v1::ListWorkflowsRequest* req,
-    v1::ListWorkflowsResponse* resp) {
+grpc::ServerUnaryReactor* WorkflowServiceImpl::ListWorkflows(grpc::CallbackServerContext* ctx,
+                                                             const v1::ListWorkflowsRequest* req,
+                                                             v1::ListWorkflowsResponse* resp) {
   absl::StatusOr<int32_t> size =
       CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
   if (!size.ok()) return FinishNow(ctx, size.status());
   absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
   if (!after.ok()) return FinishNow(ctx, after.status());
-  return RunUnary(ctx, deps_.executor, [this, size = *size, after = *after, resp]() -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::WorkflowInfo> workflows,
-                           deps_.store.ListWorkflows(after, size));
-    for (const storage::WorkflowInfo& w : workflows) ToProto(w, resp->add_workflows());
-    if (static_cast<int32_t>(workflows.size()) == size) {
-      resp->set_next_page_token(EncodePageToken(workflows.back().name));
-    }
-    return absl::OkStatus();
-  });
+  return RunUnary(ctx, deps_.executor,
+                  [this, size = *size, after = *after, resp]() -> absl::Status {
+                    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::WorkflowInfo> workflows,
+                                           deps_.store.ListWorkflows(after, size));
+                    for (const storage::WorkflowInfo& w : workflows)
+                      ToProto(w, resp->add_workflows());
+                    if (static_cast<int32_t>(workflows.size()) == size) {
+                      resp->set_next_page_token(EncodePageToken(workflows.back().name));
+                    }
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::StartRun(grpc::CallbackServerContext* ctx,
@@ -191,7 +194,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::BeginStep(grpc::CallbackServerCon
   absl::Status name = storage::CheckStepName(req->step_name());
   if (!lease.ok()) return FinishNow(ctx, lease.status());
   if (!name.ok()) return FinishNow(ctx, name);
-  return RunUnary(ctx, deps_.executor, [this, req, resp, lease = *lease]() -> absl::Status {
+  return RunUnary(ctx, deps_.executor, [this, ctx, req, resp, lease = *lease]() -> absl::Status {
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
     PGQRS_ASSIGN_OR_RETURN(storage::BeginStepResult begun,
                            deps_.store.BeginStep(lease, req->step_name()));
     resp->set_outcome(static_cast<v1::StepOutcome>(begun.outcome));
@@ -221,7 +225,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::CompleteStep(grpc::CallbackServer
       JsonField("output_json", req->output_json(), deps_.config.limits);
   if (!output.ok()) return FinishNow(ctx, output.status());
   return RunUnary(ctx, deps_.executor,
-                  [this, req, resp, lease = *lease, output = *output]() -> absl::Status {
+                  [this, ctx, req, resp, lease = *lease, output = *output]() -> absl::Status {
+                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
                     absl::StatusOr<storage::StepInfo> step =
                         deps_.store.CompleteStep(lease, req->step_name(), output);
                     WakeIfCancelled(lease.run_id, step.status());
@@ -249,7 +254,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::FailStep(grpc::CallbackServerCont
     failure.retry_after = *after;
   }
   return RunUnary(ctx, deps_.executor,
-                  [this, req, resp, lease = *lease, failure]() -> absl::Status {
+                  [this, ctx, req, resp, lease = *lease, failure]() -> absl::Status {
+                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
                     absl::StatusOr<storage::StepInfo> step =
                         deps_.store.FailStep(lease, req->step_name(), failure);
                     WakeIfCancelled(lease.run_id, step.status());
@@ -268,7 +274,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::CompleteRun(grpc::CallbackServerC
       JsonField("output_json", req->output_json(), deps_.config.limits);
   if (!output.ok()) return FinishNow(ctx, output.status());
   return RunUnary(ctx, deps_.executor,
-                  [this, resp, lease = *lease, output = *output]() -> absl::Status {
+                  [this, ctx, resp, lease = *lease, output = *output]() -> absl::Status {
+                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
                     absl::StatusOr<storage::RunInfo> run = deps_.store.CompleteRun(lease, output);
                     deps_.waiters.NotifyAll(RunWaitKey(lease.run_id));
                     if (!run.ok()) return run.status();
@@ -286,7 +293,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::FailRun(grpc::CallbackServerConte
       JsonField("error_json", req->error_json(), deps_.config.limits);
   if (!error.ok()) return FinishNow(ctx, error.status());
   return RunUnary(ctx, deps_.executor,
-                  [this, resp, lease = *lease, error = *error]() -> absl::Status {
+                  [this, ctx, resp, lease = *lease, error = *error]() -> absl::Status {
+                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
                     absl::StatusOr<storage::RunInfo> run = deps_.store.FailRun(lease, error);
                     deps_.waiters.NotifyAll(RunWaitKey(lease.run_id));
                     if (!run.ok()) return run.status();
@@ -303,15 +311,17 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::PauseRun(grpc::CallbackServerCont
   absl::StatusOr<absl::Duration> after =
       CheckMillis("resume_after_ms", req->resume_after_ms(), deps_.config.limits.max_delay);
   if (!after.ok()) return FinishNow(ctx, after.status());
-  return RunUnary(ctx, deps_.executor, [this, resp, lease = *lease, after = *after]() -> absl::Status {
-    absl::StatusOr<storage::RunInfo> run = deps_.store.PauseRun(lease, after);
-    WakeIfCancelled(lease.run_id, run.status());
-    if (!run.ok()) return run.status();
-    ToProto(*run, resp);
-    // A zero pause makes the run claimable at once.
-    if (after == absl::ZeroDuration()) deps_.waiters.Notify(run->workflow, 1);
-    return absl::OkStatus();
-  });
+  return RunUnary(ctx, deps_.executor,
+                  [this, ctx, resp, lease = *lease, after = *after]() -> absl::Status {
+                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
+                    absl::StatusOr<storage::RunInfo> run = deps_.store.PauseRun(lease, after);
+                    WakeIfCancelled(lease.run_id, run.status());
+                    if (!run.ok()) return run.status();
+                    ToProto(*run, resp);
+                    // A zero pause makes the run claimable at once.
+                    if (after == absl::ZeroDuration()) deps_.waiters.Notify(run->workflow, 1);
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::ExtendRunLease(grpc::CallbackServerContext* ctx,
@@ -327,7 +337,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ExtendRunLease(grpc::CallbackServ
   }
   if (!timeout.ok()) return FinishNow(ctx, timeout.status());
   return RunUnary(
-      ctx, deps_.executor, [this, resp, lease = *lease, timeout = *timeout]() -> absl::Status {
+      ctx, deps_.executor, [this, ctx, resp, lease = *lease, timeout = *timeout]() -> absl::Status {
+        PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
         absl::StatusOr<storage::RunInfo> run = deps_.store.ExtendRunLease(lease, timeout);
         WakeIfCancelled(lease.run_id, run.status());
         if (!run.ok()) return run.status();
@@ -340,7 +351,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::CancelRun(grpc::CallbackServerCon
                                                          const v1::CancelRunRequest* req,
                                                          v1::Run* resp) {
   if (absl::Status s = CheckRunId(req->run_id()); !s.ok()) return FinishNow(ctx, s);
-  return RunUnary(ctx, deps_.executor, [this, req, resp]() -> absl::Status {
+  return RunUnary(ctx, deps_.executor, [this, ctx, req, resp]() -> absl::Status {
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, req->run_id()));
     PGQRS_ASSIGN_OR_RETURN(storage::RunInfo run, deps_.store.CancelRun(req->run_id()));
     if (storage::IsTerminal(run.status)) deps_.waiters.NotifyAll(RunWaitKey(run.id));
     ToProto(run, resp);
@@ -349,11 +361,11 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::CancelRun(grpc::CallbackServerCon
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::GetRun(grpc::CallbackServerContext* ctx,
-                                                      const v1::GetRunRequest* req,
-                                                      v1::Run* resp) {
+                                                      const v1::GetRunRequest* req, v1::Run* resp) {
   if (absl::Status s = CheckRunId(req->run_id()); !s.ok()) return FinishNow(ctx, s);
-  return RunUnary(ctx, deps_.executor, [this, req, resp]() -> absl::Status {
+  return RunUnary(ctx, deps_.executor, [this, ctx, req, resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(storage::RunInfo run, deps_.store.GetRun(req->run_id()));
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, run));
     ToProto(run, resp);
     return absl::OkStatus();
   });
@@ -366,8 +378,9 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::WaitRun(grpc::CallbackServerConte
   absl::StatusOr<absl::Duration> timeout =
       CheckMillis("timeout_ms", req->timeout_ms(), deps_.config.limits.max_wait);
   if (!timeout.ok()) return FinishNow(ctx, timeout.status());
-  auto attempt = [this, req, resp]() -> absl::StatusOr<bool> {
+  auto attempt = [this, ctx, req, resp]() -> absl::StatusOr<bool> {
     PGQRS_ASSIGN_OR_RETURN(storage::RunInfo run, deps_.store.GetRun(req->run_id()));
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, run));
     resp->Clear();
     ToProto(run, resp);
     return storage::IsTerminal(run.status);
@@ -410,7 +423,8 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListSteps(grpc::CallbackServerCon
                                                          const v1::ListStepsRequest* req,
                                                          v1::ListStepsResponse* resp) {
   if (absl::Status s = CheckRunId(req->run_id()); !s.ok()) return FinishNow(ctx, s);
-  return RunUnary(ctx, deps_.executor, [this, req, resp]() -> absl::Status {
+  return RunUnary(ctx, deps_.executor, [this, ctx, req, resp]() -> absl::Status {
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, req->run_id()));
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::StepInfo> steps,
                            deps_.store.ListSteps(req->run_id()));
     for (const storage::StepInfo& s : steps) ToProto(s, resp->add_steps());

@@ -2,7 +2,8 @@
 // the services' descriptors, is called with no token, an unknown token, a token of the
 // wrong role, a token whose name patterns exclude the target, and an allowed token. The
 // first four are refused with the right code and store nothing; no token appears in the
-// daemon's log or in an error.
+// daemon's log or in an error. Calls that name a run or worker only by id are refused to a
+// token whose patterns exclude the run's workflow or the worker's queue.
 #include <grpcpp/generic/generic_stub.h>
 #include <signal.h>
 
@@ -240,6 +241,119 @@ TEST_CASE("every RPC is refused without the right token and allowed with it",
   CHECK(log.find("audit: /pgqrs.v1.QueueService/PurgeQueue on \"orders.a\" by token admin-token") !=
         std::string::npos);
   WARN(refusals << " refusals checked over " << methods.size() << " RPCs");
+}
+
+// For each role, a token limited to "billing.*", appended to the tokens file: it may make
+// every call its role allows, but not on the orders.* queue and workflow Populate makes.
+std::map<Role, Token> AppendBillingTokens(const std::string& path) {
+  std::map<Role, Token> tokens;
+  std::ofstream out(path, std::ios::app);
+  for (Role role : {Role::kAdmin, Role::kProducer, Role::kConsumer, Role::kWorker, Role::kReader}) {
+    Token token{"billing-" + std::string(server::RoleName(role)), *server::NewToken()};
+    out << server::TokenFileLine(token.name, server::HashToken(token.secret), RoleBit(role),
+                                 {"billing.*"})
+        << "\n";
+    tokens[role] = token;
+  }
+  return tokens;
+}
+
+// A request naming the run, its receipt and the worker by id, valid enough to do its work.
+std::string IdRequest(const MethodDescriptor* method, int64_t run_id, const std::string& receipt,
+                      int64_t worker_id) {
+  std::unique_ptr<Message> request(google::protobuf::MessageFactory::generated_factory()
+                                       ->GetPrototype(method->input_type())
+                                       ->New());
+  const google::protobuf::Reflection* reflection = request->GetReflection();
+  auto field = [&](const char* name) { return method->input_type()->FindFieldByName(name); };
+  if (field("run_id")) reflection->SetInt64(request.get(), field("run_id"), run_id);
+  if (field("worker_id")) reflection->SetInt64(request.get(), field("worker_id"), worker_id);
+  if (field("receipt")) reflection->SetString(request.get(), field("receipt"), receipt);
+  if (field("step_name")) reflection->SetString(request.get(), field("step_name"), "charge");
+  if (field("visibility_timeout_ms")) {
+    reflection->SetInt64(request.get(), field("visibility_timeout_ms"), 60000);
+  }
+  return request->SerializeAsString();
+}
+
+bool NamesOnlyAnId(const MethodDescriptor* method, const AccessRule& rule) {
+  return rule.name_field == nullptr && (method->input_type()->FindFieldByName("run_id") ||
+                                        method->input_type()->FindFieldByName("worker_id"));
+}
+
+TEST_CASE("calls naming a run or worker by id need the token to allow its workflow or queue",
+          "[integration][auth]") {
+  std::string tokens_file = TempPath("tokens");
+  std::map<Role, Token> orders = WriteTokensFile(tokens_file);
+  std::map<Role, Token> billing = AppendBillingTokens(tokens_file);
+  const std::string admin = orders[Role::kAdmin].secret;
+  Daemon daemon({"--dsn=sqlite://" + TempPath("owners.db"), "--auth_tokens_file=" + tokens_file});
+  Client client(daemon);
+  Populate(client, admin);
+  // A worker registered for orders.wf, and its run claimed by that worker.
+  grpc::ClientContext register_context, claim_context;
+  register_context.AddMetadata("authorization", "Bearer " + admin);
+  claim_context.AddMetadata("authorization", "Bearer " + admin);
+  v1::RegisterWorkerRequest registration;
+  registration.set_name("w");
+  registration.set_queue("orders.wf");  // a workflow's runs are on its own queue
+  registration.set_role(v1::WORKER_ROLE_CONSUMER);
+  v1::Worker worker;
+  REQUIRE(client.workers->RegisterWorker(&register_context, registration, &worker).ok());
+  v1::ClaimRunRequest claim;
+  claim.set_workflow("orders.wf");
+  claim.set_worker_id(worker.id());
+  v1::ClaimRunResponse claimed;
+  REQUIRE(client.workflows->ClaimRun(&claim_context, claim, &claimed).ok());
+  REQUIRE(claimed.has_run());
+  const int64_t run_id = claimed.run().id();
+  auto snapshot = [&] {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + admin);
+    v1::ListStepsRequest steps_request;
+    steps_request.set_run_id(run_id);
+    v1::ListStepsResponse steps;
+    REQUIRE(client.workflows->ListSteps(&context, steps_request, &steps).ok());
+    return Snapshot(client, admin) + steps.ShortDebugString();
+  };
+  const std::string before = snapshot();
+  grpc::GenericStub stub(daemon.Channel());
+
+  int checked = 0;
+  std::vector<std::pair<const MethodDescriptor*, Role>> calls;
+  for (const MethodDescriptor* method : AllMethods()) {
+    const AccessRule* rule = server::FindAccessRule(FullName(method));
+    REQUIRE(rule != nullptr);
+    if (!NamesOnlyAnId(method, *rule)) continue;
+    // A role the rule allows; admin for admin-only calls.
+    Role role = Role::kAdmin;
+    for (Role r : kNonAdminRoles) {
+      if (rule->roles & RoleBit(r)) role = r;
+    }
+    calls.emplace_back(method, role);
+    INFO(FullName(method) << " with " << billing[role].name);
+    grpc::Status status =
+        CallRaw(stub, method, IdRequest(method, run_id, claimed.receipt(), worker.id()),
+                billing[role].secret);
+    CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(status.error_message().find("\"" + billing[role].name + "\" may not use") !=
+          std::string::npos);
+    CHECK(status.error_message().find("orders.") == std::string::npos);
+    ++checked;
+  }
+  CHECK(checked >= 17);
+  CHECK(snapshot() == before);
+  CHECK(daemon.Log().find("audit: denied a call on run " + std::to_string(run_id)) !=
+        std::string::npos);
+
+  // The same calls with the orders.* token of the same role get past the checks.
+  for (const auto& [method, role] : calls) {
+    INFO(FullName(method) << " with " << orders[role].name);
+    grpc::Status status =
+        CallRaw(stub, method, IdRequest(method, run_id, claimed.receipt(), worker.id()),
+                orders[role].secret);
+    CHECK_FALSE(IsAuthRefusal(status.error_code()));
+  }
 }
 
 TEST_CASE("SIGHUP reloads the tokens file", "[integration][auth]") {

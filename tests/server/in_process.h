@@ -37,7 +37,8 @@ class InProcessServer {
   explicit InProcessServer(const std::string& dsn)
       : store_(OpenMigrated(dsn)),
         executor_(/*threads=*/1, /*queue_limit=*/1000),
-        deps_{*store_, executor_, waiters_, config_},
+        owners_(/*authorizer=*/nullptr, *store_),
+        deps_{*store_, executor_, waiters_, config_, owners_},
         queue_service_(deps_),
         workflow_service_(deps_) {
     grpc::ServerBuilder builder;
@@ -95,6 +96,7 @@ class InProcessServer {
   std::unique_ptr<storage::Store> store_;
   server::WaiterRegistry waiters_;
   server::Executor executor_;
+  server::OwnerCheck owners_;
   server::ServiceDeps deps_;
   server::QueueServiceImpl queue_service_;
   server::WorkflowServiceImpl workflow_service_;
