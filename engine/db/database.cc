@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   po.seed = options.seed;
   po.key = options.key;
   po.key_id = options.key_id;
+  po.wal_stats = &db->wal_stats_;
   PGQRS_ASSIGN_OR_RETURN(db->pager_, Pager::Open(db->backend_, path, po));
   PGQRS_RETURN_IF_ERROR(db->LoadSchema());
   return db;

@@ -37,6 +37,7 @@
 #include "engine/crypto/key.h"
 #include "engine/format/record.h"
 #include "engine/io/io_backend.h"
+#include "engine/wal/wal.h"
 
 namespace pgqrs::engine {
 
@@ -151,6 +152,9 @@ class Database {
   absl::Status checkpoint_error();
   // Number of fdatasync calls on the WAL so far (group-commit statistics).
   int64_t wal_sync_calls();
+  // Durations of the WAL's fdatasyncs and the commits each made durable. Lock-free; valid
+  // as long as the Database.
+  const WalStats& wal_stats() const { return wal_stats_; }
   // Pages currently held by the page cache.
   size_t cached_pages();
 
@@ -186,6 +190,7 @@ class Database {
   std::string path_;
   DatabaseOptions options_;
   std::shared_ptr<IoBackend> backend_;
+  WalStats wal_stats_;  // before pager_: the WAL records into it until it closes
   std::unique_ptr<Pager> pager_;
   std::map<std::string, TableInfo> tables_;   // keyed by lower-case name
   std::map<std::string, IndexInfo> indexes_;  // keyed by lower-case name

@@ -88,7 +88,7 @@ absl::Status Pager::OpenFiles() {
       PGQRS_ASSIGN_OR_RETURN(cipher_, PageCipher::Create(options_.key, header_));
     }
     PGQRS_ASSIGN_OR_RETURN(wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, false,
-                                           options_.seed, cipher_.get()));
+                                           options_.seed, cipher_.get(), options_.wal_stats));
     PGQRS_RETURN_IF_ERROR(backend_->SyncDirectory(ParentDirectory(path_)));
     return InitNewDatabase();
   }
@@ -97,7 +97,7 @@ absl::Status Pager::OpenFiles() {
   PGQRS_ASSIGN_OR_RETURN(header_, ParseDbHeader(h));
   PGQRS_RETURN_IF_ERROR(SetUpEncryption(h));
   PGQRS_ASSIGN_OR_RETURN(wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, ro,
-                                         options_.seed, cipher_.get()));
+                                         options_.seed, cipher_.get(), options_.wal_stats));
   // The WAL may have just been created: its directory entry must be durable before a commit
   // relies on it.
   if (!ro) PGQRS_RETURN_IF_ERROR(backend_->SyncDirectory(ParentDirectory(path_)));

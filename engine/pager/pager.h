@@ -45,6 +45,8 @@ struct PagerOptions {
   // encrypted one needs the same key and key id to open.
   std::shared_ptr<const EncryptionKey> key;
   uint32_t key_id = 0;
+  // Where the WAL records its group-commit statistics; null: nowhere. Must outlive the pager.
+  WalStats* wal_stats = nullptr;
 };
 
 // One cached page. `data` has page_size bytes.

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/base/histogram.h"
 #include "engine/crypto/page_cipher.h"
 #include "engine/io/io_backend.h"
 
@@ -31,15 +32,25 @@ inline constexpr uint32_t kWalFrameHeaderSize = 24;
 // Cumulative WAL checksum over `n` bytes (n % 8 == 0), words read little- or big-endian.
 void WalChecksum(bool big_endian, const uint8_t* p, size_t n, uint32_t* s0, uint32_t* s1);
 
+// Group-commit statistics of a WAL. Owned by the database, which lives longer than any
+// one Wal object, so readers need no lock.
+struct WalStats {
+  WalStats();
+  Histogram sync_seconds;      // duration of each fdatasync that made commits durable
+  Histogram commits_per_sync;  // commits each of those fdatasyncs made durable
+};
+
 class Wal {
  public:
   // Opens (and, unless read-only, creates) `path` and recovers the committed frames.
   // A WAL whose header is invalid or whose page size differs is treated as empty. With a
   // `cipher` (owned by the caller, outliving the Wal), Append seals every page image it writes;
-  // ReadPage returns the sealed image as stored.
+  // ReadPage returns the sealed image as stored. With `stats` (owned by the caller, outliving
+  // the Wal), SyncTo records every fdatasync there.
   static absl::StatusOr<std::unique_ptr<Wal>> Open(IoBackend* backend, const std::string& path,
                                                    uint32_t page_size, bool read_only,
-                                                   uint64_t seed, PageCipher* cipher = nullptr);
+                                                   uint64_t seed, PageCipher* cipher = nullptr,
+                                                   WalStats* stats = nullptr);
   ~Wal();
 
   // Database size in pages recorded by the last valid commit frame, or 0 if none.
@@ -83,9 +94,13 @@ class Wal {
   Wal() = default;
   absl::Status Recover();
   void WriteHeader(uint8_t* h);
+  // Records one fdatasync of `took` seconds that covered the commits appended up to
+  // `commits_appended`.
+  void RecordSync(uint64_t commits_appended, double took) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
 
   std::unique_ptr<File> file_;
   PageCipher* cipher_ = nullptr;
+  WalStats* stats_ = nullptr;
   uint32_t page_size_ = 0;
   bool read_only_ = false;
   bool big_endian_ = false;
@@ -104,10 +119,12 @@ class Wal {
 
   std::atomic<uint64_t> appended_lsn_{0};
   std::atomic<int64_t> sync_calls_{0};
+  std::atomic<uint64_t> commits_appended_{0};
   absl::Mutex sync_mu_;
   absl::CondVar sync_cv_;
   uint64_t synced_lsn_ ABSL_GUARDED_BY(sync_mu_) = 0;
   bool syncing_ ABSL_GUARDED_BY(sync_mu_) = false;
+  uint64_t commits_synced_ ABSL_GUARDED_BY(sync_mu_) = 0;
   absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
 };
 

@@ -339,6 +339,7 @@ TEST_CASE("concurrent commits share fsyncs (group commit)", "[engine][groupcommi
     REQUIRE(txn->Commit().ok());
   }
   const int64_t syncs_before = db->wal_sync_calls();
+  const HistogramSnapshot per_sync_before = db->wal_stats().commits_per_sync.Snapshot();
   const int kThreads = 8, kCommits = 40;
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
@@ -359,6 +360,14 @@ TEST_CASE("concurrent commits share fsyncs (group commit)", "[engine][groupcommi
   const int64_t syncs = db->wal_sync_calls() - syncs_before;
   INFO("commits " << kThreads * kCommits << " fsyncs " << syncs);
   CHECK(syncs < kThreads * kCommits);
+  // The statistics account for every commit in the fsyncs that made them durable.
+  HistogramSnapshot per_sync = db->wal_stats().commits_per_sync.Snapshot();
+  HistogramSnapshot seconds = db->wal_stats().sync_seconds.Snapshot();
+  CHECK(per_sync.sum - per_sync_before.sum == kThreads * kCommits);
+  CHECK(per_sync.count() == seconds.count());
+  CHECK(per_sync.count() - per_sync_before.count() <= static_cast<uint64_t>(syncs));
+  CHECK(per_sync.count() - per_sync_before.count() < static_cast<uint64_t>(kThreads * kCommits));
+  CHECK(seconds.sum > 0);
   auto txn = MustBegin(db.get());
   REQUIRE(*txn->Count("jobs") == kThreads * kCommits);
   txn->Rollback();
