@@ -220,6 +220,10 @@ class Store {
 
   virtual absl::StatusOr<SystemCounts> GetSystemCounts() = 0;
 
+  // Group-commit statistics since the store was opened, or nullopt for a store whose
+  // commits happen elsewhere (PostgreSQL). Cheap: reads counters, not the database.
+  virtual std::optional<CommitStats> GetCommitStats() = 0;
+
   // ---- Wake-ups from other processes ----------------------------------------------------
 
   // Registers `handler`, called (from any thread) when another process may have made

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "engine/base/histogram.h"
 
 namespace pgqrs::storage {
 
@@ -287,6 +288,14 @@ struct MigrationReport {
 struct VerifyReport {
   int32_t schema_version = 0;
   std::vector<std::string> problems;  // empty when everything checks out
+};
+
+// Group commit of an embedded store: how many write transactions each durable commit held,
+// and how long its sync took (engine://: the WAL fdatasync; sqlite://: the COMMIT, which
+// writes the WAL and syncs it).
+struct CommitStats {
+  engine::HistogramSnapshot batch_sizes;
+  engine::HistogramSnapshot sync_seconds;
 };
 
 struct SystemCounts {

@@ -85,4 +85,9 @@ absl::StatusOr<SystemCounts> EngineStore::GetSystemCounts() {
   return counts;
 }
 
+std::optional<CommitStats> EngineStore::GetCommitStats() {
+  const engine::WalStats& wal = db_->wal_stats();
+  return CommitStats{wal.commits_per_sync.Snapshot(), wal.sync_seconds.Snapshot()};
+}
+
 }  // namespace pgqrs::storage::enginestore

@@ -218,6 +218,7 @@ class EngineStore final : public Store {
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;
+  std::optional<CommitStats> GetCommitStats() override;
 
  private:
   using Work = std::function<absl::Status(Transaction&)>;

@@ -264,6 +264,9 @@ void PostgresStore::SetRemoteWakeHandler(std::function<void(const std::string&)>
                                            [this] { return AllQueueNames(); });
 }
 
+// Commits are the PostgreSQL server's; it reports them (pg_stat_wal, pg_stat_database).
+std::optional<CommitStats> PostgresStore::GetCommitStats() { return std::nullopt; }
+
 }  // namespace pg
 
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const Dsn& dsn,

@@ -159,6 +159,7 @@ class PostgresStore final : public Store {
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;
+  std::optional<CommitStats> GetCommitStats() override;
 
   void SetRemoteWakeHandler(std::function<void(const std::string& queue)> handler) override;
 

@@ -1,6 +1,14 @@
 #include "storage/sqlite/group_commit.h"
 
+#include <chrono>
+
 namespace pgqrs::storage::sqlite {
+
+GroupCommit::GroupCommit(Connection& connection)
+    : connection_(connection),
+      batch_sizes_({1, 2, 4, 8, 16, 32, 64, 128}),
+      commit_seconds_(
+          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}) {}
 
 absl::Status GroupCommit::Run(const Work& work) {
   Pending pending(&work);
@@ -60,8 +68,14 @@ std::vector<GroupCommit::Pending*> GroupCommit::RunTransaction(const std::vector
     again.insert(again.end(), batch.begin() + i + 1, batch.end());
     return again;
   }
+  auto start = std::chrono::steady_clock::now();
   absl::Status commit = connection_.Exec("COMMIT");
-  if (commit.ok()) return {};
+  if (commit.ok()) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    batch_sizes_.Record(static_cast<double>(batch.size()));
+    commit_seconds_.Record(took.count());
+    return {};
+  }
   // The transaction is gone: nothing of this batch is stored.
   connection_.Exec("ROLLBACK").IgnoreError();  // may already be rolled back
   for (Pending* p : batch) p->result = commit;

@@ -15,7 +15,11 @@
 // batch. No extra thread, and no caller is woken only to wait again (LevelDB's writer
 // queue, DBImpl::Write).
 //
-// Thread safety: Run may be called from any number of threads.
+// Each successful COMMIT records the transactions it held and how long the COMMIT took (the
+// WAL write and its fsync) in histograms the store reports (Store::GetCommitStats).
+//
+// Thread safety: Run, batch_sizes and commit_seconds may be called from any number of
+// threads.
 #pragma once
 
 #include <deque>
@@ -24,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/base/histogram.h"
 #include "storage/sqlite/connection.h"
 
 namespace pgqrs::storage::sqlite {
@@ -36,12 +41,16 @@ class GroupCommit {
   static constexpr int kMaxBatch = 128;
 
   // REQUIRES: `connection` outlives this object and is used by nothing else.
-  explicit GroupCommit(Connection& connection) : connection_(connection) {}
+  explicit GroupCommit(Connection& connection);
 
   // Runs `work` in a transaction and returns its status once that transaction committed,
   // or the commit's error. Work must not call Run. Work may run more than once (when
   // another call's error ended its transaction), so it sets its outputs afresh each time.
   absl::Status Run(const Work& work);
+
+  // Transactions per successful COMMIT, and the seconds each COMMIT took.
+  const engine::Histogram& batch_sizes() const { return batch_sizes_; }
+  const engine::Histogram& commit_seconds() const { return commit_seconds_; }
 
  private:
   struct Pending {
@@ -60,6 +69,8 @@ class GroupCommit {
   absl::Status RunOne(Pending& pending);
 
   Connection& connection_;
+  engine::Histogram batch_sizes_;
+  engine::Histogram commit_seconds_;
   absl::Mutex mu_;
   // Callers not yet done, oldest first; the front one leads the batch being run.
   std::deque<Pending*> waiting_ ABSL_GUARDED_BY(mu_);

@@ -88,4 +88,8 @@ absl::StatusOr<SystemCounts> SqliteStore::GetSystemCounts() {
   return counts;
 }
 
+std::optional<CommitStats> SqliteStore::GetCommitStats() {
+  return CommitStats{committer_.batch_sizes().Snapshot(), committer_.commit_seconds().Snapshot()};
+}
+
 }  // namespace pgqrs::storage::sqlite

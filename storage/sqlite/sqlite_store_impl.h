@@ -183,6 +183,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;
+  std::optional<CommitStats> GetCommitStats() override;
 
  private:
   using Work = std::function<absl::Status(Connection&)>;

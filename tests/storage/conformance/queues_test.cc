@@ -1,4 +1,8 @@
 // Conformance: queue lifecycle and the schema calls.
+#include <atomic>
+#include <optional>
+#include <thread>
+
 #include "tests/storage/conformance/helpers.h"
 
 namespace pgqrs::testing {
@@ -74,6 +78,38 @@ TEST_CASE("purge removes every message and keeps the queue", "[conformance][queu
   storage::QueueCounts counts = Ok(store->GetQueueCounts("q"));
   CHECK(counts.pending + counts.in_flight + counts.delayed == 0);
   RequireOk(store->DeleteQueue("q", false));
+}
+
+TEST_CASE("an embedded store counts its writes in its group-commit statistics",
+          "[conformance][queue]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  std::optional<storage::CommitStats> before = store->GetCommitStats();
+  if (!before) {
+    WARN("this store commits elsewhere (PostgreSQL) and reports no commit statistics");
+    CHECK_FALSE(store->GetCommitStats().has_value());
+    return;
+  }
+  // Concurrent writers, so commits can be shared; assertions stay on this thread.
+  std::atomic<int> failed{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&] {
+      std::vector<storage::NewMessage> one = {Msg("{}")};
+      for (int i = 0; i < 5; ++i) {
+        if (!store->Enqueue("q", one, 0).ok()) ++failed;
+      }
+    });
+  }
+  for (std::thread& w : writers) w.join();
+  REQUIRE(failed == 0);
+  storage::CommitStats after = *store->GetCommitStats();
+  // Every enqueue is in some durable commit; a commit holds at least one.
+  CHECK(after.batch_sizes.sum - before->batch_sizes.sum >= 20);
+  uint64_t commits = after.batch_sizes.count() - before->batch_sizes.count();
+  CHECK(commits >= 1);
+  CHECK(commits <= 20 + 20);  // at most one extra write per call (e.g. a sequence)
+  CHECK(after.sync_seconds.count() - before->sync_seconds.count() == commits);
 }
 
 TEST_CASE("system counts add up queues, workers and messages", "[conformance][queue]") {

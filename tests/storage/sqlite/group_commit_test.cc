@@ -72,6 +72,14 @@ TEST_CASE("an error that rolls back the shared transaction fails only its own ca
   // The connection is left usable.
   CHECK(committer.Run(Insert("INSERT INTO t VALUES (4)")).ok());
   CHECK(Stored(*db, 4));
+
+  // Three COMMITs: the leader alone, 2 and 3 (run again without 1's failure), then 4.
+  engine::HistogramSnapshot batches = committer.batch_sizes().Snapshot();
+  CHECK(batches.count() == 3);
+  CHECK(batches.sum == 4);
+  CHECK(batches.counts[0] == 2);  // batches of 1
+  CHECK(batches.counts[1] == 1);  // a batch of 2
+  CHECK(committer.commit_seconds().Snapshot().count() == 3);
 }
 
 }  // namespace
