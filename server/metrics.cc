@@ -4,6 +4,7 @@
 #include <prometheus/gauge.h>
 #include <spdlog/spdlog.h>
 
+#include <limits>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,22 @@ bool IsStoreCode(grpc::StatusCode code) {
          code == grpc::StatusCode::ABORTED || code == grpc::StatusCode::DATA_LOSS;
 }
 
+// A histogram family of one series from a store's lock-free histogram.
+prometheus::MetricFamily HistogramFamily(const std::string& name, const std::string& help,
+                                         const engine::HistogramSnapshot& snapshot) {
+  prometheus::ClientMetric metric;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < snapshot.upper_bounds.size(); ++i) {
+    cumulative += snapshot.counts[i];
+    metric.histogram.bucket.push_back({cumulative, snapshot.upper_bounds[i]});
+  }
+  cumulative += snapshot.counts.back();
+  metric.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+  metric.histogram.sample_count = cumulative;
+  metric.histogram.sample_sum = snapshot.sum;
+  return prometheus::MetricFamily{name, help, prometheus::MetricType::Histogram, {metric}};
+}
+
 // Reads the store and the process at each scrape into a fresh registry, so series of
 // deleted queues vanish with them.
 class ScrapeCollector : public prometheus::Collectable {
@@ -52,10 +69,24 @@ class ScrapeCollector : public prometheus::Collectable {
     AddQueues(registry);
     AddWorkers(registry);
     AddRuns(registry);
-    return registry.Collect();
+    std::vector<prometheus::MetricFamily> families = registry.Collect();
+    AddCommitStats(families);
+    return families;
   }
 
  private:
+  // The embedded stores' group commit; the store keeps the histograms, this copies them.
+  void AddCommitStats(std::vector<prometheus::MetricFamily>& families) const {
+    std::optional<storage::CommitStats> stats = sources_.store.GetCommitStats();
+    if (!stats) return;
+    families.push_back(HistogramFamily("pgqrs_store_commit_batch_size",
+                                       "Write transactions per durable commit (embedded stores)",
+                                       stats->batch_sizes));
+    families.push_back(HistogramFamily("pgqrs_store_sync_duration_seconds",
+                                       "Time of each durable commit's sync (embedded stores)",
+                                       stats->sync_seconds));
+  }
+
   void AddQueues(prometheus::Registry& registry) const {
     auto& messages = BuildGauge()
                          .Name("pgqrs_queue_messages")

@@ -5,7 +5,10 @@
 //   - at scrape time, from the store: per-queue message counts and oldest pending age
 //     (the first --metrics_max_queues queues by name; the rest summed under
 //     queue="_other"), workers by status, live workflow runs by status; and from the
-//     process: executor queue depth, parked long-polls;
+//     process: executor queue depth, parked long-polls; and the embedded stores' group
+//     commit (transactions per durable commit, sync durations), copied from the store's
+//     own histograms (Store::GetCommitStats) so storage and the engine need no metrics
+//     library;
 //   - store errors by code: failed scrape queries and reaper passes, and RPCs that
 //     failed with a storage code (UNAVAILABLE, INTERNAL, ABORTED, DATA_LOSS).
 // README's "Metrics" section lists every series.

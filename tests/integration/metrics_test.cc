@@ -1,5 +1,6 @@
 // Prometheus metrics on the real daemon, scraped with curl during a workload: each value
 // moves as the workload implies.
+#include <atomic>
 #include <regex>
 #include <thread>
 
@@ -28,7 +29,13 @@ class Scraper {
   // The value of the series `name` whose labels include every one of `labels`
   // (`key="value"`); -1 when there is none.
   double Value(const std::string& name, const std::vector<std::string>& labels = {}) const {
-    std::istringstream lines(Scrape());
+    return ValueIn(Scrape(), name, labels);
+  }
+
+  // The same, in a scrape already taken, for values that must come from one scrape.
+  static double ValueIn(const std::string& scrape, const std::string& name,
+                        const std::vector<std::string>& labels = {}) {
+    std::istringstream lines(scrape);
     std::string line;
     while (std::getline(lines, line)) {
       if (line.rfind(name + "{", 0) != 0 && line.rfind(name + " ", 0) != 0) continue;
@@ -116,6 +123,56 @@ TEST_CASE("metrics follow a workload", "[integration][metrics]") {
   CHECK(metrics.Value("pgqrs_queues") == 4);
   CHECK(metrics.Value("pgqrs_queue_messages", {R"(queue="_other")", R"(state="pending")"}) == 3);
   CHECK(metrics.Value("pgqrs_queue_messages", {R"(queue="d")"}) == -1);
+}
+
+TEST_CASE("group-commit metrics move with concurrent writers", "[integration][metrics]") {
+  Daemon daemon({DsnFlag("commits.db"), "--metrics_listen=127.0.0.1:0"});
+  Scraper metrics(daemon);
+  Client client(daemon);
+  client.CreateQueue("q");
+  const std::string before = metrics.Scrape();
+  const double commits_before = Scraper::ValueIn(before, "pgqrs_store_commit_batch_size_count");
+  const double writes_before = Scraper::ValueIn(before, "pgqrs_store_commit_batch_size_sum");
+  const double syncs_before = Scraper::ValueIn(before, "pgqrs_store_sync_duration_seconds_count");
+  REQUIRE(commits_before >= 1);  // CreateQueue at least
+  REQUIRE(syncs_before >= 1);
+
+  constexpr int kWriters = 8, kEnqueues = 25;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kWriters; ++t) {
+    writers.emplace_back([&] {
+      auto stub = v1::QueueService::NewStub(daemon.Channel());
+      for (int i = 0; i < kEnqueues; ++i) {
+        grpc::ClientContext context;
+        v1::EnqueueRequest req;
+        req.set_queue("q");
+        req.add_messages()->set_payload_json("1");
+        v1::EnqueueResponse resp;
+        if (!stub->Enqueue(&context, req, &resp).ok()) ++failed;
+      }
+    });
+  }
+  // Scraped while the writers run, and after.
+  const double writes_during = metrics.Value("pgqrs_store_commit_batch_size_sum");
+  for (std::thread& w : writers) w.join();
+  REQUIRE(failed == 0);
+  // One scrape, so the reapers' commits cannot fall between the values compared.
+  const std::string after = metrics.Scrape();
+  const double writes =
+      Scraper::ValueIn(after, "pgqrs_store_commit_batch_size_sum") - writes_before;
+  const double commits =
+      Scraper::ValueIn(after, "pgqrs_store_commit_batch_size_count") - commits_before;
+  const double syncs =
+      Scraper::ValueIn(after, "pgqrs_store_sync_duration_seconds_count") - syncs_before;
+  CHECK(writes_during >= writes_before);
+  CHECK(writes >= kWriters * kEnqueues);  // the reapers' writes come on top
+  CHECK(commits >= 1);
+  CHECK(commits <= writes);
+  CHECK(syncs + syncs_before == commits + commits_before);
+  CHECK(Scraper::ValueIn(after, "pgqrs_store_sync_duration_seconds_bucket", {R"(le="+Inf")"}) ==
+        syncs + syncs_before);
+  WARN("group commit: " << writes << " writes in " << commits << " durable commits");
 }
 
 }  // namespace
