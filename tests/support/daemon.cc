@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -34,7 +35,7 @@ std::string TestStore() {
   const char* store = std::getenv("PGQRS_TEST_STORE");
   REQUIRE(store != nullptr);
   std::string name(store);
-  REQUIRE((name == "engine" || name == "sqlite"));
+  REQUIRE((name == "engine" || name == "sqlite" || name == "postgres"));
   return name;
 }
 
@@ -59,6 +60,20 @@ const std::string& TestKeyFile() {
   return path;
 }
 
+// The test cluster's DSN with a fresh schema named after `name`.
+std::string PostgresDsn(const std::string& name) {
+  static std::atomic<int> counter{0};
+  const char* cluster = std::getenv("PGQRS_TEST_PG_DSN");
+  INFO("PGQRS_TEST_PG_DSN is not set: run through tools/pg/with_cluster.sh or tools/dev.sh test");
+  REQUIRE(cluster != nullptr);
+  REQUIRE(*cluster != '\0');
+  std::string schema = "t";
+  for (char c : name) schema += std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
+  schema += "_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  std::string dsn(cluster);
+  return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema;
+}
+
 }  // namespace
 
 std::string TestKeyOptions() {
@@ -72,7 +87,10 @@ std::string DsnForPath(const std::string& path) {
   return dsn;
 }
 
-std::string TestDsn(const std::string& name) { return DsnForPath(TempPath(name)); }
+std::string TestDsn(const std::string& name) {
+  if (TestStore() == "postgres") return PostgresDsn(name);
+  return DsnForPath(TempPath(name));
+}
 
 std::string DsnFlag(const std::string& name) { return "--dsn=" + TestDsn(name); }
 

@@ -17,7 +17,7 @@ std::string Runfile(const std::string& path);
 // A fresh path under TEST_TMPDIR.
 std::string TempPath(const std::string& name);
 
-// The embedded store the test runs against: PGQRS_TEST_STORE ("engine" or "sqlite").
+// The store the test runs against: PGQRS_TEST_STORE ("engine", "sqlite" or "postgres").
 // Each integration test target is built once per store (see tests/integration/BUILD.bazel).
 std::string TestStore();
 
@@ -33,7 +33,8 @@ std::string TestKeyOptions();
 // options when TestStoreEncrypted().
 std::string DsnForPath(const std::string& path);
 
-// DsnForPath of a fresh database file named `name`.
+// A DSN for a fresh database named `name` on TestStore(): DsnForPath of a fresh file, or
+// on postgres a fresh schema in the cluster of PGQRS_TEST_PG_DSN (tools/pg/with_cluster.sh).
 std::string TestDsn(const std::string& name);
 
 // "--dsn=" + TestDsn(name).
