@@ -52,6 +52,24 @@ TEST_CASE("pipelined publishes are confirmed in order, each with its own ids",
   for (const v1::Message& m : stored) CHECK(m.payload_json() == expected[m.id()]);
 }
 
+TEST_CASE("a publish over --max_request_bytes ends the stream naming the flag",
+          "[integration][stream][limits]") {
+  Daemon daemon({DsnFlag("publish-cap.db"), "--max_request_bytes=100000"});
+  Client client(daemon);
+  client.CreateQueue("q");
+  PublishClient stream(client);
+  stream.Publish(1, "q", {"1"});
+  REQUIRE(stream.Next().has_value());
+  // Under gRPC's own cap (twice the flag), over the flag: our check, not gRPC's.
+  stream.Publish(2, "q", {"\"" + std::string(150000, 'x') + "\""});
+  CHECK_FALSE(stream.Next().has_value());
+  grpc::Status status = stream.Finish();
+  INFO(status.error_message());
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(status.error_message().find("--max_request_bytes=100000") != std::string::npos);
+  CHECK(client.Stats("q").pending() == 1);
+}
+
 TEST_CASE("a publish to a missing queue fails alone", "[integration][stream]") {
   Daemon daemon({DsnFlag("publish-missing.db")});
   Client client(daemon);
