@@ -43,7 +43,31 @@ absl::StatusOr<TokenHash> ParseHash(absl::string_view hex) {
   return hash;
 }
 
-// The optional `rate=R burst=N` fields after the globs.
+absl::StatusOr<TokenEntry> ParseLine(absl::string_view line, int number) {
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+  if (fields.size() < 4 || fields.size() > 6) {
+    return LineError(number, "expected: NAME SHA256 ROLES NAME_GLOBS [rate=R] [burst=N]");
+  }
+  TokenEntry entry;
+  entry.name = std::string(fields[0]);
+  absl::StatusOr<TokenHash> hash = ParseHash(fields[1]);
+  if (!hash.ok()) return LineError(number, hash.status().message());
+  entry.hash = *hash;
+  absl::StatusOr<RoleSet> roles = ParseRoles(fields[2]);
+  if (!roles.ok()) return LineError(number, roles.status().message());
+  entry.roles = *roles;
+  entry.name_patterns = absl::StrSplit(fields[3], ',', absl::SkipEmpty());
+  if (entry.name_patterns.empty()) return LineError(number, "no name globs");
+  absl::StatusOr<std::optional<RateLimit>> limit =
+      ParseRateLimit(std::vector<absl::string_view>(fields.begin() + 4, fields.end()));
+  if (!limit.ok()) return LineError(number, limit.status().message());
+  entry.rate_limit = *limit;
+  return entry;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<RateLimit>> ParseRateLimit(
     const std::vector<absl::string_view>& fields) {
   std::optional<double> rate;
@@ -71,31 +95,6 @@ absl::StatusOr<std::optional<RateLimit>> ParseRateLimit(
   }
   return RateLimit{*rate, burst ? *burst : static_cast<int64_t>(std::ceil(*rate))};
 }
-
-absl::StatusOr<TokenEntry> ParseLine(absl::string_view line, int number) {
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-  if (fields.size() < 4 || fields.size() > 6) {
-    return LineError(number, "expected: NAME SHA256 ROLES NAME_GLOBS [rate=R] [burst=N]");
-  }
-  TokenEntry entry;
-  entry.name = std::string(fields[0]);
-  absl::StatusOr<TokenHash> hash = ParseHash(fields[1]);
-  if (!hash.ok()) return LineError(number, hash.status().message());
-  entry.hash = *hash;
-  absl::StatusOr<RoleSet> roles = ParseRoles(fields[2]);
-  if (!roles.ok()) return LineError(number, roles.status().message());
-  entry.roles = *roles;
-  entry.name_patterns = absl::StrSplit(fields[3], ',', absl::SkipEmpty());
-  if (entry.name_patterns.empty()) return LineError(number, "no name globs");
-  absl::StatusOr<std::optional<RateLimit>> limit =
-      ParseRateLimit(std::vector<absl::string_view>(fields.begin() + 4, fields.end()));
-  if (!limit.ok()) return LineError(number, limit.status().message());
-  entry.rate_limit = *limit;
-  return entry;
-}
-
-}  // namespace
 
 absl::string_view RoleName(Role role) {
   switch (role) {

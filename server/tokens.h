@@ -87,6 +87,11 @@ std::string HexOf(const TokenHash& hash);
 // A new token: "pgqrs_" followed by 64 hex digits of 256 random bits (getrandom(2)).
 absl::StatusOr<std::string> NewToken();
 
+// The optional fields after a line's globs, e.g. {"rate=50", "burst=100"}: nullopt without
+// `rate=`; INVALID_ARGUMENT naming the bad field.
+absl::StatusOr<std::optional<RateLimit>> ParseRateLimit(
+    const std::vector<absl::string_view>& fields);
+
 // The tokens-file line for a token with these attributes.
 std::string TokenFileLine(absl::string_view name, const TokenHash& hash, RoleSet roles,
                           const std::vector<std::string>& name_patterns,

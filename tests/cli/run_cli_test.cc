@@ -219,6 +219,23 @@ TEST_CASE("admin token create prints a token once and its tokens-file line", "[c
   CHECK(server.Run({"admin", "token", "create", "ci", "--role=boss", "--queues=*"}).code == 2);
 }
 
+TEST_CASE("admin token create writes a rate limit into the line", "[cli][run]") {
+  FakeServer server;
+  const Result r = server.Run({"--output=json", "admin", "token", "create", "ci", "--role=reader",
+                               "--queues=*", "--rate=2.5", "--burst=7"});
+  REQUIRE(r.code == 0);
+  const std::string line = nlohmann::json::parse(r.out)["tokens_file_line"];
+  absl::StatusOr<pgqrs::server::TokenTable> table = pgqrs::server::TokenTable::Parse(line);
+  REQUIRE(table.ok());
+  REQUIRE(table->entries()[0].rate_limit.has_value());
+  CHECK(table->entries()[0].rate_limit->per_second == 2.5);
+  CHECK(table->entries()[0].rate_limit->burst == 7);
+  CHECK(server.Run({"admin", "token", "create", "ci", "--role=reader", "--queues=*", "--burst=3"})
+            .code == 2);  // a burst needs a rate
+  CHECK(server.Run({"admin", "token", "create", "ci", "--role=reader", "--queues=*", "--rate=fast"})
+            .code == 2);
+}
+
 TEST_CASE("usage errors exit 2 with the command's synopsis, help exits 0", "[cli][run]") {
   FakeServer server;
   const Result r = server.Run({"recv", "q", "--bogus"});

@@ -17,8 +17,14 @@ absl::Status RunTokenCreate(const Invocation& inv, Printer& out) {
   if (name.find_first_of(" \t#") != std::string::npos) {
     return UsageError("NAME: no spaces or '#'");
   }
+  std::vector<std::string> limit_fields;
+  if (inv.Has("rate")) limit_fields.push_back("rate=" + inv.GetString("rate"));
+  if (inv.Has("burst")) limit_fields.push_back("burst=" + inv.GetString("burst"));
+  absl::StatusOr<std::optional<server::RateLimit>> limit =
+      server::ParseRateLimit({limit_fields.begin(), limit_fields.end()});
+  if (!limit.ok()) return UsageError(absl::StrCat("--rate/--burst: ", limit.status().message()));
   PGQRS_ASSIGN_OR_RETURN(std::string token, server::NewToken());
-  std::string line = server::TokenFileLine(name, server::HashToken(token), *roles, globs);
+  std::string line = server::TokenFileLine(name, server::HashToken(token), *roles, globs, *limit);
   if (out.format() == OutputFormat::kJson) {
     out.PrintCustom({}, {}, {{{"name", name}, {"token", token}, {"tokens_file_line", line}}});
     return absl::OkStatus();
