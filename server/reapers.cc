@@ -10,11 +10,9 @@ void WakeReleased(WaiterRegistry& waiters, const storage::ReclaimReport& report)
 
 Reapers::Reapers(storage::Store& store, WaiterRegistry& waiters, const Config& config,
                  Metrics& metrics)
-    : store_(store),
-      waiters_(waiters),
-      config_(config),
-      metrics_(metrics),
-      thread_([this] { Loop(); }) {}
+    : store_(store), waiters_(waiters), config_(config), metrics_(metrics), thread_([this] {
+        Loop();
+      }) {}
 
 Reapers::~Reapers() {
   {
@@ -47,8 +45,7 @@ void Reapers::Loop() {
 
 void Reapers::ReapHeartbeats() {
   absl::Time start = absl::Now();
-  absl::StatusOr<storage::ReclaimReport> report =
-      store_.ReclaimWorkers("", config_.worker_timeout);
+  absl::StatusOr<storage::ReclaimReport> report = store_.ReclaimWorkers("", config_.worker_timeout);
   metrics_.ReaperPass("heartbeat", absl::Now() - start, report.status());
   if (!report.ok()) {
     spdlog::warn("heartbeat reaper: {}", report.status().ToString());
@@ -62,15 +59,31 @@ void Reapers::ReapHeartbeats() {
   WakeReleased(waiters_, *report);
 }
 
+absl::StatusOr<storage::ReapReport> Reapers::ReapInBatches(absl::Time start) {
+  // Each batch is its own transaction, so other calls get the writer in between; a
+  // backlog larger than one pass's budget is finished by the next passes.
+  storage::ReapReport total;
+  do {
+    absl::StatusOr<storage::ReapReport> batch =
+        store_.ReapMessages(config_.archive_retention, kReapBatch);
+    if (!batch.ok()) return batch.status();
+    metrics_.LeasesReaped(batch->leases_expired, batch->dead_lettered);
+    total.leases_expired += batch->leases_expired;
+    total.dead_lettered += batch->dead_lettered;
+    total.archived_deleted += batch->archived_deleted;
+    total.more = batch->more;
+  } while (total.more && absl::Now() - start < config_.visibility_reaper_interval);
+  return total;
+}
+
 void Reapers::ReapVisibility() {
   absl::Time start = absl::Now();
-  absl::StatusOr<storage::ReapReport> report = store_.ReapMessages(config_.archive_retention);
+  absl::StatusOr<storage::ReapReport> report = ReapInBatches(start);
   metrics_.ReaperPass("visibility", absl::Now() - start, report.status());
   if (!report.ok()) {
     spdlog::warn("visibility reaper: {}", report.status().ToString());
     return;
   }
-  metrics_.LeasesReaped(report->leases_expired, report->dead_lettered);
   if (report->leases_expired > 0 || report->archived_deleted > 0) {
     spdlog::debug("visibility reaper: {} leases expired ({} dead-lettered), {} archived deleted",
                   report->leases_expired, report->dead_lettered, report->archived_deleted);

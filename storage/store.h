@@ -211,9 +211,13 @@ class Store {
   // Safe to run from several daemons at once: a worker is stopped and released once.
   virtual absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                        absl::Duration older_than) = 0;
-  // Ends expired leases (dead-lettering messages at max_read_count) and deletes archived
-  // messages older than `archive_retention`.
-  virtual absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) = 0;
+  // In one transaction, ends at most `batch` expired leases, oldest expiry first
+  // (dead-lettering messages at max_read_count), and deletes at most `batch` archived
+  // messages older than `archive_retention`. The bound keeps the writer free for other
+  // calls; `more` in the report says a bound was reached, so the caller calls again.
+  // REQUIRES: batch > 0.
+  virtual absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention,
+                                                  int32_t batch) = 0;
   // Of `queues`, the names that have a visible message now.
   virtual absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) = 0;

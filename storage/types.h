@@ -227,9 +227,9 @@ struct StepInfo {
   int64_t run_id = 0;
   std::string name;
   StepStatus status = StepStatus::kStarted;
-  std::string output_json;  // when completed
-  std::string error_json;   // the latest failure, if any
-  int32_t attempts = 0;     // times the step was started
+  std::string output_json;             // when completed
+  std::string error_json;              // the latest failure, if any
+  int32_t attempts = 0;                // times the step was started
   std::optional<absl::Time> retry_at;  // failed, not exhausted: when it may start again
   bool exhausted = false;              // failed for good
   absl::Time started_at;
@@ -258,9 +258,9 @@ struct StepFailure {
 };
 
 struct RunFilter {
-  std::string workflow;                // empty: every workflow
-  std::optional<RunStatus> status;     // unset: every status
-  int64_t after_id = 0;                // runs with larger ids, in id order
+  std::string workflow;             // empty: every workflow
+  std::optional<RunStatus> status;  // unset: every status
+  int64_t after_id = 0;             // runs with larger ids, in id order
   int32_t limit = 100;
 };
 
@@ -277,6 +277,8 @@ struct ReapReport {
   int64_t leases_expired = 0;
   int64_t dead_lettered = 0;
   int64_t archived_deleted = 0;
+  // A batch bound was reached: expired leases or old archived messages may remain.
+  bool more = false;
 };
 
 struct MigrationReport {

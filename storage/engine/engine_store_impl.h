@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "engine/db/database.h"
-#include "storage/rules.h"
 #include "storage/file_time.h"
+#include "storage/rules.h"
 #include "storage/store.h"
 
 namespace pgqrs::storage::enginestore {
@@ -30,7 +30,6 @@ inline constexpr int64_t kMessageSequence = 3;
 inline constexpr int64_t kWorkflowSequence = 4;
 inline constexpr int64_t kRunSequence = 5;
 inline constexpr int64_t kStepSequence = 6;
-
 
 // ---- Row access -------------------------------------------------------------------------
 
@@ -104,9 +103,16 @@ absl::StatusOr<std::optional<Message>> LeaseOne(Transaction& txn, int64_t id, co
 // Ends the lease of message row `m` (token and consumer cleared).
 void ClearLease(Row& m);
 
-// Ends expired leases (of one queue, or all when queue_id is 0). Returns {expired, dead}.
-absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64_t queue_id,
-                                                         int64_t now);
+// Ends every expired lease of one queue, so a dead-letter call sees every dead letter.
+absl::Status ExpireQueueLeases(Transaction& txn, int64_t queue_id, int64_t now);
+
+// Ends at most `limit` expired leases of any queue, oldest expiry first.
+struct ExpiredBatch {
+  int64_t expired = 0;
+  int64_t dead = 0;  // of them, dead-lettered at max_read_count
+  bool more = false;
+};
+absl::StatusOr<ExpiredBatch> ExpireLeaseBatch(Transaction& txn, int64_t now, int64_t limit);
 
 struct Released {
   int64_t messages = 0;
@@ -214,7 +220,7 @@ class EngineStore final : public Store {
 
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;
-  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
+  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention, int32_t batch) override;
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;

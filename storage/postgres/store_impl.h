@@ -25,8 +25,6 @@ namespace pgqrs::storage::pg {
 
 // Largest batch any call accepts (the server's limit is lower); bounds array parameters.
 inline constexpr size_t kMaxBatch = 10000;
-// Rows the reaper touches per call; the rest wait for its next run.
-inline constexpr int64_t kReapBatch = 10000;
 
 // The queue columns a call needs, read inside its transaction.
 struct QueueRow {
@@ -71,12 +69,11 @@ absl::StatusOr<RunInfo> LoadRun(Tx& tx, int64_t run_id);
 // Ends the run in a terminal `status` and deletes its trigger message. Empty JSON is NULL.
 absl::Status EndRun(Tx& tx, const RunRow& run, RunStatus status, const std::string& output_json,
                     const std::string& error_json);
-absl::StatusOr<std::optional<StepRow>> LoadStep(Tx& tx, int64_t run_id,
-                                                const std::string& name);
+absl::StatusOr<std::optional<StepRow>> LoadStep(Tx& tx, int64_t run_id, const std::string& name);
 // Reads a step row from `rows` (the step columns, as selected or returned).
 StepRow ReadStepRow(const Rows& rows, int row);
 // The step columns, for SELECT lists and RETURNING clauses.
-#define PGQRS_STEP_COLUMNS                                                                    \
+#define PGQRS_STEP_COLUMNS \
   "id, run_id, step_name, status, output::text, error::text, attempts, " PGQRS_US("retry_at") \
   ", exhausted, " PGQRS_US("started_at") ", " PGQRS_US("completed_at")                        \
   ", lease_token, (retry_at IS NULL OR retry_at <= now())"
@@ -110,18 +107,16 @@ class PostgresStore final : public Store {
   absl::StatusOr<std::vector<LeaseOutcome>> Nack(const std::string& queue,
                                                  std::span<const Lease> leases,
                                                  absl::Duration delay) override;
-  absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(
-      const std::string& queue, std::span<const Lease> leases,
-      absl::Duration timeout) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(const std::string& queue,
+                                                             std::span<const Lease> leases,
+                                                             absl::Duration timeout) override;
   absl::StatusOr<std::vector<LeaseOutcome>> ReturnLeases(const std::string& queue,
                                                          std::span<const Lease> leases) override;
   absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,
                                                    std::span<const int64_t> ids) override;
-  absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue,
-                                                       int64_t after_id,
+  absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue, int64_t after_id,
                                                        int32_t limit) override;
-  absl::StatusOr<int64_t> Redrive(const std::string& queue,
-                                  std::span<const int64_t> ids) override;
+  absl::StatusOr<int64_t> Redrive(const std::string& queue, std::span<const int64_t> ids) override;
 
   absl::StatusOr<WorkerInfo> RegisterWorker(const WorkerRegistration& reg) override;
   absl::StatusOr<WorkerInfo> Heartbeat(int64_t worker_id) override;
@@ -155,7 +150,7 @@ class PostgresStore final : public Store {
 
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;
-  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
+  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention, int32_t batch) override;
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;

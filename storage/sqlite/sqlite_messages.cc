@@ -243,7 +243,7 @@ absl::StatusOr<std::vector<Message>> SqliteStore::ListDeadLetters(const std::str
     dead.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(db, queue));
     int64_t now = NowMicros();
-    PGQRS_RETURN_IF_ERROR(ExpireLeases(db, q.id, now).status());
+    PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(db, q.id, now));
     static const std::string sql =
         absl::StrCat("SELECT ", kMessageColumns,
                      " FROM pgqrs_messages WHERE queue_id = ? AND state = 1 AND id > ? "
@@ -267,7 +267,7 @@ absl::StatusOr<int64_t> SqliteStore::Redrive(const std::string& queue,
     moved = 0;
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(db, queue));
     int64_t now = NowMicros();
-    PGQRS_RETURN_IF_ERROR(ExpireLeases(db, q.id, now).status());
+    PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(db, q.id, now));
     constexpr char kRedriveAll[] =
         "UPDATE pgqrs_messages SET state = 0, read_ct = 0, vt = ?2 "
         "WHERE queue_id = ?1 AND state = 1";

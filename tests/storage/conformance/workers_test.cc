@@ -58,8 +58,7 @@ TEST_CASE("the worker state machine allows its moves and refuses the rest",
   Ok(store->ShutdownWorker(id, false));
   CHECK(code(WorkerMove::kSuspend) == absl::StatusCode::kFailedPrecondition);
   CHECK(code(WorkerMove::kResume) == absl::StatusCode::kFailedPrecondition);
-  CHECK(store->ShutdownWorker(id, false).status().code() ==
-        absl::StatusCode::kFailedPrecondition);
+  CHECK(store->ShutdownWorker(id, false).status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(Ok(store->Heartbeat(id)).status == WorkerStatus::kStopped);
   CHECK(store->MoveWorker(id + 99, WorkerMove::kSuspend).status().code() ==
         absl::StatusCode::kNotFound);
@@ -92,8 +91,7 @@ TEST_CASE("shutdown refuses a worker holding leases unless told to release them"
   int64_t id = Ok(store->RegisterWorker(Consumer("w", "q"))).id;
   int64_t msg = EnqueueOne(*store, "q", R"("x")");
   auto leased = DequeueN(*store, "q", 1, absl::Seconds(30), id);
-  CHECK(store->ShutdownWorker(id, false).status().code() ==
-        absl::StatusCode::kFailedPrecondition);
+  CHECK(store->ShutdownWorker(id, false).status().code() == absl::StatusCode::kFailedPrecondition);
   WorkerInfo stopped = Ok(store->ShutdownWorker(id, true));
   CHECK(stopped.status == WorkerStatus::kStopped);
   CHECK(stopped.leased_messages == 0);
@@ -169,22 +167,21 @@ TEST_CASE("the message reaper dead-letters expired final leases", "[conformance]
   EnqueueOne(*store, "q", R"("y")");
   DequeueN(*store, "q", 2, absl::Milliseconds(50));
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  storage::ReapReport report = Ok(store->ReapMessages(absl::Hours(24)));
+  storage::ReapReport report = Ok(store->ReapMessages(absl::Hours(24), 1000));
   CHECK(report.leases_expired == 2);
   CHECK(report.dead_lettered == 2);
-  CHECK(Ok(store->ReapMessages(absl::Hours(24))).leases_expired == 0);
+  CHECK(Ok(store->ReapMessages(absl::Hours(24), 1000)).leases_expired == 0);
 }
 
-TEST_CASE("the message reaper removes archived messages past retention",
-          "[conformance][reaper]") {
+TEST_CASE("the message reaper removes archived messages past retention", "[conformance][reaper]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q");
   EnqueueOne(*store, "q", R"("x")");
   auto leased = DequeueN(*store, "q", 1);
   AckOne(*store, "q", *leased[0].lease);
-  CHECK(Ok(store->ReapMessages(absl::Hours(1))).archived_deleted == 0);
+  CHECK(Ok(store->ReapMessages(absl::Hours(1), 1000)).archived_deleted == 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(Ok(store->ReapMessages(absl::Milliseconds(10))).archived_deleted == 1);
+  CHECK(Ok(store->ReapMessages(absl::Milliseconds(10), 1000)).archived_deleted == 1);
   CHECK(Ok(store->GetQueueCounts("q")).archived == 0);
 }
 
