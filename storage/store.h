@@ -131,6 +131,7 @@ class Store {
   // `release_messages` is false; with it, the leases end at once (read_count kept).
   virtual absl::StatusOr<WorkerInfo> ShutdownWorker(int64_t worker_id, bool release_messages) = 0;
   virtual absl::StatusOr<WorkerInfo> GetWorker(int64_t worker_id) = 0;
+  // Workers that match the filter in id order: at most filter.limit after filter.after_id.
   virtual absl::StatusOr<std::vector<WorkerInfo>> ListWorkers(const WorkerFilter& filter) = 0;
 
   // ---- Workflows ----------------------------------------------------------------------
@@ -201,8 +202,9 @@ class Store {
 
   virtual absl::StatusOr<RunInfo> GetRun(int64_t run_id) = 0;
   virtual absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) = 0;
-  // The run's steps in the order they were first begun. NOT_FOUND for an unknown run.
-  virtual absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) = 0;
+  // The run's steps in the order they were first begun (id order): at most filter.limit
+  // after filter.after_id. NOT_FOUND for an unknown run.
+  virtual absl::StatusOr<std::vector<StepInfo>> ListSteps(const StepFilter& filter) = 0;
 
   // ---- Maintenance (the reapers' work, also callable on demand) -------------------------
 

@@ -128,6 +128,8 @@ struct WorkerInfo {
 struct WorkerFilter {
   std::string queue;                   // empty: every queue
   std::optional<WorkerStatus> status;  // unset: every status
+  int64_t after_id = 0;                // workers with larger ids, in id order
+  int32_t limit = 100;
 };
 
 // ---- Workflows -------------------------------------------------------------------------
@@ -224,6 +226,7 @@ struct ClaimResult {
 enum class StepStatus { kStarted = 1, kCompleted = 2, kFailed = 3 };
 
 struct StepInfo {
+  int64_t id = 0;  // steps begun earlier have smaller ids; the key ListSteps pages by
   int64_t run_id = 0;
   std::string name;
   StepStatus status = StepStatus::kStarted;
@@ -261,6 +264,12 @@ struct RunFilter {
   std::string workflow;             // empty: every workflow
   std::optional<RunStatus> status;  // unset: every status
   int64_t after_id = 0;             // runs with larger ids, in id order
+  int32_t limit = 100;
+};
+
+struct StepFilter {
+  int64_t run_id = 0;
+  int64_t after_id = 0;  // steps with larger ids, in the order they were first begun
   int32_t limit = 100;
 };
 

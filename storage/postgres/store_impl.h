@@ -146,7 +146,7 @@ class PostgresStore final : public Store {
   absl::StatusOr<RunInfo> CancelRun(int64_t run_id) override;
   absl::StatusOr<RunInfo> GetRun(int64_t run_id) override;
   absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) override;
-  absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) override;
+  absl::StatusOr<std::vector<StepInfo>> ListSteps(const StepFilter& filter) override;
 
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;

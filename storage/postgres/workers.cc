@@ -13,7 +13,7 @@ namespace {
 
 constexpr int kStopped = static_cast<int>(WorkerStatus::kStopped);
 
-#define PGQRS_WORKER_COLUMNS                                                 \
+#define PGQRS_WORKER_COLUMNS \
   "w.id, w.name, coalesce(q.queue_name, ''), w.role, w.status, w.hostname, " \
   "w.labels::text, " \
   PGQRS_US("w.started_at") ", " PGQRS_US("w.heartbeat_at") ", " PGQRS_US("w.shutdown_at")   \
@@ -36,7 +36,7 @@ constexpr Statement kListWorkers{
                     " FROM pgqrs_workers w "
                     "LEFT JOIN pgqrs_queues q ON q.id = w.queue_id "
                     "WHERE ($1 = '' OR q.queue_name = $1) AND ($2::int2 IS NULL OR w.status = $2) "
-                    "ORDER BY w.id"};
+                    "AND w.id > $3 ORDER BY w.id LIMIT $4"};
 constexpr Statement kHeartbeat{
     "heartbeat", "UPDATE pgqrs_workers SET heartbeat_at = now() WHERE id = $1 AND status <> 4"};
 constexpr Statement kLockWorker{"lock_worker",
@@ -260,6 +260,7 @@ absl::StatusOr<std::vector<WorkerInfo>> PostgresStore::ListWorkers(const WorkerF
     } else {
       params.AddNull();
     }
+    params.Add(filter.after_id).Add(int64_t{filter.limit});
     PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kListWorkers, params));
     for (int i = 0; i < rows.size(); ++i) workers.push_back(ReadWorkerInfo(rows, i));
     return absl::OkStatus();

@@ -146,6 +146,39 @@ TEST_CASE("workers list by queue and status", "[conformance][worker]") {
   CHECK(Ok(store->ListWorkers(suspended)).size() == 1);
 }
 
+TEST_CASE("workers list in id-ordered pages", "[conformance][worker]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "a");
+  MakeQueue(*store, "b");
+  std::vector<int64_t> in_a;
+  for (int i = 0; i < 7; ++i) {
+    in_a.push_back(Ok(store->RegisterWorker(Consumer("a" + std::to_string(i), "a"))).id);
+    Ok(store->RegisterWorker(Consumer("b" + std::to_string(i), "b")));
+  }
+  storage::WorkerFilter page;
+  page.queue = "a";
+  page.limit = 3;
+  std::vector<int64_t> seen;
+  std::vector<size_t> sizes;
+  while (true) {
+    std::vector<WorkerInfo> got = Ok(store->ListWorkers(page));
+    sizes.push_back(got.size());
+    for (const WorkerInfo& w : got) {
+      CHECK(w.queue == "a");
+      seen.push_back(w.id);
+    }
+    if (got.size() < static_cast<size_t>(page.limit)) break;
+    page.after_id = got.back().id;
+  }
+  CHECK(sizes == std::vector<size_t>{3, 3, 1});
+  CHECK(seen == in_a);
+  storage::WorkerFilter all;
+  all.limit = 5;
+  CHECK(Ok(store->ListWorkers(all)).size() == 5);
+  all.after_id = in_a.back();
+  CHECK(Ok(store->ListWorkers(all)).size() == 1);
+}
+
 TEST_CASE("a producer must belong to the queue it sends to", "[conformance][worker]") {
   auto store = NewTestStore();
   MakeQueue(*store, "a");
