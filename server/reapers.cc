@@ -34,6 +34,7 @@ void Reapers::Loop() {
     absl::Time now = absl::Now();
     if (now >= next_heartbeat) {
       ReapHeartbeats();
+      DeleteOldHistory();
       next_heartbeat = now + config_.heartbeat_reaper_interval;
     }
     if (now >= next_visibility) {
@@ -57,6 +58,31 @@ void Reapers::ReapHeartbeats() {
                  report->workers_stopped, report->messages_released);
   }
   WakeReleased(waiters_, *report);
+}
+
+void Reapers::DeleteOldHistory() {
+  absl::Time start = absl::Now();
+  storage::RetentionReport total;
+  absl::Status status;
+  // Batch after batch, like the visibility reaper; the next pass carries on.
+  do {
+    absl::StatusOr<storage::RetentionReport> batch =
+        store_.DeleteOldHistory(config_.retention, kReapBatch);
+    status = batch.status();
+    if (!status.ok()) break;
+    total.runs_deleted += batch->runs_deleted;
+    total.workers_deleted += batch->workers_deleted;
+    total.more = batch->more;
+  } while (total.more && absl::Now() - start < config_.visibility_reaper_interval);
+  metrics_.ReaperPass("retention", absl::Now() - start, status);
+  if (!status.ok()) {
+    spdlog::warn("retention: {}", status.ToString());
+    return;
+  }
+  if (total.runs_deleted > 0 || total.workers_deleted > 0) {
+    spdlog::debug("retention: deleted {} finished runs and {} stopped workers", total.runs_deleted,
+                  total.workers_deleted);
+  }
 }
 
 absl::StatusOr<storage::ReapReport> Reapers::ReapInBatches(absl::Time start) {

@@ -5,7 +5,9 @@
 //     archived messages past retention, and wakes long-polls on queues whose delayed or
 //     expired messages became visible. It works in store transactions of at most
 //     kReapBatch rows of each kind, batch after batch until none remain or the pass has
-//     used one visibility interval; the next pass carries on.
+//     used one visibility interval; the next pass carries on;
+//   - retention, at the heartbeat reaper's cadence: deletes finished runs (with their
+//     steps) and stopped workers older than config.retention, in the same bounded batches.
 // A failed pass is logged and retried at the next interval.
 //
 // Thread safety: construct and destroy from one thread; the work runs on its own thread.
@@ -36,6 +38,7 @@ class Reapers {
  private:
   void Loop();
   void ReapHeartbeats();
+  void DeleteOldHistory();
   void ReapVisibility();
   // Reaps batch after batch from `start` on; the sums of the batches.
   absl::StatusOr<storage::ReapReport> ReapInBatches(absl::Time start);

@@ -220,6 +220,15 @@ class Store {
   // REQUIRES: batch > 0.
   virtual absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention,
                                                   int32_t batch) = 0;
+  // In one transaction, deletes at most `batch` terminal runs (succeeded, failed,
+  // cancelled) completed longer than policy.runs ago, each with its steps, and at most
+  // `batch` workers stopped longer than policy.workers ago. Messages and runs that name a
+  // deleted worker keep going with no worker (NULL, as for an anonymous producer or
+  // claim); the file stores clear at most `batch` such references per transaction and
+  // delete the worker once none is left. A deleted run's idempotency key is free again.
+  // `more` says a bound was reached, so the caller calls again. REQUIRES: batch > 0.
+  virtual absl::StatusOr<RetentionReport> DeleteOldHistory(const RetentionPolicy& policy,
+                                                           int32_t batch) = 0;
   // Of `queues`, the names that have a visible message now.
   virtual absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) = 0;

@@ -290,6 +290,19 @@ struct ReapReport {
   bool more = false;
 };
 
+// How long finished history is kept.
+struct RetentionPolicy {
+  absl::Duration runs = absl::Hours(24 * 7);     // terminal runs, from their completion
+  absl::Duration workers = absl::Hours(24 * 7);  // stopped workers, from their shutdown
+};
+
+struct RetentionReport {
+  int64_t runs_deleted = 0;  // with their steps
+  int64_t workers_deleted = 0;
+  // A batch bound was reached: more history past retention may remain.
+  bool more = false;
+};
+
 struct MigrationReport {
   int32_t schema_version = 0;
   std::vector<int32_t> applied;

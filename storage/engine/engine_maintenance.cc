@@ -14,15 +14,9 @@ absl::StatusOr<ReapReport> EngineStore::ReapMessages(absl::Duration archive_rete
     PGQRS_ASSIGN_OR_RETURN(ExpiredBatch expired, ExpireLeaseBatch(txn, now, batch));
     report.leases_expired = expired.expired;
     report.dead_lettered = expired.dead;
-    engine::IndexRange range;
-    range.upper = engine::IndexBound{{Value::Integer(now - ToMicros(archive_retention))},
-                                     /*inclusive=*/false};
-    PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kMessagesArchived, range));
-    std::vector<int64_t> ids;
-    while (it->Valid() && static_cast<int64_t>(ids.size()) < batch) {
-      ids.push_back(it->rowid());
-      PGQRS_RETURN_IF_ERROR(it->Next());
-    }
+    PGQRS_ASSIGN_OR_RETURN(
+        std::vector<int64_t> ids,
+        RowidsBelow(txn, kMessagesArchived, now - ToMicros(archive_retention), batch));
     for (int64_t id : ids) PGQRS_RETURN_IF_ERROR(txn.Delete(kMessages, id).status());
     report.archived_deleted = static_cast<int64_t>(ids.size());
     report.more = expired.more || report.archived_deleted == batch;

@@ -53,9 +53,14 @@ absl::StatusOr<Row> GetRow(Transaction& txn, const char* table, int64_t rowid,
 // Transaction::Modify on an existing row; NOT_FOUND carries `what`.
 absl::Status EditRow(Transaction& txn, const char* table, int64_t rowid, const std::string& what,
                      const std::function<absl::Status(Row&)>& edit);
-// Rowids of the index entries whose leading columns equal `prefix`, in index order.
+// Rowids of the index entries whose leading columns equal `prefix`, in index order; the
+// first `limit` of them when limit > 0.
 absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
-                                                      std::vector<Value> prefix);
+                                                      std::vector<Value> prefix, int64_t limit = 0);
+// Rowids of the first `limit` entries of a one-column index whose value is below `bound`,
+// in index order (oldest first for a time column).
+absl::StatusOr<std::vector<int64_t>> RowidsBelow(Transaction& txn, const char* index, int64_t bound,
+                                                 int64_t limit);
 
 // ---- Shared lookups ---------------------------------------------------------------------
 
@@ -221,6 +226,8 @@ class EngineStore final : public Store {
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;
   absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention, int32_t batch) override;
+  absl::StatusOr<RetentionReport> DeleteOldHistory(const RetentionPolicy& policy,
+                                                   int32_t batch) override;
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;

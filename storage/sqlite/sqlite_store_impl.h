@@ -183,6 +183,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;
   absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention, int32_t batch) override;
+  absl::StatusOr<RetentionReport> DeleteOldHistory(const RetentionPolicy& policy,
+                                                   int32_t batch) override;
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;
