@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -73,8 +74,12 @@ class PgPool {
   // COMMIT, or ROLLBACK when it fails. Retries ABORTED (40001, 40P01) up to max_retries
   // times, and once on a fresh connection when a reused idle one turns out dead before
   // anything ran. The body may run more than once, so it must only touch its own locals.
-  absl::Status Transact(const std::string& begin_sql,
-                        const std::function<absl::Status(Tx&)>& body);
+  absl::Status Transact(const std::string& begin_sql, const std::function<absl::Status(Tx&)>& body);
+
+  // Runs `statements` as one transaction in one round trip (PgConn::Flight): all take
+  // effect or none. The same retries as Transact; a reused idle connection found dead
+  // before sending is replaced by a fresh one. Returns the last statement's rows.
+  absl::StatusOr<Rows> Flight(std::span<const FlightStatement> statements);
 
   const Redactor& redactor() const { return redactor_; }
   const ConnSettings& settings() const { return settings_; }
@@ -89,8 +94,12 @@ class PgPool {
   void Release(std::unique_ptr<PgConn> conn);
   void ConnectionLost();
   void SwitchToUnnamed();
-  absl::Status TryOnce(const std::string& begin_sql,
-                       const std::function<absl::Status(Tx&)>& body, bool* retry_fresh);
+  // One try of a call on one pooled connection. Sets *nothing_ran when it failed before
+  // anything could take effect on the server.
+  using Attempt = std::function<absl::Status(PgConn& conn, StatementMode mode, bool* nothing_ran)>;
+  // Runs `attempt` with the retries Transact and Flight describe.
+  absl::Status Run(const Attempt& attempt);
+  absl::Status TryOnce(const Attempt& attempt, bool* retry_fresh);
 
   const ConnSettings settings_;
   const Redactor redactor_;
