@@ -299,7 +299,8 @@ bool PgConn::SendInFlight(const FlightStatement& flight, StatementMode mode,
                              nullptr, 0) == 1;
   }
   std::string name = PreparedName(flight.statement);
-  if (!prepared_.contains(name)) {
+  bool preparing = std::find(commands.begin(), commands.end(), name) != commands.end();
+  if (!prepared_.contains(name) && !preparing) {
     commands.push_back(name);
     if (PQsendPrepare(conn_, name.c_str(), flight.statement.sql, n, nullptr) != 1) return false;
   }
