@@ -2,7 +2,9 @@
 -- calls), so that each call is one statement and the adapter sends it with its
 -- transaction settings in one round trip. They hold the same SQL the adapter ran
 -- statement by statement before; ClaimRun shares pgqrs_lease_visible and
--- pgqrs_worker_refusal.
+-- pgqrs_worker_refusal. They send no wake-ups: a NOTIFY holds a database-wide lock
+-- through its transaction's commit, fsync included, so the adapter sends wake-ups in a
+-- transaction of their own (storage/postgres/README.md).
 --
 -- A call the rules refuse changes nothing and reports why as a refusal code, which the
 -- adapter turns into the same status and message as before (RefusalStatus in
@@ -50,12 +52,11 @@ $$;
 
 -- Enqueue: stores the rows under fresh ids (ascending in row order), all or nothing. A
 -- row whose dedup key an unarchived message holds stores nothing and gets that message's
--- id. ids[i] answers row i. Sends p_wake on pgqrs_wake when it stored something and
--- p_wake is not NULL.
+-- id. ids[i] answers row i.
 CREATE OR REPLACE FUNCTION pgqrs_enqueue(p_queue TEXT, p_producer BIGINT, p_payloads TEXT[],
                                          p_priorities INTEGER[], p_delays_us BIGINT[],
-                                         p_dedup_keys TEXT[], p_wake TEXT,
-                                         OUT refusal INTEGER, OUT ids BIGINT[])
+                                         p_dedup_keys TEXT[], OUT refusal INTEGER,
+                                         OUT ids BIGINT[])
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
   q RECORD;
@@ -96,9 +97,6 @@ BEGIN
   IF array_position(ids, NULL) IS NOT NULL THEN
     -- The holder was archived between the insert and this read: retried as a conflict.
     RAISE EXCEPTION 'dedup key released concurrently' USING ERRCODE = 'serialization_failure';
-  END IF;
-  IF p_wake IS NOT NULL AND cardinality(stored) > 0 THEN
-    PERFORM pg_notify('pgqrs_wake', p_wake);
   END IF;
 END
 $$;
@@ -200,12 +198,10 @@ $$;
 -- is valid while its message is live, carries its token and has not expired; an invalid
 -- one changes nothing. Rows: (refusal 0, id, token, true) per lease it applied to, then
 -- (0, id, NULL, false) per message of the queue that a lease it did not apply to names.
--- A refusal is one row with only `refusal` set. p_wake goes out on pgqrs_wake when the
--- call made a message visible ('nack' with state live, 'return') and is not NULL.
+-- A refusal is one row with only `refusal` set.
 CREATE OR REPLACE FUNCTION pgqrs_settle_leases(p_action TEXT, p_queue TEXT,
                                                p_allow_trigger BOOLEAN, p_ids BIGINT[],
-                                               p_tokens BIGINT[], p_duration_us BIGINT,
-                                               p_wake TEXT)
+                                               p_tokens BIGINT[], p_duration_us BIGINT)
 RETURNS TABLE (refusal INTEGER, id BIGINT, token BIGINT, applied BOOLEAN)
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 #variable_conflict use_column
@@ -213,7 +209,6 @@ DECLARE
   q RECORD;
   done_ids BIGINT[];
   done_tokens BIGINT[];
-  woke BOOLEAN := false;
 BEGIN
   SELECT * INTO q FROM pgqrs_call_queue(p_queue);
   IF q.id IS NULL OR (q.is_trigger AND NOT p_allow_trigger) THEN
@@ -247,9 +242,8 @@ BEGIN
       FROM unnest(p_ids, p_tokens) AS l(id, token)
       WHERE m.id = l.id AND m.queue_id = q.id AND m.state = 0 AND m.lease_token = l.token
         AND m.vt > now()
-      RETURNING m.id, l.token, m.state)
-    SELECT array_agg(s.id), array_agg(s.token), coalesce(bool_or(s.state = 0), false)
-      INTO done_ids, done_tokens, woke FROM s;
+      RETURNING m.id, l.token)
+    SELECT array_agg(s.id), array_agg(s.token) INTO done_ids, done_tokens FROM s;
   ELSIF p_action = 'extend' THEN
     WITH s AS (
       UPDATE pgqrs_messages m SET vt = now() + p_duration_us * interval '1 microsecond'
@@ -266,15 +260,11 @@ BEGIN
       WHERE m.id = l.id AND m.queue_id = q.id AND m.state = 0 AND m.lease_token = l.token
         AND m.vt > now()
       RETURNING m.id, l.token)
-    SELECT array_agg(s.id), array_agg(s.token), count(*) > 0
-      INTO done_ids, done_tokens, woke FROM s;
+    SELECT array_agg(s.id), array_agg(s.token) INTO done_ids, done_tokens FROM s;
   ELSE
     RAISE EXCEPTION 'unknown lease action %', p_action;
   END IF;
 
-  IF woke AND p_wake IS NOT NULL THEN
-    PERFORM pg_notify('pgqrs_wake', p_wake);
-  END IF;
   RETURN QUERY SELECT 0, d.id, d.token, true FROM unnest(done_ids, done_tokens) AS d(id, token);
   -- Only leases that failed need telling apart: lost (the message exists) or not found.
   RETURN QUERY

@@ -25,7 +25,7 @@ namespace {
 constexpr Statement kEnqueue{
     "enqueue",
     "SELECT e.refusal, i.id FROM pgqrs_enqueue($1, $2, $3::text[], $4::int4[], $5::int8[], "
-    "$6::text[], $7) e LEFT JOIN LATERAL unnest(e.ids) WITH ORDINALITY AS i(id, n) ON true "
+    "$6::text[]) e LEFT JOIN LATERAL unnest(e.ids) WITH ORDINALITY AS i(id, n) ON true "
     "ORDER BY i.n"};
 #define PGQRS_LEASED_COLUMNS "id, payload, enqueued_us, vt_us, read_ct, priority, token"
 constexpr Statement kDequeue{"dequeue", "SELECT refusal, " PGQRS_LEASED_COLUMNS
@@ -35,10 +35,9 @@ constexpr Statement kLeaseVisible{"lease_visible",
                                   " FROM pgqrs_lease_visible($1, $2, $3, $4, $5, $6::int8[])"};
 constexpr Statement kConsumerRefusal{"consumer_refusal",
                                      "SELECT pgqrs_worker_refusal($1, $2, true)"};
-constexpr Statement kSettleLeases{
-    "settle_leases",
-    "SELECT refusal, id, token, applied FROM "
-    "pgqrs_settle_leases($1, $2, $3, $4::int8[], $5::int8[], $6, $7)"};
+constexpr Statement kSettleLeases{"settle_leases",
+                                  "SELECT refusal, id, token, applied FROM "
+                                  "pgqrs_settle_leases($1, $2, $3, $4::int8[], $5::int8[], $6)"};
 constexpr Statement kGetMessages{"get_messages",
                                  "SELECT " PGQRS_MESSAGE_COLUMNS
                                  " FROM pgqrs_messages m "
@@ -170,12 +169,8 @@ absl::StatusOr<std::vector<int64_t>> PostgresStore::Enqueue(const std::string& q
   Params params;
   params.Add(queue).Add(producer_worker_id).AddArray(payloads).AddArray(priorities);
   params.AddArray(delays).AddArray(dedup);
-  if (visible_now) {
-    params.Add(WakePayload(queue));
-  } else {
-    params.AddNull();
-  }
-  PGQRS_ASSIGN_OR_RETURN(Rows rows, Call(kEnqueue, params));
+  // The wake-up goes out even when every row was a duplicate: a needless wake costs a poll.
+  PGQRS_ASSIGN_OR_RETURN(Rows rows, Call(kEnqueue, params, visible_now ? &queue : nullptr));
   PGQRS_RETURN_IF_ERROR(RefusalStatus(rows.Int(0, 0), queue, producer_worker_id));
   if (rows.size() != static_cast<int>(plan.inserted.size())) {
     return absl::InternalError("postgres: enqueue returned the wrong number of ids");
@@ -244,12 +239,7 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ApplyLeases(
   Params params;
   params.Add(call.action).Add(queue).Add(call.trigger == TriggerQueue::kAllow ? "true" : "false");
   params.AddArray(ids).AddArray(tokens).Add(call.duration);
-  if (call.wakes) {
-    params.Add(WakePayload(queue));
-  } else {
-    params.AddNull();
-  }
-  PGQRS_ASSIGN_OR_RETURN(Rows rows, Call(kSettleLeases, params));
+  PGQRS_ASSIGN_OR_RETURN(Rows rows, Call(kSettleLeases, params, call.wakes ? &queue : nullptr));
   if (rows.size() > 0) PGQRS_RETURN_IF_ERROR(RefusalStatus(rows.Int(0, 0), queue, 0));
   // Rows name the leases the call applied to, then the messages that the other leases
   // name (lost rather than not found).

@@ -270,8 +270,8 @@ absl::StatusOr<Rows> PgConn::QueryText(const std::string& sql, const Params& par
 
 // ---- Pipelined flights ----------------------------------------------------------------
 
-absl::StatusOr<Rows> PgConn::Flight(std::span<const FlightStatement> statements,
-                                    StatementMode mode) {
+absl::StatusOr<Rows> PgConn::Flight(std::span<const FlightStatement> statements, StatementMode mode,
+                                    std::span<const FlightStatement> follow_up) {
   if (PQenterPipelineMode(conn_) != 1) return Check(nullptr).status();
   std::vector<std::string> commands;
   bool sent = true;
@@ -279,12 +279,21 @@ absl::StatusOr<Rows> PgConn::Flight(std::span<const FlightStatement> statements,
     sent = sent && SendInFlight(statement, mode, commands);
   }
   sent = sent && PQpipelineSync(conn_) == 1;
+  size_t counted = commands.size();
+  int syncs = 1;
+  if (!follow_up.empty()) {
+    for (const FlightStatement& statement : follow_up) {
+      sent = sent && SendInFlight(statement, mode, commands);
+    }
+    sent = sent && PQpipelineSync(conn_) == 1;
+    ++syncs;
+  }
   if (!sent) {
     // Part of the flight may be queued without its Sync; the server must never run it.
     abandoned_ = true;
     return Check(nullptr).status();
   }
-  absl::StatusOr<Rows> rows = ReadFlight(commands);
+  absl::StatusOr<Rows> rows = ReadFlight(commands, counted, syncs);
   if (PQexitPipelineMode(conn_) != 1) abandoned_ = true;
   return rows;
 }
@@ -308,35 +317,33 @@ bool PgConn::SendInFlight(const FlightStatement& flight, StatementMode mode,
   return PQsendQueryPrepared(conn_, name.c_str(), n, values.data(), nullptr, nullptr, 0) == 1;
 }
 
-absl::StatusOr<Rows> PgConn::ReadFlight(const std::vector<std::string>& commands) {
+absl::StatusOr<Rows> PgConn::ReadFlight(const std::vector<std::string>& commands, size_t counted,
+                                        int syncs) {
   absl::Status first_error;
   std::optional<Rows> last;
   size_t command = 0;  // whose results come next; each command's end is a null result
-  while (true) {
+  while (syncs > 0) {
     PGresult* result = PQgetResult(conn_);
     if (result == nullptr) {
       if (broken()) break;
-      if (++command > commands.size()) {  // no Sync result: never reuse the connection
+      if (++command > commands.size()) {  // a Sync result is missing: never reuse
         abandoned_ = true;
         break;
       }
       continue;
     }
     ExecStatusType status = PQresultStatus(result);
-    if (status == PGRES_PIPELINE_SYNC) {
-      PQclear(result);
-      break;
-    }
-    if (status == PGRES_PIPELINE_ABORTED) {  // skipped after an earlier failure
-      PQclear(result);
+    if (status == PGRES_PIPELINE_SYNC) --syncs;
+    if (status == PGRES_PIPELINE_SYNC || status == PGRES_PIPELINE_ABORTED) {
+      PQclear(result);  // a Sync, or a command skipped after an earlier failure
       continue;
     }
     absl::StatusOr<Rows> rows = Check(result);
     if (!rows.ok()) {
-      if (first_error.ok()) first_error = rows.status();
+      if (first_error.ok() && command < counted) first_error = rows.status();
     } else if (command < commands.size() && !commands[command].empty()) {
       prepared_.insert(commands[command]);
-    } else {
+    } else if (command < counted) {
       last = *std::move(rows);
     }
   }

@@ -112,11 +112,15 @@ class PgConn {
   absl::StatusOr<Rows> Query(const Statement& statement, const Params& params, StatementMode mode);
   // Runs ad-hoc SQL with parameters as an unnamed statement.
   absl::StatusOr<Rows> QueryText(const std::string& sql, const Params& params);
-  // Sends `statements` in pipeline mode followed by one Sync, then reads every result:
-  // one round trip. Outside BEGIN they are one implicit transaction, committed at the Sync
+  // Sends `statements` in pipeline mode followed by a Sync, then reads every result: one
+  // round trip. Outside BEGIN they are one implicit transaction, committed at the Sync
   // when all succeed and rolled back when one fails. Returns the last statement's rows or
-  // the first failure. A flight that cannot be sent whole leaves the connection broken.
-  absl::StatusOr<Rows> Flight(std::span<const FlightStatement> statements, StatementMode mode);
+  // the first failure. `follow_up`, when not empty, goes out in the same flight as a
+  // transaction of its own after that Sync: it runs whether or not the first committed,
+  // and its failure is not the flight's. A flight that cannot be sent whole leaves the
+  // connection broken.
+  absl::StatusOr<Rows> Flight(std::span<const FlightStatement> statements, StatementMode mode,
+                              std::span<const FlightStatement> follow_up = {});
   // Reads whatever the server sent while the connection sat idle: false when the server
   // has closed it (e.g. it restarted), before anything is sent on it.
   bool StillOpen();
@@ -134,8 +138,10 @@ class PgConn {
   // names of the statements it prepares, in send order, with "" for executions.
   bool SendInFlight(const FlightStatement& statement, StatementMode mode,
                     std::vector<std::string>& commands);
-  // Reads a flight's results up to its Sync result. `commands` as SendInFlight built it.
-  absl::StatusOr<Rows> ReadFlight(const std::vector<std::string>& commands);
+  // Reads a flight's results up to its `syncs`-th Sync result. `commands` as SendInFlight
+  // built it; the first `counted` of them make the result.
+  absl::StatusOr<Rows> ReadFlight(const std::vector<std::string>& commands, size_t counted,
+                                  int syncs);
 
   PGconn* conn_;
   Redactor redactor_;

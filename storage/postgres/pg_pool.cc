@@ -137,7 +137,8 @@ absl::Status PgPool::Transact(const std::string& begin_sql,
   });
 }
 
-absl::StatusOr<Rows> PgPool::Flight(std::span<const FlightStatement> statements) {
+absl::StatusOr<Rows> PgPool::Flight(std::span<const FlightStatement> statements,
+                                    std::span<const FlightStatement> follow_up) {
   std::optional<Rows> rows;
   PGQRS_RETURN_IF_ERROR(Run([&](PgConn& conn, StatementMode mode, bool* nothing_ran) {
     rows.reset();
@@ -145,7 +146,7 @@ absl::StatusOr<Rows> PgPool::Flight(std::span<const FlightStatement> statements)
       *nothing_ran = true;
       return absl::UnavailableError("postgres unavailable: the pooled connection was closed");
     }
-    absl::StatusOr<Rows> result = conn.Flight(statements, mode);
+    absl::StatusOr<Rows> result = conn.Flight(statements, mode, follow_up);
     if (!result.ok()) return result.status();
     rows = *std::move(result);
     return absl::OkStatus();

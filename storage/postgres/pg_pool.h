@@ -79,7 +79,9 @@ class PgPool {
   // Runs `statements` as one transaction in one round trip (PgConn::Flight): all take
   // effect or none. The same retries as Transact; a reused idle connection found dead
   // before sending is replaced by a fresh one. Returns the last statement's rows.
-  absl::StatusOr<Rows> Flight(std::span<const FlightStatement> statements);
+  // `follow_up` rides along as a transaction of its own (see PgConn::Flight).
+  absl::StatusOr<Rows> Flight(std::span<const FlightStatement> statements,
+                              std::span<const FlightStatement> follow_up = {});
 
   const Redactor& redactor() const { return redactor_; }
   const ConnSettings& settings() const { return settings_; }

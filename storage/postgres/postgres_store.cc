@@ -66,6 +66,13 @@ constexpr Statement kSystemCounts{
     "(SELECT count(*) FROM pgqrs_workers WHERE status <> 4), " PGQRS_COUNTS
     " FROM pgqrs_messages m JOIN pgqrs_queues q ON q.id = m.queue_id"};
 constexpr Statement kNotify{"notify", "SELECT pg_notify('pgqrs_wake', $1)"};
+// A wake-up in a transaction of its own. A NOTIFY holds a database-wide lock from before
+// its commit until after it, so with the commit's fsync inside that window every
+// notifying transaction would commit alone. Losing a wake-up in a crash is harmless: the
+// listeners re-check every queue when they reconnect.
+constexpr Statement kWakeAsync{
+    "wake_async",
+    "SELECT set_config('synchronous_commit', 'off', true), pg_notify('pgqrs_wake', $1)"};
 // The settings of begin_sql_ as a statement, for calls sent as one flight: local to the
 // implicit transaction of the flight, as SET LOCAL is to an explicit one.
 constexpr Statement kCallSettings{"call_settings",
@@ -116,9 +123,13 @@ absl::Status PostgresStore::Transact(const std::function<absl::Status(Tx&)>& bod
   return pool_->Transact(begin_sql_, body);
 }
 
-absl::StatusOr<Rows> PostgresStore::Call(const Statement& statement, const Params& params) {
+absl::StatusOr<Rows> PostgresStore::Call(const Statement& statement, const Params& params,
+                                         const std::string* wake_queue) {
   FlightStatement flight[] = {{kCallSettings, call_settings_}, {statement, params}};
-  return pool_->Flight(flight);
+  if (wake_queue == nullptr) return pool_->Flight(flight);
+  Params payload = Params().Add(WakePayload(*wake_queue));
+  FlightStatement wake[] = {{kWakeAsync, payload}};
+  return pool_->Flight(flight, wake);
 }
 
 std::string PostgresStore::WakePayload(const std::string& queue) const {

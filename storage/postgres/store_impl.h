@@ -179,8 +179,11 @@ class PostgresStore final : public Store {
   // One Store call: a transaction with this store's search_path.
   absl::Status Transact(const std::function<absl::Status(Tx&)>& body);
   // One Store call that is a single statement: sent with this store's transaction
-  // settings in one round trip, as one transaction.
-  absl::StatusOr<Rows> Call(const Statement& statement, const Params& params);
+  // settings in one round trip, as one transaction. With `wake_queue`, a wake-up for that
+  // queue follows in the same flight, in a transaction of its own that does not wait for
+  // its commit to reach disk (NOTIFY serialises committing transactions).
+  absl::StatusOr<Rows> Call(const Statement& statement, const Params& params,
+                            const std::string* wake_queue = nullptr);
   // The pgqrs_wake payload that names `queue` to other daemons.
   std::string WakePayload(const std::string& queue) const;
   // The queue's row, NOT_FOUND when missing. `lock` takes FOR UPDATE.
@@ -195,7 +198,7 @@ class PostgresStore final : public Store {
     TriggerQueue trigger = TriggerQueue::kRefuse;
     bool lease_survives = false;  // a repeat of an applied lease in the batch is OK too
     absl::Duration duration = absl::ZeroDuration();  // nack delay or visibility timeout
-    bool wakes = false;  // tell other daemons when messages became visible
+    bool wakes = false;  // may make messages visible now: wake other daemons
   };
   absl::StatusOr<std::vector<LeaseOutcome>> ApplyLeases(const LeaseCall& call,
                                                         const std::string& queue,

@@ -1,7 +1,8 @@
 // Postgres-specific: PgConn::Flight, the one-round-trip path of the lifecycle calls. A
 // flight's statements all go out before any result comes back (libpq's protocol trace
-// shows one switch from frontend to backend), they commit together or not at all, and
-// the settings its first statement makes last exactly as long as the flight.
+// shows one switch from frontend to backend), they commit together or not at all, a
+// follow-up rides along as a transaction of its own, and the settings its first
+// statement makes last exactly as long as the flight.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <string>
@@ -121,6 +122,46 @@ TEST_CASE("a flight that fails part way stores nothing and leaves the connection
   FlightStatement good[] = {{insert, one}, {divide, one}};
   CHECK(Ok(conn->Flight(good, StatementMode::kPrepared)).Int(0, 0) == 1);
   CHECK(CountRows(*conn, schema) == 1);
+}
+
+TEST_CASE("a flight's follow-up is a transaction of its own in the same round trip",
+          "[postgres][flight]") {
+  auto conn = Connect();
+  std::string schema = MakeTable(*conn);
+  std::string insert_sql = absl::StrCat("INSERT INTO ", schema, ".t VALUES ($1)");
+  std::string has_sql = absl::StrCat("SELECT count(*) FROM ", schema, ".t WHERE v = $1");
+  Statement insert{"test_insert", insert_sql.c_str()};
+  Statement divide{"test_divide", "SELECT 1 / $1::int"};
+  Params zero = Params().Add(int64_t{0});
+  std::vector<Params> values;
+  for (int64_t v = 0; v <= 6; ++v) values.push_back(Params().Add(v));
+  auto has = [&](int64_t v) {
+    return Ok(conn->QueryText(has_sql, Params().Add(v))).Int(0, 0) == 1;
+  };
+  for (StatementMode mode : {StatementMode::kUnnamed, StatementMode::kPrepared}) {
+    int base = mode == StatementMode::kUnnamed ? 0 : 3;
+    RequireOk(conn->QueryText(absl::StrCat("TRUNCATE ", schema, ".t"), Params()).status());
+    // Both commit, in one round trip.
+    FlightStatement first[] = {{insert, values[base + 1]}};
+    FlightStatement then[] = {{insert, values[base + 2]}};
+    std::string directions =
+        TraceDirections(*conn, [&] { RequireOk(conn->Flight(first, mode, then).status()); });
+    CHECK(RoundTrips(directions) == 1);
+    CHECK((has(base + 1) && has(base + 2)));
+    // A failed first transaction stores nothing, and the follow-up still runs.
+    FlightStatement failing[] = {{insert, values[0]}, {divide, zero}};
+    FlightStatement after_failure[] = {{insert, values[base + 3]}};
+    CHECK(conn->Flight(failing, mode, after_failure).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+    CHECK_FALSE(has(0));
+    CHECK(has(base + 3));
+    // A failed follow-up is not the flight's failure, and undoes nothing of the first.
+    FlightStatement good[] = {{insert, values[0]}};
+    FlightStatement failing_then[] = {{divide, zero}};
+    RequireOk(conn->Flight(good, mode, failing_then).status());
+    CHECK(has(0));
+    CHECK_FALSE(conn->broken());
+  }
 }
 
 TEST_CASE("settings made local in a flight hold for its later statements and end with it",
