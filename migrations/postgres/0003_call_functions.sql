@@ -14,7 +14,10 @@
 --   6 consumer suspended or interrupted.
 --
 -- Each function keeps the schema it was created in (SET search_path FROM CURRENT: the
--- migration runner's SET LOCAL search_path), whatever the caller's search_path.
+-- migration runner's SET LOCAL search_path), whatever the caller's search_path. Their
+-- statements use PostgreSQL's plan cache, except pgqrs_settle_leases: a generic plan for
+-- its lease match can scan a queue's in-flight rows (the vt > now() estimate is far off),
+-- so it plans with the real parameters every time.
 
 -- The queue a call names: NULL id when there is none.
 CREATE OR REPLACE FUNCTION pgqrs_call_queue(p_name TEXT, OUT id BIGINT,
@@ -203,7 +206,7 @@ CREATE OR REPLACE FUNCTION pgqrs_settle_leases(p_action TEXT, p_queue TEXT,
                                                p_allow_trigger BOOLEAN, p_ids BIGINT[],
                                                p_tokens BIGINT[], p_duration_us BIGINT)
 RETURNS TABLE (refusal INTEGER, id BIGINT, token BIGINT, applied BOOLEAN)
-LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT SET plan_cache_mode = force_custom_plan AS $$
 #variable_conflict use_column
 DECLARE
   q RECORD;

@@ -73,11 +73,12 @@ constexpr Statement kNotify{"notify", "SELECT pg_notify('pgqrs_wake', $1)"};
 constexpr Statement kWakeAsync{
     "wake_async",
     "SELECT set_config('synchronous_commit', 'off', true), pg_notify('pgqrs_wake', $1)"};
-// The settings of begin_sql_ as a statement, for calls sent as one flight: local to the
-// implicit transaction of the flight, as SET LOCAL is to an explicit one.
+// begin_sql_'s schema and timeout as a statement, for calls sent as one flight: local to
+// the implicit transaction of the flight, as SET LOCAL is to an explicit one. Custom plans
+// are not forced: re-planning every statement of the functions on every call cost more
+// than it saved; the one function that needs them sets them itself.
 constexpr Statement kCallSettings{"call_settings",
                                   "SELECT set_config('search_path', $1, true), "
-                                  "set_config('plan_cache_mode', 'force_custom_plan', true), "
                                   "set_config('statement_timeout', $2, true)"};
 
 QueueInfo ReadQueueInfo(const Rows& rows, int row) {
