@@ -1,5 +1,6 @@
 // One libpq connection and the small vocabulary the adapter speaks over it: text
-// parameters, result rows, named statements and the SQLSTATE -> absl::Status mapping.
+// parameters, result rows, named statements, pipelined flights (several statements, one
+// round trip) and the SQLSTATE -> absl::Status mapping.
 //
 // Thread safety: a PgConn is used by one thread at a time (the pool hands it out).
 #pragma once

@@ -1,4 +1,5 @@
-// A bounded pool of libpq connections and the transaction runner every Store call uses.
+// A bounded pool of libpq connections and the runners every Store call uses: Transact
+// (BEGIN, statements, COMMIT) and Flight (one pipelined round trip).
 //
 // Connections open lazily, up to `size`. A connection that breaks is dropped, and with
 // it every idle one (after a server restart they are all dead). While the server is
