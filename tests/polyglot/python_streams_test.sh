@@ -23,6 +23,7 @@ fail() { echo "FAIL: $*" >&2; [[ -f "${TMP}/pgqrsd.log" ]] && cat "${TMP}/pgqrsd
   -I/usr/include --python_out="${TMP}/gen" --grpc_python_out="${TMP}/gen" \
   "${RUNFILES}"/proto/pgqrs/v1/*.proto || fail "protoc could not generate the Python stubs"
 
+: >"${TMP}/pgqrsd.log"  # exists before the first look for the port
 "${PGQRSD}" --listen=127.0.0.1:0 --dsn="${PGQRS_TEST_STORE:?}://${TMP}/streams.db" \
   2>"${TMP}/pgqrsd.log" &
 DAEMON=$!
