@@ -149,6 +149,7 @@ absl::Status Pager::LoadHeader(uint64_t file_size) {
   }
   committed_header_ = header_;
   Insert(p1);
+  Publish();
   return absl::OkStatus();
 }
 
@@ -161,7 +162,7 @@ absl::Status Pager::Close() {
   if (!options_.read_only && options_.checkpoint_on_close && wal_ != nullptr &&
       wal_->file() != nullptr) {
     status = Checkpoint();
-    remove_wal = status.ok();
+    remove_wal = status.ok() && wal_empty();
   }
   wal_.reset();
   if (remove_wal) status = backend_->Remove(path_ + "-wal");
@@ -432,6 +433,7 @@ absl::StatusOr<uint64_t> Pager::Commit() {
   dirty_.clear();
   committed_header_ = header_;
   in_txn_ = false;
+  Publish();
   EvictIfNeeded();
   return *lsn;
 }
@@ -473,18 +475,43 @@ absl::Status Pager::Checkpoint() {
   PGQRS_CHECK(!in_txn_);
   if (options_.read_only || wal_ == nullptr || wal_->file() == nullptr) return absl::OkStatus();
   PGQRS_RETURN_IF_ERROR(wal_->SyncAll());
-  std::vector<std::pair<uint32_t, uint64_t>> pages = wal_->CommittedPages();
-  if (pages.empty()) return absl::OkStatus();
+  const uint32_t frames = wal_->frame_count();
+  if (frames == 0) return absl::OkStatus();
+  std::optional<uint32_t> bound = BackfillBound();
+  if (!bound) return absl::OkStatus();
+  if (*bound > backfilled_) {
+    PGQRS_RETURN_IF_ERROR(Backfill(backfilled_, *bound));
+    backfilled_ = *bound;
+  }
+  if (backfilled_ == frames) RestartWalIfUnused();
+  return absl::OkStatus();
+}
+
+std::optional<uint32_t> Pager::BackfillBound() {
+  absl::MutexLock l(&snap_mu_);
+  const uint64_t generation = wal_->generation();
+  uint32_t bound = wal_->frame_count();
+  for (const auto& [pin_generation, max_frame] : pins_) {
+    if (pin_generation != generation) return std::nullopt;
+    bound = std::min(bound, max_frame);
+  }
+  return bound;
+}
+
+absl::Status Pager::Backfill(uint32_t from, uint32_t to) {
+  const bool complete = to == wal_->frame_count();
+  std::vector<std::pair<uint32_t, uint64_t>> pages = wal_->PagesToBackfill(from, to);
   const uint32_t ps = header_.page_size;
   std::vector<uint8_t> buf(kCheckpointBatchPages * ps);
   for (size_t i = 0; i < pages.size(); i += kCheckpointBatchPages) {
     std::vector<WriteOp> ops;
     for (size_t j = i; j < pages.size() && j < i + kCheckpointBatchPages; ++j) {
       uint8_t* dst = buf.data() + (j - i) * ps;
-      // Pages still cached are taken from the cache (sealed again for an encrypted database:
-      // a few microseconds of CPU instead of a WAL read); the others are copied from their
-      // WAL frame as stored, already sealed (the AAD binds the page number, not the frame).
-      auto it = cache_.find(pages[j].first);
+      // In a complete backfill the cache holds the newest committed copy of every cached page:
+      // take it from there (sealed again for an encrypted database: a few microseconds of CPU
+      // instead of a WAL read). Otherwise, and for pages not cached, copy the WAL frame as
+      // stored, already sealed (the AAD binds the page number, not the frame).
+      auto it = complete ? cache_.find(pages[j].first) : cache_.end();
       if (it != cache_.end()) {
         if (cipher_ != nullptr) {
           PGQRS_RETURN_IF_ERROR(cipher_->Seal(pages[j].first, it->second.page->data.get(), dst));
@@ -498,16 +525,79 @@ absl::Status Pager::Checkpoint() {
     }
     PGQRS_RETURN_IF_ERROR(db_->Write(ops));
   }
-  // Match the file to the page count: shrink after frees at the end, and grow when the last
-  // pages are free-list leaves that were never written (sqlite3 rejects a file shorter than
-  // its header's page count).
-  PGQRS_ASSIGN_OR_RETURN(uint64_t size, db_->Size());
-  if (size != uint64_t{header_.page_count} * ps) {
-    PGQRS_RETURN_IF_ERROR(db_->Truncate(uint64_t{header_.page_count} * ps));
+  if (complete) {
+    // Match the file to the page count: shrink after frees at the end, and grow when the last
+    // pages are free-list leaves that were never written (sqlite3 rejects a file shorter than
+    // its header's page count). Only a complete backfill may: every pinned snapshot is the
+    // newest commit then, so none reads a page beyond the new end.
+    PGQRS_ASSIGN_OR_RETURN(uint64_t size, db_->Size());
+    if (size != uint64_t{header_.page_count} * ps) {
+      PGQRS_RETURN_IF_ERROR(db_->Truncate(uint64_t{header_.page_count} * ps));
+    }
   }
-  PGQRS_RETURN_IF_ERROR(db_->Sync());
+  return db_->Sync();
+}
+
+void Pager::RestartWalIfUnused() {
+  absl::MutexLock l(&snap_mu_);
+  const uint64_t generation = wal_->generation();
+  for (const auto& [pin_generation, max_frame] : pins_) {
+    if (pin_generation != generation || max_frame != wal_->frame_count()) return;
+  }
+  // Pinned snapshots of the newest commit read the database file from now on: it holds
+  // exactly their state, and no backfill runs while they are pinned (BackfillBound).
   wal_->Reset();
-  return absl::OkStatus();
+  backfilled_ = 0;
+  published_.generation = wal_->generation();
+  published_.max_frame = 0;
+}
+
+void Pager::Publish() {
+  absl::MutexLock l(&snap_mu_);
+  published_.generation = wal_ == nullptr ? 0 : wal_->generation();
+  published_.max_frame = wal_ == nullptr ? 0 : wal_->frame_count();
+  published_.header = committed_header_;
+  published_.lsn = committed_lsn();
+}
+
+Snapshot Pager::AcquireSnapshot() {
+  absl::MutexLock l(&snap_mu_);
+  pins_.emplace(published_.generation, published_.max_frame);
+  return published_;
+}
+
+void Pager::ReleaseSnapshot(const Snapshot& snapshot) {
+  absl::MutexLock l(&snap_mu_);
+  auto it = pins_.find({snapshot.generation, snapshot.max_frame});
+  PGQRS_CHECK(it != pins_.end());
+  pins_.erase(it);
+}
+
+absl::StatusOr<PageRef> Pager::ReadSnapshotPage(const Snapshot& snapshot, uint32_t pgno) {
+  const DbHeader& h = snapshot.header;
+  if (pgno == 0 || pgno > h.page_count || pgno == h.lock_byte_page()) {
+    return absl::DataLossError(absl::StrCat("invalid page number ", pgno));
+  }
+  auto page = std::make_shared<Page>();
+  page->pgno = pgno;
+  page->data.reset(new uint8_t[h.page_size]);
+  PGQRS_ASSIGN_OR_RETURN(
+      bool in_wal,
+      wal_->ReadSnapshotFrame(snapshot.generation, snapshot.max_frame, pgno, page->data.get()));
+  if (!in_wal) {
+    PGQRS_ASSIGN_OR_RETURN(
+        size_t got, db_->ReadAt(uint64_t{pgno - 1} * h.page_size, page->data.get(), h.page_size));
+    if (got != h.page_size) {
+      return absl::DataLossError(absl::StrCat(path_, ": page ", pgno, " beyond end of file"));
+    }
+  }
+  if (cipher_ != nullptr) {
+    absl::Status opened = cipher_->Open(pgno, page->data.get());
+    if (!opened.ok()) {
+      return absl::Status(opened.code(), absl::StrCat(path_, ": ", opened.message()));
+    }
+  }
+  return page;
 }
 
 }  // namespace pgqrs::engine
