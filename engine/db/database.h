@@ -9,8 +9,9 @@
 //
 // Concurrency model: one writing transaction at a time, any number of read transactions
 // beside it (engine/MVCC.md). Begin() blocks while another writing transaction is open.
-// BeginRead() never waits for the writer: it reads the last commit as of its start (a
-// snapshot), which neither later commits nor checkpoints change, and it never blocks them.
+// BeginRead() never waits for the writer: it reads the newest durable commit as of its start
+// (a snapshot: every commit whose Commit returned before, none whose WAL fsync had not
+// finished), which neither later commits nor checkpoints change, and it never blocks them.
 // Commit releases the writer slot before waiting for the WAL fsync, so transactions committed
 // by several threads share fsyncs (group commit). A transaction started after another one's
 // Commit released the slot sees that transaction's changes even before its fsync finished;
@@ -134,10 +135,11 @@ class Database {
 
   // Starts a writing transaction, waiting for the open one (if any) to end.
   absl::StatusOr<std::unique_ptr<Transaction>> Begin();
-  // Starts a read transaction on the last commit, without waiting for the writing
-  // transaction. Its reads see exactly the commits before it; modifying calls fail with
-  // FailedPrecondition. While it is open, checkpoints copy only what it does not read from
-  // the WAL and do not restart the WAL (keep read transactions short).
+  // Starts a read transaction on the newest durable commit, without waiting for the writing
+  // transaction or for an fsync. It sees every commit whose Commit returned before it began
+  // and nothing a crash could undo; modifying calls fail with FailedPrecondition. While it is open,
+  // checkpoints copy only what it does not read from the WAL and do not restart the WAL (keep read
+  // transactions short).
   absl::StatusOr<std::unique_ptr<Transaction>> BeginRead();
   // Copies committed WAL frames into the database file (those no open read transaction still
   // reads from the WAL) and restarts the WAL when it is all copied and unused. Waits for the
@@ -310,6 +312,9 @@ class Transaction {
   absl::Status InsertSchemaRow(const std::string& type, const std::string& name,
                                const std::string& table, uint32_t root, const std::string& sql);
   absl::Status FlushSequences();
+  // Pager::Commit of a schema-changing transaction, made durable and published together with
+  // the new catalog. REQUIRES: schema_changed_.
+  absl::StatusOr<uint64_t> CommitSchemaChange();
   absl::Status Poison(absl::Status s);
   void End();
 

@@ -455,16 +455,8 @@ absl::Status Transaction::Commit() {
     Rollback();
     return s;
   }
-  absl::StatusOr<uint64_t> lsn;
-  if (schema_changed_) {
-    pager->mutable_header()->schema_cookie++;
-    // Read transactions pin pages and catalog together (BeginRead): publish both at once.
-    absl::MutexLock l(&db_->mu_);
-    lsn = pager->Commit();
-    if (lsn.ok()) db_->PublishCatalogLocked();
-  } else {
-    lsn = pager->Commit();
-  }
+  if (schema_changed_) pager->mutable_header()->schema_cookie++;
+  absl::StatusOr<uint64_t> lsn = schema_changed_ ? CommitSchemaChange() : pager->Commit();
   if (!lsn.ok()) {
     // The pager rolled back; the in-memory catalog must follow.
     if (schema_changed_ || IsIoError(lsn.status()))
@@ -483,6 +475,22 @@ absl::Status Transaction::Commit() {
     db_->fatal_ = s;
   }
   return s;
+}
+
+absl::StatusOr<uint64_t> Transaction::CommitSchemaChange() {
+  // Read transactions pin the newest durable commit together with the catalog under mu_
+  // (BeginRead), so the new catalog is published once this commit is durable. Schema changes
+  // are rare: new read transactions may wait for their fsync.
+  absl::MutexLock l(&db_->mu_);
+  absl::StatusOr<uint64_t> lsn = db_->pager_->Commit();
+  if (!lsn.ok()) return lsn;
+  absl::Status synced = db_->pager_->SyncTo(*lsn);
+  if (!synced.ok()) {
+    db_->fatal_ = synced;
+    return lsn;  // Commit's SyncTo reports it again
+  }
+  db_->PublishCatalogLocked();
+  return lsn;
 }
 
 void Transaction::Rollback() {

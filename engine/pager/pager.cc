@@ -14,6 +14,9 @@ namespace pgqrs::engine {
 namespace {
 
 constexpr size_t kCheckpointBatchPages = 64;
+// How long an automatic checkpoint waits for readers of older snapshots before restarting an
+// overgrown WAL (Pager::MaybeCheckpoint).
+constexpr absl::Duration kRestartWait = absl::Milliseconds(10);
 
 bool SameHeader(const DbHeader& a, const DbHeader& b) {
   uint8_t x[kDbHeaderSize], y[kDbHeaderSize];
@@ -29,6 +32,16 @@ std::string ParentDirectory(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// Every pin is `at` (a condition evaluated under Pager::snap_mu_, possibly by the thread
+// that releases a pin).
+struct PinsAt {
+  const std::multiset<std::pair<uint64_t, uint32_t>>* pins;
+  std::pair<uint64_t, uint32_t> at;
+};
+bool AllPinsAt(PinsAt* p) {
+  return p->pins->empty() || (*p->pins->begin() == p->at && *p->pins->rbegin() == p->at);
+}
+
 }  // namespace
 
 Pager::Pager(std::shared_ptr<IoBackend> backend, std::string path, const PagerOptions& options)
@@ -36,6 +49,7 @@ Pager::Pager(std::shared_ptr<IoBackend> backend, std::string path, const PagerOp
   if (options_.seed == 0)
     options_.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
   if (options_.cache_pages < 16) options_.cache_pages = 16;
+  restart_wait_frames_ = 2 * options_.wal_checkpoint_pages;
 }
 
 Pager::~Pager() {
@@ -464,11 +478,29 @@ absl::Status Pager::SyncTo(uint64_t lsn) {
 }
 
 absl::Status Pager::MaybeCheckpoint() {
-  if (options_.read_only || wal_ == nullptr ||
-      wal_->frame_count() < options_.wal_checkpoint_pages) {
+  const uint32_t threshold = options_.wal_checkpoint_pages;
+  if (options_.read_only || wal_ == nullptr || wal_->frame_count() < threshold) {
     return absl::OkStatus();
   }
-  return Checkpoint();
+  const uint32_t frames = wal_->frame_count();
+  if (frames >= restart_wait_frames_) {
+    // Readers overlapping back to back can keep the WAL from ever restarting. Once it has
+    // outgrown the threshold, wait a little for the snapshots of older commits to end (new
+    // ones pin the newest commit: the WAL is synced first and no commit can happen
+    // meanwhile), then copy all of it and restart. If that was not enough (a long reader),
+    // try again once another threshold of frames has been written.
+    PGQRS_RETURN_IF_ERROR(wal_->SyncAll());
+    WaitForPinsAtNewest(kRestartWait);
+    PGQRS_RETURN_IF_ERROR(Checkpoint());
+    if (!wal_empty()) restart_wait_frames_ = frames + threshold;
+    return absl::OkStatus();
+  }
+  // Pinned snapshots may have held the last checkpoint back. Copy again only once a quarter of
+  // the threshold is new, so that a steady read load does not turn every Begin into a
+  // database fsync; retrying the restart alone costs no I/O.
+  if (frames - backfilled_ >= std::max<uint32_t>(1, threshold / 4)) return Checkpoint();
+  if (backfilled_ == frames) RestartWalIfUnused();
+  return absl::OkStatus();
 }
 
 absl::Status Pager::Checkpoint() {
@@ -538,30 +570,45 @@ absl::Status Pager::Backfill(uint32_t from, uint32_t to) {
   return db_->Sync();
 }
 
+void Pager::WaitForPinsAtNewest(absl::Duration timeout) {
+  absl::MutexLock l(&snap_mu_);
+  PinsAt newest{&pins_, {wal_->generation(), wal_->frame_count()}};
+  snap_mu_.AwaitWithTimeout(absl::Condition(&AllPinsAt, &newest), timeout);
+}
+
 void Pager::RestartWalIfUnused() {
   absl::MutexLock l(&snap_mu_);
-  const uint64_t generation = wal_->generation();
-  for (const auto& [pin_generation, max_frame] : pins_) {
-    if (pin_generation != generation || max_frame != wal_->frame_count()) return;
-  }
+  PinsAt newest{&pins_, {wal_->generation(), wal_->frame_count()}};
+  if (!AllPinsAt(&newest)) return;
   // Pinned snapshots of the newest commit read the database file from now on: it holds
   // exactly their state, and no backfill runs while they are pinned (BackfillBound).
   wal_->Reset();
   backfilled_ = 0;
+  restart_wait_frames_ = 2 * options_.wal_checkpoint_pages;
+  // The checkpoint synced the WAL: every commit is durable.
+  if (!not_durable_.empty()) published_ = not_durable_.back();
+  not_durable_.clear();
   published_.generation = wal_->generation();
   published_.max_frame = 0;
 }
 
 void Pager::Publish() {
+  Snapshot s;
+  s.generation = wal_->generation();
+  s.max_frame = wal_->frame_count();
+  s.header = committed_header_;
+  s.lsn = committed_lsn();
   absl::MutexLock l(&snap_mu_);
-  published_.generation = wal_ == nullptr ? 0 : wal_->generation();
-  published_.max_frame = wal_ == nullptr ? 0 : wal_->frame_count();
-  published_.header = committed_header_;
-  published_.lsn = committed_lsn();
+  not_durable_.push_back(s);
 }
 
 Snapshot Pager::AcquireSnapshot() {
   absl::MutexLock l(&snap_mu_);
+  const uint64_t synced = not_durable_.empty() ? 0 : wal_->synced_lsn();
+  while (!not_durable_.empty() && not_durable_.front().lsn <= synced) {
+    published_ = not_durable_.front();
+    not_durable_.pop_front();
+  }
   pins_.emplace(published_.generation, published_.max_frame);
   return published_;
 }

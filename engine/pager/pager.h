@@ -10,10 +10,11 @@
 // ignore frames after the last commit frame, and the next transaction overwrites them).
 //
 // Snapshots (MVCC.md section 1): every commit publishes its state (WAL generation, frame
-// count, header). A read transaction pins the published state (AcquireSnapshot) and reads its
-// pages with ReadSnapshotPage, never through the writer's cache. Checkpoints copy frames into
-// the database file only up to the oldest pinned snapshot and restart the WAL only when no
-// pinned snapshot reads from it.
+// count, header). A read transaction pins the newest published state whose WAL fsync has
+// completed (AcquireSnapshot), so it never shows a commit a crash could undo and never waits
+// for an fsync; it reads its pages with ReadSnapshotPage, never through the writer's cache.
+// Checkpoints copy frames into the database file only up to the oldest pinned snapshot and restart
+// the WAL only when no pinned snapshot reads from it.
 //
 // Thread safety: not thread-safe, except SyncTo (group commit), committed_lsn and the snapshot
 // calls (AcquireSnapshot, ReleaseSnapshot, ReadSnapshotPage), which may be called from any
@@ -21,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <memory>
 #include <optional>
@@ -32,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "engine/crypto/key.h"
 #include "engine/crypto/page_cipher.h"
 #include "engine/format/db_header.h"
@@ -120,7 +123,8 @@ class Pager final : public PageSource {
   absl::Status SyncTo(uint64_t lsn);
   // The WAL position of every commit so far, for SyncTo (0 without a WAL). Thread-safe.
   uint64_t committed_lsn() const;
-  // Checkpoints if the WAL has reached the configured threshold. REQUIRES: no transaction.
+  // Checkpoints if the WAL has reached the configured threshold (see pager.cc for how pinned
+  // snapshots are handled). REQUIRES: no transaction.
   absl::Status MaybeCheckpoint();
   // Copies committed WAL frames into the database file (up to the oldest pinned snapshot, and
   // nothing while a snapshot from before the last WAL restart is pinned), syncs it, and
@@ -132,7 +136,8 @@ class Pager final : public PageSource {
   // True when the WAL holds no committed frame (e.g. after a complete checkpoint).
   bool wal_empty() const { return wal_ == nullptr || wal_->frame_count() == 0; }
 
-  // Pins the last published commit until ReleaseSnapshot. Thread-safe.
+  // Pins the newest durable commit until ReleaseSnapshot: every commit whose SyncTo returned
+  // before the call is included. Thread-safe.
   Snapshot AcquireSnapshot();
   void ReleaseSnapshot(const Snapshot& snapshot);
   // Page `pgno` as of pinned `snapshot` (authenticated and decrypted), read from the WAL or
@@ -172,7 +177,7 @@ class Pager final : public PageSource {
   // and drops them from the cache, when clean pages alone cannot keep it within bounds.
   absl::Status SpillDirtyPages();
   void Drop(uint32_t pgno);
-  // Makes the committed state the one new snapshots pin.
+  // Makes the committed state the one new snapshots pin once its WAL fsync is done.
   void Publish();
   // The frame count up to which a checkpoint may copy frames now, or nullopt when a snapshot
   // from before the last WAL restart still reads the database file.
@@ -181,8 +186,12 @@ class Pager final : public PageSource {
   // file and syncs it; a complete backfill (`to` = every committed frame) also sets the file
   // size to the page count.
   absl::Status Backfill(uint32_t from, uint32_t to);
-  // Restarts the WAL if every pinned snapshot is the newest commit. REQUIRES: fully backfilled.
+  // Restarts the WAL if every pinned snapshot is the newest commit. REQUIRES: fully
+  // backfilled, WAL synced.
   void RestartWalIfUnused();
+  // Waits at most `timeout` for every pinned snapshot to be the newest commit.
+  // REQUIRES: WAL synced (so that new snapshots pin the newest commit).
+  void WaitForPinsAtNewest(absl::Duration timeout);
   absl::Status PushFreePage(uint32_t pgno);
   absl::StatusOr<uint32_t> PopFreePage();
 
@@ -201,9 +210,13 @@ class Pager final : public PageSource {
   std::vector<PageRef> dirty_;
   uint64_t epoch_ = 0;
   uint32_t backfilled_ = 0;  // WAL frames of this generation copied into the database file
+  // MaybeCheckpoint waits for readers to restart the WAL once it holds this many frames.
+  uint32_t restart_wait_frames_;
 
-  absl::Mutex snap_mu_;  // before Wal's index lock
-  Snapshot published_ ABSL_GUARDED_BY(snap_mu_);
+  absl::Mutex snap_mu_;                           // before Wal's index lock
+  Snapshot published_ ABSL_GUARDED_BY(snap_mu_);  // the newest durable commit
+  // Commits after published_ whose fsync had not completed when last looked at, oldest first.
+  std::deque<Snapshot> not_durable_ ABSL_GUARDED_BY(snap_mu_);
   // (generation, max_frame) of every pinned snapshot.
   std::multiset<std::pair<uint64_t, uint32_t>> pins_ ABSL_GUARDED_BY(snap_mu_);
 };

@@ -276,6 +276,11 @@ absl::Status Wal::SyncTo(uint64_t lsn) {
   return absl::OkStatus();
 }
 
+uint64_t Wal::synced_lsn() {
+  absl::MutexLock l(&sync_mu_);
+  return synced_lsn_;
+}
+
 std::vector<std::pair<uint32_t, uint64_t>> Wal::PagesToBackfill(uint32_t from, uint32_t to) const {
   const uint32_t db_size = DbSizeAt(to);
   std::vector<std::pair<uint32_t, uint64_t>> out;

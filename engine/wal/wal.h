@@ -82,6 +82,8 @@ class Wal {
   absl::Status SyncTo(uint64_t lsn);
   // The sequence number of everything appended so far (never decreases).
   uint64_t appended_lsn() const { return appended_lsn_.load(); }
+  // The sequence number up to which everything is on stable storage. Thread-safe.
+  uint64_t synced_lsn();
   // Makes everything appended so far durable.
   absl::Status SyncAll() { return SyncTo(appended_lsn_.load()); }
   // What a checkpoint copies to bring the database file from the state after `from` frames to

@@ -7,6 +7,7 @@
 // that its snapshot keeps the sum, that the index lists exactly the rows of the table with their
 // balances, that the commit counter does not move while it reads, and that it sees every commit
 // that returned before it began and none that had not started.
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -435,6 +436,48 @@ void RunModel(const std::string& backend, bool encrypted) {
     REQUIRE(SqliteQuery(path, "SELECT sum(balance), (SELECT commits FROM meta) FROM accounts")[0] ==
             std::vector<Value>{Value::Integer(kTotal), Value::Integer(committed.load())});
   }
+}
+
+TEST_CASE("readers reading back to back do not keep the WAL from restarting") {
+  const std::string path = NewTempDir("snapshot_restart") + "/db";
+  DatabaseOptions opts = Options("posix");
+  opts.wal_checkpoint_pages = 16;
+  auto db_or = Database::Open(path, opts);
+  REQUIRE(db_or.ok());
+  Database* db = db_or->get();
+  CreateModel(db);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      try {
+        while (!stop) {
+          auto txn = db->BeginRead();
+          Expect(txn.ok(), "begin read");
+          CheckSnapshot(txn->get());
+        }
+      } catch (...) {
+        failures.fetch_add(1);
+      }
+    });
+  }
+  std::mt19937_64 rng(5);
+  std::atomic<int64_t> begun{0}, committed{0};
+  uint32_t most_frames = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (committed.load() < 400 && std::chrono::steady_clock::now() < deadline) {
+    WriteOnce(db, rng, &begun, &committed);
+    most_frames = std::max(most_frames, db->wal_frames());
+  }
+  stop = true;
+  for (std::thread& t : readers) t.join();
+  INFO("commits " << committed.load() << ", most WAL frames " << most_frames);
+  REQUIRE(failures.load() == 0);
+  REQUIRE(committed.load() >= 300);  // each commit writes at least 2 frames
+  REQUIRE(most_frames <= 32 * opts.wal_checkpoint_pages);
+  REQUIRE(db->Close().ok());
+  REQUIRE(SqliteIntegrity(path) == "ok");
 }
 
 TEST_CASE("snapshot model: readers keep their invariants under a writer and checkpoints") {
