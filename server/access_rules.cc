@@ -38,6 +38,9 @@ void AddQueueRules(RuleMap& rules) {
   rules[s + "ListDeadLetters"] = {kConsumer, "queue", kNo, false};
   rules[s + "Redrive"] = {kAdminOnly, "queue", kNo, true};
   rules[s + "QueueStats"] = {kQueueReaders, "queue", kNo, false};
+  // Streams: the name is checked on each message that names a queue; Consume parks.
+  rules[s + "Publish"] = {kProducer, "queue", kNo, false};
+  rules[s + "Consume"] = {kConsumer, "queue", LongPoll::kAlways, false};
 }
 
 void AddWorkerRules(RuleMap& rules) {

@@ -15,7 +15,7 @@ namespace pgqrs::server {
 enum class LongPoll : uint8_t {
   kNever,
   kWhenWaiting,  // parks when the request's wait_ms is positive
-  kAlways,       // WaitRun
+  kAlways,       // WaitRun, Consume streams
 };
 
 struct AccessRule {

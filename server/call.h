@@ -2,6 +2,7 @@
 // thread where that is cheap, then storage work on the executor, which finishes the call.
 #pragma once
 
+#include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
@@ -41,5 +42,17 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, Executo
 // Finishes the call at once with `status` (bad input found on the gRPC thread).
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                     const absl::Status& status);
+
+// Checks one message of a stream against the caller's token (CallGuard::CheckStreamMessage);
+// streams call it on each message that names a queue.
+using MessageCheck = std::function<absl::Status(const google::protobuf::Message&)>;
+
+// A stream refused before it started: finishes at once with `status`.
+template <typename Request, typename Response>
+class RefusedStream final : public grpc::ServerBidiReactor<Request, Response> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
 
 }  // namespace pgqrs::server

@@ -66,6 +66,18 @@ class CallEndFactory : public grpc::experimental::ServerInterceptorFactoryInterf
 
 }  // namespace
 
+absl::StatusOr<std::string> CallGuard::Authorize(grpc::CallbackServerContext* context,
+                                                 absl::string_view method, const AccessRule& rule,
+                                                 const std::optional<std::string>& target) {
+  if (authorizer_ == nullptr) return std::string("-");
+  absl::StatusOr<std::string> token_name = authorizer_->Check(*context, method, rule, target);
+  if (!token_name.ok()) {
+    spdlog::warn("audit: denied {}{} from {}: {}", std::string(method), Describe(target),
+                 context->peer(), token_name.status().ToString());
+  }
+  return token_name;
+}
+
 absl::Status CallGuard::Check(grpc::CallbackServerContext* context, absl::string_view method,
                               const Message& request) {
   const AccessRule* rule = FindAccessRule(method);
@@ -73,16 +85,7 @@ absl::Status CallGuard::Check(grpc::CallbackServerContext* context, absl::string
     return absl::PermissionDeniedError(absl::StrCat(method, " has no access rule"));
   }
   std::optional<std::string> target = TargetName(*rule, request);
-  std::string caller = "-";
-  if (authorizer_ != nullptr) {
-    absl::StatusOr<std::string> token_name = authorizer_->Check(*context, method, *rule, target);
-    if (!token_name.ok()) {
-      spdlog::warn("audit: denied {}{} from {}: {}", std::string(method), Describe(target),
-                   context->peer(), token_name.status().ToString());
-      return token_name.status();
-    }
-    caller = *token_name;
-  }
+  PGQRS_ASSIGN_OR_RETURN(std::string caller, Authorize(context, method, *rule, target));
   if (ParksCall(*rule, request)) {
     const grpc::ServerContextBase* call = context;  // the key OnCallEnd releases
     PGQRS_RETURN_IF_ERROR(long_polls_.Admit(call, context->peer()));
@@ -92,6 +95,29 @@ absl::Status CallGuard::Check(grpc::CallbackServerContext* context, absl::string
                  context->peer());
   }
   return absl::OkStatus();
+}
+
+absl::Status CallGuard::CheckStreamOpen(grpc::CallbackServerContext* context,
+                                        absl::string_view method) {
+  const AccessRule* rule = FindAccessRule(method);
+  if (rule == nullptr) {
+    return absl::PermissionDeniedError(absl::StrCat(method, " has no access rule"));
+  }
+  PGQRS_RETURN_IF_ERROR(Authorize(context, method, *rule, std::nullopt).status());
+  if (rule->long_poll == LongPoll::kAlways) {
+    const grpc::ServerContextBase* call = context;  // the key OnCallEnd releases
+    PGQRS_RETURN_IF_ERROR(long_polls_.Admit(call, context->peer()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CallGuard::CheckStreamMessage(grpc::CallbackServerContext* context,
+                                           absl::string_view method, const Message& request) {
+  const AccessRule* rule = FindAccessRule(method);
+  if (rule == nullptr) {
+    return absl::PermissionDeniedError(absl::StrCat(method, " has no access rule"));
+  }
+  return Authorize(context, method, *rule, TargetName(*rule, request)).status();
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

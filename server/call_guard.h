@@ -11,7 +11,11 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include <optional>
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/auth.h"
 #include "server/limits.h"
@@ -28,6 +32,14 @@ class CallGuard {
   absl::Status Check(grpc::CallbackServerContext* context, absl::string_view method,
                      const google::protobuf::Message& request);
 
+  // For a stream `method`: checks its rule and the caller's role when it opens. The names
+  // it targets come in its messages; the stream passes each to CheckStreamMessage. A
+  // stream whose rule parks (Consume) takes a parked-call slot until it ends.
+  absl::Status CheckStreamOpen(grpc::CallbackServerContext* context, absl::string_view method);
+  // OK when the caller's token allows the name `request` targets.
+  absl::Status CheckStreamMessage(grpc::CallbackServerContext* context, absl::string_view method,
+                                  const google::protobuf::Message& request);
+
   // Called once per call when gRPC is done with it: frees what Check reserved.
   void OnCallEnd(const grpc::ServerContextBase* context) { long_polls_.Release(context); }
 
@@ -36,6 +48,11 @@ class CallGuard {
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> CallEndReporter();
 
  private:
+  // The token's name ("-" when authentication is off) when it may call `method` on `target`.
+  absl::StatusOr<std::string> Authorize(grpc::CallbackServerContext* context,
+                                        absl::string_view method, const AccessRule& rule,
+                                        const std::optional<std::string>& target);
+
   Authorizer* const authorizer_;
   LongPollLimiter& long_polls_;
 };

@@ -7,6 +7,7 @@
 #include "server/call.h"
 #include "server/call_guard.h"
 #include "server/queue_service.h"
+#include "server/status.h"
 #include "server/worker_service.h"
 #include "server/workflow_service.h"
 
@@ -19,6 +20,21 @@ namespace pgqrs::server {
     absl::Status allowed = guard_.Check(context, "/pgqrs.v1." #Service "/" #Method, *request);    \
     if (!allowed.ok()) return FinishNow(context, allowed);                                        \
     return inner_.Method(context, request, response);                                             \
+  }
+
+// Overrides the stream Method to check the guard when it opens, then hand the stream and a
+// per-message check to inner_.StartMethod.
+#define PGQRS_GUARDED_STREAM(Service, Method, Request, Response)                                   \
+  grpc::ServerBidiReactor<v1::Request, v1::Response>* Method(grpc::CallbackServerContext* context) \
+      override {                                                                                   \
+    static constexpr char kName[] = "/pgqrs.v1." #Service "/" #Method;                             \
+    absl::Status allowed = guard_.CheckStreamOpen(context, kName);                                 \
+    if (!allowed.ok()) {                                                                           \
+      return new RefusedStream<v1::Request, v1::Response>(ToGrpcStatus(allowed));                  \
+    }                                                                                              \
+    return inner_.Start##Method(context, [this, context](const google::protobuf::Message& m) {     \
+      return guard_.CheckStreamMessage(context, kName, m);                                         \
+    });                                                                                            \
   }
 
 class GuardedQueueService final : public v1::QueueService::CallbackService {
@@ -40,6 +56,8 @@ class GuardedQueueService final : public v1::QueueService::CallbackService {
                        ListDeadLettersResponse)
   PGQRS_GUARDED_METHOD(QueueService, Redrive, RedriveRequest, RedriveResponse)
   PGQRS_GUARDED_METHOD(QueueService, QueueStats, QueueStatsRequest, QueueStats)
+  PGQRS_GUARDED_STREAM(QueueService, Publish, PublishRequest, PublishResponse)
+  PGQRS_GUARDED_STREAM(QueueService, Consume, ConsumeRequest, ConsumeResponse)
  private:
   CallGuard& guard_;
   QueueServiceImpl& inner_;
@@ -100,5 +118,6 @@ class GuardedWorkflowService final : public v1::WorkflowService::CallbackService
 };
 
 #undef PGQRS_GUARDED_METHOD
+#undef PGQRS_GUARDED_STREAM
 
 }  // namespace pgqrs::server

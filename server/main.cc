@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "absl/synchronization/mutex.h"
 #include "server/config.h"
 #include "server/logging.h"
 #include "server/server.h"
@@ -40,6 +41,11 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Debian's Abseil is built with Mutex deadlock detection on: every lock then updates a
+  // lock-order graph and records stack traces, a few percent of the daemon's CPU per call.
+  // The test binaries keep it on and catch lock-order inversions there.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   absl::StatusOr<pgqrs::server::Config> config = pgqrs::server::LoadConfig(argc, argv);
   if (!config.ok()) {

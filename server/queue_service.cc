@@ -4,41 +4,16 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "server/convert.h"
+#include "server/enqueue_checks.h"
 #include "server/long_poll.h"
 #include "server/receipt.h"
 #include "server/status.h"
 #include "server/validation.h"
-#include "storage/checks.h"
 
 namespace pgqrs::server {
 namespace {
 
 constexpr int32_t kDefaultPageSize = 100;
-
-absl::StatusOr<std::vector<storage::NewMessage>> CheckMessages(const v1::EnqueueRequest& req,
-                                                               const Limits& limits) {
-  PGQRS_RETURN_IF_ERROR(CheckName("queue", req.queue()));
-  PGQRS_RETURN_IF_ERROR(CheckBatch("messages", req.messages_size(), limits.max_batch));
-  std::vector<storage::NewMessage> messages;
-  messages.reserve(req.messages_size());
-  for (int i = 0; i < req.messages_size(); ++i) {
-    const v1::NewMessage& m = req.messages(i);
-    std::string field = absl::StrCat("messages[", i, "]");
-    PGQRS_RETURN_IF_ERROR(
-        CheckJson(field + ".payload_json", m.payload_json(), limits.max_payload_bytes));
-    PGQRS_ASSIGN_OR_RETURN(absl::Duration delay,
-                           CheckMillis(field + ".delay_ms", m.delay_ms(), limits.max_delay));
-    if (m.dedup_key().size() > 256) {
-      return absl::InvalidArgumentError(field + ".dedup_key: longer than 256 bytes");
-    }
-    PGQRS_RETURN_IF_ERROR(storage::CheckText(field + ".dedup_key", m.dedup_key()));
-    messages.push_back({m.payload_json(), delay, m.priority(), m.dedup_key()});
-  }
-  if (req.producer_worker_id() < 0) {
-    return absl::InvalidArgumentError("producer_worker_id: must not be negative");
-  }
-  return messages;
-}
 
 absl::StatusOr<storage::DequeueOptions> CheckDequeue(const v1::DequeueRequest& req,
                                                      const Limits& limits) {
@@ -171,7 +146,8 @@ grpc::ServerUnaryReactor* QueueServiceImpl::PurgeQueue(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* QueueServiceImpl::Enqueue(grpc::CallbackServerContext* ctx,
                                                     const v1::EnqueueRequest* req,
                                                     v1::EnqueueResponse* resp) {
-  auto messages = CheckMessages(*req, deps_.config.limits);
+  auto messages = CheckNewMessages(req->queue(), req->messages(), req->producer_worker_id(),
+                                   deps_.config.limits);
   if (!messages.ok()) return FinishNow(ctx, messages.status());
   return RunUnary(ctx, deps_.executor,
                   [this, req, resp, messages = std::move(*messages)]() -> absl::Status {

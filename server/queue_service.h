@@ -4,6 +4,8 @@
 
 #include "proto/pgqrs/v1/queue.grpc.pb.h"
 #include "server/call.h"
+#include "server/consume_stream.h"
+#include "server/publish_stream.h"
 
 namespace pgqrs::server {
 
@@ -50,6 +52,16 @@ class QueueServiceImpl final : public v1::QueueService::CallbackService {
   grpc::ServerUnaryReactor* Redrive(grpc::CallbackServerContext* ctx,
                                     const v1::RedriveRequest* req,
                                     v1::RedriveResponse* resp) override;
+  // The streams; the guard passes each a check of the queues its messages name.
+  grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>* StartPublish(
+      grpc::CallbackServerContext* ctx, MessageCheck check) {
+    return StartPublishStream(ctx, deps_, std::move(check));
+  }
+  grpc::ServerBidiReactor<v1::ConsumeRequest, v1::ConsumeResponse>* StartConsume(
+      grpc::CallbackServerContext* ctx, MessageCheck check) {
+    return StartConsumeStream(ctx, deps_, std::move(check));
+  }
+
   grpc::ServerUnaryReactor* QueueStats(grpc::CallbackServerContext* ctx,
                                        const v1::QueueStatsRequest* req,
                                        v1::QueueStats* resp) override;

@@ -10,7 +10,7 @@ PACKAGES=(
   bazel-bootstrap protobuf-compiler protobuf-compiler-grpc libgrpc++-dev libprotobuf-dev
   libabsl-dev libpq-dev libsqlite3-dev sqlite3 liburing-dev libspdlog-dev catch2 pkg-config
   libssl-dev nlohmann-json3-dev libsystemd-dev postgresql pgbouncer clang libclang-rt-14-dev
-  python3 python3-grpcio python3-grpc-tools beanstalkd prometheus-cpp-dev openssl curl
+  python3 python3-grpcio python3-grpc-tools nodejs beanstalkd prometheus-cpp-dev openssl curl
 )
 
 install_missing() {
@@ -27,6 +27,33 @@ install_missing() {
   fi
 }
 
+# The Node.js polyglot client's packages (tests/polyglot/node/package-lock.json) come from the
+# npm registry into a cache outside the tree; the tests find them through PGQRS_NODE_MODULES.
+NODE_DIR="${PGQRS_NODE_DIR:-$HOME/.cache/pgqrs-node}"
+
+install_node_modules() {
+  local lock=tests/polyglot/node/package-lock.json
+  if cmp -s "$lock" "$NODE_DIR/package-lock.json" && [[ -d "$NODE_DIR/node_modules" ]]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm >&2
+  fi
+  echo "installing the Node.js test client's packages into $NODE_DIR" >&2
+  mkdir -p "$NODE_DIR"
+  rm -f "$NODE_DIR/package-lock.json"
+  cp tests/polyglot/node/package.json "$NODE_DIR/"
+  cp "$lock" "$NODE_DIR/package-lock.json.new"
+  mv "$NODE_DIR/package-lock.json.new" "$NODE_DIR/package-lock.json"
+  (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund >&2) || {
+    rm -f "$NODE_DIR/package-lock.json"  # installed again next time
+    return 1
+  }
+}
+
 cmd_build() {
   install_missing
   bazel build //server:pgqrsd //tools/pgqrs:pgqrs
@@ -39,13 +66,15 @@ cmd_serve() {
 
 cmd_test() {
   install_missing
+  install_node_modules
   local log
   log=$(mktemp)
   local status=0
   # A throwaway PostgreSQL (and PgBouncer) for the Postgres suites; failing to start it
   # fails the run.
   tools/pg/with_cluster.sh bazel test //... --test_env=PGQRS_TEST_PG_DSN \
-    --test_env=PGQRS_TEST_PGBOUNCER_DSN --test_env=PGQRS_TEST_PG_DIR "$@" 2>&1 |
+    --test_env=PGQRS_TEST_PGBOUNCER_DSN --test_env=PGQRS_TEST_PG_DIR \
+    --test_env=PGQRS_NODE_MODULES="$NODE_DIR/node_modules" "$@" 2>&1 |
     tee "$log" || status=$?
   tools/ci/count_results.sh "$log"
   rm -f "$log"

@@ -1,11 +1,13 @@
 #include "tests/support/daemon.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -33,11 +35,62 @@ std::string TestStore() {
   const char* store = std::getenv("PGQRS_TEST_STORE");
   REQUIRE(store != nullptr);
   std::string name(store);
-  REQUIRE((name == "engine" || name == "sqlite"));
+  REQUIRE((name == "engine" || name == "sqlite" || name == "postgres"));
   return name;
 }
 
-std::string TestDsn(const std::string& name) { return TestStore() + "://" + TempPath(name); }
+bool TestStoreEncrypted() {
+  const char* encrypt = std::getenv("PGQRS_TEST_ENCRYPT");
+  if (encrypt == nullptr) return false;
+  REQUIRE(std::string(encrypt) == "1");
+  REQUIRE(TestStore() == "engine");
+  return true;
+}
+
+namespace {
+
+// A 0600 key file under TEST_TMPDIR, written once per test process.
+const std::string& TestKeyFile() {
+  static const std::string path = [] {
+    std::string p = TempPath("engine.key");
+    std::ofstream(p) << "3f1c9a7e5b2d4f6081a3c5e7092b4d6f8a1c3e5070b2d4f6a8c0e1f3a5b7d9e1\n";
+    REQUIRE(chmod(p.c_str(), 0600) == 0);
+    return p;
+  }();
+  return path;
+}
+
+// The test cluster's DSN with a fresh schema named after `name`.
+std::string PostgresDsn(const std::string& name) {
+  static std::atomic<int> counter{0};
+  const char* cluster = std::getenv("PGQRS_TEST_PG_DSN");
+  INFO("PGQRS_TEST_PG_DSN is not set: run through tools/pg/with_cluster.sh or tools/dev.sh test");
+  REQUIRE(cluster != nullptr);
+  REQUIRE(*cluster != '\0');
+  std::string schema = "t";
+  for (char c : name) schema += std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
+  schema += "_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  std::string dsn(cluster);
+  return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema;
+}
+
+}  // namespace
+
+std::string TestKeyOptions() {
+  if (!TestStoreEncrypted()) return "";
+  return "--key-file=" + TestKeyFile() + " --key-id=7";
+}
+
+std::string DsnForPath(const std::string& path) {
+  std::string dsn = TestStore() + "://" + path;
+  if (TestStoreEncrypted()) dsn += "?key_file=" + TestKeyFile() + "&key_id=7";
+  return dsn;
+}
+
+std::string TestDsn(const std::string& name) {
+  if (TestStore() == "postgres") return PostgresDsn(name);
+  return DsnForPath(TempPath(name));
+}
 
 std::string DsnFlag(const std::string& name) { return "--dsn=" + TestDsn(name); }
 

@@ -17,11 +17,24 @@ std::string Runfile(const std::string& path);
 // A fresh path under TEST_TMPDIR.
 std::string TempPath(const std::string& name);
 
-// The embedded store the test runs against: PGQRS_TEST_STORE ("engine" or "sqlite").
+// The store the test runs against: PGQRS_TEST_STORE ("engine", "sqlite" or "postgres").
 // Each integration test target is built once per store (see tests/integration/BUILD.bazel).
 std::string TestStore();
 
-// A DSN for a fresh database file named `name` on TestStore(), e.g. "engine:///tmp/.../q.db".
+// True when PGQRS_TEST_ENCRYPT=1: the engine store's databases are then encrypted with a
+// key file under TEST_TMPDIR (engine/FORMAT.md section 5).
+bool TestStoreEncrypted();
+
+// The pgqrs-engine key options for TestDsn's databases ("--key-file=... --key-id=7"), or ""
+// when they are plain.
+std::string TestKeyOptions();
+
+// The DSN of database file `path` on TestStore(), e.g. "engine:///tmp/.../q.db", with the key
+// options when TestStoreEncrypted().
+std::string DsnForPath(const std::string& path);
+
+// A DSN for a fresh database named `name` on TestStore(): DsnForPath of a fresh file, or
+// on postgres a fresh schema in the cluster of PGQRS_TEST_PG_DSN (tools/pg/with_cluster.sh).
 std::string TestDsn(const std::string& name);
 
 // "--dsn=" + TestDsn(name).

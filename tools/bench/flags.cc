@@ -20,6 +20,9 @@ ABSL_FLAG(int64_t, max_backlog, 0,
           "lifecycle: producers pause above this many unacked messages; 0: "
           "2 * batch * max(producers, consumers)");
 ABSL_FLAG(int64_t, preload, 10000, "drain: messages loaded before the consumers start (M)");
+ABSL_FLAG(int64_t, pending, 0,
+          "lifecycle: messages enqueued before the run and left pending, so each dequeue "
+          "works against a queue this deep");
 ABSL_FLAG(bool, progress, true, "progress line on stderr when it is a terminal");
 
 namespace pgqrs::bench {
@@ -63,6 +66,7 @@ absl::StatusOr<WorkloadOptions> WorkloadOptionsFromFlags() {
   o.dequeue_wait = absl::GetFlag(FLAGS_wait);
   o.max_backlog = absl::GetFlag(FLAGS_max_backlog);
   o.preload = absl::GetFlag(FLAGS_preload);
+  o.pending = absl::GetFlag(FLAGS_pending);
   o.progress = absl::GetFlag(FLAGS_progress);
   for (auto [flag, value] :
        std::initializer_list<std::pair<const char*, int64_t>>{{"producers", o.producers},
@@ -73,9 +77,10 @@ absl::StatusOr<WorkloadOptions> WorkloadOptionsFromFlags() {
     if (value < 1) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": must be >= 1"));
   }
   if (o.duration <= absl::ZeroDuration() || o.warmup < absl::ZeroDuration() || o.messages < 0 ||
-      o.max_backlog < 0 || o.dequeue_wait < absl::ZeroDuration()) {
+      o.max_backlog < 0 || o.dequeue_wait < absl::ZeroDuration() || o.pending < 0) {
     return absl::InvalidArgumentError(
-        "--duration must be positive; --warmup, --wait, --messages, --max_backlog not negative");
+        "--duration must be positive; --warmup, --wait, --messages, --max_backlog, --pending "
+        "not negative");
   }
   return o;
 }

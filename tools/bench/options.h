@@ -29,6 +29,9 @@ struct WorkloadOptions {
   int64_t max_backlog = 0;
   // drain: messages loaded before the consumers start.
   int64_t preload = 10000;
+  // lifecycle: messages enqueued before the run and left pending, so every dequeue works
+  // against a queue about this deep (the consumers take these oldest ones first).
+  int64_t pending = 0;
   // A process (the daemon) whose CPU time over the measured phase, threads and memory
   // are reported too; 0: none.
   int observe_pid = 0;

@@ -51,6 +51,7 @@ std::string ToJsonLine(const RunResult& r) {
       {"producers", o.producers},
       {"consumers", o.consumers},
       {"batch", o.batch},
+      {"pending", o.pending},
       {"payload_bytes", o.payload_bytes},
       {"seed", o.seed},
       {"warmup_s", absl::ToDoubleSeconds(o.warmup)},

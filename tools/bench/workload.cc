@@ -139,16 +139,17 @@ void ConsumerLoop(Shared& shared, Session& session) {
   Merge(shared, rec);
 }
 
-// Loads the drain scenario's messages through one session.
-absl::Status Preload(Target& target, const WorkloadOptions& o, Progress& progress) {
+// Enqueues `count` messages through one session before the run (drain's preload,
+// lifecycle's pending depth).
+absl::Status Preload(Target& target, const WorkloadOptions& o, int64_t count, Progress& progress) {
   PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, target.NewSession());
   PayloadMaker maker(o.payload_bytes, o.seed);
-  for (int64_t loaded = 0; loaded < o.preload;) {
-    int n = static_cast<int>(std::min<int64_t>(kPreloadBatch, o.preload - loaded));
+  for (int64_t loaded = 0; loaded < count;) {
+    int n = static_cast<int>(std::min<int64_t>(kPreloadBatch, count - loaded));
     std::vector<std::string> batch(n, maker.Make(MonotonicNanos()));
     PGQRS_RETURN_IF_ERROR(session->Enqueue(batch));
     loaded += n;
-    progress.Show(absl::StrFormat("preload %d / %d", loaded, o.preload));
+    progress.Show(absl::StrFormat("preload %d / %d", loaded, count));
   }
   return absl::OkStatus();
 }
@@ -227,7 +228,9 @@ absl::StatusOr<RunResult> RunWorkload(Target& target, const WorkloadOptions& opt
   PGQRS_RETURN_IF_ERROR(target.Setup());
   Progress progress(options.progress);
   if (options.scenario == Scenario::kDrain) {
-    PGQRS_RETURN_IF_ERROR(Preload(target, options, progress));
+    PGQRS_RETURN_IF_ERROR(Preload(target, options, options.preload, progress));
+  } else if (options.scenario == Scenario::kLifecycle && options.pending > 0) {
+    PGQRS_RETURN_IF_ERROR(Preload(target, options, options.pending, progress));
   }
   int producers = options.scenario == Scenario::kDrain ? 0 : options.producers;
   int consumers = options.scenario == Scenario::kEnqueue ? 0 : options.consumers;

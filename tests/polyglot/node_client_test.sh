@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Polyglot: Node.js producers and consumers (@grpc/grpc-js, stubs loaded from proto/ at run
+# time) against pgqrsd: unary calls (priorities, nack, a delayed message, stale receipts,
+# stats), then the Publish and Consume streams (pipelined confirms, pushes within credits,
+# acks on the stream).
+# Its packages come from tests/polyglot/node/package-lock.json, installed by tools/dev.sh
+# into the directory PGQRS_NODE_MODULES names. A missing node or package is a failure, never
+# a skip. PGQRS_TEST_STORE picks the embedded store (engine or sqlite).
+set -euo pipefail
+
+RUNFILES="${TEST_SRCDIR}/pgqrs"
+PGQRSD="${RUNFILES}/server/pgqrsd"
+NODE_CLIENTS="${RUNFILES}/tests/polyglot/node"
+TMP="${TEST_TMPDIR}/polyglot-node"
+mkdir -p "${TMP}"
+
+fail() { echo "FAIL: $*" >&2; [[ -f "${TMP}/pgqrsd.log" ]] && cat "${TMP}/pgqrsd.log" >&2; exit 1; }
+
+command -v node >/dev/null || fail "node is missing (apt-get install nodejs)"
+[[ -n "${PGQRS_NODE_MODULES:-}" ]] ||
+  fail "PGQRS_NODE_MODULES is not set (tools/dev.sh test installs the packages and sets it)"
+export NODE_PATH="${PGQRS_NODE_MODULES}"
+node -e 'require("@grpc/grpc-js"); require("@grpc/proto-loader")' 2>/dev/null ||
+  fail "@grpc/grpc-js or @grpc/proto-loader is missing under ${PGQRS_NODE_MODULES}"
+
+"${PGQRSD}" --listen=127.0.0.1:0 --dsn="${PGQRS_TEST_STORE:?}://${TMP}/node.db" \
+  2>"${TMP}/pgqrsd.log" &
+DAEMON=$!
+trap 'kill -9 ${DAEMON} 2>/dev/null || true' EXIT
+PORT=""
+for _ in $(seq 200); do
+  PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "${TMP}/pgqrsd.log" | head -1)
+  [[ -n "${PORT}" ]] && break
+  sleep 0.05
+done
+[[ -n "${PORT}" ]] || fail "pgqrsd did not start"
+
+node "${NODE_CLIENTS}/queue_client.js" "${RUNFILES}" "127.0.0.1:${PORT}" node-orders \
+  >"${TMP}/unary.out" 2>&1 || fail "node unary client: $(cat "${TMP}/unary.out")"
+cat "${TMP}/unary.out"
+grep -q "consumed 21 messages" "${TMP}/unary.out" || fail "the unary client did not finish"
+
+node "${NODE_CLIENTS}/stream_client.js" "${RUNFILES}" "127.0.0.1:${PORT}" node-stream 200 8 \
+  >"${TMP}/stream.out" 2>&1 || fail "node stream client: $(cat "${TMP}/stream.out")"
+cat "${TMP}/stream.out"
+grep -q "streamed 200 messages" "${TMP}/stream.out" || fail "the stream client did not finish"
+echo "PASS"
