@@ -599,16 +599,21 @@ void Pager::Publish() {
   s.header = committed_header_;
   s.lsn = committed_lsn();
   absl::MutexLock l(&snap_mu_);
+  AdvanceDurableLocked();  // keeps the queue short when no reader comes
   not_durable_.push_back(s);
 }
 
-Snapshot Pager::AcquireSnapshot() {
-  absl::MutexLock l(&snap_mu_);
+void Pager::AdvanceDurableLocked() {
   const uint64_t synced = not_durable_.empty() ? 0 : wal_->synced_lsn();
   while (!not_durable_.empty() && not_durable_.front().lsn <= synced) {
     published_ = not_durable_.front();
     not_durable_.pop_front();
   }
+}
+
+Snapshot Pager::AcquireSnapshot() {
+  absl::MutexLock l(&snap_mu_);
+  AdvanceDurableLocked();
   pins_.emplace(published_.generation, published_.max_frame);
   return published_;
 }

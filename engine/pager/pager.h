@@ -179,6 +179,9 @@ class Pager final : public PageSource {
   void Drop(uint32_t pgno);
   // Makes the committed state the one new snapshots pin once its WAL fsync is done.
   void Publish();
+  // Moves published_ to the newest queued commit the WAL's fsyncs cover.
+  // REQUIRES: snap_mu_ held.
+  void AdvanceDurableLocked();
   // The frame count up to which a checkpoint may copy frames now, or nullopt when a snapshot
   // from before the last WAL restart still reads the database file.
   std::optional<uint32_t> BackfillBound();
