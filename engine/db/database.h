@@ -13,9 +13,10 @@
 // (a snapshot: every commit whose Commit returned before, none whose WAL fsync had not
 // finished), which neither later commits nor checkpoints change, and it never blocks them.
 // Commit releases the writer slot before waiting for the WAL fsync, so transactions committed
-// by several threads share fsyncs (group commit). A transaction started after another one's
-// Commit released the slot sees that transaction's changes even before its fsync finished;
-// its own Commit (CommitDurable for a read transaction) cannot return before that fsync.
+// by several threads share fsyncs (group commit). A writing transaction started after another
+// one's Commit released the slot sees that transaction's changes even before its fsync
+// finished; its own Commit (CommitDurable if it wrote nothing) cannot return before that
+// fsync. A read transaction does not see such a commit until its fsync is done.
 //
 // Rows are std::vector<Value> with one value per declared column, in declaration order. The
 // INTEGER PRIMARY KEY column (if any) holds the rowid.
@@ -274,7 +275,8 @@ class Transaction {
   // Commit, returning only once everything the transaction read is durable as well. Commit
   // alone returns at once when the transaction wrote nothing, even if it read changes of a
   // transaction whose WAL fsync is still running (Commit releases the slot before that fsync).
-  // Use it when a reply depends on what was read (e.g. "that key is stored already").
+  // Use it when a reply depends on what was read (e.g. "that key is stored already"). A read
+  // transaction sees only durable commits: for it this is Commit.
   absl::Status CommitDurable();
 
  private:
