@@ -136,11 +136,21 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ListWorkers(grpc::CallbackServerCon
     status = s.status();
     if (s.ok()) filter.status = *s;
   }
+  absl::StatusOr<int32_t> size =
+      CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
+  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
+  if (status.ok()) status = size.status();
+  if (status.ok()) status = after.status();
   if (!status.ok()) return FinishNow(ctx, status);
+  filter.limit = *size;
+  filter.after_id = *after;
   return RunUnary(ctx, deps_.executor, [this, filter, resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::WorkerInfo> workers,
                            deps_.store.ListWorkers(filter));
     for (const storage::WorkerInfo& w : workers) ToProto(w, resp->add_workers());
+    if (static_cast<int32_t>(workers.size()) == filter.limit) {
+      resp->set_next_page_token(EncodeIdPageToken(workers.back().id));
+    }
     return absl::OkStatus();
   });
 }

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "server/convert.h"
@@ -14,7 +13,6 @@
 namespace pgqrs::server {
 namespace {
 
-constexpr int32_t kDefaultPageSize = 100;
 constexpr int32_t kMaxAttempts = 1000;
 constexpr absl::Duration kMaxBackoff = absl::Hours(24);
 
@@ -92,16 +90,6 @@ absl::StatusOr<storage::ClaimOptions> CheckClaim(const v1::ClaimRunRequest& req,
   }
   PGQRS_RETURN_IF_ERROR(CheckMillis("wait_ms", req.wait_ms(), limits.max_wait).status());
   return options;
-}
-
-absl::StatusOr<int64_t> DecodeRunPageToken(const std::string& token) {
-  if (token.empty()) return 0;
-  PGQRS_ASSIGN_OR_RETURN(std::string key, DecodePageToken(token));
-  int64_t after = 0;
-  if (!absl::SimpleAtoi(key, &after) || after < 0) {
-    return absl::InvalidArgumentError("page_token: malformed");
-  }
-  return after;
 }
 
 }  // namespace
@@ -403,7 +391,7 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListRuns(grpc::CallbackServerCont
   }
   absl::StatusOr<int32_t> size =
       CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
-  absl::StatusOr<int64_t> after = DecodeRunPageToken(req->page_token());
+  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
   if (status.ok()) status = size.status();
   if (status.ok()) status = after.status();
   if (!status.ok()) return FinishNow(ctx, status);
@@ -413,7 +401,7 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListRuns(grpc::CallbackServerCont
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::RunInfo> runs, deps_.store.ListRuns(filter));
     for (const storage::RunInfo& r : runs) ToProto(r, resp->add_runs());
     if (static_cast<int32_t>(runs.size()) == filter.limit) {
-      resp->set_next_page_token(EncodePageToken(absl::StrCat(runs.back().id)));
+      resp->set_next_page_token(EncodeIdPageToken(runs.back().id));
     }
     return absl::OkStatus();
   });
@@ -422,12 +410,21 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListRuns(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* WorkflowServiceImpl::ListSteps(grpc::CallbackServerContext* ctx,
                                                          const v1::ListStepsRequest* req,
                                                          v1::ListStepsResponse* resp) {
-  if (absl::Status s = CheckRunId(req->run_id()); !s.ok()) return FinishNow(ctx, s);
-  return RunUnary(ctx, deps_.executor, [this, ctx, req, resp]() -> absl::Status {
-    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, req->run_id()));
-    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::StepInfo> steps,
-                           deps_.store.ListSteps(req->run_id()));
+  absl::Status status = CheckRunId(req->run_id());
+  absl::StatusOr<int32_t> size =
+      CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
+  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
+  if (status.ok()) status = size.status();
+  if (status.ok()) status = after.status();
+  if (!status.ok()) return FinishNow(ctx, status);
+  storage::StepFilter filter{.run_id = req->run_id(), .after_id = *after, .limit = *size};
+  return RunUnary(ctx, deps_.executor, [this, ctx, filter, resp]() -> absl::Status {
+    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, filter.run_id));
+    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::StepInfo> steps, deps_.store.ListSteps(filter));
     for (const storage::StepInfo& s : steps) ToProto(s, resp->add_steps());
+    if (static_cast<int32_t>(steps.size()) == filter.limit) {
+      resp->set_next_page_token(EncodeIdPageToken(steps.back().id));
+    }
     return absl::OkStatus();
   });
 }
