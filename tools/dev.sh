@@ -3,6 +3,8 @@
 #   tools/dev.sh serve [pgqrsd flags...]   install what is missing, build, run the daemon
 #   tools/dev.sh test                      install what is missing, build, run every test
 # Also: tools/dev.sh build
+#       tools/dev.sh container-test        build deploy/Containerfile offline and smoke-test
+#                                          the image (tens of minutes; not in `test`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,9 @@ PACKAGES=(
   libssl-dev nlohmann-json3-dev libsystemd-dev postgresql pgbouncer clang libclang-rt-14-dev
   python3 python3-grpcio python3-grpc-tools nodejs beanstalkd prometheus-cpp-dev openssl curl
 )
+
+# Only for container-test: a container engine and a Debian bootstrapper.
+CONTAINER_PACKAGES=(podman buildah runc uidmap mmdebstrap)
 
 install_missing() {
   local missing=()
@@ -81,9 +86,16 @@ cmd_test() {
   return $status
 }
 
+cmd_container_test() {
+  PACKAGES=("${CONTAINER_PACKAGES[@]}")
+  install_missing
+  tools/container_test.sh
+}
+
 case "${1:-}" in
   serve) shift; cmd_serve "$@" ;;
   test) shift; cmd_test "$@" ;;
   build) shift; cmd_build ;;
-  *) echo "usage: tools/dev.sh serve [pgqrsd flags...] | test | build" >&2; exit 2 ;;
+  container-test) shift; cmd_container_test ;;
+  *) echo "usage: tools/dev.sh serve [pgqrsd flags...] | test | build | container-test" >&2; exit 2 ;;
 esac

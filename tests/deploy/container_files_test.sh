@@ -1,18 +1,25 @@
 #!/bin/bash
-# No container engine runs in the test environment, so this checks what a build would
-# rely on: the Containerfile's stages, user, volume, health check and secrets; that its
-# runtime stage installs the package of every shared library pgqrsd and pgqrs link (read
-# from the binaries built here); that compose.yaml runs two replicas on PostgreSQL with
+# The default suite builds no image (tools/container_test.sh does, by hand), so this
+# checks what a build relies on: the Containerfile's stages, user, volume, health check
+# and secrets; that its runtime stage installs the package of every shared library pgqrsd
+# and pgqrs link (read from the binaries built here); that compose.yaml runs two replicas on PostgreSQL with
 # secrets from files; and that every PGQRS_* setting there is a real pgqrsd flag.
 set -euo pipefail
 root="$TEST_SRCDIR/pgqrs"
-containerfile="$root/deploy/Containerfile"
+# The Containerfile with its base-image build args at their defaults.
+containerfile=$(mktemp)
+trap 'rm -f "$containerfile"' EXIT
+sed -e 's/\${BUILD_IMAGE}/debian:12/' -e 's/\${RUNTIME_IMAGE}/debian:12-slim/' \
+  "$root/deploy/Containerfile" >"$containerfile"
 compose="$root/deploy/compose.yaml"
 pgqrsd="$root/server/pgqrsd"
 pgqrs="$root/tools/pgqrs/pgqrs"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 ok() { echo "ok: $*"; }
+
+grep -qxF 'ARG BUILD_IMAGE=debian:12' "$containerfile" || fail "BUILD_IMAGE default"
+grep -qxF 'ARG RUNTIME_IMAGE=debian:12-slim' "$containerfile" || fail "RUNTIME_IMAGE default"
 
 # Stages: a Debian 12 build stage and a Debian 12 runtime stage.
 mapfile -t froms < <(grep -E '^FROM ' "$containerfile")
