@@ -39,6 +39,10 @@ ABSL_FLAG(int64_t, heartbeat_reaper_interval_ms, 5000, "how often the heartbeat 
 ABSL_FLAG(int64_t, visibility_reaper_interval_ms, 1000, "how often the visibility reaper runs");
 ABSL_FLAG(int64_t, archive_retention_ms, 7 * 24 * 3600 * 1000LL,
           "acked (archived) messages are deleted after this long");
+ABSL_FLAG(int64_t, run_retention_ms, 7 * 24 * 3600 * 1000LL,
+          "finished workflow runs (and their steps) are deleted this long after they end");
+ABSL_FLAG(int64_t, worker_retention_ms, 7 * 24 * 3600 * 1000LL,
+          "stopped workers are deleted this long after they stop");
 ABSL_FLAG(int64_t, shutdown_grace_ms, 10000,
           "on SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(int64_t, health_check_interval_ms, 1000,
@@ -87,6 +91,8 @@ constexpr const char* kEnvFlags[] = {
     "heartbeat_reaper_interval_ms",
     "visibility_reaper_interval_ms",
     "archive_retention_ms",
+    "run_retention_ms",
+    "worker_retention_ms",
     "shutdown_grace_ms",
     "health_check_interval_ms",
     "migrate",
@@ -170,6 +176,8 @@ absl::Status CheckAll(const Config& c) {
            {"visibility_reaper_interval_ms",
             absl::ToInt64Milliseconds(c.visibility_reaper_interval)},
            {"archive_retention_ms", absl::ToInt64Milliseconds(c.archive_retention)},
+           {"run_retention_ms", absl::ToInt64Milliseconds(c.retention.runs)},
+           {"worker_retention_ms", absl::ToInt64Milliseconds(c.retention.workers)},
            {"shutdown_grace_ms", absl::ToInt64Milliseconds(c.shutdown_grace)},
            {"health_check_interval_ms", absl::ToInt64Milliseconds(c.health_check_interval)},
            {"tls_reload_interval_s", absl::ToInt64Seconds(c.tls.reload_interval)},
@@ -257,6 +265,8 @@ absl::StatusOr<Config> LoadConfig(int argc, char** argv) {
   c.heartbeat_reaper_interval = Ms(absl::GetFlag(FLAGS_heartbeat_reaper_interval_ms));
   c.visibility_reaper_interval = Ms(absl::GetFlag(FLAGS_visibility_reaper_interval_ms));
   c.archive_retention = Ms(absl::GetFlag(FLAGS_archive_retention_ms));
+  c.retention.runs = Ms(absl::GetFlag(FLAGS_run_retention_ms));
+  c.retention.workers = Ms(absl::GetFlag(FLAGS_worker_retention_ms));
   c.shutdown_grace = Ms(absl::GetFlag(FLAGS_shutdown_grace_ms));
   c.health_check_interval = Ms(absl::GetFlag(FLAGS_health_check_interval_ms));
   c.migrate = absl::GetFlag(FLAGS_migrate);

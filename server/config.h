@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "storage/types.h"
 
 namespace pgqrs::server {
 
@@ -49,6 +50,8 @@ struct Config {
   absl::Duration heartbeat_reaper_interval = absl::Seconds(5);
   absl::Duration visibility_reaper_interval = absl::Seconds(1);
   absl::Duration archive_retention = absl::Hours(24 * 7);
+  // Finished runs and stopped workers are deleted once older than this.
+  storage::RetentionPolicy retention;
   absl::Duration shutdown_grace = absl::Seconds(10);
   absl::Duration health_check_interval = absl::Seconds(1);
   bool migrate = true;

@@ -108,12 +108,6 @@ class ScrapeCollector : public prometheus::Collectable {
   void AddWorkers(prometheus::Registry& registry) const {
     auto& workers =
         BuildGauge().Name("pgqrs_workers").Help("Registered workers by status").Register(registry);
-    absl::StatusOr<std::vector<storage::WorkerInfo>> all =
-        sources_.store.ListWorkers(storage::WorkerFilter());
-    if (!all.ok()) {
-      metrics_.StoreError(all.status().code());
-      return;
-    }
     std::map<std::string, int64_t> by_status;
     for (storage::WorkerStatus s :
          {storage::WorkerStatus::kReady, storage::WorkerStatus::kPolling,
@@ -121,7 +115,18 @@ class ScrapeCollector : public prometheus::Collectable {
           storage::WorkerStatus::kStopped}) {
       by_status[storage::WorkerStatusName(s)] = 0;
     }
-    for (const storage::WorkerInfo& w : *all) ++by_status[storage::WorkerStatusName(w.status)];
+    storage::WorkerFilter page;
+    page.limit = 1000;
+    while (true) {
+      absl::StatusOr<std::vector<storage::WorkerInfo>> got = sources_.store.ListWorkers(page);
+      if (!got.ok()) {
+        metrics_.StoreError(got.status().code());
+        return;
+      }
+      for (const storage::WorkerInfo& w : *got) ++by_status[storage::WorkerStatusName(w.status)];
+      if (static_cast<int32_t>(got->size()) < page.limit) break;
+      page.after_id = got->back().id;
+    }
     for (const auto& [status, n] : by_status) {
       workers.Add({{"status", status}}).Set(static_cast<double>(n));
     }

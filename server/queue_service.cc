@@ -13,16 +13,14 @@
 namespace pgqrs::server {
 namespace {
 
-constexpr int32_t kDefaultPageSize = 100;
-
 absl::StatusOr<storage::DequeueOptions> CheckDequeue(const v1::DequeueRequest& req,
                                                      const Limits& limits) {
   PGQRS_RETURN_IF_ERROR(CheckName("queue", req.queue()));
   storage::DequeueOptions options;
   options.max_messages = req.max_messages() == 0 ? 1 : req.max_messages();
   if (options.max_messages < 0 || options.max_messages > limits.max_batch) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_messages: ", req.max_messages(), " is outside 1 to ", limits.max_batch));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_messages: ", req.max_messages(), " is outside 1 to ", limits.max_batch));
   }
   if (req.visibility_timeout_ms() != 0) {
     PGQRS_ASSIGN_OR_RETURN(options.visibility_timeout,
@@ -113,15 +111,16 @@ grpc::ServerUnaryReactor* QueueServiceImpl::ListQueues(grpc::CallbackServerConte
   absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
   if (!size.ok()) return FinishNow(ctx, size.status());
   if (!after.ok()) return FinishNow(ctx, after.status());
-  return RunUnary(ctx, deps_.executor, [this, size = *size, after = *after, resp]() -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::QueueInfo> queues,
-                           deps_.store.ListQueues(after, size));
-    for (const storage::QueueInfo& q : queues) ToProto(q, resp->add_queues());
-    if (static_cast<int32_t>(queues.size()) == size) {
-      resp->set_next_page_token(EncodePageToken(queues.back().name));
-    }
-    return absl::OkStatus();
-  });
+  return RunUnary(ctx, deps_.executor,
+                  [this, size = *size, after = *after, resp]() -> absl::Status {
+                    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::QueueInfo> queues,
+                                           deps_.store.ListQueues(after, size));
+                    for (const storage::QueueInfo& q : queues) ToProto(q, resp->add_queues());
+                    if (static_cast<int32_t>(queues.size()) == size) {
+                      resp->set_next_page_token(EncodePageToken(queues.back().name));
+                    }
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* QueueServiceImpl::DeleteQueue(grpc::CallbackServerContext* ctx,
@@ -197,30 +196,29 @@ grpc::ServerUnaryReactor* QueueServiceImpl::Nack(grpc::CallbackServerContext* ct
   if (!leases.ok()) return FinishNow(ctx, leases.status());
   auto delay = CheckMillis("delay_ms", req->delay_ms(), deps_.config.limits.max_delay);
   if (!delay.ok()) return FinishNow(ctx, delay.status());
-  return RunUnary(ctx, deps_.executor,
-                  [this, req, resp, delay = *delay, leases = std::move(*leases)]() -> absl::Status {
-                    PGQRS_RETURN_IF_ERROR(
-                        FillResults(deps_.store.Nack(req->queue(), leases, delay), resp));
-                    if (delay == absl::ZeroDuration()) {
-                      deps_.waiters.Notify(req->queue(), CountOk(*resp));
-                    }
-                    return absl::OkStatus();
-                  });
+  return RunUnary(
+      ctx, deps_.executor,
+      [this, req, resp, delay = *delay, leases = std::move(*leases)]() -> absl::Status {
+        PGQRS_RETURN_IF_ERROR(FillResults(deps_.store.Nack(req->queue(), leases, delay), resp));
+        if (delay == absl::ZeroDuration()) {
+          deps_.waiters.Notify(req->queue(), CountOk(*resp));
+        }
+        return absl::OkStatus();
+      });
 }
 
-grpc::ServerUnaryReactor* QueueServiceImpl::ExtendVisibility(
-    grpc::CallbackServerContext* ctx, const v1::ExtendVisibilityRequest* req,
-    v1::ReceiptResponse* resp) {
+grpc::ServerUnaryReactor* QueueServiceImpl::ExtendVisibility(grpc::CallbackServerContext* ctx,
+                                                             const v1::ExtendVisibilityRequest* req,
+                                                             v1::ReceiptResponse* resp) {
   auto leases = CheckReceipts(*req, deps_.config.limits);
   if (!leases.ok()) return FinishNow(ctx, leases.status());
   auto timeout = CheckMillis("visibility_timeout_ms", req->visibility_timeout_ms(),
                              deps_.config.limits.max_visibility_timeout);
   if (!timeout.ok()) return FinishNow(ctx, timeout.status());
-  return RunUnary(ctx, deps_.executor,
-                  [this, req, resp, timeout = *timeout, leases = std::move(*leases)] {
-                    return FillResults(
-                        deps_.store.ExtendVisibility(req->queue(), leases, timeout), resp);
-                  });
+  return RunUnary(
+      ctx, deps_.executor, [this, req, resp, timeout = *timeout, leases = std::move(*leases)] {
+        return FillResults(deps_.store.ExtendVisibility(req->queue(), leases, timeout), resp);
+      });
 }
 
 grpc::ServerUnaryReactor* QueueServiceImpl::GetMessages(grpc::CallbackServerContext* ctx,
@@ -238,9 +236,9 @@ grpc::ServerUnaryReactor* QueueServiceImpl::GetMessages(grpc::CallbackServerCont
   });
 }
 
-grpc::ServerUnaryReactor* QueueServiceImpl::ListDeadLetters(
-    grpc::CallbackServerContext* ctx, const v1::ListDeadLettersRequest* req,
-    v1::ListDeadLettersResponse* resp) {
+grpc::ServerUnaryReactor* QueueServiceImpl::ListDeadLetters(grpc::CallbackServerContext* ctx,
+                                                            const v1::ListDeadLettersRequest* req,
+                                                            v1::ListDeadLettersResponse* resp) {
   absl::Status status = CheckName("queue", req->queue());
   absl::StatusOr<int32_t> size =
       CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);

@@ -27,11 +27,17 @@ absl::Status CheckBatch(const std::string& field, size_t count, int32_t max);
 absl::StatusOr<absl::Duration> CheckMillis(const std::string& field, int64_t ms,
                                            absl::Duration max);
 
-// A page size: 0 means `fallback`; otherwise within [1, max].
+// The page size of list calls that ask for none.
+inline constexpr int32_t kDefaultPageSize = 100;
+
+// A page size: 0 means `fallback` (at most `max`); otherwise within [1, max].
 absl::StatusOr<int32_t> CheckPageSize(int32_t page_size, int32_t fallback, int32_t max);
 
 // Page tokens: opaque to clients, base64 of the last key returned.
 std::string EncodePageToken(const std::string& last_key);
 absl::StatusOr<std::string> DecodePageToken(const std::string& token);
+// The page token of an id-ordered list: the last id returned; an empty token is 0.
+std::string EncodeIdPageToken(int64_t last_id);
+absl::StatusOr<int64_t> DecodeIdPageToken(const std::string& token);
 
 }  // namespace pgqrs::server

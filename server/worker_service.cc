@@ -22,7 +22,8 @@ absl::StatusOr<storage::WorkerRegistration> CheckRegistration(
   if (reg.role == storage::WorkerRole::kAdmin && !req.queue().empty()) {
     return absl::InvalidArgumentError("queue: must be empty for an admin worker");
   }
-  if (reg.role != storage::WorkerRole::kAdmin) PGQRS_RETURN_IF_ERROR(CheckName("queue", req.queue()));
+  if (reg.role != storage::WorkerRole::kAdmin)
+    PGQRS_RETURN_IF_ERROR(CheckName("queue", req.queue()));
   if (req.hostname().size() > 255) {
     return absl::InvalidArgumentError("hostname: longer than 255 bytes");
   }
@@ -43,8 +44,9 @@ absl::StatusOr<storage::WorkerRegistration> CheckRegistration(
 
 }  // namespace
 
-grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
-    grpc::CallbackServerContext* ctx, const v1::RegisterWorkerRequest* req, v1::Worker* resp) {
+grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(grpc::CallbackServerContext* ctx,
+                                                            const v1::RegisterWorkerRequest* req,
+                                                            v1::Worker* resp) {
   auto reg = CheckRegistration(*req);
   if (!reg.ok()) return FinishNow(ctx, reg.status());
   return RunUnary(ctx, deps_.executor, [this, resp, reg = std::move(*reg)]() -> absl::Status {
@@ -94,8 +96,9 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::InterruptWorker(grpc::CallbackServe
   return Move(ctx, req->worker_id(), storage::WorkerMove::kInterrupt, resp);
 }
 
-grpc::ServerUnaryReactor* WorkerServiceImpl::ShutdownWorker(
-    grpc::CallbackServerContext* ctx, const v1::ShutdownWorkerRequest* req, v1::Worker* resp) {
+grpc::ServerUnaryReactor* WorkerServiceImpl::ShutdownWorker(grpc::CallbackServerContext* ctx,
+                                                            const v1::ShutdownWorkerRequest* req,
+                                                            v1::Worker* resp) {
   if (absl::Status s = CheckWorkerId(req->worker_id()); !s.ok()) return FinishNow(ctx, s);
   return RunUnary(ctx, deps_.executor, [this, req, resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(storage::WorkerInfo w,
@@ -129,11 +132,21 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ListWorkers(grpc::CallbackServerCon
     status = s.status();
     if (s.ok()) filter.status = *s;
   }
+  absl::StatusOr<int32_t> size =
+      CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
+  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
+  if (status.ok()) status = size.status();
+  if (status.ok()) status = after.status();
   if (!status.ok()) return FinishNow(ctx, status);
+  filter.limit = *size;
+  filter.after_id = *after;
   return RunUnary(ctx, deps_.executor, [this, filter, resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::WorkerInfo> workers,
                            deps_.store.ListWorkers(filter));
     for (const storage::WorkerInfo& w : workers) ToProto(w, resp->add_workers());
+    if (static_cast<int32_t>(workers.size()) == filter.limit) {
+      resp->set_next_page_token(EncodeIdPageToken(workers.back().id));
+    }
     return absl::OkStatus();
   });
 }

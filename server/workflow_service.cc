@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "server/convert.h"
@@ -14,7 +13,6 @@
 namespace pgqrs::server {
 namespace {
 
-constexpr int32_t kDefaultPageSize = 100;
 constexpr int32_t kMaxAttempts = 1000;
 constexpr absl::Duration kMaxBackoff = absl::Hours(24);
 
@@ -42,8 +40,8 @@ absl::StatusOr<storage::RetryPolicy> CheckRetryPolicy(const v1::CreateWorkflowRe
   if (!req.has_retry_policy()) return policy;
   const v1::RetryPolicy& p = req.retry_policy();
   if (p.max_attempts() < 0 || p.max_attempts() > kMaxAttempts) {
-    return absl::InvalidArgumentError(absl::StrCat("retry_policy.max_attempts: must be 1 to ",
-                                                   kMaxAttempts, " (0 = default 3)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("retry_policy.max_attempts: must be 1 to ", kMaxAttempts, " (0 = default 3)"));
   }
   if (p.max_attempts() > 0) policy.max_attempts = p.max_attempts();
   if (p.base_backoff_ms() != 0) {
@@ -72,8 +70,8 @@ absl::StatusOr<storage::NewRun> CheckStartRun(const v1::StartRunRequest& req,
   PGQRS_RETURN_IF_ERROR(CheckName("workflow", req.workflow()));
   PGQRS_ASSIGN_OR_RETURN(std::string input, JsonField("input_json", req.input_json(), limits));
   if (req.idempotency_key().size() > storage::kMaxIdempotencyKeyBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("idempotency_key: longer than ",
-                                                   storage::kMaxIdempotencyKeyBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("idempotency_key: longer than ", storage::kMaxIdempotencyKeyBytes, " bytes"));
   }
   PGQRS_RETURN_IF_ERROR(storage::CheckText("idempotency_key", req.idempotency_key()));
   return storage::NewRun{req.workflow(), std::move(input), req.idempotency_key()};
@@ -94,16 +92,6 @@ absl::StatusOr<storage::ClaimOptions> CheckClaim(const v1::ClaimRunRequest& req,
   return options;
 }
 
-absl::StatusOr<int64_t> DecodeRunPageToken(const std::string& token) {
-  if (token.empty()) return 0;
-  PGQRS_ASSIGN_OR_RETURN(std::string key, DecodePageToken(token));
-  int64_t after = 0;
-  if (!absl::SimpleAtoi(key, &after) || after < 0) {
-    return absl::InvalidArgumentError("page_token: malformed");
-  }
-  return after;
-}
-
 }  // namespace
 
 std::string RunWaitKey(int64_t run_id) { return absl::StrCat("run:", run_id); }
@@ -112,8 +100,9 @@ void WorkflowServiceImpl::WakeIfCancelled(int64_t run_id, const absl::Status& st
   if (absl::IsCancelled(status)) deps_.waiters.NotifyAll(RunWaitKey(run_id));
 }
 
-grpc::ServerUnaryReactor* WorkflowServiceImpl::CreateWorkflow(
-    grpc::CallbackServerContext* ctx, const v1::CreateWorkflowRequest* req, v1::Workflow* resp) {
+grpc::ServerUnaryReactor* WorkflowServiceImpl::CreateWorkflow(grpc::CallbackServerContext* ctx,
+                                                              const v1::CreateWorkflowRequest* req,
+                                                              v1::Workflow* resp) {
   if (absl::Status s = CheckName("name", req->name()); !s.ok()) return FinishNow(ctx, s);
   absl::StatusOr<storage::RetryPolicy> policy = CheckRetryPolicy(*req);
   if (!policy.ok()) return FinishNow(ctx, policy.status());
@@ -125,23 +114,25 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::CreateWorkflow(
   });
 }
 
-grpc::ServerUnaryReactor* WorkflowServiceImpl::ListWorkflows(
-    grpc::CallbackServerContext* ctx, const v1::ListWorkflowsRequest* req,
-    v1::ListWorkflowsResponse* resp) {
+grpc::ServerUnaryReactor* WorkflowServiceImpl::ListWorkflows(grpc::CallbackServerContext* ctx,
+                                                             const v1::ListWorkflowsRequest* req,
+                                                             v1::ListWorkflowsResponse* resp) {
   absl::StatusOr<int32_t> size =
       CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
   if (!size.ok()) return FinishNow(ctx, size.status());
   absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
   if (!after.ok()) return FinishNow(ctx, after.status());
-  return RunUnary(ctx, deps_.executor, [this, size = *size, after = *after, resp]() -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::WorkflowInfo> workflows,
-                           deps_.store.ListWorkflows(after, size));
-    for (const storage::WorkflowInfo& w : workflows) ToProto(w, resp->add_workflows());
-    if (static_cast<int32_t>(workflows.size()) == size) {
-      resp->set_next_page_token(EncodePageToken(workflows.back().name));
-    }
-    return absl::OkStatus();
-  });
+  return RunUnary(ctx, deps_.executor,
+                  [this, size = *size, after = *after, resp]() -> absl::Status {
+                    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::WorkflowInfo> workflows,
+                                           deps_.store.ListWorkflows(after, size));
+                    for (const storage::WorkflowInfo& w : workflows)
+                      ToProto(w, resp->add_workflows());
+                    if (static_cast<int32_t>(workflows.size()) == size) {
+                      resp->set_next_page_token(EncodePageToken(workflows.back().name));
+                    }
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::StartRun(grpc::CallbackServerContext* ctx,
@@ -303,15 +294,16 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::PauseRun(grpc::CallbackServerCont
   absl::StatusOr<absl::Duration> after =
       CheckMillis("resume_after_ms", req->resume_after_ms(), deps_.config.limits.max_delay);
   if (!after.ok()) return FinishNow(ctx, after.status());
-  return RunUnary(ctx, deps_.executor, [this, resp, lease = *lease, after = *after]() -> absl::Status {
-    absl::StatusOr<storage::RunInfo> run = deps_.store.PauseRun(lease, after);
-    WakeIfCancelled(lease.run_id, run.status());
-    if (!run.ok()) return run.status();
-    ToProto(*run, resp);
-    // A zero pause makes the run claimable at once.
-    if (after == absl::ZeroDuration()) deps_.waiters.Notify(run->workflow, 1);
-    return absl::OkStatus();
-  });
+  return RunUnary(ctx, deps_.executor,
+                  [this, resp, lease = *lease, after = *after]() -> absl::Status {
+                    absl::StatusOr<storage::RunInfo> run = deps_.store.PauseRun(lease, after);
+                    WakeIfCancelled(lease.run_id, run.status());
+                    if (!run.ok()) return run.status();
+                    ToProto(*run, resp);
+                    // A zero pause makes the run claimable at once.
+                    if (after == absl::ZeroDuration()) deps_.waiters.Notify(run->workflow, 1);
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::ExtendRunLease(grpc::CallbackServerContext* ctx,
@@ -349,8 +341,7 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::CancelRun(grpc::CallbackServerCon
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::GetRun(grpc::CallbackServerContext* ctx,
-                                                      const v1::GetRunRequest* req,
-                                                      v1::Run* resp) {
+                                                      const v1::GetRunRequest* req, v1::Run* resp) {
   if (absl::Status s = CheckRunId(req->run_id()); !s.ok()) return FinishNow(ctx, s);
   return RunUnary(ctx, deps_.executor, [this, req, resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(storage::RunInfo run, deps_.store.GetRun(req->run_id()));
@@ -390,7 +381,7 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListRuns(grpc::CallbackServerCont
   }
   absl::StatusOr<int32_t> size =
       CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
-  absl::StatusOr<int64_t> after = DecodeRunPageToken(req->page_token());
+  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
   if (status.ok()) status = size.status();
   if (status.ok()) status = after.status();
   if (!status.ok()) return FinishNow(ctx, status);
@@ -400,7 +391,7 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListRuns(grpc::CallbackServerCont
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::RunInfo> runs, deps_.store.ListRuns(filter));
     for (const storage::RunInfo& r : runs) ToProto(r, resp->add_runs());
     if (static_cast<int32_t>(runs.size()) == filter.limit) {
-      resp->set_next_page_token(EncodePageToken(absl::StrCat(runs.back().id)));
+      resp->set_next_page_token(EncodeIdPageToken(runs.back().id));
     }
     return absl::OkStatus();
   });
@@ -409,11 +400,20 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListRuns(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* WorkflowServiceImpl::ListSteps(grpc::CallbackServerContext* ctx,
                                                          const v1::ListStepsRequest* req,
                                                          v1::ListStepsResponse* resp) {
-  if (absl::Status s = CheckRunId(req->run_id()); !s.ok()) return FinishNow(ctx, s);
-  return RunUnary(ctx, deps_.executor, [this, req, resp]() -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::StepInfo> steps,
-                           deps_.store.ListSteps(req->run_id()));
+  absl::Status status = CheckRunId(req->run_id());
+  absl::StatusOr<int32_t> size =
+      CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
+  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
+  if (status.ok()) status = size.status();
+  if (status.ok()) status = after.status();
+  if (!status.ok()) return FinishNow(ctx, status);
+  storage::StepFilter filter{.run_id = req->run_id(), .after_id = *after, .limit = *size};
+  return RunUnary(ctx, deps_.executor, [this, filter, resp]() -> absl::Status {
+    PGQRS_ASSIGN_OR_RETURN(std::vector<storage::StepInfo> steps, deps_.store.ListSteps(filter));
     for (const storage::StepInfo& s : steps) ToProto(s, resp->add_steps());
+    if (static_cast<int32_t>(steps.size()) == filter.limit) {
+      resp->set_next_page_token(EncodeIdPageToken(steps.back().id));
+    }
     return absl::OkStatus();
   });
 }

@@ -131,6 +131,7 @@ class Store {
   // `release_messages` is false; with it, the leases end at once (read_count kept).
   virtual absl::StatusOr<WorkerInfo> ShutdownWorker(int64_t worker_id, bool release_messages) = 0;
   virtual absl::StatusOr<WorkerInfo> GetWorker(int64_t worker_id) = 0;
+  // Workers that match the filter in id order: at most filter.limit after filter.after_id.
   virtual absl::StatusOr<std::vector<WorkerInfo>> ListWorkers(const WorkerFilter& filter) = 0;
 
   // ---- Workflows ----------------------------------------------------------------------
@@ -201,8 +202,9 @@ class Store {
 
   virtual absl::StatusOr<RunInfo> GetRun(int64_t run_id) = 0;
   virtual absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) = 0;
-  // The run's steps in the order they were first begun. NOT_FOUND for an unknown run.
-  virtual absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) = 0;
+  // The run's steps in the order they were first begun (id order): at most filter.limit
+  // after filter.after_id. NOT_FOUND for an unknown run.
+  virtual absl::StatusOr<std::vector<StepInfo>> ListSteps(const StepFilter& filter) = 0;
 
   // ---- Maintenance (the reapers' work, also callable on demand) -------------------------
 
@@ -211,9 +213,22 @@ class Store {
   // Safe to run from several daemons at once: a worker is stopped and released once.
   virtual absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                        absl::Duration older_than) = 0;
-  // Ends expired leases (dead-lettering messages at max_read_count) and deletes archived
-  // messages older than `archive_retention`.
-  virtual absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) = 0;
+  // In one transaction, ends at most `batch` expired leases, oldest expiry first
+  // (dead-lettering messages at max_read_count), and deletes at most `batch` archived
+  // messages older than `archive_retention`. The bound keeps the writer free for other
+  // calls; `more` in the report says a bound was reached, so the caller calls again.
+  // REQUIRES: batch > 0.
+  virtual absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention,
+                                                  int32_t batch) = 0;
+  // In one transaction, deletes at most `batch` terminal runs (succeeded, failed,
+  // cancelled) completed longer than policy.runs ago, each with its steps, and at most
+  // `batch` workers stopped longer than policy.workers ago. Messages and runs that name a
+  // deleted worker keep going with no worker (NULL, as for an anonymous producer or
+  // claim); the file stores clear at most `batch` such references per transaction and
+  // delete the worker once none is left. A deleted run's idempotency key is free again.
+  // `more` says a bound was reached, so the caller calls again. REQUIRES: batch > 0.
+  virtual absl::StatusOr<RetentionReport> DeleteOldHistory(const RetentionPolicy& policy,
+                                                           int32_t batch) = 0;
   // Of `queues`, the names that have a visible message now.
   virtual absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) = 0;

@@ -128,6 +128,8 @@ struct WorkerInfo {
 struct WorkerFilter {
   std::string queue;                   // empty: every queue
   std::optional<WorkerStatus> status;  // unset: every status
+  int64_t after_id = 0;                // workers with larger ids, in id order
+  int32_t limit = 100;
 };
 
 // ---- Workflows -------------------------------------------------------------------------
@@ -224,12 +226,13 @@ struct ClaimResult {
 enum class StepStatus { kStarted = 1, kCompleted = 2, kFailed = 3 };
 
 struct StepInfo {
+  int64_t id = 0;  // steps begun earlier have smaller ids; the key ListSteps pages by
   int64_t run_id = 0;
   std::string name;
   StepStatus status = StepStatus::kStarted;
-  std::string output_json;  // when completed
-  std::string error_json;   // the latest failure, if any
-  int32_t attempts = 0;     // times the step was started
+  std::string output_json;             // when completed
+  std::string error_json;              // the latest failure, if any
+  int32_t attempts = 0;                // times the step was started
   std::optional<absl::Time> retry_at;  // failed, not exhausted: when it may start again
   bool exhausted = false;              // failed for good
   absl::Time started_at;
@@ -258,9 +261,15 @@ struct StepFailure {
 };
 
 struct RunFilter {
-  std::string workflow;                // empty: every workflow
-  std::optional<RunStatus> status;     // unset: every status
-  int64_t after_id = 0;                // runs with larger ids, in id order
+  std::string workflow;             // empty: every workflow
+  std::optional<RunStatus> status;  // unset: every status
+  int64_t after_id = 0;             // runs with larger ids, in id order
+  int32_t limit = 100;
+};
+
+struct StepFilter {
+  int64_t run_id = 0;
+  int64_t after_id = 0;  // steps with larger ids, in the order they were first begun
   int32_t limit = 100;
 };
 
@@ -277,6 +286,21 @@ struct ReapReport {
   int64_t leases_expired = 0;
   int64_t dead_lettered = 0;
   int64_t archived_deleted = 0;
+  // A batch bound was reached: expired leases or old archived messages may remain.
+  bool more = false;
+};
+
+// How long finished history is kept.
+struct RetentionPolicy {
+  absl::Duration runs = absl::Hours(24 * 7);     // terminal runs, from their completion
+  absl::Duration workers = absl::Hours(24 * 7);  // stopped workers, from their shutdown
+};
+
+struct RetentionReport {
+  int64_t runs_deleted = 0;  // with their steps
+  int64_t workers_deleted = 0;
+  // A batch bound was reached: more history past retention may remain.
+  bool more = false;
 };
 
 struct MigrationReport {

@@ -117,16 +117,27 @@ absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ReturnLeases(const std::s
       });
 }
 
-absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64_t queue_id,
-                                                         int64_t now) {
+namespace {
+
+// Ids of leased messages whose lease expired by `now`, oldest expiry first; at most
+// `limit` of them (all when limit is 0).
+absl::StatusOr<std::vector<int64_t>> ExpiredLeaseIds(Transaction& txn, int64_t now, int64_t limit) {
   engine::IndexRange range;
   range.upper = engine::IndexBound{{Value::Integer(now)}, /*inclusive=*/true};
   PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kMessagesLeases, range));
   std::vector<int64_t> ids;
-  while (it->Valid()) {
+  while (it->Valid() && (limit == 0 || static_cast<int64_t>(ids.size()) < limit)) {
     ids.push_back(it->rowid());
     PGQRS_RETURN_IF_ERROR(it->Next());
   }
+  return ids;
+}
+
+// Ends the lease of each message in `ids` (of queue `queue_id` only, unless 0). Returns
+// {expired, dead}.
+absl::StatusOr<std::pair<int64_t, int64_t>> ExpireByIds(Transaction& txn,
+                                                        std::span<const int64_t> ids,
+                                                        int64_t queue_id) {
   QueueCache queues(txn);
   int64_t expired = 0, dead = 0;
   for (int64_t id : ids) {
@@ -142,6 +153,19 @@ absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64
     }));
   }
   return std::make_pair(expired, dead);
+}
+
+}  // namespace
+
+absl::Status ExpireQueueLeases(Transaction& txn, int64_t queue_id, int64_t now) {
+  PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> ids, ExpiredLeaseIds(txn, now, /*limit=*/0));
+  return ExpireByIds(txn, ids, queue_id).status();
+}
+
+absl::StatusOr<ExpiredBatch> ExpireLeaseBatch(Transaction& txn, int64_t now, int64_t limit) {
+  PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> ids, ExpiredLeaseIds(txn, now, limit));
+  PGQRS_ASSIGN_OR_RETURN(auto counts, ExpireByIds(txn, ids, /*queue_id=*/0));
+  return ExpiredBatch{counts.first, counts.second, static_cast<int64_t>(ids.size()) == limit};
 }
 
 absl::StatusOr<Released> ReleaseWorkerLeases(Transaction& txn, int64_t worker_id, int64_t now) {

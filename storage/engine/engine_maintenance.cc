@@ -6,26 +6,20 @@
 
 namespace pgqrs::storage::enginestore {
 
-absl::StatusOr<ReapReport> EngineStore::ReapMessages(absl::Duration archive_retention) {
-  // Archived rows go in bounded chunks so one reaper pass never holds the writer long.
-  constexpr int64_t kDeleteChunk = 10000;
+absl::StatusOr<ReapReport> EngineStore::ReapMessages(absl::Duration archive_retention,
+                                                     int32_t batch) {
   ReapReport report;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     int64_t now = NowMicros();
-    PGQRS_ASSIGN_OR_RETURN(auto expired, ExpireLeases(txn, 0, now));
-    report.leases_expired = expired.first;
-    report.dead_lettered = expired.second;
-    engine::IndexRange range;
-    range.upper = engine::IndexBound{{Value::Integer(now - ToMicros(archive_retention))},
-                                     /*inclusive=*/false};
-    PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kMessagesArchived, range));
-    std::vector<int64_t> ids;
-    while (it->Valid() && static_cast<int64_t>(ids.size()) < kDeleteChunk) {
-      ids.push_back(it->rowid());
-      PGQRS_RETURN_IF_ERROR(it->Next());
-    }
+    PGQRS_ASSIGN_OR_RETURN(ExpiredBatch expired, ExpireLeaseBatch(txn, now, batch));
+    report.leases_expired = expired.expired;
+    report.dead_lettered = expired.dead;
+    PGQRS_ASSIGN_OR_RETURN(
+        std::vector<int64_t> ids,
+        RowidsBelow(txn, kMessagesArchived, now - ToMicros(archive_retention), batch));
     for (int64_t id : ids) PGQRS_RETURN_IF_ERROR(txn.Delete(kMessages, id).status());
     report.archived_deleted = static_cast<int64_t>(ids.size());
+    report.more = expired.more || report.archived_deleted == batch;
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -229,7 +229,7 @@ absl::StatusOr<std::vector<Message>> EngineStore::ListDeadLetters(const std::str
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
     int64_t now = NowMicros();
-    PGQRS_RETURN_IF_ERROR(ExpireLeases(txn, q.id, now).status());
+    PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(txn, q.id, now));
     PGQRS_ASSIGN_OR_RETURN(
         auto ids,
         RowidsWithPrefix(txn, kMessagesDequeue, {Value::Integer(q.id), Value::Integer(kDead)}));
@@ -251,7 +251,7 @@ absl::StatusOr<int64_t> EngineStore::Redrive(const std::string& queue,
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     int64_t now = NowMicros();
-    PGQRS_RETURN_IF_ERROR(ExpireLeases(txn, q.id, now).status());
+    PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(txn, q.id, now));
     std::vector<int64_t> wanted(ids.begin(), ids.end());
     if (wanted.empty()) {
       PGQRS_ASSIGN_OR_RETURN(

@@ -14,7 +14,6 @@
 namespace pgqrs::storage {
 namespace enginestore {
 
-
 std::span<const TableLayout> ExpectedLayouts() {
   static constexpr const char* kSeq[] = {"id", "next_id"};
   static constexpr const char* kQueue[] = {"id", "queue_name", "max_read_count",
@@ -218,18 +217,34 @@ absl::Status EditRow(Transaction& txn, const char* table, int64_t rowid, const s
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
-                                                      std::vector<Value> prefix) {
-  engine::IndexRange range;
-  range.lower = engine::IndexBound{prefix, true};
-  range.upper = engine::IndexBound{std::move(prefix), true};
+namespace {
+
+absl::StatusOr<std::vector<int64_t>> RowidsInRange(Transaction& txn, const char* index,
+                                                   const engine::IndexRange& range, int64_t limit) {
   PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(index, range));
   std::vector<int64_t> ids;
-  while (it->Valid()) {
+  while (it->Valid() && (limit <= 0 || static_cast<int64_t>(ids.size()) < limit)) {
     ids.push_back(it->rowid());
     PGQRS_RETURN_IF_ERROR(it->Next());
   }
   return ids;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
+                                                      std::vector<Value> prefix, int64_t limit) {
+  engine::IndexRange range;
+  range.lower = engine::IndexBound{prefix, true};
+  range.upper = engine::IndexBound{std::move(prefix), true};
+  return RowidsInRange(txn, index, range, limit);
+}
+
+absl::StatusOr<std::vector<int64_t>> RowidsBelow(Transaction& txn, const char* index, int64_t bound,
+                                                 int64_t limit) {
+  engine::IndexRange range;
+  range.upper = engine::IndexBound{{Value::Integer(bound)}, /*inclusive=*/false};
+  return RowidsInRange(txn, index, range, limit);
 }
 
 QueueRow ToQueueRow(const Row& row) {

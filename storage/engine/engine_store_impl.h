@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "engine/db/database.h"
-#include "storage/rules.h"
 #include "storage/file_time.h"
+#include "storage/rules.h"
 #include "storage/store.h"
 
 namespace pgqrs::storage::enginestore {
@@ -30,7 +30,6 @@ inline constexpr int64_t kMessageSequence = 3;
 inline constexpr int64_t kWorkflowSequence = 4;
 inline constexpr int64_t kRunSequence = 5;
 inline constexpr int64_t kStepSequence = 6;
-
 
 // ---- Row access -------------------------------------------------------------------------
 
@@ -54,9 +53,14 @@ absl::StatusOr<Row> GetRow(Transaction& txn, const char* table, int64_t rowid,
 // Transaction::Modify on an existing row; NOT_FOUND carries `what`.
 absl::Status EditRow(Transaction& txn, const char* table, int64_t rowid, const std::string& what,
                      const std::function<absl::Status(Row&)>& edit);
-// Rowids of the index entries whose leading columns equal `prefix`, in index order.
+// Rowids of the index entries whose leading columns equal `prefix`, in index order; the
+// first `limit` of them when limit > 0.
 absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
-                                                      std::vector<Value> prefix);
+                                                      std::vector<Value> prefix, int64_t limit = 0);
+// Rowids of the first `limit` entries of a one-column index whose value is below `bound`,
+// in index order (oldest first for a time column).
+absl::StatusOr<std::vector<int64_t>> RowidsBelow(Transaction& txn, const char* index, int64_t bound,
+                                                 int64_t limit);
 
 // ---- Shared lookups ---------------------------------------------------------------------
 
@@ -104,9 +108,16 @@ absl::StatusOr<std::optional<Message>> LeaseOne(Transaction& txn, int64_t id, co
 // Ends the lease of message row `m` (token and consumer cleared).
 void ClearLease(Row& m);
 
-// Ends expired leases (of one queue, or all when queue_id is 0). Returns {expired, dead}.
-absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Transaction& txn, int64_t queue_id,
-                                                         int64_t now);
+// Ends every expired lease of one queue, so a dead-letter call sees every dead letter.
+absl::Status ExpireQueueLeases(Transaction& txn, int64_t queue_id, int64_t now);
+
+// Ends at most `limit` expired leases of any queue, oldest expiry first.
+struct ExpiredBatch {
+  int64_t expired = 0;
+  int64_t dead = 0;  // of them, dead-lettered at max_read_count
+  bool more = false;
+};
+absl::StatusOr<ExpiredBatch> ExpireLeaseBatch(Transaction& txn, int64_t now, int64_t limit);
 
 struct Released {
   int64_t messages = 0;
@@ -210,11 +221,13 @@ class EngineStore final : public Store {
   absl::StatusOr<RunInfo> CancelRun(int64_t run_id) override;
   absl::StatusOr<RunInfo> GetRun(int64_t run_id) override;
   absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) override;
-  absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) override;
+  absl::StatusOr<std::vector<StepInfo>> ListSteps(const StepFilter& filter) override;
 
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;
-  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
+  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention, int32_t batch) override;
+  absl::StatusOr<RetentionReport> DeleteOldHistory(const RetentionPolicy& policy,
+                                                   int32_t batch) override;
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;

@@ -181,8 +181,8 @@ absl::StatusOr<WorkerInfo> EngineStore::GetWorker(int64_t worker_id) {
 absl::StatusOr<std::vector<WorkerInfo>> EngineStore::ListWorkers(const WorkerFilter& filter) {
   std::vector<WorkerInfo> workers;
   absl::Status status = Read([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanTable(kWorkers));
-    while (it->Valid()) {
+    PGQRS_ASSIGN_OR_RETURN(auto it, txn.SeekTable(kWorkers, filter.after_id + 1));
+    while (it->Valid() && static_cast<int32_t>(workers.size()) < filter.limit) {
       PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
       PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, ToWorkerInfo(txn, row));
       if ((filter.queue.empty() || w.queue == filter.queue) &&

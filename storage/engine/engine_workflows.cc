@@ -115,6 +115,7 @@ StepRow ToStepRow(const Row& row) {
   StepRow out;
   out.id = Int(row, step::kId);
   StepInfo& s = out.info;
+  s.id = out.id;
   s.run_id = Int(row, step::kRunId);
   s.name = Text(row, step::kStepName);
   s.status = static_cast<StepStatus>(Int(row, step::kStatus));
@@ -389,14 +390,16 @@ absl::StatusOr<std::vector<RunInfo>> EngineStore::ListRuns(const RunFilter& filt
   return runs;
 }
 
-absl::StatusOr<std::vector<StepInfo>> EngineStore::ListSteps(int64_t run_id) {
+absl::StatusOr<std::vector<StepInfo>> EngineStore::ListSteps(const StepFilter& filter) {
   std::vector<StepInfo> steps;
   absl::Status status = Read([&](Transaction& txn) -> absl::Status {
-    PGQRS_RETURN_IF_ERROR(FindRun(txn, run_id).status());
-    PGQRS_ASSIGN_OR_RETURN(auto ids, RowidsWithPrefix(txn, kStepsByRun, {Value::Integer(run_id)}));
+    PGQRS_RETURN_IF_ERROR(FindRun(txn, filter.run_id).status());
+    PGQRS_ASSIGN_OR_RETURN(auto ids,
+                           RowidsWithPrefix(txn, kStepsByRun, {Value::Integer(filter.run_id)}));
     std::sort(ids.begin(), ids.end());  // the order steps were first begun
-    for (int64_t id : ids) {
-      PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kSteps, id, "step"));
+    for (auto it = std::upper_bound(ids.begin(), ids.end(), filter.after_id);
+         it != ids.end() && static_cast<int32_t>(steps.size()) < filter.limit; ++it) {
+      PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kSteps, *it, "step"));
       steps.push_back(ToStepRow(row).info);
     }
     return absl::OkStatus();

@@ -33,6 +33,9 @@ inline constexpr char kWorkflowsByQueue[] = "pgqrs_workflows_queue";
 inline constexpr char kRunsByKey[] = "pgqrs_workflow_runs_key";
 inline constexpr char kRunsByMessage[] = "pgqrs_workflow_runs_message";
 inline constexpr char kStepsByRun[] = "pgqrs_workflow_steps_run";
+inline constexpr char kRunsByWorker[] = "pgqrs_workflow_runs_worker";
+inline constexpr char kRunsCompleted[] = "pgqrs_workflow_runs_completed";
+inline constexpr char kWorkersShutdown[] = "pgqrs_workers_shutdown";
 
 namespace seq {
 enum : int { kId, kNextId, kCount };

@@ -25,8 +25,6 @@ namespace pgqrs::storage::pg {
 
 // Largest batch any call accepts (the server's limit is lower); bounds array parameters.
 inline constexpr size_t kMaxBatch = 10000;
-// Rows the reaper touches per call; the rest wait for its next run.
-inline constexpr int64_t kReapBatch = 10000;
 
 // The queue columns a call needs, read inside its transaction.
 struct QueueRow {
@@ -164,11 +162,13 @@ class PostgresStore final : public Store {
   absl::StatusOr<RunInfo> CancelRun(int64_t run_id) override;
   absl::StatusOr<RunInfo> GetRun(int64_t run_id) override;
   absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) override;
-  absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) override;
+  absl::StatusOr<std::vector<StepInfo>> ListSteps(const StepFilter& filter) override;
 
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;
-  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
+  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention, int32_t batch) override;
+  absl::StatusOr<RetentionReport> DeleteOldHistory(const RetentionPolicy& policy,
+                                                   int32_t batch) override;
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;

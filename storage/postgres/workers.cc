@@ -13,8 +13,9 @@ namespace {
 
 constexpr int kStopped = static_cast<int>(WorkerStatus::kStopped);
 
-#define PGQRS_WORKER_COLUMNS                                                                \
-  "w.id, w.name, coalesce(q.queue_name, ''), w.role, w.status, w.hostname, w.labels::text, " \
+#define PGQRS_WORKER_COLUMNS \
+  "w.id, w.name, coalesce(q.queue_name, ''), w.role, w.status, w.hostname, " \
+  "w.labels::text, " \
   PGQRS_US("w.started_at") ", " PGQRS_US("w.heartbeat_at") ", " PGQRS_US("w.shutdown_at")   \
   ", (SELECT count(*) FROM pgqrs_messages m WHERE m.consumer_worker_id = w.id "             \
   "AND m.state = 0 AND m.lease_token IS NOT NULL AND m.vt > now())"
@@ -26,15 +27,16 @@ constexpr Statement kRegister{
     "ON CONFLICT (name) DO UPDATE SET queue_id = EXCLUDED.queue_id, role = EXCLUDED.role, "
     "status = 0, hostname = EXCLUDED.hostname, labels = EXCLUDED.labels, started_at = now(), "
     "heartbeat_at = now(), shutdown_at = NULL WHERE w.status = 4 RETURNING w.id"};
-constexpr Statement kReadWorker{
-    "read_worker", "SELECT " PGQRS_WORKER_COLUMNS " FROM pgqrs_workers w "
-                   "LEFT JOIN pgqrs_queues q ON q.id = w.queue_id WHERE w.id = $1"};
+constexpr Statement kReadWorker{"read_worker",
+                                "SELECT " PGQRS_WORKER_COLUMNS
+                                " FROM pgqrs_workers w "
+                                "LEFT JOIN pgqrs_queues q ON q.id = w.queue_id WHERE w.id = $1"};
 constexpr Statement kListWorkers{
-    "list_workers",
-    "SELECT " PGQRS_WORKER_COLUMNS " FROM pgqrs_workers w "
-    "LEFT JOIN pgqrs_queues q ON q.id = w.queue_id "
-    "WHERE ($1 = '' OR q.queue_name = $1) AND ($2::int2 IS NULL OR w.status = $2) "
-    "ORDER BY w.id"};
+    "list_workers", "SELECT " PGQRS_WORKER_COLUMNS
+                    " FROM pgqrs_workers w "
+                    "LEFT JOIN pgqrs_queues q ON q.id = w.queue_id "
+                    "WHERE ($1 = '' OR q.queue_name = $1) AND ($2::int2 IS NULL OR w.status = $2) "
+                    "AND w.id > $3 ORDER BY w.id LIMIT $4"};
 constexpr Statement kHeartbeat{
     "heartbeat", "UPDATE pgqrs_workers SET heartbeat_at = now() WHERE id = $1 AND status <> 4"};
 constexpr Statement kLockWorker{"lock_worker",
@@ -213,8 +215,7 @@ absl::StatusOr<std::pair<int64_t, std::vector<std::string>>> PostgresStore::Rele
                         std::vector<std::string>(queues.begin(), queues.end()));
 }
 
-absl::StatusOr<WorkerInfo> PostgresStore::ShutdownWorker(int64_t worker_id,
-                                                         bool release_messages) {
+absl::StatusOr<WorkerInfo> PostgresStore::ShutdownWorker(int64_t worker_id, bool release_messages) {
   WorkerInfo info;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kLockWorker, Params().Add(worker_id)));
@@ -227,8 +228,8 @@ absl::StatusOr<WorkerInfo> PostgresStore::ShutdownWorker(int64_t worker_id,
     if (!release_messages) {
       PGQRS_ASSIGN_OR_RETURN(Rows held, tx.Query(kHoldsLeases, Params().Add(worker_id)));
       if (held.Int(0, 0) > 0) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "worker ", worker_id, " holds ", held.Int(0, 0), " leases; release them"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("worker ", worker_id, " holds ", held.Int(0, 0), " leases; release them"));
       }
     }
     PGQRS_RETURN_IF_ERROR(ReleaseLeases(tx, {worker_id}).status());
@@ -259,6 +260,7 @@ absl::StatusOr<std::vector<WorkerInfo>> PostgresStore::ListWorkers(const WorkerF
     } else {
       params.AddNull();
     }
+    params.Add(filter.after_id).Add(int64_t{filter.limit});
     PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kListWorkers, params));
     for (int i = 0; i < rows.size(); ++i) workers.push_back(ReadWorkerInfo(rows, i));
     return absl::OkStatus();
@@ -286,11 +288,12 @@ absl::StatusOr<ReclaimReport> PostgresStore::ReclaimWorkers(const std::string& q
   return report;
 }
 
-absl::StatusOr<ReapReport> PostgresStore::ReapMessages(absl::Duration archive_retention) {
+absl::StatusOr<ReapReport> PostgresStore::ReapMessages(absl::Duration archive_retention,
+                                                       int32_t batch) {
   ReapReport report;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     report = ReapReport();
-    PGQRS_ASSIGN_OR_RETURN(Rows expired, tx.Query(kExpireLeases, Params().Add(kReapBatch)));
+    PGQRS_ASSIGN_OR_RETURN(Rows expired, tx.Query(kExpireLeases, Params().Add(int64_t{batch})));
     std::set<std::string> visible;
     for (int i = 0; i < expired.size(); ++i) {
       if (expired.Int(i, 1) == 1) {
@@ -301,9 +304,11 @@ absl::StatusOr<ReapReport> PostgresStore::ReapMessages(absl::Duration archive_re
     }
     report.leases_expired = expired.size();
     for (const std::string& q : visible) PGQRS_RETURN_IF_ERROR(Notify(tx, q));
-    PGQRS_ASSIGN_OR_RETURN(Rows deleted,
-                           tx.Query(kDeleteArchived, Params().Add(archive_retention).Add(kReapBatch)));
+    PGQRS_ASSIGN_OR_RETURN(
+        Rows deleted,
+        tx.Query(kDeleteArchived, Params().Add(archive_retention).Add(int64_t{batch})));
     report.archived_deleted = deleted.Affected();
+    report.more = report.leases_expired == batch || report.archived_deleted == batch;
     return absl::OkStatus();
   }));
   return report;

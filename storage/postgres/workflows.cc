@@ -24,7 +24,7 @@ constexpr int64_t kTriggerQueueTimeoutMs = 30000;
 
 #define PGQRS_WORKFLOW_COLUMNS \
   "id, name, max_attempts, base_backoff_ms, max_backoff_ms, jitter, " PGQRS_US("created_at")
-#define PGQRS_RUN_COLUMNS                                                                   \
+#define PGQRS_RUN_COLUMNS \
   "r.id, w.name, r.status, r.input::text, r.output::text, r.error::text, "                 \
   "r.idempotency_key, r.worker_id, " PGQRS_US("r.created_at") ", " PGQRS_US("r.updated_at") \
   ", " PGQRS_US("r.resume_at")                                                             \
@@ -99,18 +99,18 @@ constexpr Statement kEndRun{
     "  updated_at = now() WHERE id = $1 RETURNING id) "
     "DELETE FROM pgqrs_messages WHERE id = $5"};
 constexpr Statement kGetRun{"get_run", "SELECT " PGQRS_RUN_COLUMNS "WHERE r.id = $1"};
-constexpr Statement kListRuns{"list_runs",
-                              "SELECT " PGQRS_RUN_COLUMNS
-                              "WHERE ($1::int8 = 0 OR r.workflow_id = $1) "
-                              "AND ($2::int4 < 0 OR r.status = $2) AND r.id > $3 "
-                              "ORDER BY r.id LIMIT $4"};
+constexpr Statement kListRuns{"list_runs", "SELECT " PGQRS_RUN_COLUMNS
+                                           "WHERE ($1::int8 = 0 OR r.workflow_id = $1) "
+                                           "AND ($2::int4 < 0 OR r.status = $2) AND r.id > $3 "
+                                           "ORDER BY r.id LIMIT $4"};
 constexpr Statement kRunExists{"run_exists", "SELECT 1 FROM pgqrs_workflow_runs WHERE id = $1"};
 constexpr Statement kGetStep{"get_step", "SELECT " PGQRS_STEP_COLUMNS
                                          " FROM pgqrs_workflow_steps "
                                          "WHERE run_id = $1 AND step_name = $2"};
 constexpr Statement kListSteps{"list_steps", "SELECT " PGQRS_STEP_COLUMNS
                                              " FROM pgqrs_workflow_steps "
-                                             "WHERE run_id = $1 ORDER BY id"};
+                                             "WHERE run_id = $1 AND id > $2 "
+                                             "ORDER BY id LIMIT $3"};
 
 struct WorkflowRow {
   int64_t id = 0;
@@ -162,8 +162,9 @@ absl::StatusOr<WorkflowRow> FindWorkflow(Tx& tx, const std::string& name) {
   if (rows.size() == 0) {
     return absl::NotFoundError(absl::StrCat("workflow \"", name, "\" not found"));
   }
-  return WorkflowRow{rows.Int(0, 0), {rows.Int(0, 1), static_cast<int32_t>(rows.Int(0, 2)),
-                                      absl::Milliseconds(rows.Int(0, 3))}};
+  return WorkflowRow{
+      rows.Int(0, 0),
+      {rows.Int(0, 1), static_cast<int32_t>(rows.Int(0, 2)), absl::Milliseconds(rows.Int(0, 3))}};
 }
 
 absl::StatusOr<std::optional<WorkflowInfo>> SelectWorkflow(Tx& tx, const std::string& name) {
@@ -226,6 +227,7 @@ StepRow ReadStepRow(const Rows& rows, int row) {
   StepRow step;
   step.id = rows.Int(row, 0);
   StepInfo& s = step.info;
+  s.id = step.id;
   s.run_id = rows.Int(row, 1);
   s.name = rows.Text(row, 2);
   s.status = static_cast<StepStatus>(rows.Int(row, 3));
@@ -241,8 +243,7 @@ StepRow ReadStepRow(const Rows& rows, int row) {
   return step;
 }
 
-absl::StatusOr<std::optional<StepRow>> LoadStep(Tx& tx, int64_t run_id,
-                                                const std::string& name) {
+absl::StatusOr<std::optional<StepRow>> LoadStep(Tx& tx, int64_t run_id, const std::string& name) {
   PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kGetStep, Params().Add(run_id).Add(name)));
   if (rows.size() == 0) return std::nullopt;
   return ReadStepRow(rows, 0);
@@ -434,13 +435,15 @@ absl::StatusOr<std::vector<RunInfo>> PostgresStore::ListRuns(const RunFilter& fi
   return runs;
 }
 
-absl::StatusOr<std::vector<StepInfo>> PostgresStore::ListSteps(int64_t run_id) {
+absl::StatusOr<std::vector<StepInfo>> PostgresStore::ListSteps(const StepFilter& filter) {
   std::vector<StepInfo> steps;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {
     steps.clear();
-    PGQRS_ASSIGN_OR_RETURN(Rows run, tx.Query(kRunExists, Params().Add(run_id)));
-    if (run.size() == 0) return RunNotFound(run_id);
-    PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kListSteps, Params().Add(run_id)));
+    PGQRS_ASSIGN_OR_RETURN(Rows run, tx.Query(kRunExists, Params().Add(filter.run_id)));
+    if (run.size() == 0) return RunNotFound(filter.run_id);
+    Params params;
+    params.Add(filter.run_id).Add(filter.after_id).Add(int64_t{filter.limit});
+    PGQRS_ASSIGN_OR_RETURN(Rows rows, tx.Query(kListSteps, params));
     for (int i = 0; i < rows.size(); ++i) steps.push_back(ReadStepRow(rows, i).info);
     return absl::OkStatus();
   }));

@@ -21,8 +21,8 @@ absl::StatusOr<std::pair<LeaseOutcome, int64_t>> CheckLease(Connection& db, int6
     st->Reset();
     return std::make_pair(LeaseOutcome::kNotFound, int64_t{0});
   }
-  bool valid = st->Int(1) == kLive && st->Int(2) > now && !st->IsNull(3) &&
-               st->Int(3) == lease.token;
+  bool valid =
+      st->Int(1) == kLive && st->Int(2) > now && !st->IsNull(3) && st->Int(3) == lease.token;
   int64_t read_ct = st->Int(4);
   st->Reset();
   return std::make_pair(valid ? LeaseOutcome::kOk : LeaseOutcome::kLeaseLost, read_ct);
@@ -61,15 +61,15 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ApplyToLeases(TriggerQueu
 
 absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Ack(const std::string& queue,
                                                            std::span<const Lease> leases) {
-  return ApplyToLeases(TriggerQueue::kRefuse, queue, leases,
-                       [](Connection& db, const QueueRow&, const Lease& lease, int64_t,
-                          int64_t now) {
-                         return RunWith(db,
-                                        "UPDATE pgqrs_messages SET state = 2, archived_at = ?1, "
-                                        "lease_token = NULL, consumer_worker_id = NULL, "
-                                        "dedup_key = NULL WHERE id = ?2",
-                                        now, lease.message_id);
-                       });
+  return ApplyToLeases(
+      TriggerQueue::kRefuse, queue, leases,
+      [](Connection& db, const QueueRow&, const Lease& lease, int64_t, int64_t now) {
+        return RunWith(db,
+                       "UPDATE pgqrs_messages SET state = 2, archived_at = ?1, "
+                       "lease_token = NULL, consumer_worker_id = NULL, "
+                       "dedup_key = NULL WHERE id = ?2",
+                       now, lease.message_id);
+      });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Delete(const std::string& queue,
@@ -77,8 +77,7 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Delete(const std::string&
   return ApplyToLeases(TriggerQueue::kRefuse, queue, leases,
                        [](Connection& db, const QueueRow&, const Lease& lease, int64_t, int64_t) {
                          PGQRS_ASSIGN_OR_RETURN(
-                             Statement * st,
-                             db.Prepare("DELETE FROM pgqrs_messages WHERE id = ?"));
+                             Statement * st, db.Prepare("DELETE FROM pgqrs_messages WHERE id = ?"));
                          st->BindAll(lease.message_id);
                          return st->Run();
                        });
@@ -105,12 +104,12 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Nack(const std::string& q
 
 absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ExtendVisibility(
     const std::string& queue, std::span<const Lease> leases, absl::Duration timeout) {
-  return ApplyToLeases(TriggerQueue::kRefuse, queue, leases,
-                       [timeout](Connection& db, const QueueRow&, const Lease& lease, int64_t,
-                                 int64_t now) {
-                         return RunWith(db, "UPDATE pgqrs_messages SET vt = ?1 WHERE id = ?2",
-                                        now + ToMicros(timeout), lease.message_id);
-                       });
+  return ApplyToLeases(
+      TriggerQueue::kRefuse, queue, leases,
+      [timeout](Connection& db, const QueueRow&, const Lease& lease, int64_t, int64_t now) {
+        return RunWith(db, "UPDATE pgqrs_messages SET vt = ?1 WHERE id = ?2",
+                       now + ToMicros(timeout), lease.message_id);
+      });
 }
 
 absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ReturnLeases(const std::string& queue,
@@ -126,27 +125,39 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ReturnLeases(const std::s
       });
 }
 
-absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Connection& db, int64_t queue_id,
-                                                         int64_t now) {
+absl::Status ExpireQueueLeases(Connection& db, int64_t queue_id, int64_t now) {
   // Dead first: the second statement clears the lease that marks them.
-  constexpr char kDeadAll[] =
-      "UPDATE pgqrs_messages SET state = 1, lease_token = NULL, consumer_worker_id = NULL "
-      "WHERE lease_token IS NOT NULL AND vt <= ?1 AND ?2 = 0 AND read_ct >= "
-      "(SELECT max_read_count FROM pgqrs_queues q WHERE q.id = queue_id)";
-  constexpr char kDeadQueue[] =
-      "UPDATE pgqrs_messages SET state = 1, lease_token = NULL, consumer_worker_id = NULL "
-      "WHERE lease_token IS NOT NULL AND vt <= ?1 AND queue_id = ?2 AND read_ct >= "
-      "(SELECT max_read_count FROM pgqrs_queues q WHERE q.id = queue_id)";
-  constexpr char kExpiredAll[] =
-      "UPDATE pgqrs_messages SET lease_token = NULL, consumer_worker_id = NULL "
-      "WHERE lease_token IS NOT NULL AND vt <= ?1 AND ?2 = 0";
-  constexpr char kExpiredQueue[] =
-      "UPDATE pgqrs_messages SET lease_token = NULL, consumer_worker_id = NULL "
-      "WHERE lease_token IS NOT NULL AND vt <= ?1 AND queue_id = ?2";
-  PGQRS_RETURN_IF_ERROR(RunWith(db, queue_id ? kDeadQueue : kDeadAll, now, queue_id));
-  int64_t dead = db.Changes();
-  PGQRS_RETURN_IF_ERROR(RunWith(db, queue_id ? kExpiredQueue : kExpiredAll, now, queue_id));
-  return std::make_pair(dead + db.Changes(), dead);
+  PGQRS_RETURN_IF_ERROR(
+      RunWith(db,
+              "UPDATE pgqrs_messages SET state = 1, lease_token = NULL, consumer_worker_id = NULL "
+              "WHERE lease_token IS NOT NULL AND vt <= ?1 AND queue_id = ?2 AND read_ct >= "
+              "(SELECT max_read_count FROM pgqrs_queues q WHERE q.id = queue_id)",
+              now, queue_id));
+  return RunWith(db,
+                 "UPDATE pgqrs_messages SET lease_token = NULL, consumer_worker_id = NULL "
+                 "WHERE lease_token IS NOT NULL AND vt <= ?1 AND queue_id = ?2",
+                 now, queue_id);
+}
+
+absl::StatusOr<ExpiredBatch> ExpireLeaseBatch(Connection& db, int64_t now, int64_t limit) {
+  // The subquery walks pgqrs_messages_leases (leased rows by expiry) and stops at `limit`.
+  PGQRS_ASSIGN_OR_RETURN(
+      Statement * st,
+      db.Prepare("UPDATE pgqrs_messages SET lease_token = NULL, consumer_worker_id = NULL, "
+                 "state = CASE WHEN read_ct >= (SELECT max_read_count FROM pgqrs_queues q "
+                 "WHERE q.id = queue_id) THEN 1 ELSE state END "
+                 "WHERE id IN (SELECT id FROM pgqrs_messages WHERE lease_token IS NOT NULL "
+                 "AND vt <= ?1 ORDER BY vt LIMIT ?2) RETURNING state"));
+  st->BindAll(now, limit);
+  ExpiredBatch batch;
+  while (true) {
+    PGQRS_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    ++batch.expired;
+    batch.dead += st->Int(0) == kDead;
+  }
+  batch.more = batch.expired == limit;
+  return batch;
 }
 
 absl::StatusOr<std::vector<std::string>> ReleaseWorkerLeases(Connection& db, int64_t worker_id,
@@ -162,12 +173,12 @@ absl::StatusOr<std::vector<std::string>> ReleaseWorkerLeases(Connection& db, int
     if (!row) break;
     names.push_back(queues->Text(0));
   }
-  PGQRS_RETURN_IF_ERROR(RunWith(
-      db,
-      "UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, consumer_worker_id = NULL, "
-      "state = CASE WHEN read_ct >= (SELECT max_read_count FROM pgqrs_queues q "
-      "WHERE q.id = queue_id) THEN 1 ELSE 0 END WHERE consumer_worker_id = ?2",
-      now, worker_id));
+  PGQRS_RETURN_IF_ERROR(
+      RunWith(db,
+              "UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, consumer_worker_id = NULL, "
+              "state = CASE WHEN read_ct >= (SELECT max_read_count FROM pgqrs_queues q "
+              "WHERE q.id = queue_id) THEN 1 ELSE 0 END WHERE consumer_worker_id = ?2",
+              now, worker_id));
   return names;
 }
 

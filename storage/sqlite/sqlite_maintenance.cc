@@ -5,22 +5,22 @@
 
 namespace pgqrs::storage::sqlite {
 
-absl::StatusOr<ReapReport> SqliteStore::ReapMessages(absl::Duration archive_retention) {
-  // Archived rows go in bounded chunks so one reaper pass never holds the writer long.
-  constexpr int64_t kDeleteChunk = 10000;
+absl::StatusOr<ReapReport> SqliteStore::ReapMessages(absl::Duration archive_retention,
+                                                     int32_t batch) {
   ReapReport report;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     int64_t now = NowMicros();
-    PGQRS_ASSIGN_OR_RETURN(auto expired, ExpireLeases(db, 0, now));
-    report.leases_expired = expired.first;
-    report.dead_lettered = expired.second;
+    PGQRS_ASSIGN_OR_RETURN(ExpiredBatch expired, ExpireLeaseBatch(db, now, batch));
+    report.leases_expired = expired.expired;
+    report.dead_lettered = expired.dead;
     PGQRS_ASSIGN_OR_RETURN(
         Statement * st,
         db.Prepare("DELETE FROM pgqrs_messages WHERE id IN (SELECT id FROM pgqrs_messages "
                    "WHERE archived_at IS NOT NULL AND archived_at < ? LIMIT ?)"));
-    st->BindAll(now - ToMicros(archive_retention), kDeleteChunk);
+    st->BindAll(now - ToMicros(archive_retention), int64_t{batch});
     PGQRS_RETURN_IF_ERROR(st->Run());
     report.archived_deleted = db.Changes();
+    report.more = expired.more || report.archived_deleted == batch;
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -52,11 +52,10 @@ absl::StatusOr<std::vector<std::string>> SqliteStore::QueuesWithVisibleMessages(
 absl::StatusOr<SystemCounts> SqliteStore::GetSystemCounts() {
   SystemCounts counts;
   absl::Status status = Read([&](Connection& db) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(
-        Statement * st,
-        db.Prepare("SELECT (SELECT COUNT(*) FROM pgqrs_queues), "
-                   "(SELECT COUNT(*) FROM pgqrs_workers), "
-                   "(SELECT COUNT(*) FROM pgqrs_workers WHERE status != 4)"));
+    PGQRS_ASSIGN_OR_RETURN(Statement * st,
+                           db.Prepare("SELECT (SELECT COUNT(*) FROM pgqrs_queues), "
+                                      "(SELECT COUNT(*) FROM pgqrs_workers), "
+                                      "(SELECT COUNT(*) FROM pgqrs_workers WHERE status != 4)"));
     PGQRS_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) return absl::InternalError("system counts returned no row");
     counts.queues = st->Int(0);

@@ -20,8 +20,7 @@ MessageState StateOf(int64_t state, int64_t vt, bool leased, int64_t read_ct,
 }
 
 // Reads a row selected with kMessageColumns.
-Message ReadMessage(const Statement& st, const std::string& queue, const QueueRow& q,
-                    int64_t now) {
+Message ReadMessage(const Statement& st, const std::string& queue, const QueueRow& q, int64_t now) {
   Message m;
   m.id = st.Int(0);
   m.queue = queue;
@@ -58,16 +57,15 @@ absl::Status CheckProducer(Connection& db, int64_t worker_id, int64_t queue_id) 
 
 absl::Status ClaimConsumer(Connection& db, int64_t worker_id, int64_t queue_id, int64_t now) {
   PGQRS_RETURN_IF_ERROR(CheckProducer(db, worker_id, queue_id));
-  PGQRS_ASSIGN_OR_RETURN(
-      Statement * st,
-      db.Prepare("UPDATE pgqrs_workers SET status = 1, heartbeat_at = ? "
-                 "WHERE id = ? AND status IN (0, 1) RETURNING id"));
+  PGQRS_ASSIGN_OR_RETURN(Statement * st,
+                         db.Prepare("UPDATE pgqrs_workers SET status = 1, heartbeat_at = ? "
+                                    "WHERE id = ? AND status IN (0, 1) RETURNING id"));
   st->BindAll(now, worker_id);
   PGQRS_ASSIGN_OR_RETURN(bool updated, st->Step());
   st->Reset();
   if (!updated) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "worker ", worker_id, " is suspended or interrupted and may not dequeue"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("worker ", worker_id, " is suspended or interrupted and may not dequeue"));
   }
   return absl::OkStatus();
 }
@@ -129,8 +127,7 @@ absl::Status MarkDead(Connection& db, int64_t id) {
 }  // namespace
 
 absl::StatusOr<Message> LeaseOne(Connection& db, int64_t id, const std::string& queue,
-                                 const QueueRow& q, const DequeueOptions& options,
-                                 int64_t now) {
+                                 const QueueRow& q, const DequeueOptions& options, int64_t now) {
   int64_t vt = now + ToMicros(options.visibility_timeout.value_or(q.visibility_timeout));
   PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> tokens, NewLeaseTokens(1));
   int64_t token = tokens[0];
@@ -236,14 +233,13 @@ absl::StatusOr<std::vector<Message>> SqliteStore::GetMessages(const std::string&
 }
 
 absl::StatusOr<std::vector<Message>> SqliteStore::ListDeadLetters(const std::string& queue,
-                                                                  int64_t after_id,
-                                                                  int32_t limit) {
+                                                                  int64_t after_id, int32_t limit) {
   std::vector<Message> dead;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     dead.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(db, queue));
     int64_t now = NowMicros();
-    PGQRS_RETURN_IF_ERROR(ExpireLeases(db, q.id, now).status());
+    PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(db, q.id, now));
     static const std::string sql =
         absl::StrCat("SELECT ", kMessageColumns,
                      " FROM pgqrs_messages WHERE queue_id = ? AND state = 1 AND id > ? "
@@ -267,7 +263,7 @@ absl::StatusOr<int64_t> SqliteStore::Redrive(const std::string& queue,
     moved = 0;
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(db, queue));
     int64_t now = NowMicros();
-    PGQRS_RETURN_IF_ERROR(ExpireLeases(db, q.id, now).status());
+    PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(db, q.id, now));
     constexpr char kRedriveAll[] =
         "UPDATE pgqrs_messages SET state = 0, read_ct = 0, vt = ?2 "
         "WHERE queue_id = ?1 AND state = 1";
@@ -314,8 +310,10 @@ absl::StatusOr<QueueCounts> SqliteStore::GetQueueCounts(const std::string& name)
     st->BindAll(q.id, now, int64_t{q.max_read_count});
     PGQRS_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) return absl::InternalError("queue counts returned no row");
-    counts = {st->Int(0), st->Int(1), st->Int(2), st->Int(3), st->Int(4),
-              st->IsNull(5) ? absl::ZeroDuration() : absl::Microseconds(now - st->Int(5))};
+    counts = {
+        st->Int(0), st->Int(1),
+        st->Int(2), st->Int(3),
+        st->Int(4), st->IsNull(5) ? absl::ZeroDuration() : absl::Microseconds(now - st->Int(5))};
     st->Reset();
     return absl::OkStatus();
   });

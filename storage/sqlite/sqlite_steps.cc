@@ -13,16 +13,15 @@ namespace {
 
 // The step this lease may finish: begun, STARTED and owned by the lease. A completed
 // step is returned as it is (a repeated call).
-absl::StatusOr<StepRow> OwnedStep(Connection& db, const RunLease& lease,
-                                  const std::string& name) {
+absl::StatusOr<StepRow> OwnedStep(Connection& db, const RunLease& lease, const std::string& name) {
   PGQRS_ASSIGN_OR_RETURN(std::optional<StepRow> step, LoadStep(db, lease.run_id, name));
   if (!step) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "step \"", name, "\" of run ", lease.run_id, " was not begun; call BeginStep first"));
+    return absl::FailedPreconditionError(absl::StrCat("step \"", name, "\" of run ", lease.run_id,
+                                                      " was not begun; call BeginStep first"));
   }
   if (step->info.status == StepStatus::kFailed) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "step \"", name, "\" of run ", lease.run_id, " has failed; BeginStep to retry it"));
+    return absl::FailedPreconditionError(absl::StrCat("step \"", name, "\" of run ", lease.run_id,
+                                                      " has failed; BeginStep to retry it"));
   }
   if (step->info.status == StepStatus::kStarted && step->owner != lease.lease.token) {
     return absl::FailedPreconditionError(
@@ -149,8 +148,7 @@ absl::StatusOr<StepInfo> SqliteStore::CompleteStep(const RunLease& lease,
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("output_json", output_json));
   StepInfo result;
   absl::Status status = UnderLeaseUnlessCancelled(
-      lease,
-      [&](Connection& db, const RunRow&, int64_t now) -> absl::Status {
+      lease, [&](Connection& db, const RunRow&, int64_t now) -> absl::Status {
         PGQRS_ASSIGN_OR_RETURN(StepRow step, OwnedStep(db, lease, step_name));
         if (step.info.status == StepStatus::kStarted) {
           PGQRS_ASSIGN_OR_RETURN(
@@ -167,19 +165,17 @@ absl::StatusOr<StepInfo> SqliteStore::CompleteStep(const RunLease& lease,
   return result;
 }
 
-absl::StatusOr<StepInfo> SqliteStore::FailStep(const RunLease& lease,
-                                               const std::string& step_name,
+absl::StatusOr<StepInfo> SqliteStore::FailStep(const RunLease& lease, const std::string& step_name,
                                                const StepFailure& failure) {
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("error_json", failure.error_json));
   StepInfo result;
   absl::Status status = UnderLeaseUnlessCancelled(
-      lease,
-      [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
+      lease, [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
         PGQRS_ASSIGN_OR_RETURN(StepRow step, OwnedStep(db, lease, step_name));
         if (step.info.status == StepStatus::kCompleted) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "step \"", step_name, "\" of run ", lease.run_id, " already completed"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("step \"", step_name, "\" of run ", lease.run_id, " already completed"));
         }
         PGQRS_ASSIGN_OR_RETURN(RetryPolicy policy, LoadRetryPolicy(db, run.workflow_id));
         bool exhausted = !failure.transient || step.info.attempts >= policy.max_attempts;
@@ -207,8 +203,7 @@ absl::StatusOr<RunInfo> SqliteStore::CompleteRun(const RunLease& lease,
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("output_json", output_json));
   RunInfo result;
   absl::Status status = UnderLeaseUnlessCancelled(
-      lease,
-      [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
+      lease, [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
         PGQRS_RETURN_IF_ERROR(EndRun(db, run, RunStatus::kSucceeded, output_json, "", now));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(db, run.id));
         return absl::OkStatus();
@@ -217,13 +212,11 @@ absl::StatusOr<RunInfo> SqliteStore::CompleteRun(const RunLease& lease,
   return result;
 }
 
-absl::StatusOr<RunInfo> SqliteStore::FailRun(const RunLease& lease,
-                                             const std::string& error_json) {
+absl::StatusOr<RunInfo> SqliteStore::FailRun(const RunLease& lease, const std::string& error_json) {
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("error_json", error_json));
   RunInfo result;
   absl::Status status = UnderLeaseUnlessCancelled(
-      lease,
-      [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
+      lease, [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
         PGQRS_RETURN_IF_ERROR(EndRun(db, run, RunStatus::kFailed, "", error_json, now));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(db, run.id));
         return absl::OkStatus();
@@ -247,12 +240,10 @@ absl::StatusOr<RunInfo> SqliteStore::ExtendRunLease(const RunLease& lease, absl:
   return result;
 }
 
-absl::StatusOr<RunInfo> SqliteStore::PauseRun(const RunLease& lease,
-                                              absl::Duration resume_after) {
+absl::StatusOr<RunInfo> SqliteStore::PauseRun(const RunLease& lease, absl::Duration resume_after) {
   RunInfo result;
   absl::Status status = UnderLeaseUnlessCancelled(
-      lease,
-      [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
+      lease, [&](Connection& db, const RunRow& run, int64_t now) -> absl::Status {
         int64_t resume_at = now + ToMicros(resume_after);
         PGQRS_ASSIGN_OR_RETURN(
             Statement * st,
@@ -261,10 +252,9 @@ absl::StatusOr<RunInfo> SqliteStore::PauseRun(const RunLease& lease,
         st->BindAll(resume_at, now, run.id);
         PGQRS_RETURN_IF_ERROR(st->Run());
         // Release the lease; the trigger becomes visible when the run is due.
-        PGQRS_ASSIGN_OR_RETURN(
-            Statement * release,
-            db.Prepare("UPDATE pgqrs_messages SET vt = ?, lease_token = NULL, "
-                       "consumer_worker_id = NULL WHERE id = ?"));
+        PGQRS_ASSIGN_OR_RETURN(Statement * release,
+                               db.Prepare("UPDATE pgqrs_messages SET vt = ?, lease_token = NULL, "
+                                          "consumer_worker_id = NULL WHERE id = ?"));
         release->BindAll(resume_at, lease.lease.message_id);
         PGQRS_RETURN_IF_ERROR(release->Run());
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(db, run.id));

@@ -9,7 +9,6 @@
 namespace pgqrs::storage {
 namespace sqlite {
 
-
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
@@ -33,8 +32,8 @@ class SqliteMigrationTarget final : public MigrationTarget {
   }
 
   absl::Status Apply(const Migration& migration) override {
-    PGQRS_ASSIGN_OR_RETURN(
-        Statement * seen, db_.Prepare("SELECT 1 FROM pgqrs_schema_migrations WHERE version = ?"));
+    PGQRS_ASSIGN_OR_RETURN(Statement * seen,
+                           db_.Prepare("SELECT 1 FROM pgqrs_schema_migrations WHERE version = ?"));
     seen->BindAll(int64_t{migration.version});
     PGQRS_ASSIGN_OR_RETURN(bool recorded, seen->Step());
     seen->Reset();
@@ -75,8 +74,8 @@ class GroupCommitMigrationTarget final : public MigrationTarget {
 };
 
 const std::vector<Migration>& SqliteSchema() {
-  static const auto* schema = new std::vector<Migration>(
-      LoadMigrations(migrations::SqliteMigrations()));
+  static const auto* schema =
+      new std::vector<Migration>(LoadMigrations(migrations::SqliteMigrations()));
   return *schema;
 }
 
@@ -96,8 +95,8 @@ constexpr char kSelectQueue[] =
 
 absl::StatusOr<std::unique_ptr<Connection>> OpenWriter(const Dsn& dsn) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  PGQRS_ASSIGN_OR_RETURN(auto db, Connection::Open(dsn.in_memory ? ":memory:" : dsn.path,
-                                                   flags, kBusyTimeoutMs));
+  PGQRS_ASSIGN_OR_RETURN(
+      auto db, Connection::Open(dsn.in_memory ? ":memory:" : dsn.path, flags, kBusyTimeoutMs));
   std::string synchronous = "FULL";
   if (auto it = dsn.options.find("synchronous"); it != dsn.options.end()) {
     if (it->second != "full" && it->second != "normal") {
@@ -136,10 +135,9 @@ absl::StatusOr<QueueRow> FindPlainQueue(Connection& db, const std::string& name)
 }
 
 absl::StatusOr<int64_t> TakeIds(Connection& db, int64_t sequence, int64_t count) {
-  PGQRS_ASSIGN_OR_RETURN(
-      Statement * st,
-      db.Prepare("UPDATE pgqrs_sequences SET next_id = next_id + ? WHERE id = ? "
-                 "RETURNING next_id"));
+  PGQRS_ASSIGN_OR_RETURN(Statement * st,
+                         db.Prepare("UPDATE pgqrs_sequences SET next_id = next_id + ? WHERE id = ? "
+                                    "RETURNING next_id"));
   st->BindAll(count, sequence);
   PGQRS_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return absl::DataLossError("pgqrs_sequences row missing");
@@ -193,8 +191,8 @@ absl::StatusOr<VerifyReport> SqliteStore::Verify() {
     while (true) {
       PGQRS_ASSIGN_OR_RETURN(bool row, fk->Step());
       if (!row) break;
-      report.problems.push_back(absl::StrCat("foreign key violation in ", fk->Text(0),
-                                             " rowid ", fk->Int(1), " -> ", fk->Text(2)));
+      report.problems.push_back(absl::StrCat("foreign key violation in ", fk->Text(0), " rowid ",
+                                             fk->Int(1), " -> ", fk->Text(2)));
     }
     PGQRS_ASSIGN_OR_RETURN(Statement * check, db.Prepare("PRAGMA integrity_check"));
     while (true) {
@@ -288,9 +286,9 @@ absl::Status SqliteStore::DeleteQueue(const std::string& name, bool force) {
       int64_t workers = row ? busy->Int(1) : 0;
       busy->Reset();
       if (messages > 0 || workers > 0) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "queue \"", name, "\" has ", messages, " unarchived messages and ", workers,
-            " live workers; purge it, stop them, or delete with force"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("queue \"", name, "\" has ", messages, " unarchived messages and ",
+                         workers, " live workers; purge it, stop them, or delete with force"));
       }
     }
     for (const char* sql : {

@@ -16,7 +16,6 @@
 namespace pgqrs::storage {
 
 // REQUIRES: dsn.backend == Backend::kSqlite.
-absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const Dsn& dsn,
-                                                       const StoreOptions& options);
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const Dsn& dsn, const StoreOptions& options);
 
 }  // namespace pgqrs::storage

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "storage/file_time.h"
 #include "storage/rules.h"
 #include "storage/sqlite/connection.h"
 #include "storage/sqlite/group_commit.h"
-#include "storage/file_time.h"
 #include "storage/store.h"
 
 namespace pgqrs::storage::sqlite {
@@ -25,7 +25,6 @@ inline constexpr int64_t kMessageSequence = 3;
 inline constexpr int64_t kWorkflowSequence = 4;
 inline constexpr int64_t kRunSequence = 5;
 inline constexpr int64_t kStepSequence = 6;
-
 
 // A queue row, as the message and worker calls need it.
 struct QueueRow {
@@ -47,9 +46,16 @@ absl::StatusOr<int64_t> TakeIds(Connection& db, int64_t sequence, int64_t count)
 absl::StatusOr<std::vector<std::string>> ReleaseWorkerLeases(Connection& db, int64_t worker_id,
                                                              int64_t now);
 
-// Ends expired leases (of one queue, or all when queue_id is 0). Returns {expired, dead}.
-absl::StatusOr<std::pair<int64_t, int64_t>> ExpireLeases(Connection& db, int64_t queue_id,
-                                                         int64_t now);
+// Ends every expired lease of one queue, so a dead-letter call sees every dead letter.
+absl::Status ExpireQueueLeases(Connection& db, int64_t queue_id, int64_t now);
+
+// Ends at most `limit` expired leases of any queue, oldest expiry first.
+struct ExpiredBatch {
+  int64_t expired = 0;
+  int64_t dead = 0;  // of them, dead-lettered at max_read_count
+  bool more = false;
+};
+absl::StatusOr<ExpiredBatch> ExpireLeaseBatch(Connection& db, int64_t now, int64_t limit);
 
 // ---- Message helpers shared with the workflow calls (sqlite_messages.cc) ----
 
@@ -106,8 +112,7 @@ absl::StatusOr<std::optional<StepRow>> LoadStep(Connection& db, int64_t run_id,
 class SqliteStore final : public Store {
  public:
   // `readers` empty means every call runs on the writer (in-memory databases).
-  SqliteStore(std::unique_ptr<Connection> writer,
-              std::vector<std::unique_ptr<Connection>> readers);
+  SqliteStore(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers);
 
   std::string backend() const override { return "sqlite"; }
 
@@ -134,18 +139,16 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<LeaseOutcome>> Nack(const std::string& queue,
                                                  std::span<const Lease> leases,
                                                  absl::Duration delay) override;
-  absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(
-      const std::string& queue, std::span<const Lease> leases,
-      absl::Duration timeout) override;
+  absl::StatusOr<std::vector<LeaseOutcome>> ExtendVisibility(const std::string& queue,
+                                                             std::span<const Lease> leases,
+                                                             absl::Duration timeout) override;
   absl::StatusOr<std::vector<LeaseOutcome>> ReturnLeases(const std::string& queue,
                                                          std::span<const Lease> leases) override;
   absl::StatusOr<std::vector<Message>> GetMessages(const std::string& queue,
                                                    std::span<const int64_t> ids) override;
-  absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue,
-                                                       int64_t after_id,
+  absl::StatusOr<std::vector<Message>> ListDeadLetters(const std::string& queue, int64_t after_id,
                                                        int32_t limit) override;
-  absl::StatusOr<int64_t> Redrive(const std::string& queue,
-                                  std::span<const int64_t> ids) override;
+  absl::StatusOr<int64_t> Redrive(const std::string& queue, std::span<const int64_t> ids) override;
 
   absl::StatusOr<WorkerInfo> RegisterWorker(const WorkerRegistration& reg) override;
   absl::StatusOr<WorkerInfo> Heartbeat(int64_t worker_id) override;
@@ -175,11 +178,13 @@ class SqliteStore final : public Store {
   absl::StatusOr<RunInfo> CancelRun(int64_t run_id) override;
   absl::StatusOr<RunInfo> GetRun(int64_t run_id) override;
   absl::StatusOr<std::vector<RunInfo>> ListRuns(const RunFilter& filter) override;
-  absl::StatusOr<std::vector<StepInfo>> ListSteps(int64_t run_id) override;
+  absl::StatusOr<std::vector<StepInfo>> ListSteps(const StepFilter& filter) override;
 
   absl::StatusOr<ReclaimReport> ReclaimWorkers(const std::string& queue,
                                                absl::Duration older_than) override;
-  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention) override;
+  absl::StatusOr<ReapReport> ReapMessages(absl::Duration archive_retention, int32_t batch) override;
+  absl::StatusOr<RetentionReport> DeleteOldHistory(const RetentionPolicy& policy,
+                                                   int32_t batch) override;
   absl::StatusOr<std::vector<std::string>> QueuesWithVisibleMessages(
       std::span<const std::string> queues) override;
   absl::StatusOr<SystemCounts> GetSystemCounts() override;

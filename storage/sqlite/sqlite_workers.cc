@@ -121,9 +121,9 @@ absl::StatusOr<WorkerInfo> SqliteStore::MoveWorker(int64_t worker_id, WorkerMove
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(db, worker_id));
     if (!WorkerMoveAllowed(w.status, move)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "worker ", worker_id, " is ", WorkerStatusName(w.status), " and cannot become ",
-          WorkerStatusName(WorkerMoveTarget(move))));
+      return absl::FailedPreconditionError(
+          absl::StrCat("worker ", worker_id, " is ", WorkerStatusName(w.status),
+                       " and cannot become ", WorkerStatusName(WorkerMoveTarget(move))));
     }
     PGQRS_RETURN_IF_ERROR(SetStatus(db, worker_id, WorkerMoveTarget(move), std::nullopt));
     result = LoadWorker(db, worker_id);
@@ -133,8 +133,7 @@ absl::StatusOr<WorkerInfo> SqliteStore::MoveWorker(int64_t worker_id, WorkerMove
   return result;
 }
 
-absl::StatusOr<WorkerInfo> SqliteStore::ShutdownWorker(int64_t worker_id,
-                                                       bool release_messages) {
+absl::StatusOr<WorkerInfo> SqliteStore::ShutdownWorker(int64_t worker_id, bool release_messages) {
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(db, worker_id));
@@ -173,10 +172,11 @@ absl::StatusOr<std::vector<WorkerInfo>> SqliteStore::ListWorkers(const WorkerFil
     static const std::string sql =
         absl::StrCat(kSelectWorker,
                      "WHERE (?2 = '' OR q.queue_name = ?2) AND (?3 < 0 OR w.status = ?3) "
-                     "ORDER BY w.id");
+                     "AND w.id > ?4 ORDER BY w.id LIMIT ?5");
     PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(sql.c_str()));
     st->BindAll(NowMicros(), filter.queue,
-                filter.status ? static_cast<int64_t>(*filter.status) : int64_t{-1});
+                filter.status ? static_cast<int64_t>(*filter.status) : int64_t{-1}, filter.after_id,
+                int64_t{filter.limit});
     while (true) {
       PGQRS_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) return absl::OkStatus();

@@ -60,6 +60,7 @@ StepRow ReadStep(const Statement& st) {
   StepRow row;
   row.id = st.Int(0);
   StepInfo& s = row.info;
+  s.id = row.id;
   s.run_id = st.Int(1);
   s.name = st.Text(2);
   s.status = static_cast<StepStatus>(st.Int(3));
@@ -81,10 +82,9 @@ struct WorkflowRow {
 
 absl::StatusOr<WorkflowRow> FindWorkflow(Connection& db, const std::string& name) {
   PGQRS_ASSIGN_OR_RETURN(
-      Statement * st,
-      db.Prepare("SELECT w.id, q.id, q.max_read_count, q.visibility_timeout_ms "
-                 "FROM pgqrs_workflows w JOIN pgqrs_queues q ON q.id = w.queue_id "
-                 "WHERE w.name = ?"));
+      Statement * st, db.Prepare("SELECT w.id, q.id, q.max_read_count, q.visibility_timeout_ms "
+                                 "FROM pgqrs_workflows w JOIN pgqrs_queues q ON q.id = w.queue_id "
+                                 "WHERE w.name = ?"));
   st->BindAll(name);
   PGQRS_ASSIGN_OR_RETURN(bool found, st->Step());
   if (!found) return absl::NotFoundError(absl::StrCat("workflow \"", name, "\" not found"));
@@ -155,10 +155,9 @@ absl::StatusOr<RunInfo> LoadRun(Connection& db, int64_t run_id) {
 }
 
 absl::StatusOr<bool> LeaseLive(Connection& db, const Lease& lease, int64_t now) {
-  PGQRS_ASSIGN_OR_RETURN(
-      Statement * st,
-      db.Prepare("SELECT 1 FROM pgqrs_messages WHERE id = ? AND state = 0 AND "
-                 "lease_token = ? AND vt > ?"));
+  PGQRS_ASSIGN_OR_RETURN(Statement * st,
+                         db.Prepare("SELECT 1 FROM pgqrs_messages WHERE id = ? AND state = 0 AND "
+                                    "lease_token = ? AND vt > ?"));
   st->BindAll(lease.message_id, lease.token, now);
   PGQRS_ASSIGN_OR_RETURN(bool live, st->Step());
   st->Reset();
@@ -234,10 +233,9 @@ absl::StatusOr<WorkflowInfo> SqliteStore::CreateWorkflow(const WorkflowOptions& 
     PGQRS_ASSIGN_OR_RETURN(int64_t id, TakeIds(db, kWorkflowSequence, 1));
     const RetryPolicy& p = options.retry_policy;
     PGQRS_ASSIGN_OR_RETURN(
-        Statement * w,
-        db.Prepare("INSERT INTO pgqrs_workflows (id, name, queue_id, max_attempts, "
-                   "base_backoff_ms, max_backoff_ms, jitter_ppm, created_at) "
-                   "VALUES (?,?,?,?,?,?,?,?)"));
+        Statement * w, db.Prepare("INSERT INTO pgqrs_workflows (id, name, queue_id, max_attempts, "
+                                  "base_backoff_ms, max_backoff_ms, jitter_ppm, created_at) "
+                                  "VALUES (?,?,?,?,?,?,?,?)"));
     w->BindAll(id, options.name, queue_id, int64_t{p.max_attempts},
                absl::ToInt64Milliseconds(p.base_backoff), absl::ToInt64Milliseconds(p.max_backoff),
                static_cast<int64_t>(p.jitter * kJitterScale + 0.5), now);
@@ -261,8 +259,8 @@ absl::StatusOr<WorkflowInfo> SqliteStore::GetWorkflow(const std::string& name) {
   return *info;
 }
 
-absl::StatusOr<std::vector<WorkflowInfo>> SqliteStore::ListWorkflows(
-    const std::string& after_name, int32_t limit) {
+absl::StatusOr<std::vector<WorkflowInfo>> SqliteStore::ListWorkflows(const std::string& after_name,
+                                                                     int32_t limit) {
   std::vector<WorkflowInfo> workflows;
   absl::Status status = Read([&](Connection& db) -> absl::Status {
     static const std::string sql =
@@ -290,9 +288,8 @@ absl::StatusOr<StartRunResult> SqliteStore::StartRun(const NewRun& run) {
     PGQRS_ASSIGN_OR_RETURN(WorkflowRow w, FindWorkflow(db, run.workflow));
     if (!run.idempotency_key.empty()) {
       PGQRS_ASSIGN_OR_RETURN(
-          Statement * st,
-          db.Prepare("SELECT id FROM pgqrs_workflow_runs WHERE workflow_id = ? AND "
-                     "idempotency_key = ?"));
+          Statement * st, db.Prepare("SELECT id FROM pgqrs_workflow_runs WHERE workflow_id = ? AND "
+                                     "idempotency_key = ?"));
       st->BindAll(w.id, run.idempotency_key);
       PGQRS_ASSIGN_OR_RETURN(bool found, st->Step());
       int64_t existing = found ? st->Int(0) : 0;
@@ -332,7 +329,8 @@ absl::StatusOr<ClaimResult> SqliteStore::ClaimRun(const std::string& workflow,
     result = ClaimResult();
     PGQRS_ASSIGN_OR_RETURN(WorkflowRow w, FindWorkflow(db, workflow));
     int64_t now = NowMicros();
-    if (options.worker_id) PGQRS_RETURN_IF_ERROR(ClaimConsumer(db, options.worker_id, w.queue.id, now));
+    if (options.worker_id)
+      PGQRS_RETURN_IF_ERROR(ClaimConsumer(db, options.worker_id, w.queue.id, now));
     while (true) {
       PGQRS_ASSIGN_OR_RETURN(std::vector<Candidate> visible,
                              VisibleCandidates(db, w.queue.id, now, 1));
@@ -362,8 +360,8 @@ absl::StatusOr<ClaimResult> SqliteStore::ClaimRun(const std::string& workflow,
           db.Prepare("UPDATE pgqrs_workflow_runs SET status = 2, worker_id = ?, "
                      "resume_at = NULL, started_at = COALESCE(started_at, ?), updated_at = ? "
                      "WHERE id = ?"));
-      st->BindAll(options.worker_id ? std::optional<int64_t>(options.worker_id) : std::nullopt,
-                  now, now, run->id);
+      st->BindAll(options.worker_id ? std::optional<int64_t>(options.worker_id) : std::nullopt, now,
+                  now, run->id);
       PGQRS_RETURN_IF_ERROR(st->Run());
       PGQRS_ASSIGN_OR_RETURN(result.run, LoadRun(db, run->id));
       result.lease = *m.lease;
@@ -397,9 +395,9 @@ absl::StatusOr<RunInfo> SqliteStore::CancelRun(int64_t run_id) {
         st->Reset();
       }
       if (leased) {
-        PGQRS_RETURN_IF_ERROR(Exec2(
-            db, "UPDATE pgqrs_workflow_runs SET status = 6, updated_at = ?1 WHERE id = ?2", now,
-            run_id));
+        PGQRS_RETURN_IF_ERROR(
+            Exec2(db, "UPDATE pgqrs_workflow_runs SET status = 6, updated_at = ?1 WHERE id = ?2",
+                  now, run_id));
       } else {
         PGQRS_RETURN_IF_ERROR(EndRun(db, run, RunStatus::kCancelled, "", "", now));
       }
@@ -430,8 +428,7 @@ absl::StatusOr<std::vector<RunInfo>> SqliteStore::ListRuns(const RunFilter& filt
                      "WHERE (?1 = '' OR w.name = ?1) AND (?2 < 0 OR r.status = ?2) AND r.id > ?3 "
                      "ORDER BY r.id LIMIT ?4");
     PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(sql.c_str()));
-    st->BindAll(filter.workflow,
-                filter.status ? static_cast<int64_t>(*filter.status) : int64_t{-1},
+    st->BindAll(filter.workflow, filter.status ? static_cast<int64_t>(*filter.status) : int64_t{-1},
                 filter.after_id, int64_t{filter.limit});
     while (true) {
       PGQRS_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -443,13 +440,14 @@ absl::StatusOr<std::vector<RunInfo>> SqliteStore::ListRuns(const RunFilter& filt
   return runs;
 }
 
-absl::StatusOr<std::vector<StepInfo>> SqliteStore::ListSteps(int64_t run_id) {
+absl::StatusOr<std::vector<StepInfo>> SqliteStore::ListSteps(const StepFilter& filter) {
   std::vector<StepInfo> steps;
   absl::Status status = Read([&](Connection& db) -> absl::Status {
-    PGQRS_RETURN_IF_ERROR(FindRun(db, run_id).status());
-    static const std::string sql = absl::StrCat(kStepColumns, "WHERE run_id = ? ORDER BY id");
+    PGQRS_RETURN_IF_ERROR(FindRun(db, filter.run_id).status());
+    static const std::string sql =
+        absl::StrCat(kStepColumns, "WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?");
     PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(sql.c_str()));
-    st->BindAll(run_id);
+    st->BindAll(filter.run_id, filter.after_id, int64_t{filter.limit});
     while (true) {
       PGQRS_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) return absl::OkStatus();

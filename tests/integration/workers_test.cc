@@ -24,8 +24,9 @@ v1::Worker Register(Client& client, const std::string& name, const std::string& 
 }
 
 grpc::StatusCode Move(Client& client,
-                      grpc::Status (v1::WorkerService::Stub::*method)(
-                          grpc::ClientContext*, const v1::WorkerIdRequest&, v1::Worker*),
+                      grpc::Status (v1::WorkerService::Stub::*method)(grpc::ClientContext*,
+                                                                      const v1::WorkerIdRequest&,
+                                                                      v1::Worker*),
                       int64_t id, v1::WorkerStatus* status) {
   v1::WorkerIdRequest req;
   req.set_worker_id(id);
@@ -71,8 +72,7 @@ TEST_CASE("a silent worker loses its leases within worker_timeout plus one reape
           "[integration][worker]") {
   constexpr int kTimeoutMs = 1000;
   constexpr int kIntervalMs = 300;
-  Daemon daemon({DsnFlag("reaper.db"),
-                 "--worker_timeout_ms=" + std::to_string(kTimeoutMs),
+  Daemon daemon({DsnFlag("reaper.db"), "--worker_timeout_ms=" + std::to_string(kTimeoutMs),
                  "--heartbeat_reaper_interval_ms=" + std::to_string(kIntervalMs)});
   Client client(daemon);
   client.CreateQueue("q");
@@ -115,6 +115,64 @@ TEST_CASE("a silent worker loses its leases within worker_timeout plus one reape
   get.set_worker_id(alive.id());
   REQUIRE(client.Call(*client.workers, &v1::WorkerService::Stub::GetWorker, get, &w).ok());
   CHECK(w.status() == v1::WORKER_STATUS_READY);
+}
+
+TEST_CASE("the reaper deletes finished runs and stopped workers past retention",
+          "[integration][worker][retention]") {
+  Daemon daemon({DsnFlag("retention.db"), "--run_retention_ms=200", "--worker_retention_ms=200",
+                 "--heartbeat_reaper_interval_ms=100"});
+  Client client(daemon);
+  v1::CreateWorkflowRequest create;
+  create.set_name("wf");
+  v1::Workflow workflow;
+  REQUIRE(
+      client.Call(*client.workflows, &v1::WorkflowService::Stub::CreateWorkflow, create, &workflow)
+          .ok());
+  v1::StartRunRequest start;
+  start.set_workflow("wf");
+  start.set_input_json("{}");
+  v1::Run finished, live;
+  REQUIRE(
+      client.Call(*client.workflows, &v1::WorkflowService::Stub::StartRun, start, &finished).ok());
+  REQUIRE(client.Call(*client.workflows, &v1::WorkflowService::Stub::StartRun, start, &live).ok());
+  v1::CancelRunRequest cancel;
+  cancel.set_run_id(finished.id());
+  v1::Run cancelled;
+  REQUIRE(client.Call(*client.workflows, &v1::WorkflowService::Stub::CancelRun, cancel, &cancelled)
+              .ok());
+  client.CreateQueue("q");
+  v1::Worker stopped = Register(client, "stopped", "q");
+  v1::ShutdownWorkerRequest shutdown;
+  shutdown.set_worker_id(stopped.id());
+  v1::Worker w;
+  REQUIRE(
+      client.Call(*client.workers, &v1::WorkerService::Stub::ShutdownWorker, shutdown, &w).ok());
+
+  auto run_code = [&](int64_t id) {
+    v1::GetRunRequest get;
+    get.set_run_id(id);
+    v1::Run run;
+    return client.Call(*client.workflows, &v1::WorkflowService::Stub::GetRun, get, &run)
+        .error_code();
+  };
+  auto worker_code = [&](int64_t id) {
+    v1::WorkerIdRequest get;
+    get.set_worker_id(id);
+    v1::Worker worker;
+    return client.Call(*client.workers, &v1::WorkerService::Stub::GetWorker, get, &worker)
+        .error_code();
+  };
+  // Kept for the retention period, then deleted within a few reaper passes.
+  CHECK(run_code(finished.id()) == grpc::StatusCode::OK);
+  CHECK(worker_code(stopped.id()) == grpc::StatusCode::OK);
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline && (run_code(finished.id()) != grpc::StatusCode::NOT_FOUND ||
+                                     worker_code(stopped.id()) != grpc::StatusCode::NOT_FOUND)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(run_code(finished.id()) == grpc::StatusCode::NOT_FOUND);
+  CHECK(worker_code(stopped.id()) == grpc::StatusCode::NOT_FOUND);
+  CHECK(run_code(live.id()) == grpc::StatusCode::OK);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // Workflows through the real daemon: a run survives its worker's death (the heartbeat
 // reaper hands it to another worker, completed steps replay), WaitRun wakes on
 // completion, and bad input is refused over gRPC.
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "tests/integration/client.h"
 
 namespace pgqrs::testing {
@@ -105,15 +107,15 @@ int64_t RegisterWorker(Client& client, const std::string& name, const std::strin
   req.set_queue(queue);
   req.set_role(v1::WORKER_ROLE_CONSUMER);
   v1::Worker worker;
-  REQUIRE(client.Call(*client.workers, &v1::WorkerService::Stub::RegisterWorker, req, &worker)
-              .ok());
+  REQUIRE(
+      client.Call(*client.workers, &v1::WorkerService::Stub::RegisterWorker, req, &worker).ok());
   return worker.id();
 }
 
 TEST_CASE("a run resumes on another worker after its first worker dies; steps run once",
           "[integration][workflow]") {
-  Daemon daemon({DsnFlag("wf-crash.db"), "--worker_timeout_ms=500",
-                 "--heartbeat_reaper_interval_ms=100"});
+  Daemon daemon(
+      {DsnFlag("wf-crash.db"), "--worker_timeout_ms=500", "--heartbeat_reaper_interval_ms=100"});
   Client client(daemon);
   CreateWorkflow(client, "orders");
   int64_t run_id = StartRun(client, "orders", R"({"order":42})").id();
@@ -285,6 +287,76 @@ TEST_CASE("workflow calls refuse bad input over gRPC and store nothing",
   v1::ListStepsResponse steps;
   REQUIRE(client.Call(*client.workflows, &Stub::ListSteps, steps_req, &steps).ok());
   CHECK(steps.steps_size() == 0);
+}
+
+// Runs `pgqrs --output=json ARGS` against the daemon; returns its output lines.
+std::vector<std::string> CliLines(const Daemon& daemon, const std::string& args) {
+  std::string err;
+  auto [code, out] = RunCommand(
+      Runfile("tools/pgqrs/pgqrs") + " --server=" + daemon.address() + " --output=json " + args,
+      &err);
+  INFO(err);
+  REQUIRE(code == 0);
+  std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  return lines;
+}
+
+TEST_CASE("ListWorkers and ListSteps page; the CLI follows the pages",
+          "[integration][workflow][cli]") {
+  Daemon daemon({DsnFlag("wf-pages.db"), "--max_page_size=2"});
+  Client client(daemon);
+  CreateWorkflow(client, "wf");
+  for (int i = 0; i < 5; ++i) RegisterWorker(client, "w" + std::to_string(i), "wf");
+  int64_t run_id = StartRun(client, "wf", "{}").id();
+  Worker w(client, 0);
+  REQUIRE(w.Claim("wf", 0) == run_id);
+  std::map<std::string, int> effects;
+  for (const char* name : {"a", "b", "c"}) w.Step(name, effects);
+
+  v1::ListWorkersRequest workers_req;
+  std::vector<int> sizes;
+  std::vector<int64_t> ids;
+  do {
+    v1::ListWorkersResponse page;
+    grpc::Status status =
+        client.Call(*client.workers, &v1::WorkerService::Stub::ListWorkers, workers_req, &page);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    sizes.push_back(page.workers_size());
+    for (const v1::Worker& worker : page.workers()) ids.push_back(worker.id());
+    workers_req.set_page_token(page.next_page_token());
+    REQUIRE(sizes.size() <= 5);
+  } while (!workers_req.page_token().empty());
+  CHECK(sizes == std::vector<int>{2, 2, 1});
+  CHECK(std::is_sorted(ids.begin(), ids.end()));
+  CHECK(ids.size() == 5);
+
+  workers_req.set_page_size(3);
+  v1::ListWorkersResponse refused;
+  grpc::Status over =
+      client.Call(*client.workers, &v1::WorkerService::Stub::ListWorkers, workers_req, &refused);
+  CHECK(over.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(over.error_message().find("1 to 2") != std::string::npos);
+  v1::ListStepsRequest steps_req;
+  steps_req.set_run_id(run_id);
+  steps_req.set_page_size(3);
+  v1::ListStepsResponse steps;
+  over = client.Call(*client.workflows, &Stub::ListSteps, steps_req, &steps);
+  CHECK(over.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(over.error_message().find("1 to 2") != std::string::npos);
+  steps_req.set_page_size(0);
+  steps_req.set_page_token("not base64!");
+  CHECK(client.Call(*client.workflows, &Stub::ListSteps, steps_req, &steps).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
+  steps_req.clear_page_token();
+  REQUIRE(client.Call(*client.workflows, &Stub::ListSteps, steps_req, &steps).ok());
+  CHECK(steps.steps_size() == 2);
+  CHECK(!steps.next_page_token().empty());
+
+  CHECK(CliLines(daemon, "worker list").size() == 5);
+  std::vector<std::string> step_lines = CliLines(daemon, "run steps " + std::to_string(run_id));
+  REQUIRE(step_lines.size() == 3);
+  CHECK(step_lines[2].find(R"("step_name":"c")") != std::string::npos);
 }
 
 TEST_CASE("StartRun says whether it created the run; a reused key with other input fails",

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Polyglot: a Node.js producer and consumer (@grpc/grpc-js, stubs loaded from proto/ at run
-# time) against pgqrsd: priorities, nack, a delayed message, stale receipts, stats.
+# Polyglot: Node.js producers and consumers (@grpc/grpc-js, stubs loaded from proto/ at run
+# time) against pgqrsd: unary calls (priorities, nack, a delayed message, stale receipts,
+# stats), then the Publish and Consume streams (pipelined confirms, pushes within credits,
+# acks on the stream).
 # Its packages come from tests/polyglot/node/package-lock.json, installed by tools/dev.sh
 # into the directory PGQRS_NODE_MODULES names. A missing node or package is a failure, never
 # a skip. PGQRS_TEST_STORE picks the embedded store (engine or sqlite).
@@ -8,7 +10,7 @@ set -euo pipefail
 
 RUNFILES="${TEST_SRCDIR}/pgqrs"
 PGQRSD="${RUNFILES}/server/pgqrsd"
-CLIENT="${RUNFILES}/tests/polyglot/node/queue_client.js"
+NODE_CLIENTS="${RUNFILES}/tests/polyglot/node"
 TMP="${TEST_TMPDIR}/polyglot-node"
 mkdir -p "${TMP}"
 
@@ -33,8 +35,13 @@ for _ in $(seq 200); do
 done
 [[ -n "${PORT}" ]] || fail "pgqrsd did not start"
 
-node "${CLIENT}" "${RUNFILES}" "127.0.0.1:${PORT}" node-orders >"${TMP}/client.out" 2>&1 ||
-  fail "node client: $(cat "${TMP}/client.out")"
-cat "${TMP}/client.out"
-grep -q "consumed 21 messages" "${TMP}/client.out" || fail "the client did not finish"
+node "${NODE_CLIENTS}/queue_client.js" "${RUNFILES}" "127.0.0.1:${PORT}" node-orders \
+  >"${TMP}/unary.out" 2>&1 || fail "node unary client: $(cat "${TMP}/unary.out")"
+cat "${TMP}/unary.out"
+grep -q "consumed 21 messages" "${TMP}/unary.out" || fail "the unary client did not finish"
+
+node "${NODE_CLIENTS}/stream_client.js" "${RUNFILES}" "127.0.0.1:${PORT}" node-stream 200 8 \
+  >"${TMP}/stream.out" 2>&1 || fail "node stream client: $(cat "${TMP}/stream.out")"
+cat "${TMP}/stream.out"
+grep -q "streamed 200 messages" "${TMP}/stream.out" || fail "the stream client did not finish"
 echo "PASS"

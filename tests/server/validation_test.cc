@@ -29,8 +29,7 @@ TEST_CASE("JSON is parsed for real and sized", "[server][validation]") {
   CHECK(nul.code() == absl::StatusCode::kInvalidArgument);
   CHECK(nul.message() == "messages[0].payload_json: \\u0000 is not supported in JSON strings");
   CHECK(CheckJson("p", R"(["\ud800"])", 100).code() == absl::StatusCode::kInvalidArgument);
-  CHECK(CheckJson("p", std::string(101, '1'), 100).code() ==
-        absl::StatusCode::kResourceExhausted);
+  CHECK(CheckJson("p", std::string(101, '1'), 100).code() == absl::StatusCode::kResourceExhausted);
 }
 
 TEST_CASE("batches, durations and page sizes are bounded", "[server][validation]") {
@@ -47,6 +46,14 @@ TEST_CASE("batches, durations and page sizes are bounded", "[server][validation]
   CHECK(CheckPageSize(1001, 100, 1000).status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(*DecodePageToken(EncodePageToken("queue/with+odd=chars")) == "queue/with+odd=chars");
   CHECK(DecodePageToken("!!!").status().code() == absl::StatusCode::kInvalidArgument);
+  // The default never exceeds the configured maximum.
+  CHECK(*CheckPageSize(0, 100, 20) == 20);
+  CHECK(*DecodeIdPageToken(EncodeIdPageToken(42)) == 42);
+  CHECK(*DecodeIdPageToken("") == 0);
+  CHECK(DecodeIdPageToken(EncodePageToken("x")).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(DecodeIdPageToken(EncodePageToken("-3")).status().code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("receipts round-trip and garbage is refused", "[server][receipt]") {
@@ -55,11 +62,10 @@ TEST_CASE("receipts round-trip and garbage is refused", "[server][receipt]") {
   REQUIRE(back.ok());
   CHECK(back->message_id == lease.message_id);
   CHECK(back->token == lease.token);
-  for (const char* bad : {"", "-", "1-", "-1", "0-1", "1-0", "g-1", "1-1-1",
-                                 "ffffffffffffffff-1", "11111111111111111-1", " 1-1"}) {
+  for (const char* bad : {"", "-", "1-", "-1", "0-1", "1-0", "g-1", "1-1-1", "ffffffffffffffff-1",
+                          "11111111111111111-1", " 1-1"}) {
     INFO(bad);
-    CHECK(DecodeReceipt("receipts[3]", bad).status().code() ==
-          absl::StatusCode::kInvalidArgument);
+    CHECK(DecodeReceipt("receipts[3]", bad).status().code() == absl::StatusCode::kInvalidArgument);
   }
 }
 

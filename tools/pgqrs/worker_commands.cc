@@ -35,11 +35,17 @@ absl::Status Register(const Invocation& inv, Connection& conn, Printer& out) {
   return absl::OkStatus();
 }
 
+// Follows next_page_token until the last page.
 absl::Status List(const Invocation& inv, Connection& conn, Printer& out) {
   PGQRS_ASSIGN_OR_RETURN(v1::ListWorkersRequest request, BuildListWorkersRequest(inv));
-  PGQRS_ASSIGN_OR_RETURN(v1::ListWorkersResponse response,
-                         conn.Call(conn.workers(), &Stub::ListWorkers, request));
-  out.PrintRecords(WorkerColumns(), Records(response.workers()));
+  std::vector<v1::Worker> workers;
+  do {
+    PGQRS_ASSIGN_OR_RETURN(v1::ListWorkersResponse page,
+                           conn.Call(conn.workers(), &Stub::ListWorkers, request));
+    workers.insert(workers.end(), page.workers().begin(), page.workers().end());
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  out.PrintRecords(WorkerColumns(), Records(workers));
   return absl::OkStatus();
 }
 

@@ -76,8 +76,8 @@ absl::Status WaitRun(const Invocation& inv, Connection& conn, Printer& out) {
   if (request.timeout_ms() < 0) {
     return UsageError("--timeout-ms must not be negative");
   }
-  PGQRS_ASSIGN_OR_RETURN(v1::Run run, conn.Call(conn.workflows(), &Stub::WaitRun, request,
-                                                request.timeout_ms()));
+  PGQRS_ASSIGN_OR_RETURN(
+      v1::Run run, conn.Call(conn.workflows(), &Stub::WaitRun, request, request.timeout_ms()));
   out.PrintRecord(run);
   return absl::OkStatus();
 }
@@ -105,13 +105,19 @@ absl::Status ListRuns(const Invocation& inv, Connection& conn, Printer& out) {
   return absl::OkStatus();
 }
 
+// Follows next_page_token until the last page.
 absl::Status ListSteps(const Invocation& inv, Connection& conn, Printer& out) {
   v1::ListStepsRequest request;
   PGQRS_ASSIGN_OR_RETURN(int64_t id, RunId(inv));
   request.set_run_id(id);
-  PGQRS_ASSIGN_OR_RETURN(v1::ListStepsResponse response,
-                         conn.Call(conn.workflows(), &Stub::ListSteps, request));
-  out.PrintRecords(StepColumns(), Records(response.steps()));
+  std::vector<v1::Step> steps;
+  do {
+    PGQRS_ASSIGN_OR_RETURN(v1::ListStepsResponse page,
+                           conn.Call(conn.workflows(), &Stub::ListSteps, request));
+    steps.insert(steps.end(), page.steps().begin(), page.steps().end());
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  out.PrintRecords(StepColumns(), Records(steps));
   return absl::OkStatus();
 }
 

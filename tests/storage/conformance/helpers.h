@@ -2,9 +2,7 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -24,6 +22,14 @@ T Ok(absl::StatusOr<T> result) {
 // Whether two JSON texts hold the same value (key order and whitespace aside).
 inline bool SameJson(const std::string& a, const std::string& b) {
   return nlohmann::json::parse(a) == nlohmann::json::parse(b);
+}
+
+// The first page of a run's steps, large enough for any test.
+inline storage::StepFilter StepsOf(int64_t run_id) {
+  storage::StepFilter filter;
+  filter.run_id = run_id;
+  filter.limit = 1000;
+  return filter;
 }
 
 inline void RequireOk(const absl::Status& status) {

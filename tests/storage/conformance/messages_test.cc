@@ -118,8 +118,7 @@ TEST_CASE("ack archives once; acked messages never come back", "[conformance][le
   CHECK(AckOne(*store, "other", *leased[0].lease) == LeaseOutcome::kNotFound);
 }
 
-TEST_CASE("delete removes the message; lease calls report per receipt",
-          "[conformance][lease]") {
+TEST_CASE("delete removes the message; lease calls report per receipt", "[conformance][lease]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q");
   EnqueueOne(*store, "q", R"("a")");
@@ -248,8 +247,7 @@ TEST_CASE("a dedup key returns the live message's id", "[conformance][dedup]") {
 TEST_CASE("counts track every state", "[conformance][message]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q");
-  std::vector<NewMessage> batch = {Msg("1"), Msg("2"), Msg("3"),
-                                   Msg("4", 0, absl::Seconds(60))};
+  std::vector<NewMessage> batch = {Msg("1"), Msg("2"), Msg("3"), Msg("4", 0, absl::Seconds(60))};
   Ok(store->Enqueue("q", batch, 0));
   auto leased = DequeueN(*store, "q", 2);
   AckOne(*store, "q", *leased[0].lease);

@@ -58,8 +58,7 @@ TEST_CASE("the worker state machine allows its moves and refuses the rest",
   Ok(store->ShutdownWorker(id, false));
   CHECK(code(WorkerMove::kSuspend) == absl::StatusCode::kFailedPrecondition);
   CHECK(code(WorkerMove::kResume) == absl::StatusCode::kFailedPrecondition);
-  CHECK(store->ShutdownWorker(id, false).status().code() ==
-        absl::StatusCode::kFailedPrecondition);
+  CHECK(store->ShutdownWorker(id, false).status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(Ok(store->Heartbeat(id)).status == WorkerStatus::kStopped);
   CHECK(store->MoveWorker(id + 99, WorkerMove::kSuspend).status().code() ==
         absl::StatusCode::kNotFound);
@@ -92,8 +91,7 @@ TEST_CASE("shutdown refuses a worker holding leases unless told to release them"
   int64_t id = Ok(store->RegisterWorker(Consumer("w", "q"))).id;
   int64_t msg = EnqueueOne(*store, "q", R"("x")");
   auto leased = DequeueN(*store, "q", 1, absl::Seconds(30), id);
-  CHECK(store->ShutdownWorker(id, false).status().code() ==
-        absl::StatusCode::kFailedPrecondition);
+  CHECK(store->ShutdownWorker(id, false).status().code() == absl::StatusCode::kFailedPrecondition);
   WorkerInfo stopped = Ok(store->ShutdownWorker(id, true));
   CHECK(stopped.status == WorkerStatus::kStopped);
   CHECK(stopped.leased_messages == 0);
@@ -148,6 +146,39 @@ TEST_CASE("workers list by queue and status", "[conformance][worker]") {
   CHECK(Ok(store->ListWorkers(suspended)).size() == 1);
 }
 
+TEST_CASE("workers list in id-ordered pages", "[conformance][worker]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "a");
+  MakeQueue(*store, "b");
+  std::vector<int64_t> in_a;
+  for (int i = 0; i < 7; ++i) {
+    in_a.push_back(Ok(store->RegisterWorker(Consumer("a" + std::to_string(i), "a"))).id);
+    Ok(store->RegisterWorker(Consumer("b" + std::to_string(i), "b")));
+  }
+  storage::WorkerFilter page;
+  page.queue = "a";
+  page.limit = 3;
+  std::vector<int64_t> seen;
+  std::vector<size_t> sizes;
+  while (true) {
+    std::vector<WorkerInfo> got = Ok(store->ListWorkers(page));
+    sizes.push_back(got.size());
+    for (const WorkerInfo& w : got) {
+      CHECK(w.queue == "a");
+      seen.push_back(w.id);
+    }
+    if (got.size() < static_cast<size_t>(page.limit)) break;
+    page.after_id = got.back().id;
+  }
+  CHECK(sizes == std::vector<size_t>{3, 3, 1});
+  CHECK(seen == in_a);
+  storage::WorkerFilter all;
+  all.limit = 5;
+  CHECK(Ok(store->ListWorkers(all)).size() == 5);
+  all.after_id = in_a.back();
+  CHECK(Ok(store->ListWorkers(all)).size() == 1);
+}
+
 TEST_CASE("a producer must belong to the queue it sends to", "[conformance][worker]") {
   auto store = NewTestStore();
   MakeQueue(*store, "a");
@@ -169,22 +200,21 @@ TEST_CASE("the message reaper dead-letters expired final leases", "[conformance]
   EnqueueOne(*store, "q", R"("y")");
   DequeueN(*store, "q", 2, absl::Milliseconds(50));
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  storage::ReapReport report = Ok(store->ReapMessages(absl::Hours(24)));
+  storage::ReapReport report = Ok(store->ReapMessages(absl::Hours(24), 1000));
   CHECK(report.leases_expired == 2);
   CHECK(report.dead_lettered == 2);
-  CHECK(Ok(store->ReapMessages(absl::Hours(24))).leases_expired == 0);
+  CHECK(Ok(store->ReapMessages(absl::Hours(24), 1000)).leases_expired == 0);
 }
 
-TEST_CASE("the message reaper removes archived messages past retention",
-          "[conformance][reaper]") {
+TEST_CASE("the message reaper removes archived messages past retention", "[conformance][reaper]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q");
   EnqueueOne(*store, "q", R"("x")");
   auto leased = DequeueN(*store, "q", 1);
   AckOne(*store, "q", *leased[0].lease);
-  CHECK(Ok(store->ReapMessages(absl::Hours(1))).archived_deleted == 0);
+  CHECK(Ok(store->ReapMessages(absl::Hours(1), 1000)).archived_deleted == 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(Ok(store->ReapMessages(absl::Milliseconds(10))).archived_deleted == 1);
+  CHECK(Ok(store->ReapMessages(absl::Milliseconds(10), 1000)).archived_deleted == 1);
   CHECK(Ok(store->GetQueueCounts("q")).archived == 0);
 }
 

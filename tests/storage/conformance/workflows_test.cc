@@ -62,8 +62,7 @@ std::string RunStep(storage::Store& store, const RunLease& lease, const std::str
   return output;
 }
 
-int64_t RegisterConsumer(storage::Store& store, const std::string& name,
-                         const std::string& queue) {
+int64_t RegisterConsumer(storage::Store& store, const std::string& name, const std::string& queue) {
   storage::WorkerRegistration reg;
   reg.name = name;
   reg.queue = queue;
@@ -190,7 +189,7 @@ TEST_CASE("crash-resume: a dead worker's run resumes elsewhere, each step runs o
   CHECK(CodeOf(store->CompleteStep(lease_a, "three", R"("zombie")").status()) ==
         Code::kFailedPrecondition);
   CHECK(CodeOf(store->CompleteRun(lease_a, "1").status()) == Code::kFailedPrecondition);
-  auto steps = Ok(store->ListSteps(run_id));
+  auto steps = Ok(store->ListSteps(StepsOf(run_id)));
   REQUIRE(steps.size() == 3);
   CHECK(steps[2].name == "three");
   CHECK(SameJson(steps[2].output_json, out3));
@@ -222,8 +221,7 @@ TEST_CASE("an expired lease makes the run claimable; the new holder takes over a
 
   // The old owner can neither finish nor restart the step.
   CHECK(CodeOf(store->CompleteStep(a, "slow", "1").status()) == Code::kFailedPrecondition);
-  CHECK(CodeOf(store->FailStep(a, "slow", {"{}", true, {}}).status()) ==
-        Code::kFailedPrecondition);
+  CHECK(CodeOf(store->FailStep(a, "slow", {"{}", true, {}}).status()) == Code::kFailedPrecondition);
   CHECK(CodeOf(store->BeginStep(a, "slow").status()) == Code::kFailedPrecondition);
   CHECK(Ok(store->CompleteStep(b, "slow", "2")).output_json == "2");
   // Completing again is a harmless repeat.
@@ -351,7 +349,7 @@ TEST_CASE("cancel takes effect at once or at the next step boundary", "[conforma
     CHECK(NothingToClaim(*store, "wf"));
     CHECK(Ok(store->BeginStep(lease, "two")).outcome == StepOutcome::kCancelled);
     CHECK(Ok(store->GetRun(id)).status == RunStatus::kCancelled);
-    CHECK(Ok(store->ListSteps(id)).size() == 1);
+    CHECK(Ok(store->ListSteps(StepsOf(id))).size() == 1);
     CHECK(CodeOf(store->CompleteRun(lease, "1").status()) == Code::kCancelled);
     CHECK(Ok(store->GetRun(id)).status == RunStatus::kCancelled);
   }
@@ -363,7 +361,7 @@ TEST_CASE("cancel takes effect at once or at the next step boundary", "[conforma
     CHECK(CodeOf(store->CompleteStep(lease, "one", "1").status()) == Code::kCancelled);
     RunInfo run = Ok(store->GetRun(id));
     CHECK(run.status == RunStatus::kCancelled);
-    auto steps = Ok(store->ListSteps(id));
+    auto steps = Ok(store->ListSteps(StepsOf(id)));
     REQUIRE(steps.size() == 1);
     CHECK(steps[0].status == StepStatus::kStarted);
     CHECK(Ok(store->BeginStep(lease, "two")).outcome == StepOutcome::kCancelled);
@@ -401,14 +399,13 @@ TEST_CASE("bad input is rejected with the right code and stores nothing",
 
   CHECK(CodeOf(store->GetRun(999).status()) == Code::kNotFound);
   CHECK(CodeOf(store->CancelRun(999).status()) == Code::kNotFound);
-  CHECK(CodeOf(store->ListSteps(999).status()) == Code::kNotFound);
+  CHECK(CodeOf(store->ListSteps(StepsOf(999)).status()) == Code::kNotFound);
   CHECK(CodeOf(store->BeginStep({999, {1, 1}}, "s").status()) == Code::kNotFound);
 
   int64_t id = Start(*store, "wf", "{}").id;
   RunLease lease = Claim(*store, "wf");
   CHECK(CodeOf(store->BeginStep(lease, "").status()) == Code::kInvalidArgument);
-  CHECK(CodeOf(store->BeginStep(lease, std::string(256, 's')).status()) ==
-        Code::kInvalidArgument);
+  CHECK(CodeOf(store->BeginStep(lease, std::string(256, 's')).status()) == Code::kInvalidArgument);
   CHECK(Ok(store->BeginStep(lease, std::string(255, 's'))).outcome == StepOutcome::kStarted);
   CHECK(CodeOf(store->CompleteStep(lease, "never-begun", "1").status()) ==
         Code::kFailedPrecondition);
@@ -416,14 +413,13 @@ TEST_CASE("bad input is rejected with the right code and stores nothing",
         Code::kFailedPrecondition);
   REQUIRE(Ok(store->BeginStep(lease, "s")).outcome == StepOutcome::kStarted);
   CHECK(CodeOf(store->CompleteStep(lease, "s", "{oops").status()) == Code::kInvalidArgument);
-  CHECK(CodeOf(store->FailStep(lease, "s", {"nope", true, {}}).status()) ==
-        Code::kInvalidArgument);
+  CHECK(CodeOf(store->FailStep(lease, "s", {"nope", true, {}}).status()) == Code::kInvalidArgument);
   CHECK(CodeOf(store->CompleteRun(lease, "[1,").status()) == Code::kInvalidArgument);
   RunLease forged = lease;
   forged.lease.token ^= 1;
   CHECK(CodeOf(store->BeginStep(forged, "s").status()) == Code::kFailedPrecondition);
 
-  auto steps = Ok(store->ListSteps(id));
+  auto steps = Ok(store->ListSteps(StepsOf(id)));
   REQUIRE(steps.size() == 2);
   CHECK(steps[1].status == StepStatus::kStarted);
   CHECK(steps[1].output_json.empty());
@@ -472,6 +468,33 @@ TEST_CASE("ExtendRunLease keeps a live worker's run through a long step",
         Code::kFailedPrecondition);
   RunLease unknown{run.id + 1000, lease.lease};
   CHECK(store->ExtendRunLease(unknown, absl::Seconds(1)).status().code() == Code::kNotFound);
+}
+
+TEST_CASE("steps list in pages, in the order they were first begun", "[conformance][workflow]") {
+  auto store = NewTestStore();
+  MakeWorkflow(*store, "wf");
+  int64_t id = Start(*store, "wf", "{}").id;
+  RunLease lease = Claim(*store, "wf");
+  std::map<std::string, int> effects;
+  const std::vector<std::string> names = {"e", "d", "c", "b", "a"};
+  for (const std::string& name : names) RunStep(*store, lease, name, effects);
+  storage::StepFilter page;
+  page.run_id = id;
+  page.limit = 2;
+  std::vector<std::string> seen;
+  std::vector<size_t> sizes;
+  while (true) {
+    std::vector<StepInfo> got = Ok(store->ListSteps(page));
+    sizes.push_back(got.size());
+    for (const StepInfo& s : got) {
+      CHECK(s.id > page.after_id);
+      seen.push_back(s.name);
+    }
+    if (got.size() < static_cast<size_t>(page.limit)) break;
+    page.after_id = got.back().id;
+  }
+  CHECK(sizes == std::vector<size_t>{2, 2, 1});
+  CHECK(seen == names);
 }
 
 }  // namespace

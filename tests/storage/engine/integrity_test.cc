@@ -63,7 +63,8 @@ class Mix {
       case 7:
         return s_.ReclaimWorkers("", absl::Milliseconds(Pick(20))).status();
       case 8:
-        return s_.ReapMessages(absl::Milliseconds(Pick(20))).status();
+        return s_.ReapMessages(absl::Milliseconds(Pick(20)), static_cast<int32_t>(1 + Pick(50)))
+            .status();
       case 9:
         return Pick(8) == 0 ? s_.DeleteQueue(queue, /*force=*/true)
                             : s_.Redrive(queue, {}).status();

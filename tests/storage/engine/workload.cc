@@ -140,7 +140,7 @@ std::string Dump(storage::Store& store, const Population& p) {
     absl::StrAppend(&out, "run ", r.id, " ", r.workflow, " ", static_cast<int>(r.status), " ",
                     r.input_json, " ", r.output_json, " ", r.error_json, " ", r.idempotency_key,
                     " ", r.worker_id, " ", absl::FormatTime(r.updated_at), "\n");
-    for (const storage::StepInfo& s : Ok(store.ListSteps(r.id))) {
+    for (const storage::StepInfo& s : Ok(store.ListSteps(StepsOf(r.id)))) {
       absl::StrAppend(&out, "  step ", s.name, " ", static_cast<int>(s.status), " ", s.output_json,
                       " ", s.attempts, " ", absl::FormatTime(s.started_at), "\n");
     }
