@@ -13,7 +13,9 @@
 # Rows (same producers, consumers, payload and batch in every lifecycle row):
 #   ping                the bare gRPC transport (GetServerInfo per call, no storage)
 #   pgqrsd/<store>      every storage DSN the daemon accepts (sqlite always; engine and
-#                       postgres when this build has them), batch 1 and batch 100
+#                       postgres when this build has them), batch 1 and batch 100, and
+#                       batch 1 over the Publish and Consume streams (pgqrs-stream: every
+#                       message enqueued and acked by itself, each answer durable)
 #   beanstalkd -f0      binlog, fsync on every write before the reply (durable like pgqrsd)
 #   beanstalkd -f50     binlog, fsync at most every 50 ms (beanstalkd's default)
 #   store-bench         the same transactions in-process on the Store (no gRPC), for
@@ -147,6 +149,8 @@ bench_pgqrsd() {
   fi
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=lifecycle --batch=1 "${common[@]}"
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=lifecycle --batch=100 "${common[@]}"
+  run "pgqrsd $name, streaming lifecycle" "$durability" "$BENCH" --target=pgqrs-stream \
+      --scenario=lifecycle --batch=1 "${common[@]}"
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=enqueue --batch=1 "${common[@]}"
   if [[ "$name" == sqlite ]]; then
     run "pgqrsd $name" "$durability" "$BENCH" --scenario=longpoll --parked="$PARKED" \
