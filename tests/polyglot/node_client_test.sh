@@ -9,12 +9,11 @@
 set -euo pipefail
 
 RUNFILES="${TEST_SRCDIR}/pgqrs"
-PGQRSD="${RUNFILES}/server/pgqrsd"
 NODE_CLIENTS="${RUNFILES}/tests/polyglot/node"
 TMP="${TEST_TMPDIR}/polyglot-node"
 mkdir -p "${TMP}"
 
-fail() { echo "FAIL: $*" >&2; [[ -f "${TMP}/pgqrsd.log" ]] && cat "${TMP}/pgqrsd.log" >&2; exit 1; }
+source "${RUNFILES}/tests/polyglot/common.sh"
 
 command -v node >/dev/null || fail "node is missing (apt-get install nodejs)"
 [[ -n "${PGQRS_NODE_MODULES:-}" ]] ||
@@ -23,24 +22,14 @@ export NODE_PATH="${PGQRS_NODE_MODULES}"
 node -e 'require("@grpc/grpc-js"); require("@grpc/proto-loader")' 2>/dev/null ||
   fail "@grpc/grpc-js or @grpc/proto-loader is missing under ${PGQRS_NODE_MODULES}"
 
-"${PGQRSD}" --listen=127.0.0.1:0 --dsn="${PGQRS_TEST_STORE:?}://${TMP}/node.db" \
-  2>"${TMP}/pgqrsd.log" &
-DAEMON=$!
-trap 'kill -9 ${DAEMON} 2>/dev/null || true' EXIT
-PORT=""
-for _ in $(seq 200); do
-  PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "${TMP}/pgqrsd.log" | head -1)
-  [[ -n "${PORT}" ]] && break
-  sleep 0.05
-done
-[[ -n "${PORT}" ]] || fail "pgqrsd did not start"
+start_pgqrsd --dsn="${PGQRS_TEST_STORE:?}://${TMP}/node.db"
 
-node "${NODE_CLIENTS}/queue_client.js" "${RUNFILES}" "127.0.0.1:${PORT}" node-orders \
+node "${NODE_CLIENTS}/queue_client.js" "${RUNFILES}" "${SERVER}" node-orders \
   >"${TMP}/unary.out" 2>&1 || fail "node unary client: $(cat "${TMP}/unary.out")"
 cat "${TMP}/unary.out"
 grep -q "consumed 21 messages" "${TMP}/unary.out" || fail "the unary client did not finish"
 
-node "${NODE_CLIENTS}/stream_client.js" "${RUNFILES}" "127.0.0.1:${PORT}" node-stream 200 8 \
+node "${NODE_CLIENTS}/stream_client.js" "${RUNFILES}" "${SERVER}" node-stream 200 8 \
   >"${TMP}/stream.out" 2>&1 || fail "node stream client: $(cat "${TMP}/stream.out")"
 cat "${TMP}/stream.out"
 grep -q "streamed 200 messages" "${TMP}/stream.out" || fail "the stream client did not finish"

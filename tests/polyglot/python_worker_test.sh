@@ -7,37 +7,17 @@
 # store (engine or sqlite).
 set -euo pipefail
 
-PY=/usr/bin/python3  # Debian's interpreter, where python3-grpcio is installed
 RUNFILES="${TEST_SRCDIR}/pgqrs"
-PGQRSD="${RUNFILES}/server/pgqrsd"
 PGQRS="${RUNFILES}/tools/pgqrs/pgqrs"
 WORKER="${RUNFILES}/tests/polyglot/workflow_worker.py"
 TMP="${TEST_TMPDIR}/polyglot"
-mkdir -p "${TMP}/gen"
+mkdir -p "${TMP}"
 
-fail() { echo "FAIL: $*" >&2; [[ -f "${TMP}/pgqrsd.log" ]] && cat "${TMP}/pgqrsd.log" >&2; exit 1; }
+source "${RUNFILES}/tests/polyglot/common.sh"
 
-[[ -x "${PY}" ]] || fail "${PY} is missing (apt-get install python3 python3-grpcio python3-grpc-tools)"
-"${PY}" -c 'import grpc, grpc_tools.protoc' 2>/dev/null ||
-  fail "python3-grpcio or python3-grpc-tools is missing (apt-get install python3-grpcio python3-grpc-tools)"
+make_python_stubs
 
-# Stubs from the contract, at test time. Imports in proto/ are repo-rooted.
-"${PY}" -m grpc_tools.protoc -I"${RUNFILES}" -I/usr/lib/python3/dist-packages/grpc_tools/_proto \
-  -I/usr/include --python_out="${TMP}/gen" --grpc_python_out="${TMP}/gen" \
-  "${RUNFILES}"/proto/pgqrs/v1/*.proto || fail "protoc could not generate the Python stubs"
-
-"${PGQRSD}" --listen=127.0.0.1:0 --dsn="${PGQRS_TEST_STORE:?}://${TMP}/poly.db" \
-  --visibility_reaper_interval_ms=100 2>"${TMP}/pgqrsd.log" &
-DAEMON=$!
-trap 'kill -9 ${DAEMON} 2>/dev/null || true' EXIT
-PORT=""
-for _ in $(seq 200); do
-  PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "${TMP}/pgqrsd.log" | head -1)
-  [[ -n "${PORT}" ]] && break
-  sleep 0.05
-done
-[[ -n "${PORT}" ]] || fail "pgqrsd did not start"
-SERVER="127.0.0.1:${PORT}"
+start_pgqrsd --dsn="${PGQRS_TEST_STORE:?}://${TMP}/poly.db" --visibility_reaper_interval_ms=100
 cli() { "${PGQRS}" --server="${SERVER}" --output=json "$@"; }
 
 cli workflow create py-pipeline >/dev/null || fail "workflow create"

@@ -1,8 +1,10 @@
 #include "storage/migrate.h"
 
 #include <catch2/catch.hpp>
-
 #include <map>
+#include <span>
+
+#include "migrations/embedded.h"
 
 namespace pgqrs::storage {
 namespace {
@@ -30,6 +32,20 @@ std::vector<Migration> Set() {
   static const migrations::EmbeddedMigration kSet[] = {{1, "0001_a", "CREATE TABLE a (x);"},
                                                        {2, "0002_b", "CREATE TABLE b (y);"}};
   return LoadMigrations(kSet);
+}
+
+// Each shipped set numbers its files 0001, 0002, ... once each: two branches that both
+// add "the next" migration must not land as two files of one version.
+void CheckVersionsAscend(std::span<const migrations::EmbeddedMigration> set) {
+  for (size_t i = 0; i < set.size(); ++i) {
+    INFO(set[i].name);
+    CHECK(set[i].version == static_cast<int>(i) + 1);
+  }
+}
+
+TEST_CASE("the shipped migration sets have one file per version, in order", "[storage][migrate]") {
+  CheckVersionsAscend(migrations::SqliteMigrations());
+  CheckVersionsAscend(migrations::PostgresMigrations());
 }
 
 TEST_CASE("migrations apply in order once and re-runs apply nothing", "[storage][migrate]") {

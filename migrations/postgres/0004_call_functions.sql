@@ -88,6 +88,10 @@ BEGIN
     RETURNING pgqrs_messages.id
   )
   SELECT array_agg(inserted.id) INTO stored FROM inserted;
+  IF cardinality(stored) = cardinality(reserved) THEN
+    ids := reserved;
+    RETURN;
+  END IF;
 
   -- Rows not stored point at the unarchived message that holds their key.
   ids := ARRAY(
@@ -269,6 +273,9 @@ BEGIN
   END IF;
 
   RETURN QUERY SELECT 0, d.id, d.token, true FROM unnest(done_ids, done_tokens) AS d(id, token);
+  IF coalesce(cardinality(done_ids), 0) = cardinality(p_ids) THEN
+    RETURN;
+  END IF;
   -- Only leases that failed need telling apart: lost (the message exists) or not found.
   RETURN QUERY
     SELECT 0, m.id, NULL::BIGINT, false FROM pgqrs_messages m
