@@ -17,7 +17,9 @@ while read -r target status; do
     if line=$(grep -E '^All tests passed \(' "$testlog" | tail -1) && [[ -n $line ]]; then
       p=$(sed -E 's/.* in ([0-9]+) test case.*/\1/' <<<"$line")
     elif line=$(grep -E '^test cases: ' "$testlog" | tail -1) && [[ -n $line ]]; then
-      p=$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"$line")
+      # Catch2 leaves out "N passed" when none passed ("test cases: 1 | 1 failed").
+      p=$(sed -nE 's/.*\| *([0-9]+) passed.*/\1/p' <<<"$line")
+      p=${p:-0}
       f=$(sed -nE 's/.*\| *([0-9]+) failed.*/\1/p' <<<"$line")
       f=${f:-0}
     fi
