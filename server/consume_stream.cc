@@ -20,6 +20,12 @@ namespace {
 constexpr int64_t kMaxCredits = 100000;
 // Requests with receipt work waiting for the store before the stream stops reading.
 constexpr size_t kMaxWaitingSettlements = 64;
+// The waiter key of streams that wait for credits, not messages. Not a valid queue name,
+// so no enqueue wakes them; parking there still lets Shutdown end them at once.
+constexpr char kWaitingForCredits[] = "consume streams:waiting for credits";
+
+// What a stream does after a lease: lease again, or park until something changes.
+enum class NextStep { kLeaseMore, kWaitForMessages, kWaitForCredits };
 
 struct Subscription {
   std::string queue;
@@ -85,9 +91,10 @@ class ConsumeStream final : public grpc::ServerBidiReactor<v1::ConsumeRequest, v
   // One pass of Pump; false when Pump may stop.
   bool PumpOnce();
   absl::Status SettleWaiting(const std::string& queue, int64_t worker_id);
-  // Leases up to the free credits; returns whether the queue ran dry (park then).
-  absl::StatusOr<bool> Lease(const Subscription& sub, uint64_t* version);
-  void Park(const std::string& queue, uint64_t version);
+  // Leases up to the free credits (at most --max_batch at once). `version` is the
+  // queue's waiter version from before it looked, for parking when it ran dry.
+  absl::StatusOr<NextStep> Lease(const Subscription& sub, uint64_t* version);
+  void Park(const std::string& key, uint64_t version);
   void CancelParkedWait();
   void OnWake(WakeReason reason);
   bool CanFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -249,18 +256,28 @@ bool ConsumeStream::PumpOnce() {
     pumping_ = pump_again_;
     return pump_again_;
   }
+  if (!sub) {
+    absl::MutexLock lock(&mu_);  // not opened yet: its first request kicks again
+    pumping_ = pump_again_;
+    return pump_again_;
+  }
   uint64_t version = 0;
-  bool dry = false;
-  if (sub) {
-    absl::StatusOr<bool> leased = Lease(*sub, &version);
-    if (!leased.ok()) {
-      End(ToGrpcStatus(leased.status()), /*answer_settled=*/false);
-      return true;
-    }
-    dry = *leased;
+  absl::StatusOr<NextStep> next = Lease(*sub, &version);
+  if (!next.ok()) {
+    End(ToGrpcStatus(next.status()), /*answer_settled=*/false);
+    return true;
   }
   // Park while still pumping: a wake that fires inside Park only asks for another pass.
-  if (dry) Park(sub->queue, version);
+  switch (*next) {
+    case NextStep::kLeaseMore:
+      return true;
+    case NextStep::kWaitForMessages:
+      Park(sub->queue, version);
+      break;
+    case NextStep::kWaitForCredits:
+      Park(kWaitingForCredits, deps_.waiters.Version(kWaitingForCredits));
+      break;
+  }
   absl::MutexLock lock(&mu_);
   pumping_ = pump_again_;
   return pump_again_;
@@ -288,12 +305,13 @@ absl::Status ConsumeStream::SettleWaiting(const std::string& queue, int64_t work
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> ConsumeStream::Lease(const Subscription& sub, uint64_t* version) {
+absl::StatusOr<NextStep> ConsumeStream::Lease(const Subscription& sub, uint64_t* version) {
   storage::DequeueOptions options = sub.options;
+  int64_t free_credits;
   {
     absl::MutexLock lock(&mu_);
-    int64_t free_credits = credits_ - static_cast<int64_t>(held_.size());
-    if (free_credits <= 0) return false;  // waits for credits, not for messages
+    free_credits = credits_ - static_cast<int64_t>(held_.size());
+    if (free_credits <= 0) return NextStep::kWaitForCredits;
     options.max_messages =
         static_cast<int32_t>(std::min<int64_t>(free_credits, deps_.config.limits.max_batch));
   }
@@ -311,13 +329,17 @@ absl::StatusOr<bool> ConsumeStream::Lease(const Subscription& sub, uint64_t* ver
     if (!ending_) outbox_.push_back(std::move(push));
   }
   WriteNext();
-  return static_cast<int32_t>(leased.size()) < options.max_messages;
+  if (static_cast<int32_t>(leased.size()) < options.max_messages) {
+    return NextStep::kWaitForMessages;
+  }
+  return leased.size() < static_cast<size_t>(free_credits) ? NextStep::kLeaseMore
+                                                           : NextStep::kWaitForCredits;
 }
 
-void ConsumeStream::Park(const std::string& queue, uint64_t version) {
+void ConsumeStream::Park(const std::string& key, uint64_t version) {
   std::shared_ptr<ConsumeStream> self = shared_from_this();
   WaiterRegistry::Ticket ticket = deps_.waiters.Park(
-      queue, version, absl::InfiniteFuture(), [self](WakeReason reason) { self->OnWake(reason); });
+      key, version, absl::InfiniteFuture(), [self](WakeReason reason) { self->OnWake(reason); });
   absl::MutexLock lock(&mu_);
   ticket_ = ticket;
 }

@@ -20,7 +20,15 @@ absl::Status TooDeep(uint32_t pgno) {
 }  // namespace
 
 BTree::BTree(Pager* pager, uint32_t root, bool is_table, std::vector<bool> desc)
-    : pager_(pager), root_(root), is_table_(is_table), desc_(std::move(desc)) {}
+    : pages_(pager), pager_(pager), root_(root), is_table_(is_table), desc_(std::move(desc)) {}
+
+BTree::BTree(PageSource* pages, uint32_t root, bool is_table, std::vector<bool> desc)
+    : pages_(pages), pager_(nullptr), root_(root), is_table_(is_table), desc_(std::move(desc)) {}
+
+absl::Status BTree::CheckWritable() const {
+  if (pager_ == nullptr) return absl::FailedPreconditionError("read-only b-tree");
+  return absl::OkStatus();
+}
 
 absl::StatusOr<uint32_t> BTree::Create(Pager* pager, bool is_table) {
   PGQRS_ASSIGN_OR_RETURN(PageRef page, pager->Allocate());
@@ -32,7 +40,7 @@ absl::StatusOr<uint32_t> BTree::Create(Pager* pager, bool is_table) {
 
 absl::StatusOr<PageView> BTree::View(const PageRef& page) {
   PGQRS_ASSIGN_OR_RETURN(PageView v,
-                         PageView::Parse(page->data.get(), page->pgno, pager_->usable_size()));
+                         PageView::Parse(page->data.get(), page->pgno, pages_->usable_size()));
   if (IsTable(v.type()) != is_table_) {
     return absl::DataLossError(absl::StrCat("page ", page->pgno, ": wrong b-tree kind"));
   }
@@ -46,15 +54,15 @@ absl::Status BTree::Payload(const uint8_t* page, const CellInfo& cell, std::stri
     *out = std::string_view(local, cell.local_size);
     return absl::OkStatus();
   }
-  const uint32_t per_page = pager_->usable_size() - 4;
+  const uint32_t per_page = pages_->usable_size() - 4;
   uint64_t remaining = cell.payload_size - cell.local_size;
   uint64_t pages = (remaining + per_page - 1) / per_page;
-  if (pages >= pager_->page_count()) return absl::DataLossError("overflow chain too long");
+  if (pages >= pages_->page_count()) return absl::DataLossError("overflow chain too long");
   scratch->assign(local, cell.local_size);
   uint32_t next = cell.overflow_page;
   for (uint64_t i = 0; i < pages; ++i) {
     if (next == 0) return absl::DataLossError("overflow chain ends early");
-    PGQRS_ASSIGN_OR_RETURN(PageRef p, pager_->Get(next));
+    PGQRS_ASSIGN_OR_RETURN(PageRef p, pages_->Get(next));
     uint32_t take = static_cast<uint32_t>(std::min<uint64_t>(per_page, remaining));
     scratch->append(reinterpret_cast<const char*>(p->data.get() + 4), take);
     remaining -= take;
@@ -66,7 +74,7 @@ absl::Status BTree::Payload(const uint8_t* page, const CellInfo& cell, std::stri
 
 absl::StatusOr<std::string> BTree::BuildCell(PageType type, const std::string& prefix,
                                              std::string_view payload) {
-  const uint32_t usable = pager_->usable_size();
+  const uint32_t usable = pages_->usable_size();
   uint32_t local = LocalPayloadSize(type, usable, payload.size());
   std::string cell = prefix;
   cell.append(payload.data(), local);
@@ -99,13 +107,13 @@ absl::Status BTree::FreeOverflow(const std::string& cell, PageType type) {
   uint64_t size;
   int k = GetVarint(p + pos, cell.size() - pos, &size);
   if (k == 0) return absl::DataLossError("cell: bad payload size");
-  const uint32_t usable = pager_->usable_size();
+  const uint32_t usable = pages_->usable_size();
   uint32_t local = LocalPayloadSize(type, usable, size);
   if (local >= size) return absl::OkStatus();
   uint32_t next = Get32(p + cell.size() - 4);
   uint64_t pages = (size - local + usable - 5) / (usable - 4);
   for (uint64_t i = 0; i < pages && next != 0; ++i) {
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(next));
+    PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(next));
     uint32_t after = Get32(page->data.get());
     PGQRS_RETURN_IF_ERROR(pager_->Free(next));
     next = after;
@@ -169,7 +177,7 @@ absl::StatusOr<std::optional<std::string>> BTree::Find(int64_t rowid) {
   uint32_t pgno = root_;
   for (size_t depth = 0;; ++depth) {
     if (depth > kMaxDepth) return TooDeep(pgno);
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
+    PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(pgno));
     PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
     bool exact;
     PGQRS_ASSIGN_OR_RETURN(int i, RowidLowerBound(view, rowid, &exact));
@@ -189,7 +197,7 @@ absl::StatusOr<std::optional<int64_t>> BTree::MaxRowid() {
   uint32_t pgno = root_;
   for (size_t depth = 0;; ++depth) {
     if (depth > kMaxDepth) return TooDeep(pgno);
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
+    PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(pgno));
     PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
     if (view.is_leaf()) {
       if (view.cell_count() == 0) return std::optional<int64_t>();
@@ -206,7 +214,7 @@ absl::StatusOr<BTree::Descent> BTree::Descend(Search search, bool stop_at_interi
   uint32_t pgno = root_;
   for (size_t depth = 0;; ++depth) {
     if (depth > kMaxDepth) return TooDeep(pgno);
-    PGQRS_ASSIGN_OR_RETURN(d.page, pager_->Get(pgno));
+    PGQRS_ASSIGN_OR_RETURN(d.page, pages_->Get(pgno));
     PGQRS_ASSIGN_OR_RETURN(d.view, View(d.page));
     PGQRS_ASSIGN_OR_RETURN(int i, search(d.view, &d.found));
     d.path.push_back({pgno, i});
@@ -237,6 +245,7 @@ BTree::Change BTree::ChangeAt(const Descent& d, Node node) {
 }
 
 absl::Status BTree::Insert(int64_t rowid, std::string_view payload) {
+  PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToRowid(rowid));
   uint8_t hdr[18];
   int n = PutVarint(hdr, payload.size());
@@ -249,6 +258,7 @@ absl::Status BTree::Insert(int64_t rowid, std::string_view payload) {
 }
 
 absl::StatusOr<bool> BTree::Delete(int64_t rowid) {
+  PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToRowid(rowid));
   if (!d.found) return false;
   PGQRS_RETURN_IF_ERROR(RemoveLeafCell(d));
@@ -256,6 +266,7 @@ absl::StatusOr<bool> BTree::Delete(int64_t rowid) {
 }
 
 absl::Status BTree::InsertKey(std::string_view record) {
+  PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_ASSIGN_OR_RETURN(std::vector<Value> key, DecodeRecord(record));
   PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToKey(key));
   if (d.found) return absl::AlreadyExistsError("index entry already exists");
@@ -268,6 +279,7 @@ absl::Status BTree::InsertKey(std::string_view record) {
 }
 
 absl::StatusOr<bool> BTree::DeleteKey(const std::vector<Value>& key) {
+  PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToKey(key));
   if (!d.found) return false;
   PGQRS_RETURN_IF_ERROR(d.view.is_leaf() ? RemoveLeafCell(d) : RemoveFromInterior(d));
@@ -277,7 +289,7 @@ absl::StatusOr<bool> BTree::DeleteKey(const std::vector<Value>& key) {
 absl::Status BTree::InsertLeafCell(const Descent& d, std::string cell) {
   const int i = d.path.back().idx;
   pager_->MarkDirty(d.page);
-  if (TryInsertCell(d.page->data.get(), d.page->pgno, pager_->usable_size(), i, cell)) {
+  if (TryInsertCell(d.page->data.get(), d.page->pgno, pages_->usable_size(), i, cell)) {
     return absl::OkStatus();
   }
   PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(d.view));
@@ -318,18 +330,18 @@ absl::Status BTree::RemoveLeafCell(const Descent& d) {
 absl::StatusOr<bool> BTree::RemoveInPlace(const PageRef& page, const PageView& view, int i,
                                           bool is_root) {
   PGQRS_ASSIGN_OR_RETURN(CellInfo c, view.Cell(i));
-  const uint32_t cap = pager_->usable_size() - BtreeHeaderOffset(page->pgno);
+  const uint32_t cap = pages_->usable_size() - BtreeHeaderOffset(page->pgno);
   const uint8_t* h = page->data.get() + BtreeHeaderOffset(page->pgno);
   uint32_t content = Get16(h + 5);
   if (content == 0) content = 65536;
-  if (content > pager_->usable_size()) return false;
+  if (content > pages_->usable_size()) return false;
   // Bytes in use after the removal; below a quarter the page must be merged instead.
   uint32_t used = PageHeaderSize(view.type()) + 2 * (view.cell_count() - 1) +
-                  (pager_->usable_size() - content) - c.size;
+                  (pages_->usable_size() - content) - c.size;
   if (!is_root && used < cap / 4) return false;
   std::string cell(reinterpret_cast<const char*>(page->data.get() + view.CellOffset(i)), c.size);
   pager_->MarkDirty(page);
-  if (!TryRemoveCell(page->data.get(), page->pgno, pager_->usable_size(), i, c.size)) {
+  if (!TryRemoveCell(page->data.get(), page->pgno, pages_->usable_size(), i, c.size)) {
     return false;
   }
   PGQRS_RETURN_IF_ERROR(FreeOverflow(cell, view.type()));
@@ -363,7 +375,7 @@ absl::StatusOr<uint32_t> BTree::RightmostLeaf(uint32_t pgno, size_t depth,
                                               std::vector<Step>* steps) {
   for (;; ++depth) {
     if (depth > kMaxDepth) return TooDeep(pgno);
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
+    PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(pgno));
     PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
     if (view.is_leaf()) return pgno;
     steps->push_back({pgno, view.cell_count()});
@@ -382,7 +394,7 @@ absl::StatusOr<int64_t> BTree::Count() {
     if (!seen.insert(pgno).second) {
       return absl::DataLossError(absl::StrCat("page ", pgno, " referenced twice"));
     }
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
+    PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(pgno));
     PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
     if (view.is_leaf() || !is_table_) total += view.cell_count();
     if (view.is_leaf()) continue;
@@ -395,6 +407,7 @@ absl::StatusOr<int64_t> BTree::Count() {
 }
 
 absl::Status BTree::Drop() {
+  PGQRS_RETURN_IF_ERROR(CheckWritable());
   std::vector<std::pair<uint32_t, size_t>> todo = {{root_, 0}};
   std::unordered_set<uint32_t> seen;
   while (!todo.empty()) {
@@ -402,7 +415,7 @@ absl::Status BTree::Drop() {
     todo.pop_back();
     if (depth > kMaxDepth) return TooDeep(pgno);
     if (!seen.insert(pgno).second) return absl::DataLossError("page referenced twice");
-    PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
+    PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(pgno));
     PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
     PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(view));
     for (const std::string& cell : node.cells) {

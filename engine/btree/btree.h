@@ -11,7 +11,7 @@
 // (the descent path with the pages' pending contents); a BTree holds nothing between calls.
 // A page freed by a modification is never written again by it (InternalError if it would be).
 //
-// Thread safety: not thread-safe; callers serialize all use of a pager and its trees.
+// Thread safety: not thread-safe; callers serialize all use of a page source and its trees.
 #pragma once
 
 #include <cstdint>
@@ -31,15 +31,19 @@ namespace pgqrs::engine {
 
 class BTree {
  public:
-  // A tree rooted at `root`. For index trees, `desc[i]` marks DESC key columns.
+  // A tree rooted at `root` that the pager's writer reads and modifies. For index trees,
+  // `desc[i]` marks DESC key columns.
   BTree(Pager* pager, uint32_t root, bool is_table, std::vector<bool> desc = {});
+  // A read-only tree over `pages` (e.g. a snapshot): modifications are FailedPrecondition.
+  BTree(PageSource* pages, uint32_t root, bool is_table, std::vector<bool> desc = {});
 
   // Allocates an empty root page for a new tree. REQUIRES: in a write transaction.
   static absl::StatusOr<uint32_t> Create(Pager* pager, bool is_table);
 
   uint32_t root() const { return root_; }
   bool is_table() const { return is_table_; }
-  Pager* pager() const { return pager_; }
+  PageSource* pages() const { return pages_; }
+  Pager* pager() const { return pager_; }  // null for a read-only tree
   const std::vector<bool>& desc() const { return desc_; }
 
   // --- table trees ---
@@ -170,7 +174,11 @@ class BTree {
   absl::StatusOr<PageRef> AllocatePage(Change* c);
   absl::Status FreePage(Change* c, uint32_t pgno);
 
-  Pager* pager_;
+  // FailedPrecondition for a read-only tree.
+  absl::Status CheckWritable() const;
+
+  PageSource* pages_;  // reads
+  Pager* pager_;       // modifications; null for a read-only tree
   uint32_t root_;
   bool is_table_;
   std::vector<bool> desc_;

@@ -92,7 +92,7 @@ absl::Status BTree::Apply(Change* c) {
 
 absl::Status BTree::Settle(Change* c, size_t depth, Node node) {
   const uint32_t pgno = c->path[depth].pgno;
-  const size_t cap = pager_->usable_size() - BtreeHeaderOffset(pgno);
+  const size_t cap = pages_->usable_size() - BtreeHeaderOffset(pgno);
   if (node.Bytes() > cap) return Redistribute(c, depth, std::move(node), /*split=*/true);
   if (c->merge && (node.cells.empty() || node.Bytes() < cap / 4)) {
     return Redistribute(c, depth, std::move(node), /*split=*/false);
@@ -101,7 +101,7 @@ absl::Status BTree::Settle(Change* c, size_t depth, Node node) {
 }
 
 absl::Status BTree::SettleRoot(Change* c, Node node) {
-  const size_t cap = pager_->usable_size() - BtreeHeaderOffset(root_);
+  const size_t cap = pages_->usable_size() - BtreeHeaderOffset(root_);
   if (node.Bytes() > cap) return BalanceDeeper(c, std::move(node));
   if (!IsLeaf(node.type) && node.cells.empty()) {
     // Balance shallower: pull the only child up into the root if it fits.
@@ -203,7 +203,7 @@ absl::Status BTree::PackAndWrite(Change* c, Group* g, bool pack_left) {
   std::vector<size_t> sizes;
   sizes.reserve(g->items.size());
   for (const std::string& c : g->items) sizes.push_back(c.size() + 2);
-  const size_t cap = pager_->usable_size() - PageHeaderSize(type);
+  const size_t cap = pages_->usable_size() - PageHeaderSize(type);
   std::vector<Range> ranges =
       pack_left ? PackGreedy(sizes, cap, !table_leaf) : PackEven(sizes, cap, !table_leaf);
   if (ranges.empty()) {
@@ -254,7 +254,7 @@ absl::StatusOr<Node> BTree::TakeNode(Change* c, size_t depth) {
 }
 
 absl::StatusOr<Node> BTree::LoadNode(uint32_t pgno) {
-  PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
+  PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(pgno));
   PGQRS_ASSIGN_OR_RETURN(PageView view, View(page));
   return DecodeNode(view);
 }
@@ -263,10 +263,10 @@ absl::Status BTree::WriteNode(Change* c, uint32_t pgno, const Node& node) {
   if (std::find(c->freed.begin(), c->freed.end(), pgno) != c->freed.end()) {
     return absl::InternalError(absl::StrCat("b-tree page ", pgno, " written after being freed"));
   }
-  PGQRS_CHECK(node.Bytes() <= pager_->usable_size() - BtreeHeaderOffset(pgno));
-  PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Get(pgno));
+  PGQRS_CHECK(node.Bytes() <= pages_->usable_size() - BtreeHeaderOffset(pgno));
+  PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(pgno));
   pager_->MarkDirty(page);
-  EncodeNode(node, pgno, pager_->usable_size(), page->data.get());
+  EncodeNode(node, pgno, pages_->usable_size(), page->data.get());
   return absl::OkStatus();
 }
 

@@ -11,7 +11,7 @@ absl::Status Cursor::Push(uint32_t pgno) {
   if (stack_.size() > kMaxDepth) {
     return absl::DataLossError(absl::StrCat("page ", pgno, ": b-tree too deep (cycle?)"));
   }
-  PGQRS_ASSIGN_OR_RETURN(PageRef page, tree_->pager()->Get(pgno));
+  PGQRS_ASSIGN_OR_RETURN(PageRef page, tree_->pages()->Get(pgno));
   PGQRS_ASSIGN_OR_RETURN(PageView view, tree_->View(page));
   stack_.push_back(Frame{std::move(page), view, 0});
   return absl::OkStatus();
@@ -39,7 +39,7 @@ absl::Status Cursor::Load() {
   rowid_ = c.rowid;
   payload_.assign(p.data(), p.size());
   valid_ = true;
-  epoch_ = tree_->pager()->epoch();
+  epoch_ = tree_->pages()->epoch();
   return absl::OkStatus();
 }
 
@@ -149,7 +149,7 @@ absl::Status Cursor::SeekLE(const std::vector<Value>& key, bool strict) {
 
 absl::Status Cursor::Next() {
   if (!valid_) return absl::OkStatus();
-  if (epoch_ != tree_->pager()->epoch()) {
+  if (epoch_ != tree_->pages()->epoch()) {
     if (tree_->is_table()) {
       if (rowid_ == INT64_MAX) {
         valid_ = false;
@@ -168,7 +168,7 @@ absl::Status Cursor::Next() {
 
 absl::Status Cursor::Prev() {
   if (!valid_) return absl::OkStatus();
-  if (epoch_ != tree_->pager()->epoch()) {
+  if (epoch_ != tree_->pages()->epoch()) {
     if (tree_->is_table()) {
       PGQRS_RETURN_IF_ERROR(SeekRowid(rowid_));
       if (!valid_) return Last();

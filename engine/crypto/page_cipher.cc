@@ -139,6 +139,7 @@ absl::Status PageCipher::Seal(uint32_t pgno, const uint8_t* plain, uint8_t* seal
 }
 
 absl::Status PageCipher::Open(uint32_t pgno, uint8_t* page) {
+  absl::MutexLock l(&dec_mu_);  // the writer and snapshot readers share the context
   const uint32_t start = pgno == 1 ? kDbHeaderSize : 0;
   const uint8_t* nonce = page + usable_size_;
   uint8_t tag[kTagBytes];

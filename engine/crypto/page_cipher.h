@@ -6,7 +6,8 @@
 // number, the database id and the key id (and, on page 1, the clear header), so a page moved
 // within a file or copied from another database fails authentication.
 //
-// Thread safety: not thread-safe (one cipher context per direction); the pager serializes.
+// Thread safety: Open is thread-safe (it serializes on its context); Seal is not (the pager's
+// writer serializes it).
 #pragma once
 
 #include <array>
@@ -15,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/crypto/key.h"
 #include "engine/format/db_header.h"
 
@@ -70,7 +72,8 @@ class PageCipher {
   uint32_t key_id_;
   std::array<uint8_t, kNonceBytes> next_nonce_;
   EVP_CIPHER_CTX* enc_ = nullptr;
-  EVP_CIPHER_CTX* dec_ = nullptr;
+  absl::Mutex dec_mu_;
+  EVP_CIPHER_CTX* dec_ ABSL_GUARDED_BY(dec_mu_) = nullptr;
 };
 
 }  // namespace pgqrs::engine

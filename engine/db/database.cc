@@ -5,6 +5,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/btree/btree.h"
 #include "engine/pager/pager.h"
+#include "engine/pager/snapshot_pages.h"
 #include "spdlog/spdlog.h"
 
 namespace pgqrs::engine {
@@ -41,6 +42,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   po.key_id = options.key_id;
   PGQRS_ASSIGN_OR_RETURN(db->pager_, Pager::Open(db->backend_, path, po));
   PGQRS_RETURN_IF_ERROR(db->LoadSchema());
+  absl::MutexLock l(&db->mu_);
+  db->PublishCatalogLocked();
   return db;
 }
 
@@ -51,8 +54,11 @@ Database::~Database() {
 
 absl::Status Database::Close() {
   absl::MutexLock t(&txn_mu_);
-  if (closed_) return absl::OkStatus();
-  closed_ = true;
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_) return absl::OkStatus();
+    closed_ = true;
+  }
   if (pager_ == nullptr) return absl::OkStatus();
   absl::Status s = pager_->Close();
   pager_.reset();
@@ -60,8 +66,8 @@ absl::Status Database::Close() {
 }
 
 absl::Status Database::LoadSchema() {
-  tables_.clear();
-  indexes_.clear();
+  catalog_.tables.clear();
+  catalog_.indexes.clear();
   sequence_root_ = 0;
   BTree schema(pager_.get(), 1, /*is_table=*/true);
   Cursor c(&schema);
@@ -96,7 +102,7 @@ absl::Status Database::LoadSchema() {
       } else {
         info.writable = false;  // kept only so the name is reserved
       }
-      tables_[Lower(name)] = std::move(info);
+      catalog_.tables[Lower(name)] = std::move(info);
     } else if (type == "index") {
       absl::StatusOr<IndexDef> def = ParseCreateIndex(sql);
       if (!def.ok() || root == 0) {
@@ -107,14 +113,14 @@ absl::Status Database::LoadSchema() {
       info.def = std::move(*def);
       info.def.name = name;
       info.root = root;
-      indexes_[Lower(name)] = std::move(info);
+      catalog_.indexes[Lower(name)] = std::move(info);
     } else if (type == "trigger") {
       untrusted_tables.push_back(Lower(tbl));
     }
   }
   for (const std::string& t : untrusted_tables) {
-    auto it = tables_.find(t);
-    if (it != tables_.end()) it->second.writable = false;
+    auto it = catalog_.tables.find(t);
+    if (it != catalog_.tables.end()) it->second.writable = false;
   }
   AttachIndexes();
   return LoadSequences();
@@ -123,10 +129,10 @@ absl::Status Database::LoadSchema() {
 // Links each parsed index to its table; an index that does not fit its table makes the table
 // read-only instead of failing the open.
 void Database::AttachIndexes() {
-  for (auto it = indexes_.begin(); it != indexes_.end();) {
+  for (auto it = catalog_.indexes.begin(); it != catalog_.indexes.end();) {
     IndexInfo& ix = it->second;
-    auto t = tables_.find(Lower(ix.def.table));
-    bool ok = t != tables_.end() && !t->second.def.columns.empty() &&
+    auto t = catalog_.tables.find(Lower(ix.def.table));
+    bool ok = t != catalog_.tables.end() && !t->second.def.columns.empty() &&
               ValidateIndexDef(ix.def, t->second.def).ok();
     if (ok) {
       for (const IndexColumn& c : ix.def.columns) {
@@ -139,14 +145,14 @@ void Database::AttachIndexes() {
       t->second.indexes.push_back(it->first);
       ++it;
     } else {
-      if (t != tables_.end()) t->second.writable = false;
-      it = indexes_.erase(it);
+      if (t != catalog_.tables.end()) t->second.writable = false;
+      it = catalog_.indexes.erase(it);
     }
   }
 }
 
 absl::Status Database::LoadSequences() {
-  for (auto& [name, t] : tables_) {
+  for (auto& [name, t] : catalog_.tables) {
     t.seq.reset();
     t.seq_dirty = false;
   }
@@ -156,8 +162,8 @@ absl::Status Database::LoadSequences() {
   PGQRS_RETURN_IF_ERROR(c.First());
   while (c.Valid()) {
     PGQRS_ASSIGN_OR_RETURN(std::vector<Value> v, DecodeRecord(c.payload()));
-    auto it = tables_.find(Lower(TextOf(v, 0)));
-    if (it != tables_.end() && v.size() > 1 && v[1].type() == Value::Type::kInteger) {
+    auto it = catalog_.tables.find(Lower(TextOf(v, 0)));
+    if (it != catalog_.tables.end() && v.size() > 1 && v[1].type() == Value::Type::kInteger) {
       it->second.seq = v[1].integer();
     }
     PGQRS_RETURN_IF_ERROR(c.Next());
@@ -181,6 +187,20 @@ absl::StatusOr<std::unique_ptr<Transaction>> Database::Begin() {
   return std::unique_ptr<Transaction>(new Transaction(this));
 }
 
+absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginRead() {
+  // Under mu_, the pinned pages and the catalog are of the same commit (a schema-changing
+  // commit publishes both under mu_).
+  absl::MutexLock l(&mu_);
+  if (closed_) return absl::FailedPreconditionError("database is closed");
+  if (!fatal_.ok()) return fatal_;
+  return std::unique_ptr<Transaction>(
+      new Transaction(this, std::make_unique<SnapshotPages>(pager_.get()), published_catalog_));
+}
+
+void Database::PublishCatalogLocked() {
+  published_catalog_ = std::make_shared<const Catalog>(catalog_);
+}
+
 void Database::CheckpointIfDue() {
   absl::Status s = pager_->MaybeCheckpoint();
   absl::MutexLock l(&mu_);
@@ -202,7 +222,7 @@ std::string Database::backend_name() const { return backend_->name(); }
 std::vector<TableDef> Database::Tables() {
   absl::MutexLock t(&txn_mu_);
   std::vector<TableDef> out;
-  for (const auto& [name, t] : tables_) {
+  for (const auto& [name, t] : catalog_.tables) {
     if (!t.def.columns.empty()) out.push_back(t.def);
   }
   return out;
@@ -211,7 +231,7 @@ std::vector<TableDef> Database::Tables() {
 std::vector<IndexDef> Database::Indexes() {
   absl::MutexLock t(&txn_mu_);
   std::vector<IndexDef> out;
-  for (const auto& [name, ix] : indexes_) out.push_back(ix.def);
+  for (const auto& [name, ix] : catalog_.indexes) out.push_back(ix.def);
   return out;
 }
 
@@ -223,6 +243,11 @@ absl::Status Database::checkpoint_error() {
 int64_t Database::wal_sync_calls() {
   absl::MutexLock t(&txn_mu_);
   return pager_ ? pager_->wal_sync_calls() : 0;
+}
+
+uint32_t Database::wal_frames() {
+  absl::MutexLock t(&txn_mu_);
+  return pager_ ? pager_->wal_frames() : 0;
 }
 
 size_t Database::cached_pages() {

@@ -7,12 +7,16 @@
 //   PGQRS_ASSIGN_OR_RETURN(int64_t id, txn->Insert("messages", row));
 //   PGQRS_RETURN_IF_ERROR(txn->Commit());       // durable (WAL fdatasync) when OK
 //
-// Concurrency model: one transaction at a time. Begin() blocks while another transaction is
-// open (reads also run inside a transaction). Commit releases the transaction slot before
-// waiting for the WAL fsync, so transactions committed by several threads share fsyncs
-// (group commit). A transaction started after another one's Commit released the slot sees
-// that transaction's changes even before its fsync finished; its own Commit cannot return
-// before that fsync.
+// Concurrency model: one writing transaction at a time, any number of read transactions
+// beside it (engine/MVCC.md). Begin() blocks while another writing transaction is open.
+// BeginRead() never waits for the writer: it reads the newest durable commit as of its start
+// (a snapshot: every commit whose Commit returned before, none whose WAL fsync had not
+// finished), which neither later commits nor checkpoints change, and it never blocks them.
+// Commit releases the writer slot before waiting for the WAL fsync, so transactions committed
+// by several threads share fsyncs (group commit). A writing transaction started after another
+// one's Commit released the slot sees that transaction's changes even before its fsync
+// finished; its own Commit (CommitDurable if it wrote nothing) cannot return before that
+// fsync. A read transaction does not see such a commit until its fsync is done.
 //
 // Rows are std::vector<Value> with one value per declared column, in declaration order. The
 // INTEGER PRIMARY KEY column (if any) holds the rowid.
@@ -41,6 +45,8 @@
 namespace pgqrs::engine {
 
 class Pager;
+class PageSource;
+class SnapshotPages;
 class BTree;
 class Cursor;
 class Transaction;
@@ -128,13 +134,22 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // Starts a transaction, waiting for the open one (if any) to end.
+  // Starts a writing transaction, waiting for the open one (if any) to end.
   absl::StatusOr<std::unique_ptr<Transaction>> Begin();
-  // Copies committed WAL frames into the database file. Waits for the open transaction.
+  // Starts a read transaction on the newest durable commit, without waiting for the writing
+  // transaction or for an fsync. It sees every commit whose Commit returned before it began
+  // and nothing a crash could undo; modifying calls fail with FailedPrecondition. While it is open,
+  // checkpoints copy only what it does not read from the WAL and do not restart the WAL (keep read
+  // transactions short).
+  absl::StatusOr<std::unique_ptr<Transaction>> BeginRead();
+  // Copies committed WAL frames into the database file (those no open read transaction still
+  // reads from the WAL) and restarts the WAL when it is all copied and unused. Waits for the
+  // open writing transaction.
   absl::Status Checkpoint();
   // Checkpoints (unless disabled) and releases the file lock. Idempotent.
-  // REQUIRES: no other thread is inside Begin() or Commit() (Commit waits for the WAL fsync
-  // after releasing the transaction slot, so Close cannot detect it).
+  // REQUIRES: no other thread is inside Begin(), BeginRead() or Commit() (Commit waits for the
+  // WAL fsync after releasing the transaction slot, so Close cannot detect it), and no read
+  // transaction is open.
   absl::Status Close();
 
   // Names of the I/O backend in use ("uring", "posix", "sim").
@@ -153,6 +168,8 @@ class Database {
   int64_t wal_sync_calls();
   // Pages currently held by the page cache.
   size_t cached_pages();
+  // Committed frames in the WAL (0 right after a complete checkpoint restarted it).
+  uint32_t wal_frames();
 
  private:
   friend class Transaction;
@@ -172,6 +189,12 @@ class Database {
     std::optional<int64_t> seq;        // sqlite_sequence value (autoincrement tables)
     bool seq_dirty = false;
   };
+  // Table and index definitions with their root pages. The writer edits its own; each commit
+  // that changes the schema publishes a copy for read transactions.
+  struct Catalog {
+    std::map<std::string, TableInfo> tables;   // keyed by lower-case name
+    std::map<std::string, IndexInfo> indexes;  // keyed by lower-case name
+  };
 
   Database() = default;
   absl::Status LoadSchema();
@@ -180,6 +203,8 @@ class Database {
   // Runs the automatic checkpoint if the WAL has reached its threshold (see checkpoint_error).
   // REQUIRES: txn_mu_ held, no transaction in the pager.
   void CheckpointIfDue();
+  // Makes catalog_ the one new read transactions see. REQUIRES: mu_ held.
+  void PublishCatalogLocked();
 
   mutable absl::Mutex mu_;  // protects the state below when no transaction is open
   absl::Mutex txn_mu_;      // held by the open transaction
@@ -187,8 +212,8 @@ class Database {
   DatabaseOptions options_;
   std::shared_ptr<IoBackend> backend_;
   std::unique_ptr<Pager> pager_;
-  std::map<std::string, TableInfo> tables_;   // keyed by lower-case name
-  std::map<std::string, IndexInfo> indexes_;  // keyed by lower-case name
+  Catalog catalog_;                                   // the writer's
+  std::shared_ptr<const Catalog> published_catalog_;  // guarded by mu_
   uint32_t sequence_root_ = 0;
   absl::Status fatal_;             // set after a failed WAL sync: the database must be reopened
   absl::Status checkpoint_error_;  // last automatic checkpoint result (guarded by mu_)
@@ -198,6 +223,8 @@ class Database {
 // A transaction. Destroying an uncommitted transaction rolls it back.
 // Errors from a modifying call leave the transaction usable (the call had no effect) unless
 // the error is an I/O error or DataLoss, after which only Rollback is possible.
+// A read transaction (Database::BeginRead) offers the reading calls; the others fail with
+// FailedPrecondition. Commit and Rollback end it alike.
 class Transaction {
  public:
   ~Transaction();
@@ -248,14 +275,26 @@ class Transaction {
   // Commit, returning only once everything the transaction read is durable as well. Commit
   // alone returns at once when the transaction wrote nothing, even if it read changes of a
   // transaction whose WAL fsync is still running (Commit releases the slot before that fsync).
-  // Use it when a reply depends on what was read (e.g. "that key is stored already").
+  // Use it when a reply depends on what was read (e.g. "that key is stored already"). A read
+  // transaction sees only durable commits: for it this is Commit.
   absl::Status CommitDurable();
 
  private:
   friend class Database;
   friend class Iterator;
-  explicit Transaction(Database* db) : db_(db) {}
-  absl::StatusOr<Database::TableInfo*> Table(std::string_view name, bool write);
+  // A writing transaction (holding the writer slot).
+  explicit Transaction(Database* db);
+  // A read transaction on `snapshot` with its commit's `catalog`.
+  Transaction(Database* db, std::unique_ptr<SnapshotPages> snapshot,
+              std::shared_ptr<const Database::Catalog> catalog);
+  // The table to read / to modify. NotFound, Unimplemented (unsupported SQL); for modifying,
+  // FailedPrecondition in a read transaction, a read-only database or a table with indexes
+  // the engine cannot maintain.
+  absl::StatusOr<const Database::TableInfo*> ReadableTable(std::string_view name);
+  absl::StatusOr<Database::TableInfo*> WritableTable(std::string_view name);
+  // OK when modifying calls are allowed: open, not broken, a writing transaction on a
+  // writable database.
+  absl::Status CheckWritable() const;
   absl::StatusOr<Row> Normalize(const Database::TableInfo& t, Row row) const;
   absl::StatusOr<Row> DecodeRow(const Database::TableInfo& t, int64_t rowid,
                                 std::string_view payload) const;
@@ -275,10 +314,18 @@ class Transaction {
   absl::Status InsertSchemaRow(const std::string& type, const std::string& name,
                                const std::string& table, uint32_t root, const std::string& sql);
   absl::Status FlushSequences();
+  // Pager::Commit of a schema-changing transaction, made durable and published together with
+  // the new catalog. REQUIRES: schema_changed_.
+  absl::StatusOr<uint64_t> CommitSchemaChange();
   absl::Status Poison(absl::Status s);
   void End();
 
   Database* db_;
+  // Read transactions: the pinned snapshot and its catalog. Null for a writing transaction.
+  std::unique_ptr<SnapshotPages> snapshot_;
+  std::shared_ptr<const Database::Catalog> snapshot_catalog_;
+  PageSource* pages_;                 // what reads use: the snapshot, or the writer's pager
+  const Database::Catalog* catalog_;  // what reads use: the snapshot's, or the writer's
   bool done_ = false;
   bool schema_changed_ = false;
   absl::Status broken_;

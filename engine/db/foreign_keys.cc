@@ -24,8 +24,8 @@ absl::Status Transaction::CheckParents(const Database::TableInfo& t, const Row& 
     const ColumnDef& c = t.def.columns[i];
     if (c.references_table.empty() || row[i].is_null()) continue;
     if (old_row != nullptr && (*old_row)[i] == row[i]) continue;
-    auto parent = db_->tables_.find(absl::AsciiStrToLower(c.references_table));
-    if (parent == db_->tables_.end()) {
+    auto parent = db_->catalog_.tables.find(absl::AsciiStrToLower(c.references_table));
+    if (parent == db_->catalog_.tables.end()) {
       return ForeignKeyError(
           absl::StrCat(t.def.name, ".", c.name, " references missing table ", c.references_table));
     }
@@ -53,7 +53,7 @@ absl::StatusOr<bool> Transaction::HasChild(const Database::TableInfo& child, int
   const Value key = Value::Integer(parent_rowid);
   // An index that lists every non-NULL value of `col` first finds children with one seek.
   for (const std::string& name : child.indexes) {
-    const Database::IndexInfo& ix = db_->indexes_.at(name);
+    const Database::IndexInfo& ix = db_->catalog_.indexes.at(name);
     bool covers_non_null = ix.def.where == PartialPredicate::kNone ||
                            (ix.def.where == PartialPredicate::kIsNotNull && ix.where_col == col);
     if (ix.cols[0] != col || !covers_non_null) continue;
@@ -76,7 +76,7 @@ absl::StatusOr<bool> Transaction::HasChild(const Database::TableInfo& child, int
 }
 
 absl::Status Transaction::CheckNoChildren(const Database::TableInfo& t, int64_t rowid) {
-  for (const auto& [name, child] : db_->tables_) {
+  for (const auto& [name, child] : db_->catalog_.tables) {
     for (size_t i = 0; i < child.def.columns.size(); ++i) {
       const ColumnDef& c = child.def.columns[i];
       if (!absl::EqualsIgnoreCase(c.references_table, t.def.name)) continue;

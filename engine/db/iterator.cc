@@ -28,8 +28,8 @@ absl::Status Iterator::Load() {
   if (!valid_) return absl::OkStatus();
   if (!index_) {
     rowid_ = cursor_->rowid();
-    auto it = txn_->db_->tables_.find(absl::AsciiStrToLower(table_));
-    if (it == txn_->db_->tables_.end()) return absl::NotFoundError("table dropped");
+    auto it = txn_->catalog_->tables.find(absl::AsciiStrToLower(table_));
+    if (it == txn_->catalog_->tables.end()) return absl::NotFoundError("table dropped");
     PGQRS_ASSIGN_OR_RETURN(Row row, txn_->DecodeRow(it->second, rowid_, cursor_->payload()));
     row_ = std::move(row);
     return absl::OkStatus();
@@ -69,12 +69,12 @@ absl::StatusOr<Row> Iterator::row() {
 
 absl::StatusOr<std::unique_ptr<Iterator>> Transaction::ScanTable(std::string_view table,
                                                                  bool reverse) {
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, false));
+  PGQRS_ASSIGN_OR_RETURN(const Database::TableInfo* t, ReadableTable(table));
   std::unique_ptr<Iterator> it(new Iterator());
   it->txn_ = this;
   it->table_ = t->def.name;
   it->reverse_ = reverse;
-  it->tree_ = std::make_unique<BTree>(db_->pager_.get(), t->root, true);
+  it->tree_ = std::make_unique<BTree>(pages_, t->root, true);
   it->cursor_ = std::make_unique<Cursor>(it->tree_.get());
   PGQRS_RETURN_IF_ERROR(reverse ? it->cursor_->Last() : it->cursor_->First());
   PGQRS_RETURN_IF_ERROR(it->Load());
@@ -83,11 +83,11 @@ absl::StatusOr<std::unique_ptr<Iterator>> Transaction::ScanTable(std::string_vie
 
 absl::StatusOr<std::unique_ptr<Iterator>> Transaction::SeekTable(std::string_view table,
                                                                  int64_t first_rowid) {
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, false));
+  PGQRS_ASSIGN_OR_RETURN(const Database::TableInfo* t, ReadableTable(table));
   std::unique_ptr<Iterator> it(new Iterator());
   it->txn_ = this;
   it->table_ = t->def.name;
-  it->tree_ = std::make_unique<BTree>(db_->pager_.get(), t->root, true);
+  it->tree_ = std::make_unique<BTree>(pages_, t->root, true);
   it->cursor_ = std::make_unique<Cursor>(it->tree_.get());
   PGQRS_RETURN_IF_ERROR(it->cursor_->SeekRowid(first_rowid));
   PGQRS_RETURN_IF_ERROR(it->Load());
@@ -97,17 +97,17 @@ absl::StatusOr<std::unique_ptr<Iterator>> Transaction::SeekTable(std::string_vie
 absl::StatusOr<std::unique_ptr<Iterator>> Transaction::ScanIndex(std::string_view index,
                                                                  const IndexRange& range) {
   if (done_) return absl::FailedPreconditionError("transaction has ended");
-  auto ix = db_->indexes_.find(absl::AsciiStrToLower(std::string(index)));
-  if (ix == db_->indexes_.end())
+  auto ix = catalog_->indexes.find(absl::AsciiStrToLower(std::string(index)));
+  if (ix == catalog_->indexes.end())
     return absl::NotFoundError(absl::StrCat("no index ", std::string(index)));
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(ix->second.def.table, false));
+  PGQRS_ASSIGN_OR_RETURN(const Database::TableInfo* t, ReadableTable(ix->second.def.table));
   std::unique_ptr<Iterator> it(new Iterator());
   it->txn_ = this;
   it->table_ = t->def.name;
   it->index_ = true;
   it->reverse_ = range.reverse;
   it->desc_ = ix->second.desc;
-  it->tree_ = std::make_unique<BTree>(db_->pager_.get(), ix->second.root, false, ix->second.desc);
+  it->tree_ = std::make_unique<BTree>(pages_, ix->second.root, false, ix->second.desc);
   it->cursor_ = std::make_unique<Cursor>(it->tree_.get());
   Cursor* c = it->cursor_.get();
   if (!range.reverse) {

@@ -45,7 +45,7 @@ absl::Status Transaction::ExecuteScript(std::string_view sql) {
         break;
       }
       case ScriptStatement::Kind::kInsert: {
-        PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(st.insert.table, true));
+        PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(st.insert.table));
         PGQRS_ASSIGN_OR_RETURN(std::vector<Row> rows, FullRows(st.insert, t->def));
         for (Row& row : rows)
           PGQRS_RETURN_IF_ERROR(Insert(st.insert.table, std::move(row)).status());

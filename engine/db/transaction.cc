@@ -6,6 +6,7 @@
 #include "engine/btree/btree.h"
 #include "engine/db/database.h"
 #include "engine/pager/pager.h"
+#include "engine/pager/snapshot_pages.h"
 
 namespace pgqrs::engine {
 namespace {
@@ -34,12 +35,28 @@ bool IsIoError(const absl::Status& s) {
 
 }  // namespace
 
+Transaction::Transaction(Database* db)
+    : db_(db), pages_(db->pager_.get()), catalog_(&db->catalog_) {}
+
+Transaction::Transaction(Database* db, std::unique_ptr<SnapshotPages> snapshot,
+                         std::shared_ptr<const Database::Catalog> catalog)
+    : db_(db),
+      snapshot_(std::move(snapshot)),
+      snapshot_catalog_(std::move(catalog)),
+      pages_(snapshot_.get()),
+      catalog_(snapshot_catalog_.get()) {}
+
 Transaction::~Transaction() {
   if (!done_) Rollback();
 }
 
 void Transaction::End() {
   done_ = true;
+  if (snapshot_ != nullptr) {
+    snapshot_.reset();  // releases the pin
+    snapshot_catalog_.reset();
+    return;
+  }
   db_->txn_mu_.Unlock();
 }
 
@@ -48,19 +65,33 @@ absl::Status Transaction::Poison(absl::Status s) {
   return s;
 }
 
-absl::StatusOr<Database::TableInfo*> Transaction::Table(std::string_view name, bool write) {
+absl::Status Transaction::CheckWritable() const {
   if (done_) return absl::FailedPreconditionError("transaction has ended");
   if (!broken_.ok()) return broken_;
-  auto it = db_->tables_.find(Lower(name));
-  if (it == db_->tables_.end())
+  if (snapshot_ != nullptr) return absl::FailedPreconditionError("read transaction");
+  if (db_->options_.read_only) return absl::FailedPreconditionError("read-only database");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const Database::TableInfo*> Transaction::ReadableTable(std::string_view name) {
+  if (done_) return absl::FailedPreconditionError("transaction has ended");
+  if (!broken_.ok()) return broken_;
+  auto it = catalog_->tables.find(Lower(name));
+  if (it == catalog_->tables.end()) {
     return absl::NotFoundError(absl::StrCat("no table ", std::string(name)));
-  Database::TableInfo* t = &it->second;
-  if (t->def.columns.empty()) {
+  }
+  if (it->second.def.columns.empty()) {
     return absl::UnimplementedError(
         absl::StrCat("table ", std::string(name), " uses unsupported SQL"));
   }
-  if (write && db_->options_.read_only) return absl::FailedPreconditionError("read-only database");
-  if (write && !t->writable) {
+  return &it->second;
+}
+
+absl::StatusOr<Database::TableInfo*> Transaction::WritableTable(std::string_view name) {
+  PGQRS_RETURN_IF_ERROR(CheckWritable());
+  PGQRS_RETURN_IF_ERROR(ReadableTable(name).status());
+  Database::TableInfo* t = &db_->catalog_.tables.at(Lower(name));
+  if (!t->writable) {
     return absl::FailedPreconditionError(
         absl::StrCat("table ", std::string(name), " has unsupported indexes"));
   }
@@ -150,7 +181,7 @@ absl::Status Transaction::CheckUnique(const Database::IndexInfo& ix, const Row& 
 absl::Status Transaction::AddIndexEntries(const Database::TableInfo& t, const Row& row,
                                           int64_t rowid, const Row* old_row) {
   for (const std::string& name : t.indexes) {
-    const Database::IndexInfo& ix = db_->indexes_.at(name);
+    const Database::IndexInfo& ix = db_->catalog_.indexes.at(name);
     auto key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
     if (!key) continue;
     if (old_row != nullptr) {
@@ -168,7 +199,7 @@ absl::Status Transaction::AddIndexEntries(const Database::TableInfo& t, const Ro
 absl::Status Transaction::RemoveIndexEntries(const Database::TableInfo& t, const Row& row,
                                              int64_t rowid, const Row* new_row) {
   for (const std::string& name : t.indexes) {
-    const Database::IndexInfo& ix = db_->indexes_.at(name);
+    const Database::IndexInfo& ix = db_->catalog_.indexes.at(name);
     auto key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
     if (!key) continue;
     if (new_row != nullptr) {
@@ -194,7 +225,7 @@ absl::StatusOr<int64_t> Transaction::AllocateRowid(Database::TableInfo* t) {
 }
 
 absl::StatusOr<int64_t> Transaction::Insert(std::string_view table, Row row) {
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(table));
   PGQRS_ASSIGN_OR_RETURN(row, Normalize(*t, std::move(row)));
   BTree tree(db_->pager_.get(), t->root, true);
   const int rc = t->def.rowid_column;
@@ -209,7 +240,7 @@ absl::StatusOr<int64_t> Transaction::Insert(std::string_view table, Row row) {
   }
   PGQRS_RETURN_IF_ERROR(CheckParents(*t, row, nullptr));
   for (const std::string& name : t->indexes) {
-    PGQRS_RETURN_IF_ERROR(CheckUnique(db_->indexes_.at(name), row, rowid));
+    PGQRS_RETURN_IF_ERROR(CheckUnique(db_->catalog_.indexes.at(name), row, rowid));
   }
   Row stored = row;
   if (rc >= 0) stored[rc] = Value::Null();
@@ -225,7 +256,7 @@ absl::StatusOr<int64_t> Transaction::Insert(std::string_view table, Row row) {
 }
 
 absl::Status Transaction::Update(std::string_view table, int64_t rowid, Row row) {
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(table));
   PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
   if (!old) return absl::NotFoundError(absl::StrCat("no row ", rowid, " in ", std::string(table)));
   return Replace(*t, rowid, *old, std::move(row));
@@ -233,7 +264,7 @@ absl::Status Transaction::Update(std::string_view table, int64_t rowid, Row row)
 
 absl::StatusOr<bool> Transaction::Modify(std::string_view table, int64_t rowid,
                                          const std::function<absl::Status(Row&)>& edit) {
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(table));
   PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
   if (!old) return false;
   Row row = *old;
@@ -254,7 +285,7 @@ absl::Status Transaction::Replace(const Database::TableInfo& t, int64_t rowid, c
   }
   PGQRS_RETURN_IF_ERROR(CheckParents(t, row, &old));
   for (const std::string& name : t.indexes) {
-    const Database::IndexInfo& ix = db_->indexes_.at(name);
+    const Database::IndexInfo& ix = db_->catalog_.indexes.at(name);
     // An entry that keeps its key cannot collide with another one.
     if (IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid) ==
         IndexKey(ix.cols, ix.where_col, ix.def.where, old, rowid)) {
@@ -273,7 +304,7 @@ absl::Status Transaction::Replace(const Database::TableInfo& t, int64_t rowid, c
 }
 
 absl::StatusOr<bool> Transaction::Delete(std::string_view table, int64_t rowid) {
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, true));
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(table));
   PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
   if (!old) return false;
   PGQRS_RETURN_IF_ERROR(CheckNoChildren(*t, rowid));
@@ -285,8 +316,8 @@ absl::StatusOr<bool> Transaction::Delete(std::string_view table, int64_t rowid) 
 }
 
 absl::StatusOr<std::optional<Row>> Transaction::Get(std::string_view table, int64_t rowid) {
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, false));
-  BTree tree(db_->pager_.get(), t->root, true);
+  PGQRS_ASSIGN_OR_RETURN(const Database::TableInfo* t, ReadableTable(table));
+  BTree tree(pages_, t->root, true);
   PGQRS_ASSIGN_OR_RETURN(std::optional<std::string> payload, tree.Find(rowid));
   if (!payload) return std::optional<Row>();
   PGQRS_ASSIGN_OR_RETURN(Row row, DecodeRow(*t, rowid, *payload));
@@ -294,8 +325,8 @@ absl::StatusOr<std::optional<Row>> Transaction::Get(std::string_view table, int6
 }
 
 absl::StatusOr<int64_t> Transaction::Count(std::string_view table) {
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(table, false));
-  BTree tree(db_->pager_.get(), t->root, true);
+  PGQRS_ASSIGN_OR_RETURN(const Database::TableInfo* t, ReadableTable(table));
+  BTree tree(pages_, t->root, true);
   return tree.Count();
 }
 
@@ -314,12 +345,10 @@ absl::Status Transaction::InsertSchemaRow(const std::string& type, const std::st
 }
 
 absl::Status Transaction::CreateTable(const TableDef& def) {
-  if (done_) return absl::FailedPreconditionError("transaction has ended");
-  if (!broken_.ok()) return broken_;
-  if (db_->options_.read_only) return absl::FailedPreconditionError("read-only database");
+  PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_RETURN_IF_ERROR(ValidateTableDef(def));
   std::string key = Lower(def.name);
-  if (db_->tables_.count(key) || db_->indexes_.count(key)) {
+  if (db_->catalog_.tables.count(key) || db_->catalog_.indexes.count(key)) {
     return absl::AlreadyExistsError("name already used: " + def.name);
   }
   Pager* pager = db_->pager_.get();
@@ -337,15 +366,15 @@ absl::Status Transaction::CreateTable(const TableDef& def) {
   Database::TableInfo info;
   info.def = def;
   info.root = *root;
-  db_->tables_[key] = std::move(info);
+  db_->catalog_.tables[key] = std::move(info);
   return absl::OkStatus();
 }
 
 absl::Status Transaction::CreateIndex(const IndexDef& def) {
-  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, Table(def.table, true));
+  PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(def.table));
   PGQRS_RETURN_IF_ERROR(ValidateIndexDef(def, t->def));
   std::string key = Lower(def.name);
-  if (db_->tables_.count(key) || db_->indexes_.count(key)) {
+  if (db_->catalog_.tables.count(key) || db_->catalog_.indexes.count(key)) {
     return absl::AlreadyExistsError("name already used: " + def.name);
   }
   Database::IndexInfo ix;
@@ -361,7 +390,7 @@ absl::Status Transaction::CreateIndex(const IndexDef& def) {
   ix.root = *root;
   PGQRS_RETURN_IF_ERROR(
       Poison(InsertSchemaRow("index", def.name, t->def.name, ix.root, CreateIndexSql(ix.def))));
-  db_->indexes_[key] = ix;
+  db_->catalog_.indexes[key] = ix;
   t->indexes.push_back(key);
   // Fill from the existing rows.
   BTree table(db_->pager_.get(), t->root, true);
@@ -385,7 +414,7 @@ absl::Status Transaction::CreateIndex(const IndexDef& def) {
 absl::Status Transaction::FlushSequences() {
   if (db_->sequence_root_ == 0) return absl::OkStatus();
   BTree seq(db_->pager_.get(), db_->sequence_root_, true);
-  for (auto& [name, t] : db_->tables_) {
+  for (auto& [name, t] : db_->catalog_.tables) {
     if (!t.seq_dirty) continue;
     int64_t rowid = 0;
     Cursor c(&seq);
@@ -411,6 +440,10 @@ absl::Status Transaction::FlushSequences() {
 
 absl::Status Transaction::Commit() {
   if (done_) return absl::FailedPreconditionError("transaction has ended");
+  if (snapshot_ != nullptr) {
+    End();
+    return absl::OkStatus();
+  }
   if (!broken_.ok()) {
     absl::Status s = broken_;
     Rollback();
@@ -423,7 +456,7 @@ absl::Status Transaction::Commit() {
     return s;
   }
   if (schema_changed_) pager->mutable_header()->schema_cookie++;
-  absl::StatusOr<uint64_t> lsn = pager->Commit();
+  absl::StatusOr<uint64_t> lsn = schema_changed_ ? CommitSchemaChange() : pager->Commit();
   if (!lsn.ok()) {
     // The pager rolled back; the in-memory catalog must follow.
     if (schema_changed_ || IsIoError(lsn.status()))
@@ -444,11 +477,31 @@ absl::Status Transaction::Commit() {
   return s;
 }
 
+absl::StatusOr<uint64_t> Transaction::CommitSchemaChange() {
+  // Read transactions pin the newest durable commit together with the catalog under mu_
+  // (BeginRead), so the new catalog is published once this commit is durable. Schema changes
+  // are rare: new read transactions may wait for their fsync.
+  absl::MutexLock l(&db_->mu_);
+  absl::StatusOr<uint64_t> lsn = db_->pager_->Commit();
+  if (!lsn.ok()) return lsn;
+  absl::Status synced = db_->pager_->SyncTo(*lsn);
+  if (!synced.ok()) {
+    db_->fatal_ = synced;
+    return lsn;  // Commit's SyncTo reports it again
+  }
+  db_->PublishCatalogLocked();
+  return lsn;
+}
+
 void Transaction::Rollback() {
   if (done_) return;
+  if (snapshot_ != nullptr) {
+    End();
+    return;
+  }
   db_->pager_->Rollback();
   bool seq_dirty = false;
-  for (const auto& [name, t] : db_->tables_) seq_dirty |= t.seq_dirty;
+  for (const auto& [name, t] : db_->catalog_.tables) seq_dirty |= t.seq_dirty;
   absl::Status s = absl::OkStatus();
   if (schema_changed_ || !broken_.ok()) {
     s = db_->LoadSchema();

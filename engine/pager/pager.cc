@@ -14,6 +14,9 @@ namespace pgqrs::engine {
 namespace {
 
 constexpr size_t kCheckpointBatchPages = 64;
+// How long an automatic checkpoint waits for readers of older snapshots before restarting an
+// overgrown WAL (Pager::MaybeCheckpoint).
+constexpr absl::Duration kRestartWait = absl::Milliseconds(10);
 
 bool SameHeader(const DbHeader& a, const DbHeader& b) {
   uint8_t x[kDbHeaderSize], y[kDbHeaderSize];
@@ -29,6 +32,16 @@ std::string ParentDirectory(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// Every pin is `at` (a condition evaluated under Pager::snap_mu_, possibly by the thread
+// that releases a pin).
+struct PinsAt {
+  const std::multiset<std::pair<uint64_t, uint32_t>>* pins;
+  std::pair<uint64_t, uint32_t> at;
+};
+bool AllPinsAt(PinsAt* p) {
+  return p->pins->empty() || (*p->pins->begin() == p->at && *p->pins->rbegin() == p->at);
+}
+
 }  // namespace
 
 Pager::Pager(std::shared_ptr<IoBackend> backend, std::string path, const PagerOptions& options)
@@ -36,6 +49,7 @@ Pager::Pager(std::shared_ptr<IoBackend> backend, std::string path, const PagerOp
   if (options_.seed == 0)
     options_.seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
   if (options_.cache_pages < 16) options_.cache_pages = 16;
+  restart_wait_frames_ = 2 * options_.wal_checkpoint_pages;
 }
 
 Pager::~Pager() {
@@ -149,6 +163,7 @@ absl::Status Pager::LoadHeader(uint64_t file_size) {
   }
   committed_header_ = header_;
   Insert(p1);
+  Publish();
   return absl::OkStatus();
 }
 
@@ -161,7 +176,7 @@ absl::Status Pager::Close() {
   if (!options_.read_only && options_.checkpoint_on_close && wal_ != nullptr &&
       wal_->file() != nullptr) {
     status = Checkpoint();
-    remove_wal = status.ok();
+    remove_wal = status.ok() && wal_empty();
   }
   wal_.reset();
   if (remove_wal) status = backend_->Remove(path_ + "-wal");
@@ -432,6 +447,7 @@ absl::StatusOr<uint64_t> Pager::Commit() {
   dirty_.clear();
   committed_header_ = header_;
   in_txn_ = false;
+  Publish();
   EvictIfNeeded();
   return *lsn;
 }
@@ -462,29 +478,72 @@ absl::Status Pager::SyncTo(uint64_t lsn) {
 }
 
 absl::Status Pager::MaybeCheckpoint() {
-  if (options_.read_only || wal_ == nullptr ||
-      wal_->frame_count() < options_.wal_checkpoint_pages) {
+  const uint32_t threshold = options_.wal_checkpoint_pages;
+  if (options_.read_only || wal_ == nullptr || wal_->frame_count() < threshold) {
     return absl::OkStatus();
   }
-  return Checkpoint();
+  const uint32_t frames = wal_->frame_count();
+  if (frames >= restart_wait_frames_) {
+    // Readers overlapping back to back can keep the WAL from ever restarting. Once it has
+    // outgrown the threshold, wait a little for the snapshots of older commits to end (new
+    // ones pin the newest commit: the WAL is synced first and no commit can happen
+    // meanwhile), then copy all of it and restart. If that was not enough (a long reader),
+    // try again once another threshold of frames has been written.
+    PGQRS_RETURN_IF_ERROR(wal_->SyncAll());
+    WaitForPinsAtNewest(kRestartWait);
+    PGQRS_RETURN_IF_ERROR(Checkpoint());
+    if (!wal_empty()) restart_wait_frames_ = frames + threshold;
+    return absl::OkStatus();
+  }
+  // Pinned snapshots may have held the last checkpoint back. Copy again only once a quarter of
+  // the threshold is new, so that a steady read load does not turn every Begin into a
+  // database fsync; retrying the restart alone costs no I/O.
+  if (frames - backfilled_ >= std::max<uint32_t>(1, threshold / 4)) return Checkpoint();
+  if (backfilled_ == frames) RestartWalIfUnused();
+  return absl::OkStatus();
 }
 
 absl::Status Pager::Checkpoint() {
   PGQRS_CHECK(!in_txn_);
   if (options_.read_only || wal_ == nullptr || wal_->file() == nullptr) return absl::OkStatus();
   PGQRS_RETURN_IF_ERROR(wal_->SyncAll());
-  std::vector<std::pair<uint32_t, uint64_t>> pages = wal_->CommittedPages();
-  if (pages.empty()) return absl::OkStatus();
+  const uint32_t frames = wal_->frame_count();
+  if (frames == 0) return absl::OkStatus();
+  std::optional<uint32_t> bound = BackfillBound();
+  if (!bound) return absl::OkStatus();
+  if (*bound > backfilled_) {
+    PGQRS_RETURN_IF_ERROR(Backfill(backfilled_, *bound));
+    backfilled_ = *bound;
+  }
+  if (backfilled_ == frames) RestartWalIfUnused();
+  return absl::OkStatus();
+}
+
+std::optional<uint32_t> Pager::BackfillBound() {
+  absl::MutexLock l(&snap_mu_);
+  const uint64_t generation = wal_->generation();
+  uint32_t bound = wal_->frame_count();
+  for (const auto& [pin_generation, max_frame] : pins_) {
+    if (pin_generation != generation) return std::nullopt;
+    bound = std::min(bound, max_frame);
+  }
+  return bound;
+}
+
+absl::Status Pager::Backfill(uint32_t from, uint32_t to) {
+  const bool complete = to == wal_->frame_count();
+  std::vector<std::pair<uint32_t, uint64_t>> pages = wal_->PagesToBackfill(from, to);
   const uint32_t ps = header_.page_size;
   std::vector<uint8_t> buf(kCheckpointBatchPages * ps);
   for (size_t i = 0; i < pages.size(); i += kCheckpointBatchPages) {
     std::vector<WriteOp> ops;
     for (size_t j = i; j < pages.size() && j < i + kCheckpointBatchPages; ++j) {
       uint8_t* dst = buf.data() + (j - i) * ps;
-      // Pages still cached are taken from the cache (sealed again for an encrypted database:
-      // a few microseconds of CPU instead of a WAL read); the others are copied from their
-      // WAL frame as stored, already sealed (the AAD binds the page number, not the frame).
-      auto it = cache_.find(pages[j].first);
+      // In a complete backfill the cache holds the newest committed copy of every cached page:
+      // take it from there (sealed again for an encrypted database: a few microseconds of CPU
+      // instead of a WAL read). Otherwise, and for pages not cached, copy the WAL frame as
+      // stored, already sealed (the AAD binds the page number, not the frame).
+      auto it = complete ? cache_.find(pages[j].first) : cache_.end();
       if (it != cache_.end()) {
         if (cipher_ != nullptr) {
           PGQRS_RETURN_IF_ERROR(cipher_->Seal(pages[j].first, it->second.page->data.get(), dst));
@@ -498,16 +557,99 @@ absl::Status Pager::Checkpoint() {
     }
     PGQRS_RETURN_IF_ERROR(db_->Write(ops));
   }
-  // Match the file to the page count: shrink after frees at the end, and grow when the last
-  // pages are free-list leaves that were never written (sqlite3 rejects a file shorter than
-  // its header's page count).
-  PGQRS_ASSIGN_OR_RETURN(uint64_t size, db_->Size());
-  if (size != uint64_t{header_.page_count} * ps) {
-    PGQRS_RETURN_IF_ERROR(db_->Truncate(uint64_t{header_.page_count} * ps));
+  if (complete) {
+    // Match the file to the page count: shrink after frees at the end, and grow when the last
+    // pages are free-list leaves that were never written (sqlite3 rejects a file shorter than
+    // its header's page count). Only a complete backfill may: every pinned snapshot is the
+    // newest commit then, so none reads a page beyond the new end.
+    PGQRS_ASSIGN_OR_RETURN(uint64_t size, db_->Size());
+    if (size != uint64_t{header_.page_count} * ps) {
+      PGQRS_RETURN_IF_ERROR(db_->Truncate(uint64_t{header_.page_count} * ps));
+    }
   }
-  PGQRS_RETURN_IF_ERROR(db_->Sync());
+  return db_->Sync();
+}
+
+void Pager::WaitForPinsAtNewest(absl::Duration timeout) {
+  absl::MutexLock l(&snap_mu_);
+  PinsAt newest{&pins_, {wal_->generation(), wal_->frame_count()}};
+  snap_mu_.AwaitWithTimeout(absl::Condition(&AllPinsAt, &newest), timeout);
+}
+
+void Pager::RestartWalIfUnused() {
+  absl::MutexLock l(&snap_mu_);
+  PinsAt newest{&pins_, {wal_->generation(), wal_->frame_count()}};
+  if (!AllPinsAt(&newest)) return;
+  // Pinned snapshots of the newest commit read the database file from now on: it holds
+  // exactly their state, and no backfill runs while they are pinned (BackfillBound).
   wal_->Reset();
-  return absl::OkStatus();
+  backfilled_ = 0;
+  restart_wait_frames_ = 2 * options_.wal_checkpoint_pages;
+  // The checkpoint synced the WAL: every commit is durable.
+  if (!not_durable_.empty()) published_ = not_durable_.back();
+  not_durable_.clear();
+  published_.generation = wal_->generation();
+  published_.max_frame = 0;
+}
+
+void Pager::Publish() {
+  Snapshot s;
+  s.generation = wal_->generation();
+  s.max_frame = wal_->frame_count();
+  s.header = committed_header_;
+  s.lsn = committed_lsn();
+  absl::MutexLock l(&snap_mu_);
+  AdvanceDurableLocked();  // keeps the queue short when no reader comes
+  not_durable_.push_back(s);
+}
+
+void Pager::AdvanceDurableLocked() {
+  const uint64_t synced = not_durable_.empty() ? 0 : wal_->synced_lsn();
+  while (!not_durable_.empty() && not_durable_.front().lsn <= synced) {
+    published_ = not_durable_.front();
+    not_durable_.pop_front();
+  }
+}
+
+Snapshot Pager::AcquireSnapshot() {
+  absl::MutexLock l(&snap_mu_);
+  AdvanceDurableLocked();
+  pins_.emplace(published_.generation, published_.max_frame);
+  return published_;
+}
+
+void Pager::ReleaseSnapshot(const Snapshot& snapshot) {
+  absl::MutexLock l(&snap_mu_);
+  auto it = pins_.find({snapshot.generation, snapshot.max_frame});
+  PGQRS_CHECK(it != pins_.end());
+  pins_.erase(it);
+}
+
+absl::StatusOr<PageRef> Pager::ReadSnapshotPage(const Snapshot& snapshot, uint32_t pgno) {
+  const DbHeader& h = snapshot.header;
+  if (pgno == 0 || pgno > h.page_count || pgno == h.lock_byte_page()) {
+    return absl::DataLossError(absl::StrCat("invalid page number ", pgno));
+  }
+  auto page = std::make_shared<Page>();
+  page->pgno = pgno;
+  page->data.reset(new uint8_t[h.page_size]);
+  PGQRS_ASSIGN_OR_RETURN(
+      bool in_wal,
+      wal_->ReadSnapshotFrame(snapshot.generation, snapshot.max_frame, pgno, page->data.get()));
+  if (!in_wal) {
+    PGQRS_ASSIGN_OR_RETURN(
+        size_t got, db_->ReadAt(uint64_t{pgno - 1} * h.page_size, page->data.get(), h.page_size));
+    if (got != h.page_size) {
+      return absl::DataLossError(absl::StrCat(path_, ": page ", pgno, " beyond end of file"));
+    }
+  }
+  if (cipher_ != nullptr) {
+    absl::Status opened = cipher_->Open(pgno, page->data.get());
+    if (!opened.ok()) {
+      return absl::Status(opened.code(), absl::StrCat(path_, ": ", opened.message()));
+    }
+  }
+  return page;
 }
 
 }  // namespace pgqrs::engine

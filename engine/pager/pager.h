@@ -9,23 +9,37 @@
 // the commit frame after them; rollback forgets the spilled frames (recovery and sqlite3
 // ignore frames after the last commit frame, and the next transaction overwrites them).
 //
-// Thread safety: not thread-safe, except SyncTo (group commit) which may be called from any
+// Snapshots (MVCC.md section 1): every commit publishes its state (WAL generation, frame
+// count, header). A read transaction pins the newest published state whose WAL fsync has
+// completed (AcquireSnapshot), so it never shows a commit a crash could undo and never waits
+// for an fsync; it reads its pages with ReadSnapshotPage, never through the writer's cache.
+// Checkpoints copy frames into the database file only up to the oldest pinned snapshot and restart
+// the WAL only when no pinned snapshot reads from it.
+//
+// Thread safety: not thread-safe, except SyncTo (group commit), committed_lsn and the snapshot
+// calls (AcquireSnapshot, ReleaseSnapshot, ReadSnapshotPage), which may be called from any
 // thread while another thread uses the pager. The Database serializes all other calls.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "engine/crypto/key.h"
 #include "engine/crypto/page_cipher.h"
 #include "engine/format/db_header.h"
 #include "engine/io/io_backend.h"
+#include "engine/pager/page_source.h"
 #include "engine/wal/wal.h"
 
 namespace pgqrs::engine {
@@ -47,15 +61,15 @@ struct PagerOptions {
   uint32_t key_id = 0;
 };
 
-// One cached page. `data` has page_size bytes.
-struct Page {
-  uint32_t pgno = 0;
-  bool dirty = false;
-  std::unique_ptr<uint8_t[]> data;
+// A committed state of the database, as pinned by a read transaction.
+struct Snapshot {
+  uint64_t generation = 0;  // WAL generation (Wal::generation)
+  uint32_t max_frame = 0;   // frames of that generation the state includes
+  DbHeader header;          // the database header as of that commit
+  uint64_t lsn = 0;         // SyncTo position that makes the state durable
 };
-using PageRef = std::shared_ptr<Page>;
 
-class Pager {
+class Pager final : public PageSource {
  public:
   // Opens `path` (creating an empty database if it is missing or empty and not read-only),
   // takes the OFD lock, rolls back a hot `<db>-journal` left by sqlite3 (read-only opens
@@ -81,14 +95,14 @@ class Pager {
   // REQUIRES: in a write transaction.
   DbHeader* mutable_header() { return &header_; }
   uint32_t page_size() const { return header_.page_size; }
-  uint32_t usable_size() const { return header_.usable_size(); }
-  uint32_t page_count() const { return header_.page_count; }
+  uint32_t usable_size() const override { return header_.usable_size(); }
+  uint32_t page_count() const override { return header_.page_count; }
   bool read_only() const { return options_.read_only; }
   IoBackend* backend() const { return backend_.get(); }
 
   // Returns page `pgno`. DataLoss if pgno is 0, beyond the database or the lock-byte page.
   // The returned page must not be modified unless MarkDirty was called on it.
-  absl::StatusOr<PageRef> Get(uint32_t pgno);
+  absl::StatusOr<PageRef> Get(uint32_t pgno) override;
   // Marks `page` as modified by the open transaction. REQUIRES: InTransaction().
   void MarkDirty(const PageRef& page);
   // Allocates a page (freelist first, then file growth skipping the lock-byte page).
@@ -109,15 +123,29 @@ class Pager {
   absl::Status SyncTo(uint64_t lsn);
   // The WAL position of every commit so far, for SyncTo (0 without a WAL). Thread-safe.
   uint64_t committed_lsn() const;
-  // Checkpoints if the WAL has reached the configured threshold. REQUIRES: no transaction.
+  // Checkpoints if the WAL has reached the configured threshold (see pager.cc for how pinned
+  // snapshots are handled). REQUIRES: no transaction.
   absl::Status MaybeCheckpoint();
-  // Copies all committed WAL frames into the database file, syncs it and restarts the WAL.
-  // On error the WAL stays authoritative (nothing committed is lost) and a later call retries
-  // from scratch: every page is rewritten before the database file is synced again.
+  // Copies committed WAL frames into the database file (up to the oldest pinned snapshot, and
+  // nothing while a snapshot from before the last WAL restart is pinned), syncs it, and
+  // restarts the WAL once it is fully copied and no pinned snapshot reads from it. OK also
+  // when pinned snapshots held part of it back: the next call continues. On error the WAL
+  // stays authoritative (nothing committed is lost) and a later call rewrites every page it
+  // had not finished before the database file is synced again.
   absl::Status Checkpoint();
+  // True when the WAL holds no committed frame (e.g. after a complete checkpoint).
+  bool wal_empty() const { return wal_ == nullptr || wal_->frame_count() == 0; }
+
+  // Pins the newest durable commit until ReleaseSnapshot: every commit whose SyncTo returned
+  // before the call is included. Thread-safe.
+  Snapshot AcquireSnapshot();
+  void ReleaseSnapshot(const Snapshot& snapshot);
+  // Page `pgno` as of pinned `snapshot` (authenticated and decrypted), read from the WAL or
+  // the database file, never from the writer's cache. Thread-safe.
+  absl::StatusOr<PageRef> ReadSnapshotPage(const Snapshot& snapshot, uint32_t pgno);
 
   // Incremented by every page modification and rollback; cursors re-seek when it changes.
-  uint64_t epoch() const { return epoch_; }
+  uint64_t epoch() const override { return epoch_; }
 
   // Statistics for tests and benchmarks.
   size_t cached_pages() const { return cache_.size(); }
@@ -149,6 +177,24 @@ class Pager {
   // and drops them from the cache, when clean pages alone cannot keep it within bounds.
   absl::Status SpillDirtyPages();
   void Drop(uint32_t pgno);
+  // Makes the committed state the one new snapshots pin once its WAL fsync is done.
+  void Publish();
+  // Moves published_ to the newest queued commit the WAL's fsyncs cover.
+  // REQUIRES: snap_mu_ held.
+  void AdvanceDurableLocked();
+  // The frame count up to which a checkpoint may copy frames now, or nullopt when a snapshot
+  // from before the last WAL restart still reads the database file.
+  std::optional<uint32_t> BackfillBound();
+  // Copies the newest frame <= `to` of every page changed after frame `from` into the database
+  // file and syncs it; a complete backfill (`to` = every committed frame) also sets the file
+  // size to the page count.
+  absl::Status Backfill(uint32_t from, uint32_t to);
+  // Restarts the WAL if every pinned snapshot is the newest commit. REQUIRES: fully
+  // backfilled, WAL synced.
+  void RestartWalIfUnused();
+  // Waits at most `timeout` for every pinned snapshot to be the newest commit.
+  // REQUIRES: WAL synced (so that new snapshots pin the newest commit).
+  void WaitForPinsAtNewest(absl::Duration timeout);
   absl::Status PushFreePage(uint32_t pgno);
   absl::StatusOr<uint32_t> PopFreePage();
 
@@ -166,6 +212,16 @@ class Pager {
   std::list<uint32_t> lru_;  // front = most recent; clean pages only
   std::vector<PageRef> dirty_;
   uint64_t epoch_ = 0;
+  uint32_t backfilled_ = 0;  // WAL frames of this generation copied into the database file
+  // MaybeCheckpoint waits for readers to restart the WAL once it holds this many frames.
+  uint32_t restart_wait_frames_;
+
+  absl::Mutex snap_mu_;                           // before Wal's index lock
+  Snapshot published_ ABSL_GUARDED_BY(snap_mu_);  // the newest durable commit
+  // Commits after published_ whose fsync had not completed when last looked at, oldest first.
+  std::deque<Snapshot> not_durable_ ABSL_GUARDED_BY(snap_mu_);
+  // (generation, max_frame) of every pinned snapshot.
+  std::multiset<std::pair<uint64_t, uint32_t>> pins_ ABSL_GUARDED_BY(snap_mu_);
 };
 
 }  // namespace pgqrs::engine

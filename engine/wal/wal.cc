@@ -91,7 +91,7 @@ absl::Status Wal::Recover() {
     pending[pgno] = n;
     uint32_t commit_size = Get32(fh + 4);
     if (commit_size != 0) {
-      for (auto& [p, fr] : pending) index_[p] = fr;
+      AddCommit(pending, n + 1, commit_size);
       pending.clear();
       frames_ = n + 1;
       db_size_ = commit_size;
@@ -99,23 +99,58 @@ absl::Status Wal::Recover() {
       cksum1_ = s1;
     }
   }
-  // Drop pages beyond the committed size (a shrinking commit leaves stale frames).
-  for (auto it = index_.begin(); it != index_.end();) {
-    it = it->first > db_size_ ? index_.erase(it) : std::next(it);
+  {
+    // Drop pages beyond the committed size (a shrinking commit leaves stale frames).
+    absl::MutexLock l(&index_mu_);
+    for (auto it = history_.begin(); it != history_.end();) {
+      it = it->first > db_size_ ? history_.erase(it) : std::next(it);
+    }
   }
   tail0_ = cksum0_;
   tail1_ = cksum1_;
   return absl::OkStatus();
 }
 
+uint64_t Wal::FrameOffset(uint32_t frame) const {
+  return kWalHeaderSize + uint64_t{frame} * (kWalFrameHeaderSize + page_size_) +
+         kWalFrameHeaderSize;
+}
+
+void Wal::AddCommit(const std::unordered_map<uint32_t, uint32_t>& newest, uint32_t frames,
+                    uint32_t db_size) {
+  absl::MutexLock l(&index_mu_);
+  for (const auto& [pgno, frame] : newest) history_[pgno].push_back(frame);
+  commits_.emplace_back(frames, db_size);
+}
+
 bool Wal::Lookup(uint32_t pgno, uint64_t* offset) const {
   auto it = uncommitted_index_.find(pgno);
-  if (it == uncommitted_index_.end()) {
-    it = index_.find(pgno);
-    if (it == index_.end()) return false;
+  if (it != uncommitted_index_.end()) {
+    *offset = FrameOffset(it->second);
+    return true;
   }
-  *offset = kWalHeaderSize + uint64_t{it->second} * (kWalFrameHeaderSize + page_size_) +
-            kWalFrameHeaderSize;
+  absl::ReaderMutexLock l(&index_mu_);
+  auto h = history_.find(pgno);
+  if (h == history_.end()) return false;
+  *offset = FrameOffset(h->second.back());
+  return true;
+}
+
+uint64_t Wal::generation() const {
+  absl::ReaderMutexLock l(&index_mu_);
+  return generation_;
+}
+
+absl::StatusOr<bool> Wal::ReadSnapshotFrame(uint64_t generation, uint32_t max_frame, uint32_t pgno,
+                                            uint8_t* dst) {
+  absl::ReaderMutexLock l(&index_mu_);
+  if (generation != generation_) return false;
+  auto h = history_.find(pgno);
+  if (h == history_.end()) return false;
+  const std::vector<uint32_t>& frames = h->second;
+  auto past = std::lower_bound(frames.begin(), frames.end(), max_frame);
+  if (past == frames.begin()) return false;
+  PGQRS_RETURN_IF_ERROR(ReadPage(FrameOffset(*std::prev(past)), dst));
   return true;
 }
 
@@ -193,7 +228,7 @@ absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const
   for (size_t i = 0; i < pages.size(); ++i) uncommitted_index_[pages[i].first] = first_frame + i;
   uncommitted_frames_ += static_cast<uint32_t>(pages.size());
   if (db_size != 0) {
-    for (const auto& [pgno, frame] : uncommitted_index_) index_[pgno] = frame;
+    AddCommit(uncommitted_index_, frames_ + uncommitted_frames_, db_size);
     uncommitted_index_.clear();
     frames_ += uncommitted_frames_;
     uncommitted_frames_ = 0;
@@ -241,21 +276,41 @@ absl::Status Wal::SyncTo(uint64_t lsn) {
   return absl::OkStatus();
 }
 
-std::vector<std::pair<uint32_t, uint64_t>> Wal::CommittedPages() const {
+uint64_t Wal::synced_lsn() {
+  absl::MutexLock l(&sync_mu_);
+  return synced_lsn_;
+}
+
+std::vector<std::pair<uint32_t, uint64_t>> Wal::PagesToBackfill(uint32_t from, uint32_t to) const {
+  const uint32_t db_size = DbSizeAt(to);
   std::vector<std::pair<uint32_t, uint64_t>> out;
-  out.reserve(index_.size());
-  for (const auto& [pgno, fr] : index_) {
-    uint64_t off;
-    Lookup(pgno, &off);
-    out.emplace_back(pgno, off);
+  absl::ReaderMutexLock l(&index_mu_);
+  for (const auto& [pgno, frames] : history_) {
+    if (pgno > db_size) continue;
+    auto past = std::lower_bound(frames.begin(), frames.end(), to);
+    if (past == frames.begin()) continue;
+    uint32_t newest = *std::prev(past);
+    if (newest >= from) out.emplace_back(pgno, FrameOffset(newest));
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
+uint32_t Wal::DbSizeAt(uint32_t frames) const {
+  absl::ReaderMutexLock l(&index_mu_);
+  auto it = std::lower_bound(commits_.begin(), commits_.end(), std::make_pair(frames, 0u));
+  PGQRS_CHECK(it != commits_.end() && it->first == frames);
+  return it->second;
+}
+
 void Wal::Reset() {
   PGQRS_CHECK(uncommitted_frames_ == 0);
-  index_.clear();
+  {
+    absl::MutexLock l(&index_mu_);
+    history_.clear();
+    commits_.clear();
+    ++generation_;
+  }
   frames_ = 0;
   db_size_ = 0;
   ckpt_seq_ += 1;

@@ -1,9 +1,15 @@
 // SQLite's write-ahead log (<db>-wal, fileformat.html section 4): recovery at open, commit
 // append, group-commit sync, and reset after a checkpoint.
 //
-// Thread safety: Append/Reset/Lookup/ReadPage/CommittedPages must be serialized by the caller
-// (the pager's writer lock). SyncTo may be called concurrently with everything else; it
-// implements group commit (one fdatasync covers every frame appended before it started).
+// Snapshots: every committed frame of the current generation stays readable until Reset (the
+// writer only appends after the last commit). A snapshot is (generation, frame count) as of a
+// commit; ReadSnapshotFrame finds a page's newest frame within it. Reset starts a new
+// generation, after which older snapshots get nothing from the WAL (MVCC.md section 1).
+//
+// Thread safety: Append/Reset/Lookup/ReadPage/PagesToBackfill/DiscardUncommitted must be
+// serialized by the caller (the pager's writer slot). ReadSnapshotFrame and generation() may be
+// called from any thread at any time. SyncTo may be called concurrently with everything else;
+// it implements group commit (one fdatasync covers every frame appended before it started).
 #pragma once
 
 #include <atomic>
@@ -46,6 +52,14 @@ class Wal {
   uint32_t db_size() const { return db_size_; }
   // Number of frames up to the last commit.
   uint32_t frame_count() const { return frames_; }
+  // Incremented by every Reset. Thread-safe.
+  uint64_t generation() const;
+  // Reads into `dst` (sealed, as stored) the newest frame of `pgno` among the first
+  // `max_frame` frames of generation `generation`. Returns false, reading nothing, when there
+  // is none or the WAL has been reset since (the page then comes from the database file).
+  // Thread-safe; a Reset waits for reads in progress.
+  absl::StatusOr<bool> ReadSnapshotFrame(uint64_t generation, uint32_t max_frame, uint32_t pgno,
+                                         uint8_t* dst);
   // True and the file offset of the page data if `pgno` has a frame: the open transaction's
   // newest uncommitted frame if any, else the newest committed one.
   bool Lookup(uint32_t pgno, uint64_t* offset) const;
@@ -68,12 +82,20 @@ class Wal {
   absl::Status SyncTo(uint64_t lsn);
   // The sequence number of everything appended so far (never decreases).
   uint64_t appended_lsn() const { return appended_lsn_.load(); }
+  // The sequence number up to which everything is on stable storage. Thread-safe.
+  uint64_t synced_lsn();
   // Makes everything appended so far durable.
   absl::Status SyncAll() { return SyncTo(appended_lsn_.load()); }
-  // Committed (pgno, data offset) pairs, sorted by page number.
-  std::vector<std::pair<uint32_t, uint64_t>> CommittedPages() const;
+  // What a checkpoint copies to bring the database file from the state after `from` frames to
+  // the state after `to` frames (both commit boundaries): (pgno, data offset) of the newest
+  // frame <= `to` of every page whose newest such frame comes after `from`, limited to the
+  // database size at `to`, sorted by page number.
+  std::vector<std::pair<uint32_t, uint64_t>> PagesToBackfill(uint32_t from, uint32_t to) const;
+  // Database size in pages recorded by the commit that ends at frame count `frames`.
+  uint32_t DbSizeAt(uint32_t frames) const;
   // Restarts the log after a checkpoint: the next Append writes a new header (checkpoint
-  // sequence + 1, salt-1 + 1, new salt-2) at offset 0. REQUIRES: no uncommitted frames.
+  // sequence + 1, salt-1 + 1, new salt-2) at offset 0, and the generation is incremented.
+  // REQUIRES: no uncommitted frames, no snapshot of this generation still reading frames.
   void Reset();
   // Number of fdatasync calls issued (for tests of group commit).
   int64_t sync_calls() const { return sync_calls_.load(); }
@@ -83,6 +105,10 @@ class Wal {
   Wal() = default;
   absl::Status Recover();
   void WriteHeader(uint8_t* h);
+  uint64_t FrameOffset(uint32_t frame) const;
+  // Records a commit ending at frame count `frames`: `newest` maps its pages to their frames.
+  void AddCommit(const std::unordered_map<uint32_t, uint32_t>& newest, uint32_t frames,
+                 uint32_t db_size);
 
   std::unique_ptr<File> file_;
   PageCipher* cipher_ = nullptr;
@@ -98,8 +124,17 @@ class Wal {
   uint32_t uncommitted_frames_ = 0;  // appended after frames_ by the open transaction
   uint32_t db_size_ = 0;
   uint64_t rand_state_ = 0;
-  std::unordered_map<uint32_t, uint32_t> index_;  // pgno -> frame number (0-based)
-  std::unordered_map<uint32_t, uint32_t> uncommitted_index_;
+  std::unordered_map<uint32_t, uint32_t> uncommitted_index_;  // pgno -> frame (0-based)
+
+  // Committed frames of this generation. Written by the writer under an exclusive lock, read
+  // by snapshot readers under a shared one (held across their frame read, so that Reset never
+  // lets a frame be overwritten under a read).
+  mutable absl::Mutex index_mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(index_mu_) = 0;
+  // pgno -> its committed frames (0-based), ascending.
+  std::unordered_map<uint32_t, std::vector<uint32_t>> history_ ABSL_GUARDED_BY(index_mu_);
+  // (frame count after the commit, database size) of every commit, ascending.
+  std::vector<std::pair<uint32_t, uint32_t>> commits_ ABSL_GUARDED_BY(index_mu_);
   std::vector<uint8_t> buf_;
 
   std::atomic<uint64_t> appended_lsn_{0};

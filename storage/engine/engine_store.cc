@@ -304,13 +304,9 @@ absl::Status EngineStore::Write(const Work& work) {
 }
 
 absl::Status EngineStore::Read(const Work& work) {
-  PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, db_->Begin());
-  absl::Status status = work(*txn);
-  if (!status.ok()) {
-    txn->Rollback();
-    return status;
-  }
-  return txn->CommitDurable();  // writes nothing; never shows what a crash could undo
+  PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, db_->BeginRead());
+  PGQRS_RETURN_IF_ERROR(work(*txn));  // the destructor ends the transaction
+  return txn->CommitDurable();        // never shows what a crash could undo
 }
 
 absl::StatusOr<MigrationReport> EngineStore::Migrate() {

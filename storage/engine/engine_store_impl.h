@@ -1,8 +1,10 @@
 // EngineStore's declaration, shared by the .cc files that implement it by concern, as in
 // storage/sqlite: engine_store.cc (open, schema, queues), engine_messages.cc,
 // engine_leases.cc, engine_workers.cc, engine_maintenance.cc, engine_workflows.cc and
-// engine_steps.cc. Each Store call is one engine transaction; the engine's commit shares WAL
-// fsyncs between concurrent callers. Not part of the public API.
+// engine_steps.cc. Each Store call is one engine transaction: calls that change something are
+// writing transactions (one at a time; the engine's commit shares WAL fsyncs between
+// concurrent callers), read-only calls are read transactions on a snapshot that run beside
+// them. Not part of the public API.
 #pragma once
 
 #include <functional>
@@ -241,7 +243,8 @@ class EngineStore final : public Store {
   // Runs `work` in one transaction and commits it; rolls back on error. When OK, everything
   // the call wrote or read is durable (Transaction::CommitDurable).
   absl::Status Write(const Work& work);
-  // Write for work that changes nothing.
+  // Runs `work`, which only reads, in a read transaction: a snapshot of the last commit that
+  // neither waits for the writer nor delays it. When OK, everything it read is durable.
   absl::Status Read(const Work& work);
 
   // The lease calls share this shape: check each lease, then let `edit` change the message

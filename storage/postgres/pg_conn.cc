@@ -50,6 +50,10 @@ uint32_t Fnv1a(const char* text) {
   return hash;
 }
 
+std::string PreparedName(const Statement& statement) {
+  return absl::StrCat("pgqrs_", statement.name, "_", absl::Hex(Fnv1a(statement.sql)));
+}
+
 }  // namespace
 
 Redactor::Redactor(const std::string& conninfo) {
@@ -95,9 +99,7 @@ Params& Params::AddNull() {
   return *this;
 }
 
-Params& Params::Add(absl::Duration value) {
-  return Add(absl::ToInt64Microseconds(value));
-}
+Params& Params::Add(absl::Duration value) { return Add(absl::ToInt64Microseconds(value)); }
 
 Params& Params::AddArray(const std::vector<int64_t>& values) {
   values_.push_back(absl::StrCat("{", absl::StrJoin(values, ","), "}"));
@@ -130,8 +132,7 @@ std::vector<const char*> Params::Pointers() const {
 // ---- Rows -------------------------------------------------------------------------------
 
 std::string Rows::Text(int row, int col) const {
-  return std::string(PQgetvalue(result_.get(), row, col),
-                     PQgetlength(result_.get(), row, col));
+  return std::string(PQgetvalue(result_.get(), row, col), PQgetlength(result_.get(), row, col));
 }
 
 int64_t Rows::Int(int row, int col) const {
@@ -143,18 +144,14 @@ bool Rows::Bool(int row, int col) const {
   return !IsNull(row, col) && PQgetvalue(result_.get(), row, col)[0] == 't';
 }
 
-absl::Time Rows::Time(int row, int col) const {
-  return absl::FromUnixMicros(Int(row, col));
-}
+absl::Time Rows::Time(int row, int col) const { return absl::FromUnixMicros(Int(row, col)); }
 
 std::optional<absl::Time> Rows::OptionalTime(int row, int col) const {
   if (IsNull(row, col)) return std::nullopt;
   return Time(row, col);
 }
 
-int64_t Rows::Affected() const {
-  return std::strtoll(PQcmdTuples(result_.get()), nullptr, 10);
-}
+int64_t Rows::Affected() const { return std::strtoll(PQcmdTuples(result_.get()), nullptr, 10); }
 
 // ---- Errors -----------------------------------------------------------------------------
 
@@ -165,8 +162,8 @@ absl::Status PgErrorToStatus(const PGresult* result, PGconn* conn, const Redacto
       primary != nullptr ? primary : (conn != nullptr ? PQerrorMessage(conn) : "no result"))));
   std::string code = state != nullptr ? state : "";
   bool lost = conn == nullptr || PQstatus(conn) == CONNECTION_BAD;
-  if (lost || code.empty() || absl::StartsWith(code, "08") || code == "57P01" ||
-      code == "57P02" || code == "57P03" || code == "53300") {
+  if (lost || code.empty() || absl::StartsWith(code, "08") || code == "57P01" || code == "57P02" ||
+      code == "57P03" || code == "53300") {
     return absl::UnavailableError(absl::StrCat("postgres unavailable: ", message));
   }
   if (code == "23505") return absl::AlreadyExistsError(message);
@@ -193,15 +190,14 @@ bool IsPreparedStatementLost(const absl::Status& status) {
 }
 
 absl::Status ValidateSchemaName(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 63 &&
-            (name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z'));
+  bool ok =
+      !name.empty() && name.size() <= 63 && (name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z'));
   for (char c : name) {
     ok = ok && (c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
   }
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid schema name \"", name.substr(0, 80),
-      "\": expected [a-z_][a-z0-9_]{0,62}"));
+  return absl::InvalidArgumentError(absl::StrCat("invalid schema name \"", name.substr(0, 80),
+                                                 "\": expected [a-z_][a-z0-9_]{0,62}"));
 }
 
 std::string QuoteIdentifier(const std::string& name) {
@@ -220,19 +216,20 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const ConnSettings& sett
   PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) return absl::ResourceExhaustedError("postgres: out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
-    std::string message = redactor.Apply(
-        std::string(absl::StripAsciiWhitespace(PQerrorMessage(conn))));
+    std::string message =
+        redactor.Apply(std::string(absl::StripAsciiWhitespace(PQerrorMessage(conn))));
     PQfinish(conn);
     return absl::UnavailableError(absl::StrCat("postgres connect failed: ", message));
   }
   // Notices ("schema already exists, skipping") are expected chatter, not for stderr.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgConn>(new PgConn(conn, redactor));
 }
 
 PgConn::~PgConn() { PQfinish(conn_); }
 
-bool PgConn::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+bool PgConn::broken() const { return abandoned_ || PQstatus(conn_) != CONNECTION_OK; }
 
 absl::StatusOr<Rows> PgConn::Check(PGresult* result) {
   ExecStatusType status = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
@@ -251,24 +248,117 @@ absl::StatusOr<Rows> PgConn::Query(const Statement& statement, const Params& par
                                    StatementMode mode) {
   std::vector<const char*> values = params.Pointers();
   if (mode == StatementMode::kUnnamed) {
-    return Check(PQexecParams(conn_, statement.sql, params.size(), nullptr, values.data(),
-                              nullptr, nullptr, 0));
+    return Check(PQexecParams(conn_, statement.sql, params.size(), nullptr, values.data(), nullptr,
+                              nullptr, 0));
   }
-  std::string name = absl::StrCat("pgqrs_", statement.name, "_", absl::Hex(Fnv1a(statement.sql)));
+  std::string name = PreparedName(statement);
   if (!prepared_.contains(name)) {
     absl::StatusOr<Rows> prepared =
         Check(PQprepare(conn_, name.c_str(), statement.sql, params.size(), nullptr));
     if (!prepared.ok()) return prepared.status();
     prepared_.insert(name);
   }
-  return Check(PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), nullptr,
-                              nullptr, 0));
+  return Check(
+      PQexecPrepared(conn_, name.c_str(), params.size(), values.data(), nullptr, nullptr, 0));
 }
 
 absl::StatusOr<Rows> PgConn::QueryText(const std::string& sql, const Params& params) {
   std::vector<const char*> values = params.Pointers();
   return Check(
       PQexecParams(conn_, sql.c_str(), params.size(), nullptr, values.data(), nullptr, nullptr, 0));
+}
+
+// ---- Pipelined flights ----------------------------------------------------------------
+
+absl::StatusOr<Rows> PgConn::Flight(std::span<const FlightStatement> statements, StatementMode mode,
+                                    std::span<const FlightStatement> follow_up) {
+  if (PQenterPipelineMode(conn_) != 1) return Check(nullptr).status();
+  std::vector<std::string> commands;
+  bool sent = true;
+  for (const FlightStatement& statement : statements) {
+    sent = sent && SendInFlight(statement, mode, commands);
+  }
+  sent = sent && PQpipelineSync(conn_) == 1;
+  size_t counted = commands.size();
+  int syncs = 1;
+  if (!follow_up.empty()) {
+    for (const FlightStatement& statement : follow_up) {
+      sent = sent && SendInFlight(statement, mode, commands);
+    }
+    sent = sent && PQpipelineSync(conn_) == 1;
+    ++syncs;
+  }
+  if (!sent) {
+    // Part of the flight may be queued without its Sync; the server must never run it.
+    abandoned_ = true;
+    return Check(nullptr).status();
+  }
+  absl::StatusOr<Rows> rows = ReadFlight(commands, counted, syncs);
+  if (PQexitPipelineMode(conn_) != 1) abandoned_ = true;
+  return rows;
+}
+
+bool PgConn::SendInFlight(const FlightStatement& flight, StatementMode mode,
+                          std::vector<std::string>& commands) {
+  std::vector<const char*> values = flight.params.Pointers();
+  int n = flight.params.size();
+  if (mode == StatementMode::kUnnamed) {
+    commands.emplace_back();
+    return PQsendQueryParams(conn_, flight.statement.sql, n, nullptr, values.data(), nullptr,
+                             nullptr, 0) == 1;
+  }
+  std::string name = PreparedName(flight.statement);
+  bool preparing = std::find(commands.begin(), commands.end(), name) != commands.end();
+  if (!prepared_.contains(name) && !preparing) {
+    commands.push_back(name);
+    if (PQsendPrepare(conn_, name.c_str(), flight.statement.sql, n, nullptr) != 1) return false;
+  }
+  commands.emplace_back();
+  return PQsendQueryPrepared(conn_, name.c_str(), n, values.data(), nullptr, nullptr, 0) == 1;
+}
+
+absl::StatusOr<Rows> PgConn::ReadFlight(const std::vector<std::string>& commands, size_t counted,
+                                        int syncs) {
+  absl::Status first_error;
+  std::optional<Rows> last;
+  size_t command = 0;  // whose results come next; each command's end is a null result
+  while (syncs > 0) {
+    PGresult* result = PQgetResult(conn_);
+    if (result == nullptr) {
+      if (broken()) break;
+      if (++command > commands.size()) {  // a Sync result is missing: never reuse
+        abandoned_ = true;
+        break;
+      }
+      continue;
+    }
+    ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_PIPELINE_SYNC) --syncs;
+    if (status == PGRES_PIPELINE_SYNC || status == PGRES_PIPELINE_ABORTED) {
+      PQclear(result);  // a Sync, or a command skipped after an earlier failure
+      continue;
+    }
+    absl::StatusOr<Rows> rows = Check(result);
+    if (!rows.ok()) {
+      if (first_error.ok() && command < counted) first_error = rows.status();
+    } else if (command < commands.size() && !commands[command].empty()) {
+      prepared_.insert(commands[command]);
+    } else if (command < counted) {
+      last = *std::move(rows);
+    }
+  }
+  if (!first_error.ok()) return first_error;
+  if (!last.has_value()) return Check(nullptr).status();  // the connection broke
+  return *std::move(last);
+}
+
+bool PgConn::StillOpen() {
+  // Reading never blocks here. A server that went away has left a goodbye message and
+  // then end-of-file: the first read takes the message, the second sees the end.
+  for (int i = 0; i < 2; ++i) {
+    if (PQconsumeInput(conn_) != 1) return false;
+  }
+  return !broken();
 }
 
 }  // namespace pgqrs::storage::pg

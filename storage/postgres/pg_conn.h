@@ -1,5 +1,6 @@
 // One libpq connection and the small vocabulary the adapter speaks over it: text
-// parameters, result rows, named statements and the SQLSTATE -> absl::Status mapping.
+// parameters, result rows, named statements, pipelined flights (several statements, one
+// round trip) and the SQLSTATE -> absl::Status mapping.
 //
 // Thread safety: a PgConn is used by one thread at a time (the pool hands it out).
 #pragma once
@@ -10,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,14 @@ class Redactor {
 struct Statement {
   const char* name;
   const char* sql;
+};
+
+class Params;
+
+// One statement of a pipelined flight (PgConn::Flight).
+struct FlightStatement {
+  const Statement& statement;
+  const Params& params;
 };
 
 // Positional text parameters ($1, $2, ...). Arrays use PostgreSQL's text array syntax.
@@ -100,10 +110,21 @@ class PgConn {
   // Runs a simple-protocol command string, possibly several statements, no parameters.
   absl::Status Exec(const std::string& sql);
   // Runs one statement with parameters.
-  absl::StatusOr<Rows> Query(const Statement& statement, const Params& params,
-                             StatementMode mode);
+  absl::StatusOr<Rows> Query(const Statement& statement, const Params& params, StatementMode mode);
   // Runs ad-hoc SQL with parameters as an unnamed statement.
   absl::StatusOr<Rows> QueryText(const std::string& sql, const Params& params);
+  // Sends `statements` in pipeline mode followed by a Sync, then reads every result: one
+  // round trip. Outside BEGIN they are one implicit transaction, committed at the Sync
+  // when all succeed and rolled back when one fails. Returns the last statement's rows or
+  // the first failure. `follow_up`, when not empty, goes out in the same flight as a
+  // transaction of its own after that Sync: it runs whether or not the first committed,
+  // and its failure is not the flight's. A flight that cannot be sent whole leaves the
+  // connection broken.
+  absl::StatusOr<Rows> Flight(std::span<const FlightStatement> statements, StatementMode mode,
+                              std::span<const FlightStatement> follow_up = {});
+  // Reads whatever the server sent while the connection sat idle: false when the server
+  // has closed it (e.g. it restarted), before anything is sent on it.
+  bool StillOpen();
 
   // True once the connection is unusable; the pool then drops it.
   bool broken() const;
@@ -114,17 +135,26 @@ class PgConn {
  private:
   PgConn(PGconn* conn, const Redactor& redactor) : conn_(conn), redactor_(redactor) {}
   absl::StatusOr<Rows> Check(PGresult* result);
+  // Queues one statement of a flight (and its Prepare, when named and new). Appends the
+  // names of the statements it prepares, in send order, with "" for executions.
+  bool SendInFlight(const FlightStatement& statement, StatementMode mode,
+                    std::vector<std::string>& commands);
+  // Reads a flight's results up to its `syncs`-th Sync result. `commands` as SendInFlight
+  // built it; the first `counted` of them make the result.
+  absl::StatusOr<Rows> ReadFlight(const std::vector<std::string>& commands, size_t counted,
+                                  int syncs);
 
   PGconn* conn_;
   Redactor redactor_;
   std::set<std::string> prepared_;
+  bool abandoned_ = false;  // a flight could not be sent whole: never reuse
 };
 
 // Maps a failed result (or, with result == nullptr, a failed connection) to a status.
 //   23505 -> ALREADY_EXISTS; 40001, 40P01 -> ABORTED; class 08, 57P01-57P03, 53300,
-//   57014 (statement timeout) and a lost connection -> UNAVAILABLE; 26000, 42P05 (prepared statements lost or shared by
-//   a pooler) -> INTERNAL with kPreparedStatementLost in the message; XX001, XX002 ->
-//   DATA_LOSS; class 22 -> INVALID_ARGUMENT; anything else INTERNAL.
+//   57014 (statement timeout) and a lost connection -> UNAVAILABLE; 26000, 42P05 (prepared
+//   statements lost or shared by a pooler) -> INTERNAL with kPreparedStatementLost in the message;
+//   XX001, XX002 -> DATA_LOSS; class 22 -> INVALID_ARGUMENT; anything else INTERNAL.
 absl::Status PgErrorToStatus(const PGresult* result, PGconn* conn, const Redactor& redactor);
 
 inline constexpr char kPreparedStatementLost[] = "prepared statement lost";

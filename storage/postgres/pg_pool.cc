@@ -104,24 +104,14 @@ void PgPool::ConnectionLost() {
   dropped.swap(idle_);
 }
 
-absl::Status PgPool::TryOnce(const std::string& begin_sql,
-                             const std::function<absl::Status(Tx&)>& body, bool* retry_fresh) {
+absl::Status PgPool::TryOnce(const Attempt& attempt, bool* retry_fresh) {
   *retry_fresh = false;
   PGQRS_ASSIGN_OR_RETURN(Handle handle, Acquire());
   PgConn& conn = *handle.conn;
-  absl::Status status = conn.Exec(begin_sql);
-  if (!status.ok()) {
-    // Nothing ran yet: a dead idle connection is retried once on a fresh one.
-    *retry_fresh = handle.reused && conn.broken();
-  } else {
-    Tx tx(conn, mode());
-    status = body(tx);
-    if (status.ok()) status = conn.Exec("COMMIT");
-  }
-  if (!status.ok() && !conn.broken()) {
-    // A failed ROLLBACK breaks the connection, which Release then drops.
-    conn.Exec("ROLLBACK").IgnoreError();
-  }
+  bool nothing_ran = false;
+  absl::Status status = attempt(conn, mode(), &nothing_ran);
+  // Nothing ran: a dead idle connection is retried once on a fresh one.
+  *retry_fresh = !status.ok() && nothing_ran && handle.reused && conn.broken();
   if (IsPreparedStatementLost(status)) conn.ForgetPrepared();
   bool lost = conn.broken();
   Release(std::move(handle.conn));
@@ -131,19 +121,52 @@ absl::Status PgPool::TryOnce(const std::string& begin_sql,
 
 absl::Status PgPool::Transact(const std::string& begin_sql,
                               const std::function<absl::Status(Tx&)>& body) {
+  return Run([&](PgConn& conn, StatementMode mode, bool* nothing_ran) {
+    absl::Status status = conn.Exec(begin_sql);
+    *nothing_ran = !status.ok();
+    if (status.ok()) {
+      Tx tx(conn, mode);
+      status = body(tx);
+      if (status.ok()) status = conn.Exec("COMMIT");
+    }
+    if (!status.ok() && !conn.broken()) {
+      // A failed ROLLBACK breaks the connection, which Release then drops.
+      conn.Exec("ROLLBACK").IgnoreError();
+    }
+    return status;
+  });
+}
+
+absl::StatusOr<Rows> PgPool::Flight(std::span<const FlightStatement> statements,
+                                    std::span<const FlightStatement> follow_up) {
+  std::optional<Rows> rows;
+  PGQRS_RETURN_IF_ERROR(Run([&](PgConn& conn, StatementMode mode, bool* nothing_ran) {
+    rows.reset();
+    if (!conn.StillOpen()) {
+      *nothing_ran = true;
+      return absl::UnavailableError("postgres unavailable: the pooled connection was closed");
+    }
+    absl::StatusOr<Rows> result = conn.Flight(statements, mode, follow_up);
+    if (!result.ok()) return result.status();
+    rows = *std::move(result);
+    return absl::OkStatus();
+  }));
+  return *std::move(rows);
+}
+
+absl::Status PgPool::Run(const Attempt& attempt) {
   int aborted = 0;
   bool fresh_retried = false;
   bool mode_switched = false;
   while (true) {
     bool retry_fresh = false;
-    absl::Status status = TryOnce(begin_sql, body, &retry_fresh);
+    absl::Status status = TryOnce(attempt, &retry_fresh);
     if (status.ok()) return status;
     if (retry_fresh && !fresh_retried) {
       fresh_retried = true;
       continue;
     }
-    if (IsPreparedStatementLost(status) && !mode_switched &&
-        !options_.statement_mode.has_value()) {
+    if (IsPreparedStatementLost(status) && !mode_switched && !options_.statement_mode.has_value()) {
       // Our named statements vanished or were already there: the server connection is
       // shared (a transaction-pooling PgBouncer). Send unnamed statements from now on.
       mode_switched = true;

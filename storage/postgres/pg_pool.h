@@ -1,4 +1,5 @@
-// A bounded pool of libpq connections and the transaction runner every Store call uses.
+// A bounded pool of libpq connections and the runners every Store call uses: Transact
+// (BEGIN, statements, COMMIT) and Flight (one pipelined round trip).
 //
 // Connections open lazily, up to `size`. A connection that breaks is dropped, and with
 // it every idle one (after a server restart they are all dead). While the server is
@@ -12,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -73,8 +75,14 @@ class PgPool {
   // COMMIT, or ROLLBACK when it fails. Retries ABORTED (40001, 40P01) up to max_retries
   // times, and once on a fresh connection when a reused idle one turns out dead before
   // anything ran. The body may run more than once, so it must only touch its own locals.
-  absl::Status Transact(const std::string& begin_sql,
-                        const std::function<absl::Status(Tx&)>& body);
+  absl::Status Transact(const std::string& begin_sql, const std::function<absl::Status(Tx&)>& body);
+
+  // Runs `statements` as one transaction in one round trip (PgConn::Flight): all take
+  // effect or none. The same retries as Transact; a reused idle connection found dead
+  // before sending is replaced by a fresh one. Returns the last statement's rows.
+  // `follow_up` rides along as a transaction of its own (see PgConn::Flight).
+  absl::StatusOr<Rows> Flight(std::span<const FlightStatement> statements,
+                              std::span<const FlightStatement> follow_up = {});
 
   const Redactor& redactor() const { return redactor_; }
   const ConnSettings& settings() const { return settings_; }
@@ -89,8 +97,12 @@ class PgPool {
   void Release(std::unique_ptr<PgConn> conn);
   void ConnectionLost();
   void SwitchToUnnamed();
-  absl::Status TryOnce(const std::string& begin_sql,
-                       const std::function<absl::Status(Tx&)>& body, bool* retry_fresh);
+  // One try of a call on one pooled connection. Sets *nothing_ran when it failed before
+  // anything could take effect on the server.
+  using Attempt = std::function<absl::Status(PgConn& conn, StatementMode mode, bool* nothing_ran)>;
+  // Runs `attempt` with the retries Transact and Flight describe.
+  absl::Status Run(const Attempt& attempt);
+  absl::Status TryOnce(const Attempt& attempt, bool* retry_fresh);
 
   const ConnSettings settings_;
   const Redactor redactor_;

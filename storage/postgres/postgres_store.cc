@@ -15,15 +15,16 @@ namespace pg {
 namespace {
 
 // A live message is pending when visible, unless its final lease expired (then it is dead).
-#define PGQRS_PENDING                                          \
+#define PGQRS_PENDING                                                 \
   "m.state = 0 AND m.vt <= now() AND NOT (m.lease_token IS NOT NULL " \
   "AND m.read_ct >= q.max_read_count)"
-#define PGQRS_COUNTS                                                                      \
-  "count(*) FILTER (WHERE " PGQRS_PENDING "), "                                          \
+#define PGQRS_COUNTS                                                                     \
+  "count(*) FILTER (WHERE " PGQRS_PENDING                                                \
+  "), "                                                                                  \
   "count(*) FILTER (WHERE m.state = 0 AND m.vt > now() AND m.lease_token IS NULL), "     \
   "count(*) FILTER (WHERE m.state = 0 AND m.vt > now() AND m.lease_token IS NOT NULL), " \
-  "count(*) FILTER (WHERE m.state = 1 OR (m.state = 0 AND m.vt <= now() "               \
-  "  AND m.lease_token IS NOT NULL AND m.read_ct >= q.max_read_count)), "               \
+  "count(*) FILTER (WHERE m.state = 1 OR (m.state = 0 AND m.vt <= now() "                \
+  "  AND m.lease_token IS NOT NULL AND m.read_ct >= q.max_read_count)), "                \
   "count(*) FILTER (WHERE m.state = 2), "                                                \
   "coalesce((extract(epoch from now() - min(m.enqueued_at) FILTER (WHERE " PGQRS_PENDING \
   ")) * 1000000)::int8, 0)"
@@ -44,10 +45,9 @@ constexpr Statement kInsertQueue{
     "VALUES ($1, $2, $3) ON CONFLICT (queue_name) DO NOTHING RETURNING " PGQRS_QUEUE_COLUMNS};
 constexpr Statement kGetQueue{
     "get_queue", "SELECT " PGQRS_QUEUE_COLUMNS " FROM pgqrs_queues WHERE queue_name = $1"};
-constexpr Statement kListQueues{"list_queues",
-                                "SELECT " PGQRS_QUEUE_COLUMNS
-                                " FROM pgqrs_queues WHERE queue_name > $1 "
-                                "ORDER BY queue_name LIMIT $2"};
+constexpr Statement kListQueues{"list_queues", "SELECT " PGQRS_QUEUE_COLUMNS
+                                               " FROM pgqrs_queues WHERE queue_name > $1 "
+                                               "ORDER BY queue_name LIMIT $2"};
 constexpr Statement kQueueBusy{
     "queue_busy",
     "SELECT EXISTS (SELECT 1 FROM pgqrs_messages WHERE queue_id = $1 AND state <> 2), "
@@ -56,15 +56,30 @@ constexpr Statement kPurgeQueue{"purge_queue", "DELETE FROM pgqrs_messages WHERE
 constexpr Statement kDeleteQueueWorkers{"delete_queue_workers",
                                         "DELETE FROM pgqrs_workers WHERE queue_id = $1"};
 constexpr Statement kDeleteQueue{"delete_queue", "DELETE FROM pgqrs_queues WHERE id = $1"};
-constexpr Statement kQueueCounts{
-    "queue_counts", "SELECT " PGQRS_COUNTS " FROM pgqrs_queues q "
-                    "LEFT JOIN pgqrs_messages m ON m.queue_id = q.id WHERE q.id = $1"};
+constexpr Statement kQueueCounts{"queue_counts",
+                                 "SELECT " PGQRS_COUNTS
+                                 " FROM pgqrs_queues q "
+                                 "LEFT JOIN pgqrs_messages m ON m.queue_id = q.id WHERE q.id = $1"};
 constexpr Statement kSystemCounts{
     "system_counts",
     "SELECT (SELECT count(*) FROM pgqrs_queues), (SELECT count(*) FROM pgqrs_workers), "
     "(SELECT count(*) FROM pgqrs_workers WHERE status <> 4), " PGQRS_COUNTS
     " FROM pgqrs_messages m JOIN pgqrs_queues q ON q.id = m.queue_id"};
 constexpr Statement kNotify{"notify", "SELECT pg_notify('pgqrs_wake', $1)"};
+// A wake-up in a transaction of its own. A NOTIFY holds a database-wide lock from before
+// its commit until after it, so with the commit's fsync inside that window every
+// notifying transaction would commit alone. Losing a wake-up in a crash is harmless: the
+// listeners re-check every queue when they reconnect.
+constexpr Statement kWakeAsync{
+    "wake_async",
+    "SELECT set_config('synchronous_commit', 'off', true), pg_notify('pgqrs_wake', $1)"};
+// begin_sql_'s schema and timeout as a statement, for calls sent as one flight: local to
+// the implicit transaction of the flight, as SET LOCAL is to an explicit one. Custom plans
+// are not forced: re-planning every statement of the functions on every call cost more
+// than it saved; the one function that needs them sets them itself.
+constexpr Statement kCallSettings{"call_settings",
+                                  "SELECT set_config('search_path', $1, true), "
+                                  "set_config('statement_timeout', $2, true)"};
 
 QueueInfo ReadQueueInfo(const Rows& rows, int row) {
   QueueInfo info;
@@ -96,6 +111,9 @@ PostgresStore::PostgresStore(std::string schema, std::unique_ptr<PgPool> pool,
                               "; SET LOCAL plan_cache_mode = force_custom_plan; "
                               "SET LOCAL statement_timeout = ",
                               absl::ToInt64Milliseconds(options.statement_timeout))),
+      call_settings_(Params()
+                         .Add(QuoteIdentifier(schema_))
+                         .Add(absl::StrCat(absl::ToInt64Milliseconds(options.statement_timeout)))),
       pool_(std::move(pool)),
       options_(std::move(options)) {}
 
@@ -104,6 +122,19 @@ PostgresStore::~PostgresStore() { listener_.reset(); }
 
 absl::Status PostgresStore::Transact(const std::function<absl::Status(Tx&)>& body) {
   return pool_->Transact(begin_sql_, body);
+}
+
+absl::StatusOr<Rows> PostgresStore::Call(const Statement& statement, const Params& params,
+                                         const std::string* wake_queue) {
+  FlightStatement flight[] = {{kCallSettings, call_settings_}, {statement, params}};
+  if (wake_queue == nullptr) return pool_->Flight(flight);
+  Params payload = Params().Add(WakePayload(*wake_queue));
+  FlightStatement wake[] = {{kWakeAsync, payload}};
+  return pool_->Flight(flight, wake);
+}
+
+std::string PostgresStore::WakePayload(const std::string& queue) const {
+  return absl::StrCat(schema_, ".", queue);
 }
 
 absl::StatusOr<QueueRow> PostgresStore::FindQueue(Tx& tx, const std::string& name, bool lock) {
@@ -121,7 +152,7 @@ absl::StatusOr<QueueRow> PostgresStore::FindPlainQueue(Tx& tx, const std::string
 }
 
 absl::Status PostgresStore::Notify(Tx& tx, const std::string& queue) {
-  return tx.Query(kNotify, Params().Add(absl::StrCat(schema_, ".", queue))).status();
+  return tx.Query(kNotify, Params().Add(WakePayload(queue))).status();
 }
 
 absl::StatusOr<QueueInfo> PostgresStore::CreateQueue(const QueueOptions& options) {
@@ -259,9 +290,9 @@ void PostgresStore::SetRemoteWakeHandler(std::function<void(const std::string&)>
         "postgres: this DSN looks pooled (PgBouncer?); LISTEN needs a session, so set a "
         "direct listen DSN or cross-daemon wake-ups may be missed");
   }
-  listener_ = std::make_unique<PgListener>(std::move(settings), std::move(redactor), schema_,
-                                           backoff, std::move(handler),
-                                           [this] { return AllQueueNames(); });
+  listener_ =
+      std::make_unique<PgListener>(std::move(settings), std::move(redactor), schema_, backoff,
+                                   std::move(handler), [this] { return AllQueueNames(); });
 }
 
 }  // namespace pg
@@ -287,8 +318,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const Dsn& dsn,
   pool_options.backoff_max = options.backoff_max;
   pool_options.max_retries = options.max_retries;
   if (options.prepared_statements.has_value()) {
-    pool_options.statement_mode = *options.prepared_statements ? pg::StatementMode::kPrepared
-                                                               : pg::StatementMode::kUnnamed;
+    pool_options.statement_mode =
+        *options.prepared_statements ? pg::StatementMode::kPrepared : pg::StatementMode::kUnnamed;
   }
   auto pool = std::make_unique<pg::PgPool>(settings, pg::Redactor(dsn.conninfo), pool_options);
   PGQRS_RETURN_IF_ERROR(pool->Prime());

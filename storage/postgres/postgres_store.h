@@ -1,8 +1,10 @@
 // The PostgreSQL Store adapter (postgres:// DSNs).
 //
-// Every Store call is one transaction on a pooled libpq connection that starts with
-// `BEGIN; SET LOCAL search_path TO "<schema>"`, so a connection carries no session state
-// and the adapter works through PgBouncer in transaction pooling mode. All timestamps
+// Every Store call is one transaction on a pooled libpq connection with a transaction-
+// local search_path (`SET LOCAL search_path TO "<schema>"`), so a connection carries no
+// session state and the adapter works through PgBouncer in transaction pooling mode. The
+// message lifecycle calls (Enqueue, Dequeue, the lease calls) are one round trip each: a
+// server-side function sent with its settings in one pipelined flight. All timestamps
 // come from the database clock (now()). Dequeue uses FOR UPDATE SKIP LOCKED, so many
 // daemons can share one database.
 //
@@ -13,7 +15,7 @@
 // `statement_mode` option pins either behaviour.
 //
 // Wake-ups: calls that make messages visible send `NOTIFY pgqrs_wake, '<schema>.<queue>'`
-// with their commit. SetRemoteWakeHandler starts a listener thread on its own connection
+// (the lifecycle calls in a transaction of their own right after the call's). SetRemoteWakeHandler starts a listener thread on its own connection
 // (LISTEN needs a session: through a transaction-pooling PgBouncer, give the listener a
 // direct DSN with `listen_dsn`).
 //

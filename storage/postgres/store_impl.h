@@ -33,6 +33,21 @@ struct QueueRow {
   absl::Duration visibility_timeout;
 };
 
+// Why a lifecycle function of migrations/postgres/0004_call_functions.sql refused a call.
+enum class Refusal : int64_t {
+  kNone = 0,
+  kQueueNotFound = 1,
+  kTriggerQueue = 2,  // a plain-queue call named a workflow's trigger queue
+  kWorkerNotFound = 3,
+  kWorkerStopped = 4,
+  kWorkerOfAnotherQueue = 5,
+  kWorkerNotReady = 6,  // a consumer that is suspended or interrupted
+};
+
+// The status of refusal code `refusal` for a call on `queue` by `worker_id`: OK for
+// kNone. (messages.cc)
+absl::Status RefusalStatus(int64_t refusal, const std::string& queue, int64_t worker_id);
+
 // The consumer rule of Dequeue and ClaimRun: worker `worker_id` must exist, not be
 // stopped, belong to the queue (or be an admin) and be ready or polling; it becomes
 // polling and its heartbeat is refreshed. (messages.cc)
@@ -40,7 +55,8 @@ absl::Status ClaimConsumer(Tx& tx, int64_t worker_id, int64_t queue_id);
 
 // Leases up to `max_messages` visible messages of queue `q` (named `queue`) in dequeue
 // order, FOR UPDATE SKIP LOCKED, dead-lettering those whose final lease expired on the
-// way. The dequeue path shared by Dequeue and ClaimRun. (messages.cc)
+// way: the dequeue path (pgqrs_lease_visible) that ClaimRun shares with Dequeue.
+// (messages.cc)
 absl::StatusOr<std::vector<Message>> LeaseVisible(Tx& tx, const std::string& queue,
                                                   const QueueRow& q, int32_t max_messages,
                                                   absl::Duration timeout, int64_t consumer);
@@ -162,18 +178,31 @@ class PostgresStore final : public Store {
  private:
   // One Store call: a transaction with this store's search_path.
   absl::Status Transact(const std::function<absl::Status(Tx&)>& body);
+  // One Store call that is a single statement: sent with this store's transaction
+  // settings in one round trip, as one transaction. With `wake_queue`, a wake-up for that
+  // queue follows in the same flight, in a transaction of its own that does not wait for
+  // its commit to reach disk (NOTIFY serialises committing transactions).
+  absl::StatusOr<Rows> Call(const Statement& statement, const Params& params,
+                            const std::string* wake_queue = nullptr);
+  // The pgqrs_wake payload that names `queue` to other daemons.
+  std::string WakePayload(const std::string& queue) const;
   // The queue's row, NOT_FOUND when missing. `lock` takes FOR UPDATE.
   absl::StatusOr<QueueRow> FindQueue(Tx& tx, const std::string& name, bool lock = false);
   // FindQueue for the queue calls: FAILED_PRECONDITION for a workflow's trigger queue.
   absl::StatusOr<QueueRow> FindPlainQueue(Tx& tx, const std::string& name, bool lock = false);
   // Queues a wake-up for other daemons; delivered only if the transaction commits.
   absl::Status Notify(Tx& tx, const std::string& queue);
-  // Lease calls share one shape: `apply` changes the valid leases and returns their ids.
-  absl::StatusOr<std::vector<LeaseOutcome>> ApplyLeases(
-      TriggerQueue trigger, const std::string& queue, std::span<const Lease> leases,
-      bool lease_survives,
-      const std::function<absl::StatusOr<std::vector<int64_t>>(Tx&, const QueueRow&,
-                                                               const Params&)>& apply);
+  // A lease call: pgqrs_settle_leases's action and how its outcomes read.
+  struct LeaseCall {
+    const char* action = "";
+    TriggerQueue trigger = TriggerQueue::kRefuse;
+    bool lease_survives = false;  // a repeat of an applied lease in the batch is OK too
+    absl::Duration duration = absl::ZeroDuration();  // nack delay or visibility timeout
+    bool wakes = false;  // may make messages visible now: wake other daemons
+  };
+  absl::StatusOr<std::vector<LeaseOutcome>> ApplyLeases(const LeaseCall& call,
+                                                        const std::string& queue,
+                                                        std::span<const Lease> leases);
   // Ends the leases of `worker_ids` (read_count kept; dead-letters at max_read_count).
   // Returns how many unexpired leases ended and the queues that gained visible messages.
   absl::StatusOr<std::pair<int64_t, std::vector<std::string>>> ReleaseLeases(
@@ -190,6 +219,7 @@ class PostgresStore final : public Store {
 
   const std::string schema_;
   const std::string begin_sql_;
+  const Params call_settings_;  // Call's first statement: begin_sql_'s settings
   const std::unique_ptr<PgPool> pool_;
   const PostgresOptions options_;
   std::unique_ptr<PgListener> listener_;

@@ -67,6 +67,16 @@ TEST_CASE("pgqrs-bench runs every scenario against a real daemon", "[bench]") {
     CHECK(j["daemon"]["threads"].get<int>() > 0);
     CheckLatency(j);
   }
+  SECTION("lifecycle over the Publish and Consume streams") {
+    nlohmann::json j = RunBench(bench +
+                                " --target=pgqrs-stream --credits=8 --scenario=lifecycle"
+                                " --producers=2 --consumers=2");
+    CHECK(j["target"] == "pgqrs-stream");
+    CHECK(j["messages"].get<int64_t>() > 0);
+    CHECK(j["calls"]["ack"]["count"].get<int64_t>() > 0);
+    CHECK(j["errors"].empty());
+    CheckLatency(j);
+  }
   SECTION("enqueue with batches") {
     nlohmann::json j =
         RunBench(bench + " --scenario=enqueue --batch=10 --producers=2");

@@ -25,6 +25,7 @@ TEST_CASE("the command table holds every command of the issue exactly once", "[c
                                           "queue stats",
                                           "send",
                                           "recv",
+                                          "consume",
                                           "ack",
                                           "nack",
                                           "delete",

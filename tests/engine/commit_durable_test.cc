@@ -130,5 +130,39 @@ TEST_CASE("CommitDurable waits for the fsync of what it read", "[engine][durable
   REQUIRE(db->Close().ok());
 }
 
+TEST_CASE("a read transaction sees only durable commits and never waits for an fsync",
+          "[engine][durable]") {
+  Gate gate;
+  DatabaseOptions options;
+  options.backend = std::make_shared<GatedBackend>(&gate);
+  auto db = *Database::Open("/gated_read.db", options);
+  {
+    auto txn = *db->Begin();
+    REQUIRE(txn->CreateTable({"t", {{"id", ColumnType::kInteger}}, 0}).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  gate.Close();
+  std::future<absl::Status> writer = std::async(std::launch::async, [&] {
+    auto txn = *db->Begin();
+    if (absl::Status s = txn->Insert("t", {Value::Integer(1)}).status(); !s.ok()) return s;
+    return txn->Commit();
+  });
+  while (gate.waiting() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  // The commit's fsync is held back: a read transaction does not see it, and ends at once.
+  auto before = *db->BeginRead();
+  REQUIRE(before->Get("t", 1).ok());
+  CHECK(!(*before->Get("t", 1)).has_value());
+  CHECK(before->CommitDurable().ok());
+  CHECK(writer.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+  gate.Open();
+  REQUIRE(writer.get().ok());
+  // Commit returned: the next read transaction sees it.
+  auto after = *db->BeginRead();
+  CHECK((*after->Get("t", 1)).has_value());
+  CHECK(after->CommitDurable().ok());
+  REQUIRE(db->Close().ok());
+}
+
 }  // namespace
 }  // namespace pgqrs::engine

@@ -242,6 +242,84 @@ TEST_CASE("every RPC is refused without the right token and allowed with it",
   WARN(refusals << " refusals checked over " << methods.size() << " RPCs");
 }
 
+// Opens `method` on `stub` with `token`; the context outlives the stream.
+template <typename Request, typename Response>
+std::unique_ptr<grpc::ClientReaderWriter<Request, Response>> OpenStream(
+    grpc::ClientContext& context, const std::string& token,
+    std::unique_ptr<grpc::ClientReaderWriter<Request, Response>> (v1::QueueService::Stub::*method)(
+        grpc::ClientContext*),
+    v1::QueueService::Stub& stub) {
+  context.AddMetadata("authorization", "Bearer " + token);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  return (stub.*method)(&context);
+}
+
+TEST_CASE("streams check the queue of each request against the token", "[integration][auth]") {
+  std::string tokens_file = TempPath("tokens");
+  std::map<Role, Token> tokens = WriteTokensFile(tokens_file);
+  const std::string admin = tokens[Role::kAdmin].secret;
+  Daemon daemon(
+      {"--dsn=sqlite://" + TempPath("stream-auth.db"), "--auth_tokens_file=" + tokens_file});
+  Client client(daemon);
+  Populate(client, admin);  // orders.a holds one message
+
+  SECTION("Publish: a request outside the token's names ends the stream") {
+    grpc::ClientContext context;
+    auto stream = OpenStream(context, tokens[Role::kProducer].secret,
+                             &v1::QueueService::Stub::Publish, *client.queues);
+    v1::PublishRequest inside;
+    inside.set_sequence(1);
+    inside.set_queue("orders.a");
+    inside.add_messages()->set_payload_json("2");
+    REQUIRE(stream->Write(inside));
+    v1::PublishResponse response;
+    REQUIRE(stream->Read(&response));
+    CHECK(response.sequence() == 1);
+    CHECK(response.error_code() == 0);
+    v1::PublishRequest outside = inside;
+    outside.set_sequence(2);
+    outside.set_queue("billing.a");
+    stream->Write(outside);
+    CHECK_FALSE(stream->Read(&response));
+    grpc::Status status = stream->Finish();
+    CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(status.error_message().find("billing.a") != std::string::npos);
+  }
+  SECTION("Consume: the queue it opens on must be the token's; it stays on that queue") {
+    grpc::ClientContext refused_context;
+    auto refused = OpenStream(refused_context, tokens[Role::kConsumer].secret,
+                              &v1::QueueService::Stub::Consume, *client.queues);
+    v1::ConsumeRequest open;
+    open.set_queue("billing.a");
+    open.set_add_credits(1);
+    refused->Write(open);
+    v1::ConsumeResponse response;
+    CHECK_FALSE(refused->Read(&response));
+    CHECK(refused->Finish().error_code() == grpc::StatusCode::PERMISSION_DENIED);
+
+    grpc::ClientContext context;
+    auto stream = OpenStream(context, tokens[Role::kConsumer].secret,
+                             &v1::QueueService::Stub::Consume, *client.queues);
+    open.set_queue("orders.a");
+    REQUIRE(stream->Write(open));
+    REQUIRE(stream->Read(&response));
+    CHECK(response.messages_size() == 1);
+    v1::ConsumeRequest elsewhere;
+    elsewhere.set_queue("billing.a");
+    stream->Write(elsewhere);
+    CHECK_FALSE(stream->Read(&response));
+    CHECK(stream->Finish().error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  SECTION("a token without the role cannot open the stream") {
+    grpc::ClientContext context;
+    auto stream = OpenStream(context, tokens[Role::kReader].secret,
+                             &v1::QueueService::Stub::Consume, *client.queues);
+    v1::ConsumeResponse response;
+    CHECK_FALSE(stream->Read(&response));
+    CHECK(stream->Finish().error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  }
+}
+
 TEST_CASE("SIGHUP reloads the tokens file", "[integration][auth]") {
   std::string tokens_file = TempPath("tokens");
   std::map<Role, Token> tokens = WriteTokensFile(tokens_file);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/client.h"
 
@@ -158,6 +159,36 @@ TEST_CASE("the CLI creates workflows and starts, lists, waits for and cancels ru
   REQUIRE(extended.size() == 1);
   CHECK(extended[0]["status"] == "RUN_STATUS_RUNNING");
   CHECK(cli.Run("run extend " + job + " " + claimed.receipt()).first == 2);  // --vt-ms missing
+}
+
+TEST_CASE("pgqrs consume prints and acks messages as they arrive", "[integration][cli]") {
+  Daemon daemon({DsnFlag("cli-consume.db")});
+  Cli cli(daemon);
+  Client client(daemon);
+  client.CreateQueue("jobs");
+  client.Enqueue("jobs", {R"({"n":1})", R"({"n":2})", R"({"n":3})", R"({"n":4})"});
+
+  auto consumed = cli.Json("consume jobs --count 3 --credits 2");
+  REQUIRE(consumed.size() == 3);
+  CHECK(consumed[0]["payload_json"] == R"({"n":1})");
+  CHECK(consumed[2]["payload_json"] == R"({"n":3})");
+  v1::QueueStats stats = client.Stats("jobs");
+  CHECK(stats.archived() == 3);
+  CHECK(stats.pending() == 1);  // held beyond --count, released when the stream ended
+  CHECK(stats.in_flight() == 0);
+
+  // A message enqueued while it waits is pushed to it.
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    client.Enqueue("jobs", {R"({"n":5})"});
+  });
+  auto more = cli.Json("consume jobs --count 2");
+  late.join();
+  REQUIRE(more.size() == 2);
+  CHECK(more[1]["payload_json"] == R"({"n":5})");
+  CHECK(client.Stats("jobs").archived() == 5);
+  CHECK(cli.Run("consume nope --count 1").first != 0);
+  CHECK(cli.last_error.find("NOT_FOUND") != std::string::npos);
 }
 
 }  // namespace

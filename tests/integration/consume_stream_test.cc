@@ -1,6 +1,8 @@
 // QueueService.Consume on the real daemon with real gRPC streams: pushes within credits,
 // in order, without polling; per-receipt results; leases released when the stream ends;
 // a gone stream never holds a lease; streams count against the parked-call limits.
+#include <signal.h>
+
 #include <random>
 
 #include "tests/integration/stream_clients.h"
@@ -174,6 +176,31 @@ TEST_CASE("a cancelled stream leases to nobody", "[integration][stream]") {
   CHECK(stats.in_flight() == 0);
   CHECK(stats.pending() + stats.archived() == enqueued);
   CHECK(stats.archived() == acked);
+}
+
+TEST_CASE("shutdown ends consume streams at once and releases their leases",
+          "[integration][stream]") {
+  std::string dsn = "--dsn=" + TestDsn("consume-shutdown.db");
+  {
+    Daemon daemon({dsn});
+    Client client(daemon);
+    client.CreateQueue("q");
+    client.Enqueue("q", Payloads(2));
+    ConsumeClient holding(client, "q", /*credits=*/2);
+    holding.Messages(2);
+    ConsumeClient parked(client, "q", /*credits=*/2);
+    CHECK_FALSE(parked.Next(std::chrono::milliseconds(200)).has_value());
+    auto start = Clock::now();
+    CHECK(daemon.Stop(SIGTERM) == 0);
+    CHECK(Clock::now() - start < std::chrono::seconds(5));
+    CHECK(parked.Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
+    CHECK(holding.Finish().error_code() == grpc::StatusCode::UNAVAILABLE);
+  }
+  Daemon restarted({dsn});
+  Client client(restarted);
+  v1::QueueStats stats = client.Stats("q");
+  CHECK(stats.in_flight() == 0);
+  CHECK(stats.pending() == 2);
 }
 
 TEST_CASE("a stream heartbeats its worker", "[integration][stream]") {

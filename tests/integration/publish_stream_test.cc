@@ -69,6 +69,25 @@ TEST_CASE("a publish to a missing queue fails alone", "[integration][stream]") {
   CHECK(client.Stats("q").pending() == 2);
 }
 
+TEST_CASE("a publish request over --max_request_bytes ends the stream", "[integration][stream]") {
+  Daemon daemon({DsnFlag("publish-cap.db"), "--max_request_bytes=65536"});
+  Client client(daemon);
+  client.CreateQueue("q");
+  PublishClient stream(client);
+  stream.Publish(1, "q", {"1"});
+  REQUIRE(stream.Next().value().error_code() == 0);
+  stream.TrySend([] {
+    v1::PublishRequest big;
+    big.set_sequence(2);
+    big.set_queue("q");
+    big.add_messages()->set_payload_json("\"" + std::string(100000, 'x') + "\"");
+    return big;
+  }());
+  CHECK_FALSE(stream.Next().has_value());
+  CHECK(stream.Finish().error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(client.Stats("q").pending() == 1);
+}
+
 TEST_CASE("a confirmed publish survives kill -9", "[integration][stream][durability]") {
   std::string dsn = "--dsn=" + TestDsn("publish-durable.db");
   std::vector<int64_t> confirmed;

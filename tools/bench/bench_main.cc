@@ -12,15 +12,17 @@
 #include "tools/bench/flags.h"
 #include "tools/bench/grpc_targets.h"
 #include "tools/bench/longpoll.h"
+#include "tools/bench/stream_target.h"
 #include "tools/bench/workload.h"
 
-ABSL_FLAG(std::string, target, "pgqrs", "pgqrs, beanstalk or ping");
+ABSL_FLAG(std::string, target, "pgqrs", "pgqrs, pgqrs-stream, beanstalk or ping");
 ABSL_FLAG(std::string, server, "127.0.0.1:7468", "HOST:PORT of pgqrsd (or of beanstalkd)");
 ABSL_FLAG(int32_t, channels, 0,
           "gRPC connections shared by the workers; 0: one per worker (longpoll: 8)");
 ABSL_FLAG(std::string, queue, "", "use this pgqrs queue instead of a fresh one");
 ABSL_FLAG(int32_t, priorities, 0,
           "pgqrs: give each message a random priority in [0, N); 0 keeps them all at 0");
+ABSL_FLAG(int32_t, credits, 256, "pgqrs-stream: unacked messages the Consume stream may hold");
 ABSL_FLAG(int32_t, daemon_pid, 0, "pid of the daemon, to report its CPU, threads and RSS");
 ABSL_FLAG(int32_t, parked, 10000, "longpoll: Dequeue calls kept parked (N)");
 ABSL_FLAG(int32_t, wakes, 200, "longpoll: enqueue-and-wake rounds measured");
@@ -68,12 +70,14 @@ absl::StatusOr<RunResult> Run(const WorkloadOptions& options) {
   std::unique_ptr<Target> t;
   if (target == "pgqrs") {
     t = NewPgqrsTarget(grpc_options);
+  } else if (target == "pgqrs-stream") {
+    t = NewPgqrsStreamTarget(grpc_options, absl::GetFlag(FLAGS_credits));
   } else if (target == "ping") {
     t = NewPingTarget(grpc_options);
   } else if (target == "beanstalk") {
     t = NewBeanstalkTarget(server);
   } else {
-    return absl::InvalidArgumentError("--target=" + target + ": not pgqrs, beanstalk or ping");
+    return absl::InvalidArgumentError("--target=" + target + ": not pgqrs, pgqrs-stream, beanstalk or ping");
   }
   return RunWorkload(*t, options);
 }

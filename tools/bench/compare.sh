@@ -13,11 +13,16 @@
 # Rows (same producers, consumers, payload and batch in every lifecycle row):
 #   ping                the bare gRPC transport (GetServerInfo per call, no storage)
 #   pgqrsd/<store>      every storage DSN the daemon accepts (sqlite always; engine and
-#                       postgres when this build has them), batch 1 and batch 100
+#                       postgres when this build has them), batch 1 and batch 100, and
+#                       batch 1 over the Publish and Consume streams (pgqrs-stream: every
+#                       message enqueued and acked by itself, each answer durable)
 #   beanstalkd -f0      binlog, fsync on every write before the reply (durable like pgqrsd)
 #   beanstalkd -f50     binlog, fsync at most every 50 ms (beanstalkd's default)
 #   store-bench         the same transactions in-process on the Store (no gRPC), for
-#                       sqlite and engine
+#                       sqlite and engine (and postgres, batch 1)
+#   pgmq (pgbench)      with postgres: pgmq's send, read (SKIP LOCKED) and archive SQL on
+#                       the same server through pgbench, producers + consumers clients,
+#                       batch 1 and 100 (tools/bench/pgmq_baseline)
 #   drain               --drain=N messages preloaded, then drained by the consumers
 #                       (pgqrsd on sqlite and engine; 0 skips it)
 #   longpoll            N parked Dequeue calls: daemon threads, RSS and wake latency
@@ -144,6 +149,8 @@ bench_pgqrsd() {
   fi
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=lifecycle --batch=1 "${common[@]}"
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=lifecycle --batch=100 "${common[@]}"
+  run "pgqrsd $name, streaming lifecycle" "$durability" "$BENCH" --target=pgqrs-stream \
+      --scenario=lifecycle --batch=1 "${common[@]}"
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=enqueue --batch=1 "${common[@]}"
   if [[ "$name" == sqlite ]]; then
     run "pgqrsd $name" "$durability" "$BENCH" --scenario=longpoll --parked="$PARKED" \
@@ -170,6 +177,20 @@ bench_beanstalkd() {
   run "$name" "$durability" "$BENCH" --scenario=lifecycle --batch=100 "${common[@]}"
   run "$name" "$durability" "$BENCH" --scenario=enqueue --batch=1 "${common[@]}"
   stop_daemon
+}
+
+# pgmq_baseline BATCH: the pgmq-style baseline on $POSTGRES_DSN, as one result line.
+pgmq_baseline() {
+  echo "== pgmq (pgbench): batch $1" >&2
+  local line
+  if line="$(python3 tools/bench/pgmq_baseline/run.py --dsn="$POSTGRES_DSN" --batch="$1" \
+      --clients=$((PRODUCERS + CONSUMERS)) --payload="$PAYLOAD" --warmup="$WARMUP" \
+      --duration="$DURATION" 2>"$TMP/run.err")"; then
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["label"]="pgmq (pgbench)";
+d["durability"]=sys.argv[2]; print(json.dumps(d))' "$line" "$STRICT" >>"$RESULTS"
+  else
+    echo "  failed: $(tail -n 2 "$TMP/run.err")" >&2
+  fi
 }
 
 describe_machine() {
@@ -219,6 +240,7 @@ if ((WITH_POSTGRES)) && [[ -z "$POSTGRES_DSN" ]]; then
 fi
 if [[ -n "$POSTGRES_DSN" ]]; then
   bench_pgqrsd postgres "$POSTGRES_DSN" "$STRICT"
+  for batch in 1 100; do pgmq_baseline "$batch"; done
 fi
 bench_beanstalkd "beanstalkd -f0" "$STRICT" -f 0
 bench_beanstalkd "beanstalkd -f50" "binlog, fsync every 50 ms"

@@ -16,6 +16,8 @@ namespace pgqrs::cli {
 absl::Status RunQueueCommand(const Invocation& inv, Connection& conn, Printer& out);
 // send, recv, ack, nack, delete, extend
 absl::Status RunMessageCommand(const Invocation& inv, Connection& conn, Printer& out);
+// consume: stream, print and ack messages
+absl::Status RunConsume(const Invocation& inv, Connection& conn, Printer& out);
 // dlq list|redrive
 absl::Status RunDeadLetterCommand(const Invocation& inv, Connection& conn, Printer& out);
 // worker register|list|get|heartbeat|suspend|resume|interrupt|shutdown

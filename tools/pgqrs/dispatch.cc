@@ -41,6 +41,9 @@ absl::Status RunCommand(const Invocation& inv, Connection& conn, Printer& out) {
   if (group == "admin") {
     return RunAdminCommand(inv, conn, out);
   }
+  if (group == "consume") {
+    return RunConsume(inv, conn, out);
+  }
   return RunMessageCommand(inv, conn, out);
 }
 

@@ -77,6 +77,21 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 namespace {
 
+void ScanIndexBothWays(pgqrs::engine::Transaction* txn, const std::string& index) {
+  IndexRange r;
+  auto it = txn->ScanIndex(index, r);
+  for (int n = 0; it.ok() && (*it)->Valid() && n < kMaxSteps; ++n) {
+    (*it)->row().IgnoreError();
+    if (!(*it)->Next().ok()) break;
+  }
+  r.reverse = true;
+  r.lower = pgqrs::engine::IndexBound{{Value::Integer(3)}, false};
+  auto rit = txn->ScanIndex(index, r);
+  for (int n = 0; rit.ok() && (*rit)->Valid() && n < kMaxSteps; ++n) {
+    if (!(*rit)->Next().ok()) break;
+  }
+}
+
 void Exercise(Database* db) {
   for (const auto& t : db->Tables()) {
     auto txn = db->Begin();
@@ -95,22 +110,15 @@ void Exercise(Database* db) {
     (*txn)->Delete(t.name, 1).IgnoreError();
     (*txn)->Commit().IgnoreError();
   }
+  // Index scans run in a writing transaction (the writer's page cache) and in a read
+  // transaction (pages read from a pinned snapshot).
   for (const auto& ix : db->Indexes()) {
-    auto txn = db->Begin();
-    if (!txn.ok()) return;
-    IndexRange r;
-    auto it = (*txn)->ScanIndex(ix.name, r);
-    for (int n = 0; it.ok() && (*it)->Valid() && n < kMaxSteps; ++n) {
-      (*it)->row().IgnoreError();
-      if (!(*it)->Next().ok()) break;
+    for (bool snapshot : {false, true}) {
+      auto txn = snapshot ? db->BeginRead() : db->Begin();
+      if (!txn.ok()) return;
+      ScanIndexBothWays(txn->get(), ix.name);
+      (*txn)->Rollback();
     }
-    r.reverse = true;
-    r.lower = pgqrs::engine::IndexBound{{Value::Integer(3)}, false};
-    auto rit = (*txn)->ScanIndex(ix.name, r);
-    for (int n = 0; rit.ok() && (*rit)->Valid() && n < kMaxSteps; ++n) {
-      if (!(*rit)->Next().ok()) break;
-    }
-    (*txn)->Rollback();
   }
 }
 
