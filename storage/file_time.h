@@ -5,12 +5,12 @@
 
 #include <cstdint>
 
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "storage/clock.h"
 
 namespace pgqrs::storage {
 
-inline int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+inline int64_t NowMicros(const Clock& clock) { return absl::ToUnixMicros(clock.Now()); }
 inline absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
 inline int64_t ToMicros(absl::Duration duration) { return absl::ToInt64Microseconds(duration); }
 

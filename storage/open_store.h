@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "storage/clock.h"
 #include "storage/store.h"
 
 namespace pgqrs::storage {
@@ -16,6 +17,9 @@ struct StoreOptions {
   // other daemons, for when the main DSN goes through a transaction-pooling PgBouncer.
   // Empty means the main DSN.
   std::string notify_dsn;
+  // The file stores' clock (storage/clock.h); null means ProcessClock(). PostgreSQL uses
+  // the database server's now() instead.
+  std::shared_ptr<const Clock> clock;
 };
 
 // Parses `dsn` and opens its adapter. Does not migrate: call Store::Migrate().

@@ -1,7 +1,8 @@
 // Plain value types exchanged between the server and every Store adapter.
 //
-// Times are absolute (absl::Time) and come from the storage's clock: the daemon's for the
-// file adapters, the database's now() for PostgreSQL. Durations are absl::Duration.
+// Times are absolute (absl::Time) and come from the storage's clock: the daemon's
+// (storage/clock.h, which a wall clock step does not move) for the file adapters, the
+// database's now() for PostgreSQL. Durations are absl::Duration.
 #pragma once
 
 #include <cstdint>

@@ -98,7 +98,8 @@ absl::Status CheckLayouts(const std::vector<engine::TableDef>& tables) {
 
 class EngineMigrationTarget final : public MigrationTarget {
  public:
-  explicit EngineMigrationTarget(engine::Database& db) : db_(db) {}
+  // `clock` stamps applied_at.
+  EngineMigrationTarget(engine::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
 
   absl::StatusOr<std::vector<AppliedMigration>> ReadApplied() override {
     return InTransaction<std::vector<AppliedMigration>>(ReadAppliedIn);
@@ -114,8 +115,9 @@ class EngineMigrationTarget final : public MigrationTarget {
                                    absl::StrCat("migration ", m.name, ": ", ran.message()));
              }
              PGQRS_RETURN_IF_ERROR(
-                 txn.Insert(kMigrations, {Value::Integer(m.version), Value::Text(m.name),
-                                          Value::Text(m.checksum), Value::Integer(NowMicros())})
+                 txn.Insert(kMigrations,
+                            {Value::Integer(m.version), Value::Text(m.name),
+                             Value::Text(m.checksum), Value::Integer(NowMicros(clock_))})
                      .status());
              return true;
            })
@@ -133,6 +135,7 @@ class EngineMigrationTarget final : public MigrationTarget {
   }
 
   engine::Database& db_;
+  const Clock& clock_;
 };
 
 QueueInfo ToQueueInfo(const Row& row) {
@@ -283,7 +286,8 @@ absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t coun
   return first;
 }
 
-EngineStore::EngineStore(std::unique_ptr<engine::Database> db) : db_(std::move(db)) {}
+EngineStore::EngineStore(std::unique_ptr<engine::Database> db, std::shared_ptr<const Clock> clock)
+    : clock_(std::move(clock)), db_(std::move(db)) {}
 
 EngineStore::~EngineStore() { db_->Close().IgnoreError(); }
 
@@ -306,7 +310,7 @@ absl::Status EngineStore::Read(const Work& work) {
 }
 
 absl::StatusOr<MigrationReport> EngineStore::Migrate() {
-  EngineMigrationTarget target(*db_);
+  EngineMigrationTarget target(*db_, *clock_);
   PGQRS_ASSIGN_OR_RETURN(MigrationReport report, RunMigrations(target, FileSchema()));
   PGQRS_RETURN_IF_ERROR(CheckLayouts(db_->Tables()));
   return report;
@@ -519,7 +523,8 @@ absl::StatusOr<engine::DatabaseOptions> EngineOptions(const Dsn& dsn) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> OpenEngineStore(const Dsn& dsn, const StoreOptions&) {
+absl::StatusOr<std::unique_ptr<Store>> OpenEngineStore(const Dsn& dsn,
+                                                       const StoreOptions& store_options) {
   if (dsn.in_memory) {
     return absl::InvalidArgumentError(
         "engine::memory: is not supported: the page engine stores to a file "
@@ -527,7 +532,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenEngineStore(const Dsn& dsn, const Sto
   }
   PGQRS_ASSIGN_OR_RETURN(engine::DatabaseOptions options, EngineOptions(dsn));
   PGQRS_ASSIGN_OR_RETURN(auto db, engine::Database::Open(dsn.path, options));
-  return std::make_unique<enginestore::EngineStore>(std::move(db));
+  return std::make_unique<enginestore::EngineStore>(
+      std::move(db), store_options.clock ? store_options.clock : ProcessClock());
 }
 
 }  // namespace pgqrs::storage

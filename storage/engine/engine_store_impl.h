@@ -156,7 +156,8 @@ absl::StatusOr<std::optional<StepRow>> LoadStep(Transaction& txn, int64_t run_id
 
 class EngineStore final : public Store {
  public:
-  explicit EngineStore(std::unique_ptr<engine::Database> db);
+  // Every timestamp and deadline comes from `clock`.
+  EngineStore(std::unique_ptr<engine::Database> db, std::shared_ptr<const Clock> clock);
   ~EngineStore() override;
 
   std::string backend() const override { return "engine"; }
@@ -238,6 +239,8 @@ class EngineStore final : public Store {
  private:
   using Work = std::function<absl::Status(Transaction&)>;
 
+  int64_t NowMicros() const { return storage::NowMicros(*clock_); }
+
   // Runs `work` in one transaction and commits it; rolls back on error. When OK, everything
   // the call wrote or read is durable (Transaction::CommitDurable).
   absl::Status Write(const Work& work);
@@ -261,6 +264,7 @@ class EngineStore final : public Store {
   // UnderLease for the writes a cancelled run refuses: CANCELLED instead of *cancelled.
   absl::Status UnderLeaseUnlessCancelled(const RunLease& lease, const RunChange& change);
 
+  const std::shared_ptr<const Clock> clock_;
   std::unique_ptr<engine::Database> db_;
 };
 

@@ -27,7 +27,8 @@ absl::StatusOr<int64_t> LeasedMessages(Transaction& txn, int64_t worker_id, int6
   return leased;
 }
 
-absl::StatusOr<WorkerInfo> ToWorkerInfo(Transaction& txn, const Row& row) {
+// `now` decides which of its leases are live.
+absl::StatusOr<WorkerInfo> ToWorkerInfo(Transaction& txn, const Row& row, int64_t now) {
   WorkerInfo w;
   w.id = Int(row, worker::kId);
   w.name = Text(row, worker::kName);
@@ -43,13 +44,13 @@ absl::StatusOr<WorkerInfo> ToWorkerInfo(Transaction& txn, const Row& row) {
   w.started_at = FromMicros(Int(row, worker::kStartedAt));
   w.heartbeat_at = FromMicros(Int(row, worker::kHeartbeatAt));
   if (std::optional<int64_t> at = OptInt(row, worker::kShutdownAt)) w.shutdown_at = FromMicros(*at);
-  PGQRS_ASSIGN_OR_RETURN(w.leased_messages, LeasedMessages(txn, w.id, NowMicros()));
+  PGQRS_ASSIGN_OR_RETURN(w.leased_messages, LeasedMessages(txn, w.id, now));
   return w;
 }
 
-absl::StatusOr<WorkerInfo> LoadWorker(Transaction& txn, int64_t worker_id) {
+absl::StatusOr<WorkerInfo> LoadWorker(Transaction& txn, int64_t worker_id, int64_t now) {
   PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kWorkers, worker_id, "worker"));
-  return ToWorkerInfo(txn, row);
+  return ToWorkerInfo(txn, row, now);
 }
 
 absl::Status SetStatus(Transaction& txn, int64_t worker_id, WorkerStatus status,
@@ -63,8 +64,7 @@ absl::Status SetStatus(Transaction& txn, int64_t worker_id, WorkerStatus status,
 
 // Writes a registration over a stopped worker's row (a new lifetime) or as a new row.
 absl::Status StoreRegistration(Transaction& txn, const WorkerRegistration& reg, int64_t id,
-                               std::optional<int64_t> queue_id, bool revive) {
-  int64_t now = NowMicros();
+                               std::optional<int64_t> queue_id, bool revive, int64_t now) {
   Row row(worker::kCount);
   row[worker::kId] = Value::Integer(id);
   row[worker::kName] = Value::Text(reg.name);
@@ -104,8 +104,8 @@ absl::StatusOr<WorkerInfo> EngineStore::RegisterWorker(const WorkerRegistration&
     } else {
       PGQRS_ASSIGN_OR_RETURN(id, TakeIds(txn, kWorkerSequence, 1));
     }
-    PGQRS_RETURN_IF_ERROR(StoreRegistration(txn, reg, id, queue_id, found));
-    result = LoadWorker(txn, id);
+    PGQRS_RETURN_IF_ERROR(StoreRegistration(txn, reg, id, queue_id, found, NowMicros()));
+    result = LoadWorker(txn, id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;
@@ -115,13 +115,14 @@ absl::StatusOr<WorkerInfo> EngineStore::RegisterWorker(const WorkerRegistration&
 absl::StatusOr<WorkerInfo> EngineStore::Heartbeat(int64_t worker_id) {
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_RETURN_IF_ERROR(EditRow(txn, kWorkers, worker_id, "worker", [](Row& row) {
+    int64_t now = NowMicros();
+    PGQRS_RETURN_IF_ERROR(EditRow(txn, kWorkers, worker_id, "worker", [now](Row& row) {
       if (Int(row, worker::kStatus) != static_cast<int64_t>(WorkerStatus::kStopped)) {
-        row[worker::kHeartbeatAt] = Value::Integer(NowMicros());
+        row[worker::kHeartbeatAt] = Value::Integer(now);
       }
       return absl::OkStatus();
     }));
-    result = LoadWorker(txn, worker_id);
+    result = LoadWorker(txn, worker_id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;
@@ -131,14 +132,14 @@ absl::StatusOr<WorkerInfo> EngineStore::Heartbeat(int64_t worker_id) {
 absl::StatusOr<WorkerInfo> EngineStore::MoveWorker(int64_t worker_id, WorkerMove move) {
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(txn, worker_id));
+    PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(txn, worker_id, NowMicros()));
     if (!WorkerMoveAllowed(w.status, move)) {
       return absl::FailedPreconditionError(
           absl::StrCat("worker ", worker_id, " is ", WorkerStatusName(w.status),
                        " and cannot become ", WorkerStatusName(WorkerMoveTarget(move))));
     }
     PGQRS_RETURN_IF_ERROR(SetStatus(txn, worker_id, WorkerMoveTarget(move), std::nullopt));
-    result = LoadWorker(txn, worker_id);
+    result = LoadWorker(txn, worker_id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;
@@ -148,7 +149,7 @@ absl::StatusOr<WorkerInfo> EngineStore::MoveWorker(int64_t worker_id, WorkerMove
 absl::StatusOr<WorkerInfo> EngineStore::ShutdownWorker(int64_t worker_id, bool release_messages) {
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(txn, worker_id));
+    PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(txn, worker_id, NowMicros()));
     if (w.status == WorkerStatus::kStopped) {
       return absl::FailedPreconditionError(
           absl::StrCat("worker ", worker_id, " is already stopped"));
@@ -161,7 +162,7 @@ absl::StatusOr<WorkerInfo> EngineStore::ShutdownWorker(int64_t worker_id, bool r
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ReleaseWorkerLeases(txn, worker_id, now).status());
     PGQRS_RETURN_IF_ERROR(SetStatus(txn, worker_id, WorkerStatus::kStopped, now));
-    result = LoadWorker(txn, worker_id);
+    result = LoadWorker(txn, worker_id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;
@@ -171,7 +172,7 @@ absl::StatusOr<WorkerInfo> EngineStore::ShutdownWorker(int64_t worker_id, bool r
 absl::StatusOr<WorkerInfo> EngineStore::GetWorker(int64_t worker_id) {
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Read([&](Transaction& txn) {
-    result = LoadWorker(txn, worker_id);
+    result = LoadWorker(txn, worker_id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;
@@ -184,7 +185,7 @@ absl::StatusOr<std::vector<WorkerInfo>> EngineStore::ListWorkers(const WorkerFil
     PGQRS_ASSIGN_OR_RETURN(auto it, txn.SeekTable(kWorkers, filter.after_id + 1));
     while (it->Valid() && static_cast<int32_t>(workers.size()) < filter.limit) {
       PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
-      PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, ToWorkerInfo(txn, row));
+      PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, ToWorkerInfo(txn, row, NowMicros()));
       if ((filter.queue.empty() || w.queue == filter.queue) &&
           (!filter.status || w.status == *filter.status)) {
         workers.push_back(std::move(w));

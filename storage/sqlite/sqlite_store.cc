@@ -15,7 +15,8 @@ constexpr int kBusyTimeoutMs = 5000;
 
 class SqliteMigrationTarget final : public MigrationTarget {
  public:
-  explicit SqliteMigrationTarget(Connection& db) : db_(db) {}
+  // `clock` stamps applied_at.
+  SqliteMigrationTarget(Connection& db, const Clock& clock) : db_(db), clock_(clock) {}
 
   absl::StatusOr<std::vector<AppliedMigration>> ReadApplied() override {
     PGQRS_RETURN_IF_ERROR(db_.Exec(kFileMigrationsTableDdl));
@@ -42,23 +43,26 @@ class SqliteMigrationTarget final : public MigrationTarget {
     PGQRS_ASSIGN_OR_RETURN(Statement * record,
                            db_.Prepare("INSERT INTO pgqrs_schema_migrations "
                                        "(version, name, checksum, applied_at) VALUES (?,?,?,?)"));
-    record->BindAll(int64_t{migration.version}, migration.name, migration.checksum, NowMicros());
+    record->BindAll(int64_t{migration.version}, migration.name, migration.checksum,
+                    NowMicros(clock_));
     return record->Run();
   }
 
  private:
   Connection& db_;
+  const Clock& clock_;
 };
 
 // Each migration commits on its own: the runner's calls each get a write transaction.
 class GroupCommitMigrationTarget final : public MigrationTarget {
  public:
-  explicit GroupCommitMigrationTarget(GroupCommit& committer) : committer_(committer) {}
+  GroupCommitMigrationTarget(GroupCommit& committer, const Clock& clock)
+      : committer_(committer), clock_(clock) {}
 
   absl::StatusOr<std::vector<AppliedMigration>> ReadApplied() override {
     absl::StatusOr<std::vector<AppliedMigration>> result;
     PGQRS_RETURN_IF_ERROR(committer_.Run([&](Connection& db) {
-      result = SqliteMigrationTarget(db).ReadApplied();
+      result = SqliteMigrationTarget(db, clock_).ReadApplied();
       return result.status();
     }));
     return result;
@@ -66,11 +70,12 @@ class GroupCommitMigrationTarget final : public MigrationTarget {
 
   absl::Status Apply(const Migration& migration) override {
     return committer_.Run(
-        [&](Connection& db) { return SqliteMigrationTarget(db).Apply(migration); });
+        [&](Connection& db) { return SqliteMigrationTarget(db, clock_).Apply(migration); });
   }
 
  private:
   GroupCommit& committer_;
+  const Clock& clock_;
 };
 
 const std::vector<Migration>& SqliteSchema() {
@@ -147,8 +152,10 @@ absl::StatusOr<int64_t> TakeIds(Connection& db, int64_t sequence, int64_t count)
 }
 
 SqliteStore::SqliteStore(std::unique_ptr<Connection> writer,
-                         std::vector<std::unique_ptr<Connection>> readers)
-    : writer_(std::move(writer)),
+                         std::vector<std::unique_ptr<Connection>> readers,
+                         std::shared_ptr<const Clock> clock)
+    : clock_(std::move(clock)),
+      writer_(std::move(writer)),
       committer_(*writer_),
       idle_readers_(std::move(readers)),
       has_readers_(!idle_readers_.empty()) {}
@@ -176,14 +183,14 @@ absl::Status SqliteStore::Read(const Work& work) {
 }
 
 absl::StatusOr<MigrationReport> SqliteStore::Migrate() {
-  GroupCommitMigrationTarget target(committer_);
+  GroupCommitMigrationTarget target(committer_, *clock_);
   return RunMigrations(target, SqliteSchema());
 }
 
 absl::StatusOr<VerifyReport> SqliteStore::Verify() {
   VerifyReport report;
   absl::Status status = Write([&](Connection& db) {
-    PGQRS_ASSIGN_OR_RETURN(auto applied, SqliteMigrationTarget(db).ReadApplied());
+    PGQRS_ASSIGN_OR_RETURN(auto applied, SqliteMigrationTarget(db, *clock_).ReadApplied());
     SchemaState state = CompareSchema(applied, SqliteSchema());
     report.schema_version = state.version;
     report.problems = SchemaProblems(state);
@@ -338,7 +345,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const Dsn& dsn,
       readers.push_back(std::move(reader));
     }
   }
-  return std::make_unique<sqlite::SqliteStore>(std::move(writer), std::move(readers));
+  return std::make_unique<sqlite::SqliteStore>(std::move(writer), std::move(readers),
+                                               options.clock ? options.clock : ProcessClock());
 }
 
 }  // namespace pgqrs::storage

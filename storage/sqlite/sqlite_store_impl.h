@@ -111,8 +111,10 @@ absl::StatusOr<std::optional<StepRow>> LoadStep(Connection& db, int64_t run_id,
 
 class SqliteStore final : public Store {
  public:
-  // `readers` empty means every call runs on the writer (in-memory databases).
-  SqliteStore(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers);
+  // `readers` empty means every call runs on the writer (in-memory databases). Every
+  // timestamp and deadline comes from `clock`.
+  SqliteStore(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers,
+              std::shared_ptr<const Clock> clock);
 
   std::string backend() const override { return "sqlite"; }
 
@@ -193,6 +195,8 @@ class SqliteStore final : public Store {
  private:
   using Work = std::function<absl::Status(Connection&)>;
 
+  int64_t NowMicros() const { return storage::NowMicros(*clock_); }
+
   // Runs `work` in a write transaction (group-committed).
   absl::Status Write(const Work& work) { return committer_.Run(work); }
   // Runs `work` in a read transaction on a reader connection (or on the writer).
@@ -213,6 +217,7 @@ class SqliteStore final : public Store {
   // UnderLease for the writes a cancelled run refuses: CANCELLED instead of *cancelled.
   absl::Status UnderLeaseUnlessCancelled(const RunLease& lease, const RunChange& change);
 
+  const std::shared_ptr<const Clock> clock_;
   std::unique_ptr<Connection> writer_;
   GroupCommit committer_;
   absl::Mutex readers_mu_;

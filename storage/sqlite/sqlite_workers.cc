@@ -32,10 +32,11 @@ WorkerInfo ReadWorker(const Statement& st) {
   return w;
 }
 
-absl::StatusOr<WorkerInfo> LoadWorker(Connection& db, int64_t worker_id) {
+// `now` decides which of its leases are live.
+absl::StatusOr<WorkerInfo> LoadWorker(Connection& db, int64_t worker_id, int64_t now) {
   static const std::string sql = absl::StrCat(kSelectWorker, "WHERE w.id = ?2");
   PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(sql.c_str()));
-  st->BindAll(NowMicros(), worker_id);
+  st->BindAll(now, worker_id);
   PGQRS_ASSIGN_OR_RETURN(bool found, st->Step());
   if (!found) return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
   WorkerInfo w = ReadWorker(*st);
@@ -54,7 +55,7 @@ absl::Status SetStatus(Connection& db, int64_t worker_id, WorkerStatus status,
 
 // Writes a registration over a stopped worker's row (a new lifetime) or a new row.
 absl::Status StoreRegistration(Connection& db, const WorkerRegistration& reg, int64_t id,
-                               std::optional<int64_t> queue_id, bool revive) {
+                               std::optional<int64_t> queue_id, bool revive, int64_t now) {
   constexpr char kInsert[] =
       "INSERT INTO pgqrs_workers (queue_id, role, hostname, labels_json, started_at, "
       "heartbeat_at, id, name, status) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, 0)";
@@ -64,7 +65,7 @@ absl::Status StoreRegistration(Connection& db, const WorkerRegistration& reg, in
       "WHERE id = ?6 AND name = ?7";
   PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(revive ? kRevive : kInsert));
   st->BindAll(queue_id, static_cast<int64_t>(reg.role), reg.hostname,
-              nlohmann::json(reg.labels).dump(), NowMicros(), id, reg.name);
+              nlohmann::json(reg.labels).dump(), now, id, reg.name);
   return st->Run();
 }
 
@@ -93,8 +94,8 @@ absl::StatusOr<WorkerInfo> SqliteStore::RegisterWorker(const WorkerRegistration&
     if (!found) {
       PGQRS_ASSIGN_OR_RETURN(id, TakeIds(db, kWorkerSequence, 1));
     }
-    PGQRS_RETURN_IF_ERROR(StoreRegistration(db, reg, id, queue_id, found));
-    result = LoadWorker(db, id);
+    PGQRS_RETURN_IF_ERROR(StoreRegistration(db, reg, id, queue_id, found, NowMicros()));
+    result = LoadWorker(db, id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;
@@ -109,7 +110,7 @@ absl::StatusOr<WorkerInfo> SqliteStore::Heartbeat(int64_t worker_id) {
         db.Prepare("UPDATE pgqrs_workers SET heartbeat_at = ? WHERE id = ? AND status != 4"));
     st->BindAll(NowMicros(), worker_id);
     PGQRS_RETURN_IF_ERROR(st->Run());
-    result = LoadWorker(db, worker_id);
+    result = LoadWorker(db, worker_id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;
@@ -119,14 +120,14 @@ absl::StatusOr<WorkerInfo> SqliteStore::Heartbeat(int64_t worker_id) {
 absl::StatusOr<WorkerInfo> SqliteStore::MoveWorker(int64_t worker_id, WorkerMove move) {
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(db, worker_id));
+    PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(db, worker_id, NowMicros()));
     if (!WorkerMoveAllowed(w.status, move)) {
       return absl::FailedPreconditionError(
           absl::StrCat("worker ", worker_id, " is ", WorkerStatusName(w.status),
                        " and cannot become ", WorkerStatusName(WorkerMoveTarget(move))));
     }
     PGQRS_RETURN_IF_ERROR(SetStatus(db, worker_id, WorkerMoveTarget(move), std::nullopt));
-    result = LoadWorker(db, worker_id);
+    result = LoadWorker(db, worker_id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;
@@ -136,7 +137,7 @@ absl::StatusOr<WorkerInfo> SqliteStore::MoveWorker(int64_t worker_id, WorkerMove
 absl::StatusOr<WorkerInfo> SqliteStore::ShutdownWorker(int64_t worker_id, bool release_messages) {
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(db, worker_id));
+    PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(db, worker_id, NowMicros()));
     if (w.status == WorkerStatus::kStopped) {
       return absl::FailedPreconditionError(
           absl::StrCat("worker ", worker_id, " is already stopped"));
@@ -149,7 +150,7 @@ absl::StatusOr<WorkerInfo> SqliteStore::ShutdownWorker(int64_t worker_id, bool r
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ReleaseWorkerLeases(db, worker_id, now).status());
     PGQRS_RETURN_IF_ERROR(SetStatus(db, worker_id, WorkerStatus::kStopped, now));
-    result = LoadWorker(db, worker_id);
+    result = LoadWorker(db, worker_id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;
@@ -159,7 +160,7 @@ absl::StatusOr<WorkerInfo> SqliteStore::ShutdownWorker(int64_t worker_id, bool r
 absl::StatusOr<WorkerInfo> SqliteStore::GetWorker(int64_t worker_id) {
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Read([&](Connection& db) {
-    result = LoadWorker(db, worker_id);
+    result = LoadWorker(db, worker_id, NowMicros());
     return result.status();
   });
   if (!status.ok()) return status;

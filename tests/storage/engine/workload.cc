@@ -111,7 +111,7 @@ void Continue(storage::Store& store, Population& p) {
   storage::VerifyReport report = Ok(store.Verify());
   INFO(absl::StrJoin(report.problems, "\n"));
   CHECK(report.problems.empty());
-  CHECK(report.schema_version == 2);
+  CHECK(report.schema_version == 3);
 }
 
 std::string Dump(storage::Store& store, const Population& p) {
