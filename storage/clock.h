@@ -22,8 +22,8 @@ class Clock {
 // construction, plus the monotonic time elapsed since. Timestamps stay comparable with the
 // wall clock, so a file keeps meaning across restarts, but a step of the wall clock (NTP
 // correcting a large offset, `date -s`) moves no deadline until the next restart, which
-// reads the wall clock again. It drifts from the wall clock by the slewing NTP applies
-// meanwhile (at most 500 ppm, about 43 s a day).
+// reads the wall clock again. CLOCK_MONOTONIC takes NTP's rate corrections as the wall
+// clock does, so the two differ only by the steps taken since construction.
 class DaemonClock final : public Clock {
  public:
   // The time sources, injectable for tests: `wall` is read once; `monotonic` returns a
