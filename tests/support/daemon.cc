@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -69,7 +70,10 @@ std::string PostgresDsn(const std::string& name) {
   REQUIRE(*cluster != '\0');
   std::string schema = "t";
   for (char c : name) schema += std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
-  schema += "_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  // Not the pid: tests in Bazel's sandboxes run in their own pid namespaces, so concurrent
+  // runs share pids.
+  static const uint32_t run_id = std::random_device{}();
+  schema += "_" + std::to_string(run_id) + "_" + std::to_string(counter++);
   std::string dsn(cluster);
   return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema;
 }
