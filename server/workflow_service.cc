@@ -261,15 +261,9 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::CompleteRun(grpc::CallbackServerC
   absl::StatusOr<std::string> output =
       JsonField("output_json", req->output_json(), deps_.config.limits);
   if (!output.ok()) return FinishNow(ctx, output.status());
-  return RunUnary(ctx, deps_.executor,
-                  [this, ctx, resp, lease = *lease, output = *output]() -> absl::Status {
-                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
-                    absl::StatusOr<storage::RunInfo> run = deps_.store.CompleteRun(lease, output);
-                    deps_.waiters.NotifyAll(RunWaitKey(lease.run_id));
-                    if (!run.ok()) return run.status();
-                    ToProto(*run, resp);
-                    return absl::OkStatus();
-                  });
+  return EndRun(ctx, *lease, resp, [this, output = *output](const storage::RunLease& l) {
+    return deps_.store.CompleteRun(l, output);
+  });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::FailRun(grpc::CallbackServerContext* ctx,
@@ -280,10 +274,18 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::FailRun(grpc::CallbackServerConte
   absl::StatusOr<std::string> error =
       JsonField("error_json", req->error_json(), deps_.config.limits);
   if (!error.ok()) return FinishNow(ctx, error.status());
+  return EndRun(ctx, *lease, resp, [this, error = *error](const storage::RunLease& l) {
+    return deps_.store.FailRun(l, error);
+  });
+}
+
+grpc::ServerUnaryReactor* WorkflowServiceImpl::EndRun(
+    grpc::CallbackServerContext* ctx, const storage::RunLease& lease, v1::Run* resp,
+    std::function<absl::StatusOr<storage::RunInfo>(const storage::RunLease&)> end) {
   return RunUnary(ctx, deps_.executor,
-                  [this, ctx, resp, lease = *lease, error = *error]() -> absl::Status {
+                  [this, ctx, resp, lease, end = std::move(end)]() -> absl::Status {
                     PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
-                    absl::StatusOr<storage::RunInfo> run = deps_.store.FailRun(lease, error);
+                    absl::StatusOr<storage::RunInfo> run = end(lease);
                     deps_.waiters.NotifyAll(RunWaitKey(lease.run_id));
                     if (!run.ok()) return run.status();
                     ToProto(*run, resp);

@@ -4,6 +4,7 @@
 // Dequeue), WaitRun parks on "run:<id>" (woken by every terminal transition).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "proto/pgqrs/v1/workflow.grpc.pb.h"
@@ -64,6 +65,11 @@ class WorkflowServiceImpl final : public v1::WorkflowService::CallbackService {
   // Wakes WaitRun callers of `run_id` when `status` says the run just became terminal
   // by cancellation (a lease-holder write to a cancelled run).
   void WakeIfCancelled(int64_t run_id, const absl::Status& status);
+  // CompleteRun and FailRun: `end` finishes the run under `lease` (JSON already checked);
+  // WaitRun callers are woken whatever the outcome.
+  grpc::ServerUnaryReactor* EndRun(
+      grpc::CallbackServerContext* ctx, const storage::RunLease& lease, v1::Run* resp,
+      std::function<absl::StatusOr<storage::RunInfo>(const storage::RunLease&)> end);
 
   ServiceDeps deps_;
 };
