@@ -24,15 +24,6 @@ absl::StatusOr<std::vector<int64_t>> SelectIds(Connection& db, const char* sql,
   }
 }
 
-// Runs `sql` with `args` bound in order; returns the rows it changed.
-template <typename... Args>
-absl::StatusOr<int64_t> Change(Connection& db, const char* sql, const Args&... args) {
-  PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(sql));
-  st->BindAll(args...);
-  PGQRS_RETURN_IF_ERROR(st->Run());
-  return db.Changes();
-}
-
 class SqliteHistoryTables final : public HistoryTables {
  public:
   explicit SqliteHistoryTables(Connection& db) : db_(db) {}
@@ -46,9 +37,8 @@ class SqliteHistoryTables final : public HistoryTables {
 
   absl::Status DeleteRun(int64_t run_id) override {
     // Steps first: they reference the run.
-    PGQRS_RETURN_IF_ERROR(
-        Change(db_, "DELETE FROM pgqrs_workflow_steps WHERE run_id = ?", run_id).status());
-    return Change(db_, "DELETE FROM pgqrs_workflow_runs WHERE id = ?", run_id).status();
+    PGQRS_RETURN_IF_ERROR(db_.Run("DELETE FROM pgqrs_workflow_steps WHERE run_id = ?", run_id));
+    return db_.Run("DELETE FROM pgqrs_workflow_runs WHERE id = ?", run_id);
   }
 
   absl::StatusOr<std::vector<int64_t>> WorkersStoppedBefore(int64_t cutoff,
@@ -61,11 +51,12 @@ class SqliteHistoryTables final : public HistoryTables {
 
   absl::StatusOr<int64_t> ClearReferences(WorkerReference reference, int64_t worker_id,
                                           int64_t limit) override {
-    return Change(db_, ClearSql(reference), worker_id, limit);
+    PGQRS_RETURN_IF_ERROR(db_.Run(ClearSql(reference), worker_id, limit));
+    return db_.Changes();
   }
 
   absl::Status DeleteWorker(int64_t worker_id) override {
-    return Change(db_, "DELETE FROM pgqrs_workers WHERE id = ?", worker_id).status();
+    return db_.Run("DELETE FROM pgqrs_workers WHERE id = ?", worker_id);
   }
 
  private:

@@ -7,14 +7,6 @@
 namespace pgqrs::storage::sqlite {
 namespace {
 
-// Runs `sql` with `args` bound in order.
-template <typename... Args>
-absl::Status Exec(Connection& db, const char* sql, const Args&... args) {
-  PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(sql));
-  st->BindAll(args...);
-  return st->Run();
-}
-
 class SqliteRunTables final : public embedded::RunTables {
  public:
   explicit SqliteRunTables(Connection& db) : db_(db) {}
@@ -38,23 +30,23 @@ class SqliteRunTables final : public embedded::RunTables {
     return sqlite::EndRun(db_, run, status, output_json, error_json, now);
   }
   absl::Status MarkRunCancelling(int64_t run_id, int64_t now) override {
-    return Exec(db_, "UPDATE pgqrs_workflow_runs SET status = 6, updated_at = ?1 WHERE id = ?2",
-                now, run_id);
+    return db_.Run("UPDATE pgqrs_workflow_runs SET status = 6, updated_at = ?1 WHERE id = ?2", now,
+                   run_id);
   }
   absl::Status MarkRunPaused(int64_t run_id, int64_t resume_at, int64_t now) override {
-    return Exec(db_,
-                "UPDATE pgqrs_workflow_runs SET status = 3, resume_at = ?, updated_at = ? "
-                "WHERE id = ?",
-                resume_at, now, run_id);
+    return db_.Run(
+        "UPDATE pgqrs_workflow_runs SET status = 3, resume_at = ?, updated_at = ? "
+        "WHERE id = ?",
+        resume_at, now, run_id);
   }
   absl::Status ExtendMessageLease(int64_t message_id, int64_t visible_at) override {
-    return Exec(db_, "UPDATE pgqrs_messages SET vt = ? WHERE id = ?", visible_at, message_id);
+    return db_.Run("UPDATE pgqrs_messages SET vt = ? WHERE id = ?", visible_at, message_id);
   }
   absl::Status ReleaseMessage(int64_t message_id, int64_t visible_at) override {
-    return Exec(db_,
-                "UPDATE pgqrs_messages SET vt = ?, lease_token = NULL, "
-                "consumer_worker_id = NULL WHERE id = ?",
-                visible_at, message_id);
+    return db_.Run(
+        "UPDATE pgqrs_messages SET vt = ?, lease_token = NULL, "
+        "consumer_worker_id = NULL WHERE id = ?",
+        visible_at, message_id);
   }
 
   absl::StatusOr<RetryPolicy> LoadRetryPolicy(int64_t workflow_id) override {
@@ -67,31 +59,31 @@ class SqliteRunTables final : public embedded::RunTables {
   absl::Status InsertStep(int64_t run_id, const std::string& name, int64_t lease_token,
                           int64_t now) override {
     PGQRS_ASSIGN_OR_RETURN(int64_t id, TakeIds(db_, kStepSequence, 1));
-    return Exec(db_,
-                "INSERT INTO pgqrs_workflow_steps (id, run_id, step_name, status, attempts, "
-                "exhausted, lease_token, started_at) VALUES (?, ?, ?, 1, 1, 0, ?, ?)",
-                id, run_id, name, lease_token, now);
+    return db_.Run(
+        "INSERT INTO pgqrs_workflow_steps (id, run_id, step_name, status, attempts, "
+        "exhausted, lease_token, started_at) VALUES (?, ?, ?, 1, 1, 0, ?, ?)",
+        id, run_id, name, lease_token, now);
   }
   absl::Status RestartStep(int64_t step_id, int64_t lease_token, int64_t now) override {
-    return Exec(db_,
-                "UPDATE pgqrs_workflow_steps SET status = 1, attempts = attempts + 1, "
-                "retry_at = NULL, lease_token = ?, started_at = ?, completed_at = NULL "
-                "WHERE id = ?",
-                lease_token, now, step_id);
+    return db_.Run(
+        "UPDATE pgqrs_workflow_steps SET status = 1, attempts = attempts + 1, "
+        "retry_at = NULL, lease_token = ?, started_at = ?, completed_at = NULL "
+        "WHERE id = ?",
+        lease_token, now, step_id);
   }
   absl::Status MarkStepCompleted(int64_t step_id, const std::string& output_json,
                                  int64_t now) override {
-    return Exec(db_,
-                "UPDATE pgqrs_workflow_steps SET status = 2, output = ?, error = NULL, "
-                "completed_at = ? WHERE id = ?",
-                output_json, now, step_id);
+    return db_.Run(
+        "UPDATE pgqrs_workflow_steps SET status = 2, output = ?, error = NULL, "
+        "completed_at = ? WHERE id = ?",
+        output_json, now, step_id);
   }
   absl::Status MarkStepFailed(int64_t step_id, const std::string& error_json,
                               std::optional<int64_t> retry_at, bool exhausted) override {
-    return Exec(db_,
-                "UPDATE pgqrs_workflow_steps SET status = 3, error = ?, retry_at = ?, "
-                "exhausted = ? WHERE id = ?",
-                error_json, retry_at, int64_t{exhausted}, step_id);
+    return db_.Run(
+        "UPDATE pgqrs_workflow_steps SET status = 3, error = ?, retry_at = ?, "
+        "exhausted = ? WHERE id = ?",
+        error_json, retry_at, int64_t{exhausted}, step_id);
   }
 
  private:
