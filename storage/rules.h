@@ -31,6 +31,13 @@ const char* RunStatusName(RunStatus status);
 // The CANCELLED status step and run calls return once a run is cancelled.
 absl::Status RunCancelledError(int64_t run_id);
 
+// BeginStep's answer once the run is cancelled: kCancelled, naming the step, which was not
+// begun.
+BeginStepResult CancelledBeginStep(int64_t run_id, const std::string& step_name);
+
+// Adds `more` to `*total`: each count summed, the oldest pending age the larger of the two.
+void AddQueueCounts(const QueueCounts& more, QueueCounts* total);
+
 // The wait before the retry that follows failed attempt `attempt` (1-based):
 // base backoff doubled per attempt, capped at max backoff, minus a random
 // fraction of up to `jitter` of it.

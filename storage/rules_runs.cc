@@ -133,12 +133,7 @@ absl::StatusOr<BeginStepResult> BeginStep(const WriteRuns& write, const RunLease
         return absl::OkStatus();
       },
       &cancelled));
-  if (cancelled) {
-    result = BeginStepResult();
-    result.outcome = StepOutcome::kCancelled;
-    result.step.run_id = lease.run_id;
-    result.step.name = step_name;
-  }
+  if (cancelled) return CancelledBeginStep(lease.run_id, step_name);
   return result;
 }
 

@@ -1,7 +1,5 @@
 #include "storage/rules_workers.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/rules.h"
@@ -37,12 +35,7 @@ absl::StatusOr<QueueCounts> SumQueueCounts(Store& store) {
       absl::StatusOr<QueueCounts> c = store.GetQueueCounts(q.name);
       if (absl::IsNotFound(c.status())) continue;  // deleted meanwhile
       if (!c.ok()) return c.status();
-      total.pending += c->pending;
-      total.delayed += c->delayed;
-      total.in_flight += c->in_flight;
-      total.dead += c->dead;
-      total.archived += c->archived;
-      total.oldest_pending_age = std::max(total.oldest_pending_age, c->oldest_pending_age);
+      AddQueueCounts(*c, &total);
     }
     if (page.size() < static_cast<size_t>(kPage)) return total;
     after = page.back().name;
