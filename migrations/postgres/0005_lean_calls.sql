@@ -13,8 +13,9 @@
 --   and sequential scans and hash and merge joins are off, so a generic plan never scans
 --   a queue's in-flight rows whatever the statistics say (the reason 0004 re-planned it).
 -- * Enqueue without dedup keys is a plain INSERT: ON CONFLICT's speculative insertion
---   costs a check and an extra WAL record per row. Ids come from the sequence looked up
---   once per call, not once per row.
+--   costs a check and an extra WAL record per row, and the identity default numbers the
+--   rows (reserving ids first, with a catalog lookup of the sequence per id, cost as much
+--   as the insert).
 -- * The queue foreign key of messages ran a check, and a row lock on the queue, for every
 --   message inserted. pgqrs_enqueue locks its queue FOR KEY SHARE once per call instead,
 --   so a queue still cannot be deleted under an enqueue (StartRun's inserts go to a
@@ -35,7 +36,6 @@ CREATE OR REPLACE FUNCTION pgqrs_enqueue(p_queue TEXT, p_producer BIGINT, p_payl
 LANGUAGE plpgsql SET search_path FROM CURRENT SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   q RECORD;
-  id_sequence REGCLASS := pg_get_serial_sequence('pgqrs_messages', 'id');
   reserved BIGINT[];
   stored BIGINT[];
 BEGIN
@@ -49,19 +49,24 @@ BEGIN
   END IF;
   IF refusal <> 0 THEN RETURN; END IF;
 
-  reserved := ARRAY(SELECT nextval(id_sequence) FROM generate_series(1, cardinality(p_payloads)));
   IF cardinality(array_remove(p_dedup_keys, NULL)) = 0 THEN
-    -- No dedup key: every row is stored, without ON CONFLICT's speculative insertion.
-    INSERT INTO pgqrs_messages (id, queue_id, payload, priority, state, vt, enqueued_at,
-                                read_ct, producer_worker_id)
-    OVERRIDING SYSTEM VALUE
-    SELECT t.id, q.id, t.payload::jsonb, t.priority, 0,
-           now() + t.delay_us * interval '1 microsecond', now(), 0, NULLIF(p_producer, 0)
-    FROM unnest(reserved, p_payloads, p_priorities, p_delays_us)
-      AS t(id, payload, priority, delay_us);
-    ids := reserved;
+    -- No dedup key: every row is stored, without ON CONFLICT's speculative insertion. The
+    -- identity numbers the rows as they are inserted, in input order, so the ids in
+    -- ascending order answer the rows in order.
+    WITH inserted AS (
+      INSERT INTO pgqrs_messages AS m (queue_id, payload, priority, state, vt, enqueued_at,
+                                       read_ct, producer_worker_id)
+      SELECT q.id, t.payload::jsonb, t.priority, 0,
+             now() + t.delay_us * interval '1 microsecond', now(), 0, NULLIF(p_producer, 0)
+      FROM unnest(p_payloads, p_priorities, p_delays_us) AS t(payload, priority, delay_us)
+      RETURNING m.id
+    )
+    SELECT array_agg(inserted.id ORDER BY inserted.id) INTO ids FROM inserted;
     RETURN;
   END IF;
+
+  reserved := ARRAY(SELECT nextval(pg_get_serial_sequence('pgqrs_messages', 'id'))
+                    FROM generate_series(1, cardinality(p_payloads)));
 
   WITH inserted AS (
     INSERT INTO pgqrs_messages (id, queue_id, payload, priority, state, vt, enqueued_at,
