@@ -2,7 +2,7 @@
 -- results. Measured with pgbench calling them (tools/bench/pgmq_baseline's lifecycle, 8
 -- clients; pg_stat_statements with track = all, and the backends' CPU time):
 --
--- * pgqrs_call_queue went: a SQL-language function that cannot be inlined (it has a SET
+-- * pgqrs_call_queue is gone: a SQL-language function that cannot be inlined (it has a SET
 --   clause) is parsed and planned again on every call, 0.13 ms each time and three times
 --   a message, more than the statements that do the work. Each function reads its queue
 --   with a statement of its own, which PL/pgSQL plans once per connection.
