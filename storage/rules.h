@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -30,6 +31,13 @@ const char* RunStatusName(RunStatus status);
 
 // The CANCELLED status step and run calls return once a run is cancelled.
 absl::Status RunCancelledError(int64_t run_id);
+
+// The checks before a lease holder completes or fails step `name` of its run:
+// FAILED_PRECONDITION unless the step was begun (`step` not null), has not failed, and, when
+// STARTED, was last started under `lease` (`owner`: the lease token it was started under).
+// A completed step passes (the call is a repeat).
+absl::Status CheckStepOwned(const RunLease& lease, const std::string& name, const StepInfo* step,
+                            std::optional<int64_t> owner);
 
 // BeginStep's answer once the run is cancelled: kCancelled, naming the step, which was not
 // begun.

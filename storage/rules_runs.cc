@@ -57,19 +57,8 @@ absl::Status UnderLeaseUnlessCancelled(const WriteRuns& write, const RunLease& l
 absl::StatusOr<StepRow> OwnedStep(RunTables& tables, const RunLease& lease,
                                   const std::string& name) {
   PGQRS_ASSIGN_OR_RETURN(std::optional<StepRow> step, tables.LoadStep(lease.run_id, name));
-  if (!step) {
-    return absl::FailedPreconditionError(absl::StrCat("step \"", name, "\" of run ", lease.run_id,
-                                                      " was not begun; call BeginStep first"));
-  }
-  if (step->info.status == StepStatus::kFailed) {
-    return absl::FailedPreconditionError(absl::StrCat("step \"", name, "\" of run ", lease.run_id,
-                                                      " has failed; BeginStep to retry it"));
-  }
-  if (step->info.status == StepStatus::kStarted && step->owner != lease.lease.token) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("step \"", name, "\" of run ", lease.run_id,
-                     " was started under another lease; call BeginStep first"));
-  }
+  PGQRS_RETURN_IF_ERROR(
+      CheckStepOwned(lease, name, step ? &step->info : nullptr, step ? step->owner : std::nullopt));
   return *step;
 }
 

@@ -66,19 +66,8 @@ absl::StatusOr<RetryPolicy> LoadRetryPolicy(Tx& tx, int64_t workflow_id) {
 // step is returned as it is (a repeated call).
 absl::StatusOr<StepRow> OwnedStep(Tx& tx, const RunLease& lease, const std::string& name) {
   PGQRS_ASSIGN_OR_RETURN(std::optional<StepRow> step, LoadStep(tx, lease.run_id, name));
-  if (!step) {
-    return absl::FailedPreconditionError(absl::StrCat("step \"", name, "\" of run ", lease.run_id,
-                                                      " was not begun; call BeginStep first"));
-  }
-  if (step->info.status == StepStatus::kFailed) {
-    return absl::FailedPreconditionError(absl::StrCat("step \"", name, "\" of run ", lease.run_id,
-                                                      " has failed; BeginStep to retry it"));
-  }
-  if (step->info.status == StepStatus::kStarted && step->owner != lease.lease.token) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("step \"", name, "\" of run ", lease.run_id,
-                     " was started under another lease; call BeginStep first"));
-  }
+  PGQRS_RETURN_IF_ERROR(
+      CheckStepOwned(lease, name, step ? &step->info : nullptr, step ? step->owner : std::nullopt));
   return *step;
 }
 
