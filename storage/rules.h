@@ -1,7 +1,8 @@
 // Rules every Store adapter applies the same way: the worker state machine, run
-// status names, and the retry backoff of workflow steps. Keeping them here
-// keeps the adapters' behaviour identical; the adapters keep only their
-// storage.
+// status names, the checks and answers of the step calls, the retry backoff of
+// workflow steps, and how queue counts add up. Keeping them here keeps the
+// adapters' behaviour identical; the adapters keep only their storage. The
+// rules only the embedded stores share are in storage/rules_*.h.
 //
 // Thread safety: pure functions (RetryBackoff draws from a thread-local
 // generator).
