@@ -383,14 +383,12 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListRuns(grpc::CallbackServerCont
     status = wanted.status();
     if (wanted.ok()) filter.status = *wanted;
   }
-  absl::StatusOr<int32_t> size =
-      CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
-  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
-  if (status.ok()) status = size.status();
-  if (status.ok()) status = after.status();
+  absl::StatusOr<IdPage> page =
+      CheckIdPage(req->page_size(), req->page_token(), deps_.config.limits.max_page_size);
+  if (status.ok()) status = page.status();
   if (!status.ok()) return FinishNow(ctx, status);
-  filter.limit = *size;
-  filter.after_id = *after;
+  filter.limit = page->size;
+  filter.after_id = page->after_id;
   return RunUnary(ctx, deps_.executor, [this, filter, resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::RunInfo> runs, deps_.store.ListRuns(filter));
     for (const storage::RunInfo& r : runs) ToProto(r, resp->add_runs());
@@ -405,13 +403,12 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListSteps(grpc::CallbackServerCon
                                                          const v1::ListStepsRequest* req,
                                                          v1::ListStepsResponse* resp) {
   absl::Status status = CheckRunId(req->run_id());
-  absl::StatusOr<int32_t> size =
-      CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
-  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
-  if (status.ok()) status = size.status();
-  if (status.ok()) status = after.status();
+  absl::StatusOr<IdPage> page =
+      CheckIdPage(req->page_size(), req->page_token(), deps_.config.limits.max_page_size);
+  if (status.ok()) status = page.status();
   if (!status.ok()) return FinishNow(ctx, status);
-  storage::StepFilter filter{.run_id = req->run_id(), .after_id = *after, .limit = *size};
+  storage::StepFilter filter{
+      .run_id = req->run_id(), .after_id = page->after_id, .limit = page->size};
   return RunUnary(ctx, deps_.executor, [this, ctx, filter, resp]() -> absl::Status {
     PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, filter.run_id));
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::StepInfo> steps, deps_.store.ListSteps(filter));
