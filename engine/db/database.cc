@@ -1,6 +1,7 @@
 #include "engine/db/database.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/btree/btree.h"
@@ -20,7 +21,20 @@ std::string TextOf(const std::vector<Value>& v, size_t i) {
   return v[i].bytes();
 }
 
+// The payload that marks a write conflict (IsWriteConflict).
+constexpr char kWriteConflictPayload[] = "pgqrs.engine/write-conflict";
+
 }  // namespace
+
+absl::Status WriteConflictError(std::string_view detail) {
+  absl::Status s = absl::AbortedError(absl::StrCat("write-write conflict: ", std::string(detail)));
+  s.SetPayload(kWriteConflictPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsWriteConflict(const absl::Status& status) {
+  return absl::IsAborted(status) && status.GetPayload(kWriteConflictPayload).has_value();
+}
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                          const DatabaseOptions& options) {
@@ -187,6 +201,8 @@ absl::StatusOr<std::unique_ptr<Transaction>> Database::Begin() {
   pager_->Begin();
   return std::unique_ptr<Transaction>(new Transaction(this));
 }
+
+absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginConcurrent() { return Begin(); }
 
 absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginRead() {
   // Under mu_, the pinned pages and the catalog are of the same commit (a schema-changing

@@ -77,7 +77,21 @@ struct DatabaseOptions {
   // DataLoss naming it.
   std::shared_ptr<const EncryptionKey> key;
   uint32_t key_id = 0;
+  // Concurrent writing transactions (BeginConcurrent, engine/MVCC.md section 7). Off: every
+  // writing transaction is exclusive and BeginConcurrent is Begin. Nothing in the file or the
+  // WAL depends on it: a database may be opened with or without it.
+  bool mvcc = false;
 };
+
+// The status a concurrent transaction's Commit (or CommitDurable) returns when another
+// transaction committed a conflicting change after its snapshot was taken: a write to a row it
+// also wrote, a key of a UNIQUE index it also inserted, a parent row its foreign key needs. The
+// transaction was rolled back and nothing of it was committed; running it again (a new
+// transaction, which sees the winner's commit) may succeed. Code kAborted with a payload that
+// no other engine error carries.
+absl::Status WriteConflictError(std::string_view detail);
+// True for a status made by WriteConflictError.
+bool IsWriteConflict(const absl::Status& status);
 
 // Index range for ScanIndex. Bounds are prefixes of the index columns (in index order);
 // an absent bound is unbounded. Comparisons honour DESC columns, i.e. "lower" means "first in
@@ -135,8 +149,14 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // Starts a writing transaction, waiting for the open one (if any) to end.
+  // Starts an exclusive writing transaction, waiting for the open one (if any) to end. While it
+  // is open no other transaction commits. Schema changes (CreateTable, CreateIndex) need one.
   absl::StatusOr<std::unique_ptr<Transaction>> Begin();
+  // Starts a writing transaction that runs concurrently with others (DatabaseOptions::mvcc).
+  // With mvcc off this is exactly Begin(). With mvcc on it is also Begin() for now: the
+  // transactions run one after the other, which is trivially snapshot isolation, and Commit
+  // never returns a write conflict. Callers should nevertheless retry on IsWriteConflict.
+  absl::StatusOr<std::unique_ptr<Transaction>> BeginConcurrent();
   // Starts a read transaction on the newest durable commit, without waiting for the writing
   // transaction or for an fsync. It sees every commit whose Commit returned before it began
   // and nothing a crash could undo; modifying calls fail with FailedPrecondition. While it is open,
