@@ -162,8 +162,10 @@ class Database {
   // commit after its snapshot wrote a row it wrote, or when its changes no longer apply to the
   // newest state because of such a commit (a UNIQUE key taken, a parent row deleted); otherwise
   // its row operations are replayed on the newest state and committed (group commit as
-  // usual). Inserts get rowids no other open transaction gets (sqlite_sequence stays the
-  // maximum); a rolled-back insert leaves a gap. Schema changes need Begin().
+  // usual). Update, Modify and Delete of a row that such a commit wrote already fail with the
+  // write conflict (the transaction stays usable; its Commit would fail). Inserts get rowids no
+  // other open transaction gets (sqlite_sequence stays the maximum); a rolled-back insert leaves a
+  // gap. Schema changes need Begin().
   absl::StatusOr<std::unique_ptr<Transaction>> BeginConcurrent();
   // Starts a read transaction on the newest durable commit, without waiting for the writing
   // transaction or for an fsync. It sees every commit whose Commit returned before it began
@@ -355,6 +357,9 @@ class Transaction {
   absl::StatusOr<int64_t> AllocateRowid(Database::TableInfo* t);
   // Insert's work once the rowid is known.
   absl::StatusOr<int64_t> InsertRow(Database::TableInfo* t, int64_t rowid, Row row);
+  // Concurrent transactions: a write conflict when a commit after the snapshot wrote the row
+  // (Commit would fail; failing early saves the work).
+  absl::Status CheckNotWrittenSince(const Database::TableInfo& t, int64_t rowid);
   // Records a row change: its key for write-conflict checks (mvcc), and for a concurrent
   // transaction the operation to replay.
   void RecordWrite(const Database::TableInfo& t, RowOp::Type type, int64_t rowid, const Row* row);

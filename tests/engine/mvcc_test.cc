@@ -121,8 +121,17 @@ TEST_CASE("concurrent transactions: the first committer of a row wins") {
   absl::Status lost = b->Commit();
   CHECK(IsWriteConflict(lost));
   REQUIRE(c->Commit().ok());
+  // A transaction that writes the row after the winner committed learns it at once.
+  auto late = BeginConcurrent(db.get());
+  auto e = BeginConcurrent(db.get());
+  Set(late.get(), 1, 15);
+  REQUIRE(late->Commit().ok());
+  CHECK(IsWriteConflict(e->Update("registers", 1, {Value::Integer(1), Value::Integer(16)})));
+  CHECK(IsWriteConflict(e->Delete("registers", 1).status()));
+  CHECK(ValueOf(e.get(), 1) == 11);  // its snapshot, unchanged by the failed calls
+  e->Rollback();
   auto r = BeginConcurrent(db.get());
-  CHECK(ValueOf(r.get(), 1) == 11);
+  CHECK(ValueOf(r.get(), 1) == 15);
   CHECK(ValueOf(r.get(), 2) == 13);
   REQUIRE(r->Commit().ok());
   // A later transaction (whose snapshot includes the winner) updates the row without conflict.
