@@ -239,6 +239,10 @@ class Database {
   void CheckpointIfDue();
   // Makes catalog_ the one new read transactions see. REQUIRES: mu_ held.
   void PublishCatalogLocked();
+  // The write conflict with `detail`, returned once the winning commit at `lsn` is durable, so
+  // that a retry's snapshot includes it (instead of conflicting again until its fsync ends).
+  // The fsync's error instead if it fails. REQUIRES: the writer slot not held by the caller.
+  absl::Status ConflictOnceDurable(uint64_t lsn, std::string_view detail);
 
   mutable absl::Mutex mu_;  // protects the state below when no transaction is open
   absl::Mutex txn_mu_;      // held by the open transaction

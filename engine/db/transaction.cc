@@ -259,11 +259,12 @@ absl::StatusOr<int64_t> Transaction::AllocateRowid(Database::TableInfo* t) {
 
 absl::Status Transaction::CheckNotWrittenSince(const Database::TableInfo& t, int64_t rowid) {
   if (kind_ != Kind::kConcurrent) return absl::OkStatus();
-  if (db_->write_stamps_.FindConflict({{t.root, rowid}}, private_pages_->snapshot().lsn)) {
-    return WriteConflictError(absl::StrCat("row ", rowid, " of ", t.def.name,
-                                           " was changed by a transaction that committed first"));
-  }
-  return absl::OkStatus();
+  std::optional<RowConflict> conflict =
+      db_->write_stamps_.FindConflict({{t.root, rowid}}, private_pages_->snapshot().lsn);
+  if (!conflict) return absl::OkStatus();
+  return db_->ConflictOnceDurable(
+      conflict->lsn, absl::StrCat("row ", rowid, " of ", t.def.name,
+                                  " was changed by a transaction that committed first"));
 }
 
 void Transaction::RecordWrite(const Database::TableInfo& t, RowOp::Type type, int64_t rowid,

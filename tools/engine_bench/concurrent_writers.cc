@@ -6,6 +6,9 @@
 // then commits (WAL fsync, group commit). Thread i picks rows it owns (disjoint rows: no
 // conflicts); with --hot_percent=P, P% of transactions pick one of 8 shared rows instead and
 // may lose a write conflict, which is retried (a retry counts as a conflict, not a commit).
+// --think_us=N sleeps N microseconds inside each transaction before it commits, standing for
+// work between its statements (a server's calls, a scan): an exclusive transaction holds the
+// writer slot meanwhile, a concurrent one does not.
 // Each configuration runs --rounds times, alternating, and the median round is printed.
 //
 //   bazel build -c opt //tools/engine_bench:concurrent_writers
@@ -41,6 +44,7 @@ struct Config {
   int rows = 20000;
   int hot_percent = 0;
   int rounds = 3;
+  int think_us = 0;
   std::vector<int> threads = {1, 2, 4, 8};
 };
 
@@ -100,17 +104,17 @@ int64_t PickRow(std::mt19937_64& rng, int t, int n, const Config& cfg) {
 }
 
 // One update transaction; returns false on a write conflict.
-bool UpdateOnce(Database* db, bool mvcc, int64_t id, std::mt19937_64& rng) {
+bool UpdateOnce(Database* db, bool mvcc, int64_t id, int think_us, std::mt19937_64& rng) {
   std::unique_ptr<Transaction> txn =
       Take(mvcc ? db->BeginConcurrent() : db->Begin(), "begin transaction");
-  const bool changed = Take(txn->Modify("registers", id,
-                                        [&](Row& row) {
-                                          row[2] = Value::Integer(row[2].integer() + 1);
-                                          row[3] = Value::Blob(std::string(100, 'a' + rng() % 26));
-                                          return absl::OkStatus();
-                                        }),
-                            "modify");
-  if (!changed) Die("row missing");
+  absl::StatusOr<bool> changed = txn->Modify("registers", id, [&](Row& row) {
+    row[2] = Value::Integer(row[2].integer() + 1);
+    row[3] = Value::Blob(std::string(100, 'a' + rng() % 26));
+    return absl::OkStatus();
+  });
+  if (pgqrs::engine::IsWriteConflict(changed.status())) return false;  // known before commit
+  if (!Take(std::move(changed), "modify")) Die("row missing");
+  if (think_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(think_us));
   absl::Status s = txn->Commit();
   if (pgqrs::engine::IsWriteConflict(s)) return false;
   Check(s, "commit");
@@ -129,7 +133,7 @@ Result Run(const Config& cfg, bool mvcc, int threads, int round) {
       std::mt19937_64 rng(1000 * round + t);
       while (Clock::now() < deadline) {
         const int64_t id = PickRow(rng, t, threads, cfg);
-        while (!UpdateOnce(db.get(), mvcc, id, rng)) conflicts.fetch_add(1);
+        while (!UpdateOnce(db.get(), mvcc, id, cfg.think_us, rng)) conflicts.fetch_add(1);
         commits.fetch_add(1);
       }
     });
@@ -170,11 +174,13 @@ Config ParseArgs(int argc, char** argv) {
       cfg.hot_percent = std::clamp(std::atoi(v), 0, 100);
     } else if (const char* v = value("rounds")) {
       cfg.rounds = std::max(1, std::atoi(v));
+    } else if (const char* v = value("think_us")) {
+      cfg.think_us = std::max(0, std::atoi(v));
     } else if (const char* v = value("threads")) {
       cfg.threads = {std::max(1, std::atoi(v))};
     } else {
       Die("unknown argument " + a +
-          " (--dir, --seconds, --rows, --hot_percent, --rounds, --threads)");
+          " (--dir, --seconds, --rows, --hot_percent, --rounds, --think_us, --threads)");
     }
   }
   return cfg;
@@ -185,8 +191,10 @@ Config ParseArgs(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Config cfg = ParseArgs(argc, argv);
   std::filesystem::create_directories(cfg.dir);
-  std::printf("%d rows, %g s per run, %d%% of transactions on %d shared rows, median of %d\n",
-              cfg.rows, cfg.seconds, cfg.hot_percent, kHotRows, cfg.rounds);
+  std::printf(
+      "%d rows, %g s per run, %d%% of transactions on %d shared rows, %d us think time, median "
+      "of %d\n",
+      cfg.rows, cfg.seconds, cfg.hot_percent, kHotRows, cfg.think_us, cfg.rounds);
   std::printf("%-7s %5s %10s %10s %11s %6s\n", "threads", "mvcc", "commits/s", "conflicts",
               "syncs/commit", "load");
   for (int threads : cfg.threads) {
