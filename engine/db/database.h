@@ -17,6 +17,10 @@
 // one's Commit released the slot sees that transaction's changes even before its fsync
 // finished; its own Commit (CommitDurable if it wrote nothing) cannot return before that
 // fsync. A read transaction does not see such a commit until its fsync is done.
+// With DatabaseOptions::mvcc, BeginConcurrent() starts writing transactions that run side by
+// side on snapshots and take the writer slot only to commit (first committer wins on each row;
+// the loser gets IsWriteConflict). Begin() stays exclusive: no other transaction commits while
+// it is open.
 //
 // Rows are std::vector<Value> with one value per declared column, in declaration order. The
 // INTEGER PRIMARY KEY column (if any) holds the rowid.
