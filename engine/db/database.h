@@ -169,7 +169,8 @@ class Database {
   // usual). Update, Modify and Delete of a row that such a commit wrote already fail with the
   // write conflict (the transaction stays usable; its Commit would fail). Inserts get rowids no
   // other open transaction gets (sqlite_sequence stays the maximum); a rolled-back insert leaves a
-  // gap. Schema changes need Begin().
+  // gap. Schema changes need Begin(). Its Commit takes the writer slot: never commit it from a
+  // thread that holds an exclusive transaction.
   absl::StatusOr<std::unique_ptr<Transaction>> BeginConcurrent();
   // Starts a read transaction on the newest durable commit, without waiting for the writing
   // transaction or for an fsync. It sees every commit whose Commit returned before it began
@@ -182,9 +183,9 @@ class Database {
   // open writing transaction.
   absl::Status Checkpoint();
   // Checkpoints (unless disabled) and releases the file lock. Idempotent.
-  // REQUIRES: no other thread is inside Begin(), BeginRead() or Commit() (Commit waits for the
-  // WAL fsync after releasing the transaction slot, so Close cannot detect it), and no read
-  // transaction is open.
+  // REQUIRES: no other thread is inside Begin(), BeginRead(), BeginConcurrent() or Commit()
+  // (Commit waits for the WAL fsync after releasing the transaction slot, so Close cannot
+  // detect it), and no read or concurrent transaction is open.
   absl::Status Close();
 
   // Names of the I/O backend in use ("uring", "posix", "sim").
@@ -268,7 +269,10 @@ class Database {
 // Errors from a modifying call leave the transaction usable (the call had no effect) unless
 // the error is an I/O error or DataLoss, after which only Rollback is possible.
 // A read transaction (Database::BeginRead) offers the reading calls; the others fail with
-// FailedPrecondition. Commit and Rollback end it alike.
+// FailedPrecondition. Commit and Rollback end it alike. A concurrent transaction
+// (Database::BeginConcurrent with mvcc) offers every call but CreateTable and CreateIndex
+// (FailedPrecondition); its Commit may fail with a write conflict, and it keeps the pages it
+// modified in memory until it ends.
 class Transaction {
  public:
   ~Transaction();
