@@ -1,10 +1,12 @@
 #include "engine/db/database.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/btree/btree.h"
 #include "engine/pager/pager.h"
+#include "engine/pager/private_pages.h"
 #include "engine/pager/snapshot_pages.h"
 #include "spdlog/spdlog.h"
 
@@ -20,7 +22,20 @@ std::string TextOf(const std::vector<Value>& v, size_t i) {
   return v[i].bytes();
 }
 
+// The payload that marks a write conflict (IsWriteConflict).
+constexpr char kWriteConflictPayload[] = "pgqrs.engine/write-conflict";
+
 }  // namespace
+
+absl::Status WriteConflictError(std::string_view detail) {
+  absl::Status s = absl::AbortedError(absl::StrCat("write-write conflict: ", std::string(detail)));
+  s.SetPayload(kWriteConflictPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsWriteConflict(const absl::Status& status) {
+  return absl::IsAborted(status) && status.GetPayload(kWriteConflictPayload).has_value();
+}
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                          const DatabaseOptions& options) {
@@ -188,6 +203,17 @@ absl::StatusOr<std::unique_ptr<Transaction>> Database::Begin() {
   return std::unique_ptr<Transaction>(new Transaction(this));
 }
 
+absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginConcurrent() {
+  if (!options_.mvcc) return Begin();
+  // Under mu_, the pinned pages and the catalog are of the same commit (as in BeginRead).
+  absl::MutexLock l(&mu_);
+  if (closed_) return absl::FailedPreconditionError("database is closed");
+  if (!fatal_.ok()) return fatal_;
+  auto pages = std::make_unique<PrivatePages>(write_stamps_.PinSnapshot(pager_.get()));
+  return std::unique_ptr<Transaction>(
+      new Transaction(this, std::move(pages), std::make_unique<Catalog>(*published_catalog_)));
+}
+
 absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginRead() {
   // Under mu_, the pinned pages and the catalog are of the same commit (a schema-changing
   // commit publishes both under mu_).
@@ -196,6 +222,11 @@ absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginRead() {
   if (!fatal_.ok()) return fatal_;
   return std::unique_ptr<Transaction>(
       new Transaction(this, std::make_unique<SnapshotPages>(pager_.get()), published_catalog_));
+}
+
+absl::Status Database::ConflictOnceDurable(uint64_t lsn, std::string_view detail) {
+  PGQRS_RETURN_IF_ERROR(pager_->SyncTo(lsn));
+  return WriteConflictError(detail);
 }
 
 void Database::PublishCatalogLocked() {

@@ -17,6 +17,10 @@
 // one's Commit released the slot sees that transaction's changes even before its fsync
 // finished; its own Commit (CommitDurable if it wrote nothing) cannot return before that
 // fsync. A read transaction does not see such a commit until its fsync is done.
+// With DatabaseOptions::mvcc, BeginConcurrent() starts writing transactions that run side by
+// side on snapshots and take the writer slot only to commit (first committer wins on each row;
+// the loser gets IsWriteConflict). Begin() stays exclusive: no other transaction commits while
+// it is open.
 //
 // Rows are std::vector<Value> with one value per declared column, in declaration order. The
 // INTEGER PRIMARY KEY column (if any) holds the rowid.
@@ -39,6 +43,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/catalog/schema.h"
 #include "engine/crypto/key.h"
+#include "engine/db/write_stamps.h"
 #include "engine/format/record.h"
 #include "engine/io/io_backend.h"
 #include "engine/wal/wal.h"
@@ -47,6 +52,8 @@ namespace pgqrs::engine {
 
 class Pager;
 class PageSource;
+class PageWriter;
+class PrivatePages;
 class SnapshotPages;
 class BTree;
 class Cursor;
@@ -61,6 +68,8 @@ struct DatabaseOptions {
   // dirties more spills the excess to the WAL (uncommitted frames) instead of growing memory.
   size_t cache_pages = 2000;
   // Checkpoint once the WAL holds this many frames (done by the next Begin). Default 1000.
+  // An encrypted database keeps this many of the WAL's newest frames in memory besides the
+  // cache (4 MiB at the defaults), so that checkpoints copy them without sealing again.
   uint32_t wal_checkpoint_pages = 1000;
   // Open without writing anything; commits that change data fail with FailedPrecondition.
   // The file is still locked exclusively (sqlite3 and other engines are kept out), which
@@ -77,7 +86,21 @@ struct DatabaseOptions {
   // DataLoss naming it.
   std::shared_ptr<const EncryptionKey> key;
   uint32_t key_id = 0;
+  // Concurrent writing transactions (BeginConcurrent, engine/MVCC.md section 7). Off: every
+  // writing transaction is exclusive and BeginConcurrent is Begin. Nothing in the file or the
+  // WAL depends on it: a database may be opened with or without it.
+  bool mvcc = false;
 };
+
+// The status a concurrent transaction's Commit (or CommitDurable) returns when another
+// transaction committed a conflicting change after its snapshot was taken: a write to a row it
+// also wrote, a key of a UNIQUE index it also inserted, a parent row its foreign key needs. The
+// transaction was rolled back and nothing of it was committed; running it again (a new
+// transaction, which sees the winner's commit) may succeed. Code kAborted with a payload that
+// no other engine error carries.
+absl::Status WriteConflictError(std::string_view detail);
+// True for a status made by WriteConflictError.
+bool IsWriteConflict(const absl::Status& status);
 
 // Index range for ScanIndex. Bounds are prefixes of the index columns (in index order);
 // an absent bound is unbounded. Comparisons honour DESC columns, i.e. "lower" means "first in
@@ -135,8 +158,22 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  // Starts a writing transaction, waiting for the open one (if any) to end.
+  // Starts an exclusive writing transaction, waiting for the open one (if any) to end. While it
+  // is open no other transaction commits. Schema changes (CreateTable, CreateIndex) need one.
   absl::StatusOr<std::unique_ptr<Transaction>> Begin();
+  // Starts a writing transaction that runs concurrently with others (DatabaseOptions::mvcc);
+  // with mvcc off this is exactly Begin(). It never waits: it works on the newest durable
+  // commit (a snapshot, like BeginRead) and sees its own changes, indexes included. Its Commit
+  // takes the writer slot briefly: it fails with a write conflict (IsWriteConflict) when a
+  // commit after its snapshot wrote a row it wrote, or when its changes no longer apply to the
+  // newest state because of such a commit (a UNIQUE key taken, a parent row deleted); otherwise
+  // its row operations are replayed on the newest state and committed (group commit as
+  // usual). Update, Modify and Delete of a row that such a commit wrote already fail with the
+  // write conflict (the transaction stays usable; its Commit would fail). Inserts get rowids no
+  // other open transaction gets (sqlite_sequence stays the maximum); a rolled-back insert leaves a
+  // gap. Schema changes need Begin(). Its Commit takes the writer slot: never commit it from a
+  // thread that holds an exclusive transaction.
+  absl::StatusOr<std::unique_ptr<Transaction>> BeginConcurrent();
   // Starts a read transaction on the newest durable commit, without waiting for the writing
   // transaction or for an fsync. It sees every commit whose Commit returned before it began
   // and nothing a crash could undo; modifying calls fail with FailedPrecondition. While it is open,
@@ -148,9 +185,9 @@ class Database {
   // open writing transaction.
   absl::Status Checkpoint();
   // Checkpoints (unless disabled) and releases the file lock. Idempotent.
-  // REQUIRES: no other thread is inside Begin(), BeginRead() or Commit() (Commit waits for the
-  // WAL fsync after releasing the transaction slot, so Close cannot detect it), and no read
-  // transaction is open.
+  // REQUIRES: no other thread is inside Begin(), BeginRead(), BeginConcurrent() or Commit()
+  // (Commit waits for the WAL fsync after releasing the transaction slot, so Close cannot
+  // detect it), and no read or concurrent transaction is open.
   absl::Status Close();
 
   // Names of the I/O backend in use ("uring", "posix", "sim").
@@ -209,6 +246,10 @@ class Database {
   void CheckpointIfDue();
   // Makes catalog_ the one new read transactions see. REQUIRES: mu_ held.
   void PublishCatalogLocked();
+  // The write conflict with `detail`, returned once the winning commit at `lsn` is durable, so
+  // that a retry's snapshot includes it (instead of conflicting again until its fsync ends).
+  // The fsync's error instead if it fails. REQUIRES: the writer slot not held by the caller.
+  absl::Status ConflictOnceDurable(uint64_t lsn, std::string_view detail);
 
   mutable absl::Mutex mu_;  // protects the state below when no transaction is open
   absl::Mutex txn_mu_;      // held by the open transaction
@@ -219,6 +260,7 @@ class Database {
   std::unique_ptr<Pager> pager_;
   Catalog catalog_;                                   // the writer's
   std::shared_ptr<const Catalog> published_catalog_;  // guarded by mu_
+  WriteStamps write_stamps_;                          // used with options_.mvcc only
   uint32_t sequence_root_ = 0;
   absl::Status fatal_;             // set after a failed WAL sync: the database must be reopened
   absl::Status checkpoint_error_;  // last automatic checkpoint result (guarded by mu_)
@@ -229,7 +271,10 @@ class Database {
 // Errors from a modifying call leave the transaction usable (the call had no effect) unless
 // the error is an I/O error or DataLoss, after which only Rollback is possible.
 // A read transaction (Database::BeginRead) offers the reading calls; the others fail with
-// FailedPrecondition. Commit and Rollback end it alike.
+// FailedPrecondition. Commit and Rollback end it alike. A concurrent transaction
+// (Database::BeginConcurrent with mvcc) offers every call but CreateTable and CreateIndex
+// (FailedPrecondition); its Commit may fail with a write conflict, and it keeps the pages it
+// modified in memory until it ends.
 class Transaction {
  public:
   ~Transaction();
@@ -287,11 +332,22 @@ class Transaction {
  private:
   friend class Database;
   friend class Iterator;
-  // A writing transaction (holding the writer slot).
+  enum class Kind { kExclusive, kRead, kConcurrent };
+  // A row operation of a concurrent transaction, replayed at commit.
+  struct RowOp {
+    enum class Type { kInsert, kUpdate, kDelete } type;
+    std::string table;
+    int64_t rowid;
+    Row row;  // the new row (insert, update)
+  };
+  // An exclusive transaction (holding the writer slot).
   explicit Transaction(Database* db);
   // A read transaction on `snapshot` with its commit's `catalog`.
   Transaction(Database* db, std::unique_ptr<SnapshotPages> snapshot,
               std::shared_ptr<const Database::Catalog> catalog);
+  // A concurrent transaction on `pages` with a copy of its snapshot's catalog.
+  Transaction(Database* db, std::unique_ptr<PrivatePages> pages,
+              std::unique_ptr<Database::Catalog> catalog);
   // The table to read / to modify. NotFound, Unimplemented (unsupported SQL); for modifying,
   // FailedPrecondition in a read transaction, a read-only database or a table with indexes
   // the engine cannot maintain.
@@ -300,6 +356,8 @@ class Transaction {
   // OK when modifying calls are allowed: open, not broken, a writing transaction on a
   // writable database.
   absl::Status CheckWritable() const;
+  // CheckWritable, and FailedPrecondition unless the transaction is exclusive.
+  absl::Status CheckSchemaChange() const;
   absl::StatusOr<Row> Normalize(const Database::TableInfo& t, Row row) const;
   absl::StatusOr<Row> DecodeRow(const Database::TableInfo& t, int64_t rowid,
                                 std::string_view payload) const;
@@ -311,6 +369,18 @@ class Transaction {
   // Update's work once the old row is known.
   absl::Status Replace(const Database::TableInfo& t, int64_t rowid, const Row& old, Row row);
   absl::StatusOr<int64_t> AllocateRowid(Database::TableInfo* t);
+  // Insert's work once the rowid is known.
+  absl::StatusOr<int64_t> InsertRow(Database::TableInfo* t, int64_t rowid, Row row);
+  // Concurrent transactions: a write conflict when a commit after the snapshot wrote the row
+  // (Commit would fail; failing early saves the work).
+  absl::Status CheckNotWrittenSince(const Database::TableInfo& t, int64_t rowid);
+  // Records a row change: its key for write-conflict checks (mvcc), and for a concurrent
+  // transaction the operation to replay.
+  void RecordWrite(const Database::TableInfo& t, RowOp::Type type, int64_t rowid, const Row* row);
+  // concurrent_commit.cc: a concurrent transaction's Commit, and the replay of its operations
+  // in the exclusive transaction that commits them.
+  absl::Status CommitConcurrent();
+  absl::Status Replay(const std::vector<RowOp>& ops);
   // Foreign keys (foreign_keys.cc). FailedPrecondition when `row` names a missing parent (only
   // columns that differ from `old_row` are checked), or when row `rowid` of `t` has children.
   absl::Status CheckParents(const Database::TableInfo& t, const Row& row, const Row* old_row);
@@ -326,11 +396,21 @@ class Transaction {
   void End();
 
   Database* db_;
-  // Read transactions: the pinned snapshot and its catalog. Null for a writing transaction.
+  Kind kind_;
+  // Read transactions: the pinned snapshot and its catalog.
   std::unique_ptr<SnapshotPages> snapshot_;
   std::shared_ptr<const Database::Catalog> snapshot_catalog_;
-  PageSource* pages_;                 // what reads use: the snapshot, or the writer's pager
-  const Database::Catalog* catalog_;  // what reads use: the snapshot's, or the writer's
+  // Concurrent transactions: the private pages over the pinned snapshot, the catalog copy, the
+  // operations to replay.
+  std::unique_ptr<PrivatePages> private_pages_;
+  std::unique_ptr<Database::Catalog> private_catalog_;
+  std::vector<RowOp> ops_;
+  // Rows written (mvcc only): checked (concurrent) and stamped (exclusive) at commit.
+  std::vector<RowKey> written_;
+  PageSource* pages_;                 // what reads use
+  const Database::Catalog* catalog_;  // what reads use
+  PageWriter* writer_;                // what writes use; null in a read transaction
+  Database::Catalog* write_catalog_;  // what writes use; null in a read transaction
   bool done_ = false;
   bool schema_changed_ = false;
   absl::Status broken_;
