@@ -321,6 +321,11 @@ struct VerifyReport {
 struct CommitStats {
   engine::HistogramSnapshot batch_sizes;
   engine::HistogramSnapshot sync_seconds;
+  // engine:// with concurrent writers (mvcc=on): write transactions that lost a write
+  // conflict, and how many of them the store ran again (the others failed their call with
+  // UNAVAILABLE after the last attempt). Always 0 elsewhere.
+  int64_t write_conflicts = 0;
+  int64_t write_retries = 0;
 };
 
 struct SystemCounts {

@@ -81,7 +81,9 @@ absl::StatusOr<SystemCounts> EngineStore::GetSystemCounts() {
 
 std::optional<CommitStats> EngineStore::GetCommitStats() {
   const engine::WalStats& wal = db_->wal_stats();
-  return CommitStats{wal.commits_per_sync.Snapshot(), wal.sync_seconds.Snapshot()};
+  return CommitStats{wal.commits_per_sync.Snapshot(), wal.sync_seconds.Snapshot(),
+                     write_conflicts_.load(std::memory_order_relaxed),
+                     write_retries_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace pgqrs::storage::enginestore

@@ -1,6 +1,8 @@
 // EngineStore: enqueue, dequeue, message lookups, counts and dead letters.
 #include <algorithm>
+#include <atomic>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/checks.h"
@@ -43,6 +45,29 @@ absl::Status ForEachRow(Transaction& txn, const char* index, std::vector<Value> 
     PGQRS_RETURN_IF_ERROR(visit(id, row));
   }
   return absl::OkStatus();
+}
+
+// Counts the Dequeue calls in progress while it lives.
+class ClaimsInProgress {
+ public:
+  explicit ClaimsInProgress(std::atomic<int>& count) : count_(count), others_(count_++) {}
+  ~ClaimsInProgress() { --count_; }
+  // Claims that were in progress when this one started.
+  int others() const { return others_; }
+
+ private:
+  std::atomic<int>& count_;
+  const int others_;
+};
+
+// `wanted` consecutive ids of `candidates`, starting at a random offset (all of them when
+// there are no more than `wanted`).
+std::vector<int64_t> PickAtRandomOffset(std::vector<int64_t> candidates, int64_t wanted) {
+  const int64_t extra = static_cast<int64_t>(candidates.size()) - wanted;
+  if (extra <= 0) return candidates;
+  thread_local absl::BitGen random;
+  const int64_t offset = absl::Uniform<int64_t>(absl::IntervalClosed, random, 0, extra);
+  return {candidates.begin() + offset, candidates.begin() + offset + wanted};
 }
 
 }  // namespace
@@ -156,11 +181,14 @@ absl::StatusOr<std::vector<int64_t>> EngineStore::Enqueue(const std::string& que
                                                           std::span<const NewMessage> messages,
                                                           int64_t producer_worker_id) {
   PGQRS_RETURN_IF_ERROR(CheckDedupKeys(messages));
+  PGQRS_ASSIGN_OR_RETURN(const int64_t first_id,
+                         ids_.Take(kMessageSequence, static_cast<int64_t>(messages.size())));
   std::vector<int64_t> ids;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    ids.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     if (producer_worker_id) PGQRS_RETURN_IF_ERROR(CheckProducer(txn, producer_worker_id, q.id));
-    PGQRS_ASSIGN_OR_RETURN(int64_t next_id, TakeIds(txn, kMessageSequence, messages.size()));
+    int64_t next_id = first_id;
     int64_t now = NowMicros();
     for (const NewMessage& m : messages) {
       if (!m.dedup_key.empty()) {
@@ -182,8 +210,14 @@ absl::StatusOr<std::vector<int64_t>> EngineStore::Enqueue(const std::string& que
 
 absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& queue,
                                                           const DequeueOptions& options) {
+  ClaimsInProgress claims(claims_in_progress_);
+  // With concurrent writers, claims running at the same time would all pick the first visible
+  // messages and all but one would conflict: each starts at a random offset among the first
+  // (other claims + 1) x wanted candidates instead. A lone claim keeps strict dequeue order.
+  const int64_t spread = mvcc_ ? claims.others() : 0;
   std::vector<Message> leased;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    leased.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     int64_t now = NowMicros();
     if (options.consumer_worker_id) {
@@ -192,7 +226,9 @@ absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& que
     // Rows whose final lease ended are dead-lettered here and the scan continues.
     while (static_cast<int32_t>(leased.size()) < options.max_messages) {
       int64_t wanted = options.max_messages - static_cast<int64_t>(leased.size());
-      PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> batch, VisibleCandidates(txn, q.id, now, wanted));
+      PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> candidates,
+                             VisibleCandidates(txn, q.id, now, wanted * (spread + 1)));
+      std::vector<int64_t> batch = PickAtRandomOffset(std::move(candidates), wanted);
       for (int64_t id : batch) {
         PGQRS_ASSIGN_OR_RETURN(std::optional<Message> m, LeaseOne(txn, id, q, options, now));
         if (m) leased.push_back(std::move(*m));
@@ -227,6 +263,7 @@ absl::StatusOr<std::vector<Message>> EngineStore::ListDeadLetters(const std::str
                                                                   int64_t after_id, int32_t limit) {
   std::vector<Message> dead;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    dead.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(txn, q.id, now));
@@ -249,6 +286,7 @@ absl::StatusOr<int64_t> EngineStore::Redrive(const std::string& queue,
                                              std::span<const int64_t> ids) {
   int64_t moved = 0;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    moved = 0;
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(txn, q.id, now));

@@ -31,9 +31,8 @@ absl::StatusOr<StepRow> OwnedStep(Transaction& txn, const RunLease& lease,
   return *step;
 }
 
-absl::Status InsertStep(Transaction& txn, const RunLease& lease, const std::string& name,
-                        int64_t now) {
-  PGQRS_ASSIGN_OR_RETURN(int64_t id, TakeIds(txn, kStepSequence, 1));
+absl::Status InsertStep(Transaction& txn, int64_t id, const RunLease& lease,
+                        const std::string& name, int64_t now) {
   Row row(step::kCount);
   row[step::kId] = Value::Integer(id);
   row[step::kRunId] = Value::Integer(lease.run_id);
@@ -115,6 +114,8 @@ absl::Status EngineStore::UnderLeaseUnlessCancelled(const RunLease& lease,
 absl::StatusOr<BeginStepResult> EngineStore::BeginStep(const RunLease& lease,
                                                        const std::string& step_name) {
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
+  // Taken whether or not the step is new: an unused id is a gap, like a rolled-back insert.
+  PGQRS_ASSIGN_OR_RETURN(const int64_t new_step_id, ids_.Take(kStepSequence, 1));
   BeginStepResult result;
   bool cancelled = false;
   absl::Status status = UnderLease(
@@ -122,7 +123,7 @@ absl::StatusOr<BeginStepResult> EngineStore::BeginStep(const RunLease& lease,
       [&](Transaction& txn, const RunRow&, int64_t now) -> absl::Status {
         PGQRS_ASSIGN_OR_RETURN(std::optional<StepRow> step, LoadStep(txn, lease.run_id, step_name));
         if (!step) {
-          PGQRS_RETURN_IF_ERROR(InsertStep(txn, lease, step_name, now));
+          PGQRS_RETURN_IF_ERROR(InsertStep(txn, new_step_id, lease, step_name, now));
           result.outcome = StepOutcome::kStarted;
         } else if (step->info.status == StepStatus::kCompleted) {
           result.outcome = StepOutcome::kCompleted;

@@ -7,6 +7,7 @@
 // them. Not part of the public API.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "engine/db/database.h"
+#include "storage/engine/id_blocks.h"
 #include "storage/file_time.h"
 #include "storage/rules.h"
 #include "storage/store.h"
@@ -81,7 +83,8 @@ absl::StatusOr<QueueRow> FindQueue(Transaction& txn, const std::string& name);
 absl::StatusOr<QueueRow> FindPlainQueue(Transaction& txn, const std::string& name);
 absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id);
 
-// Takes `count` ids from sequence `sequence`; returns the first.
+// Takes `count` ids from sequence `sequence`; returns the first. The hot sequences (messages,
+// runs, steps) go through IdBlocks instead.
 absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t count);
 
 // ---- Messages (engine_messages.cc, engine_leases.cc) ----------------------------------------
@@ -156,8 +159,9 @@ absl::StatusOr<std::optional<StepRow>> LoadStep(Transaction& txn, int64_t run_id
 
 class EngineStore final : public Store {
  public:
-  // Every timestamp and deadline comes from `clock`.
-  EngineStore(std::unique_ptr<engine::Database> db, std::shared_ptr<const Clock> clock);
+  // Every timestamp and deadline comes from `clock`. `mvcc`: the database was opened with
+  // concurrent writers (DatabaseOptions::mvcc), so claims spread over the first candidates.
+  EngineStore(std::unique_ptr<engine::Database> db, std::shared_ptr<const Clock> clock, bool mvcc);
   ~EngineStore() override;
 
   std::string backend() const override { return "engine"; }
@@ -241,9 +245,14 @@ class EngineStore final : public Store {
 
   int64_t NowMicros() const { return storage::NowMicros(*clock_); }
 
-  // Runs `work` in one transaction and commits it; rolls back on error. When OK, everything
-  // the call wrote or read is durable (Transaction::CommitDurable).
+  // Runs `work` in one writing transaction (concurrent with others when mvcc is on) and
+  // commits it; rolls back on error. When OK, everything the call wrote or read is durable
+  // (Transaction::CommitDurable). A write conflict runs `work` again in a new transaction,
+  // up to 8 times, then fails with UNAVAILABLE: `work` must set its results from scratch each
+  // time (clear what it appends to), and take ids outside (IdBlocks).
   absl::Status Write(const Work& work);
+  // One attempt of Write.
+  absl::Status WriteOnce(const Work& work);
   // Runs `work`, which only reads, in a read transaction: a snapshot of the last commit that
   // neither waits for the writer nor delays it. When OK, everything it read is durable.
   absl::Status Read(const Work& work);
@@ -266,6 +275,12 @@ class EngineStore final : public Store {
 
   const std::shared_ptr<const Clock> clock_;
   std::unique_ptr<engine::Database> db_;
+  const bool mvcc_;
+  // Message, run and step ids, taken before the transaction that inserts them.
+  IdBlocks ids_;
+  std::atomic<int> claims_in_progress_{0};   // Dequeue calls running now
+  std::atomic<int64_t> write_conflicts_{0};  // transactions that lost a write conflict
+  std::atomic<int64_t> write_retries_{0};    // of them, run again
 };
 
 }  // namespace pgqrs::storage::enginestore

@@ -116,13 +116,14 @@ TEST_CASE("the engine adapter refuses bad DSNs with the option named", "[engine]
            {"engine://" + path + "?cache_pages=0", "cache_pages=0"},
            {"engine://" + path + "?cache_pages=ten", "cache_pages=ten"},
            {"engine://" + path + "?synchronous=normal", "synchronous"},
+           {"engine://" + path + "?mvcc=yes", "mvcc=yes: expected on or off"},
            {"engine::memory:", "engine::memory:"}}) {
     INFO(dsn);
     auto store = storage::OpenStore(dsn, {});
     CHECK(absl::IsInvalidArgument(store.status()));
     CHECK(store.status().message().find(words) != std::string::npos);
   }
-  auto ok = storage::OpenStore("engine://" + path + "?io=posix&cache_pages=64", {});
+  auto ok = storage::OpenStore("engine://" + path + "?io=posix&cache_pages=64&mvcc=on", {});
   REQUIRE(ok.ok());
   CHECK((*ok)->backend() == "engine");
 }
