@@ -19,22 +19,22 @@ absl::Status TooDeep(uint32_t pgno) {
 
 }  // namespace
 
-BTree::BTree(Pager* pager, uint32_t root, bool is_table, std::vector<bool> desc)
-    : pages_(pager), pager_(pager), root_(root), is_table_(is_table), desc_(std::move(desc)) {}
+BTree::BTree(PageWriter* writer, uint32_t root, bool is_table, std::vector<bool> desc)
+    : pages_(writer), writer_(writer), root_(root), is_table_(is_table), desc_(std::move(desc)) {}
 
 BTree::BTree(PageSource* pages, uint32_t root, bool is_table, std::vector<bool> desc)
-    : pages_(pages), pager_(nullptr), root_(root), is_table_(is_table), desc_(std::move(desc)) {}
+    : pages_(pages), writer_(nullptr), root_(root), is_table_(is_table), desc_(std::move(desc)) {}
 
 absl::Status BTree::CheckWritable() const {
-  if (pager_ == nullptr) return absl::FailedPreconditionError("read-only b-tree");
+  if (writer_ == nullptr) return absl::FailedPreconditionError("read-only b-tree");
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint32_t> BTree::Create(Pager* pager, bool is_table) {
-  PGQRS_ASSIGN_OR_RETURN(PageRef page, pager->Allocate());
+absl::StatusOr<uint32_t> BTree::Create(PageWriter* writer, bool is_table) {
+  PGQRS_ASSIGN_OR_RETURN(PageRef page, writer->Allocate());
   Node n;
   n.type = LeafTypeOf(is_table);
-  EncodeNode(n, page->pgno, pager->usable_size(), page->data.get());
+  EncodeNode(n, page->pgno, writer->usable_size(), page->data.get());
   return page->pgno;
 }
 
@@ -83,7 +83,7 @@ absl::StatusOr<std::string> BTree::BuildCell(PageType type, const std::string& p
   size_t rest = payload.size() - local;
   std::vector<PageRef> pages;
   for (size_t done = 0; done < rest; done += per_page) {
-    PGQRS_ASSIGN_OR_RETURN(PageRef p, pager_->Allocate());
+    PGQRS_ASSIGN_OR_RETURN(PageRef p, writer_->Allocate());
     pages.push_back(std::move(p));
   }
   size_t pos = local;
@@ -115,7 +115,7 @@ absl::Status BTree::FreeOverflow(const std::string& cell, PageType type) {
   for (uint64_t i = 0; i < pages && next != 0; ++i) {
     PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(next));
     uint32_t after = Get32(page->data.get());
-    PGQRS_RETURN_IF_ERROR(pager_->Free(next));
+    PGQRS_RETURN_IF_ERROR(writer_->Free(next));
     next = after;
   }
   return absl::OkStatus();
@@ -288,7 +288,7 @@ absl::StatusOr<bool> BTree::DeleteKey(const std::vector<Value>& key) {
 
 absl::Status BTree::InsertLeafCell(const Descent& d, std::string cell) {
   const int i = d.path.back().idx;
-  pager_->MarkDirty(d.page);
+  writer_->MarkDirty(d.page);
   if (TryInsertCell(d.page->data.get(), d.page->pgno, pages_->usable_size(), i, cell)) {
     return absl::OkStatus();
   }
@@ -304,7 +304,7 @@ absl::Status BTree::ReplaceLeafCell(const Descent& d, std::string cell) {
   const int i = d.path.back().idx;
   PGQRS_ASSIGN_OR_RETURN(CellInfo old, d.view.Cell(i));
   if (old.overflow_page == 0 && old.size == cell.size()) {
-    pager_->MarkDirty(d.page);
+    writer_->MarkDirty(d.page);
     std::memcpy(d.page->data.get() + d.view.CellOffset(i), cell.data(), cell.size());
     return absl::OkStatus();
   }
@@ -340,7 +340,7 @@ absl::StatusOr<bool> BTree::RemoveInPlace(const PageRef& page, const PageView& v
                   (pages_->usable_size() - content) - c.size;
   if (!is_root && used < cap / 4) return false;
   std::string cell(reinterpret_cast<const char*>(page->data.get() + view.CellOffset(i)), c.size);
-  pager_->MarkDirty(page);
+  writer_->MarkDirty(page);
   if (!TryRemoveCell(page->data.get(), page->pgno, pages_->usable_size(), i, c.size)) {
     return false;
   }
@@ -428,7 +428,7 @@ absl::Status BTree::Drop() {
       }
     }
     page.reset();
-    if (pgno != 1) PGQRS_RETURN_IF_ERROR(pager_->Free(pgno));
+    if (pgno != 1) PGQRS_RETURN_IF_ERROR(writer_->Free(pgno));
   }
   return absl::OkStatus();
 }

@@ -31,19 +31,19 @@ namespace pgqrs::engine {
 
 class BTree {
  public:
-  // A tree rooted at `root` that the pager's writer reads and modifies. For index trees,
-  // `desc[i]` marks DESC key columns.
-  BTree(Pager* pager, uint32_t root, bool is_table, std::vector<bool> desc = {});
+  // A tree rooted at `root` that `writer` reads and modifies (the pager, or a concurrent
+  // transaction's private pages). For index trees, `desc[i]` marks DESC key columns.
+  BTree(PageWriter* writer, uint32_t root, bool is_table, std::vector<bool> desc = {});
   // A read-only tree over `pages` (e.g. a snapshot): modifications are FailedPrecondition.
   BTree(PageSource* pages, uint32_t root, bool is_table, std::vector<bool> desc = {});
 
   // Allocates an empty root page for a new tree. REQUIRES: in a write transaction.
-  static absl::StatusOr<uint32_t> Create(Pager* pager, bool is_table);
+  static absl::StatusOr<uint32_t> Create(PageWriter* writer, bool is_table);
 
   uint32_t root() const { return root_; }
   bool is_table() const { return is_table_; }
   PageSource* pages() const { return pages_; }
-  Pager* pager() const { return pager_; }  // null for a read-only tree
+  PageWriter* writer() const { return writer_; }  // null for a read-only tree
   const std::vector<bool>& desc() const { return desc_; }
 
   // --- table trees ---
@@ -177,8 +177,8 @@ class BTree {
   // FailedPrecondition for a read-only tree.
   absl::Status CheckWritable() const;
 
-  PageSource* pages_;  // reads
-  Pager* pager_;       // modifications; null for a read-only tree
+  PageSource* pages_;   // reads
+  PageWriter* writer_;  // modifications; null for a read-only tree
   uint32_t root_;
   bool is_table_;
   std::vector<bool> desc_;

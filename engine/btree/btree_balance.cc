@@ -265,19 +265,19 @@ absl::Status BTree::WriteNode(Change* c, uint32_t pgno, const Node& node) {
   }
   PGQRS_CHECK(node.Bytes() <= pages_->usable_size() - BtreeHeaderOffset(pgno));
   PGQRS_ASSIGN_OR_RETURN(PageRef page, pages_->Get(pgno));
-  pager_->MarkDirty(page);
+  writer_->MarkDirty(page);
   EncodeNode(node, pgno, pages_->usable_size(), page->data.get());
   return absl::OkStatus();
 }
 
 absl::StatusOr<PageRef> BTree::AllocatePage(Change* c) {
-  PGQRS_ASSIGN_OR_RETURN(PageRef page, pager_->Allocate());
+  PGQRS_ASSIGN_OR_RETURN(PageRef page, writer_->Allocate());
   c->freed.erase(std::remove(c->freed.begin(), c->freed.end(), page->pgno), c->freed.end());
   return page;
 }
 
 absl::Status BTree::FreePage(Change* c, uint32_t pgno) {
-  PGQRS_RETURN_IF_ERROR(pager_->Free(pgno));
+  PGQRS_RETURN_IF_ERROR(writer_->Free(pgno));
   c->freed.push_back(pgno);
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/btree/btree.h"
 #include "engine/pager/pager.h"
+#include "engine/pager/private_pages.h"
 #include "engine/pager/snapshot_pages.h"
 #include "spdlog/spdlog.h"
 
@@ -202,7 +203,16 @@ absl::StatusOr<std::unique_ptr<Transaction>> Database::Begin() {
   return std::unique_ptr<Transaction>(new Transaction(this));
 }
 
-absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginConcurrent() { return Begin(); }
+absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginConcurrent() {
+  if (!options_.mvcc) return Begin();
+  // Under mu_, the pinned pages and the catalog are of the same commit (as in BeginRead).
+  absl::MutexLock l(&mu_);
+  if (closed_) return absl::FailedPreconditionError("database is closed");
+  if (!fatal_.ok()) return fatal_;
+  auto pages = std::make_unique<PrivatePages>(write_stamps_.PinSnapshot(pager_.get()));
+  return std::unique_ptr<Transaction>(
+      new Transaction(this, std::move(pages), std::make_unique<Catalog>(*published_catalog_)));
+}
 
 absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginRead() {
   // Under mu_, the pinned pages and the catalog are of the same commit (a schema-changing

@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/catalog/schema.h"
 #include "engine/crypto/key.h"
+#include "engine/db/write_stamps.h"
 #include "engine/format/record.h"
 #include "engine/io/io_backend.h"
 #include "engine/wal/wal.h"
@@ -47,6 +48,8 @@ namespace pgqrs::engine {
 
 class Pager;
 class PageSource;
+class PageWriter;
+class PrivatePages;
 class SnapshotPages;
 class BTree;
 class Cursor;
@@ -152,10 +155,15 @@ class Database {
   // Starts an exclusive writing transaction, waiting for the open one (if any) to end. While it
   // is open no other transaction commits. Schema changes (CreateTable, CreateIndex) need one.
   absl::StatusOr<std::unique_ptr<Transaction>> Begin();
-  // Starts a writing transaction that runs concurrently with others (DatabaseOptions::mvcc).
-  // With mvcc off this is exactly Begin(). With mvcc on it is also Begin() for now: the
-  // transactions run one after the other, which is trivially snapshot isolation, and Commit
-  // never returns a write conflict. Callers should nevertheless retry on IsWriteConflict.
+  // Starts a writing transaction that runs concurrently with others (DatabaseOptions::mvcc);
+  // with mvcc off this is exactly Begin(). It never waits: it works on the newest durable
+  // commit (a snapshot, like BeginRead) and sees its own changes, indexes included. Its Commit
+  // takes the writer slot briefly: it fails with a write conflict (IsWriteConflict) when a
+  // commit after its snapshot wrote a row it wrote, or when its changes no longer apply to the
+  // newest state because of such a commit (a UNIQUE key taken, a parent row deleted); otherwise
+  // its row operations are replayed on the newest state and committed (group commit as
+  // usual). Inserts get rowids no other open transaction gets (sqlite_sequence stays the
+  // maximum); a rolled-back insert leaves a gap. Schema changes need Begin().
   absl::StatusOr<std::unique_ptr<Transaction>> BeginConcurrent();
   // Starts a read transaction on the newest durable commit, without waiting for the writing
   // transaction or for an fsync. It sees every commit whose Commit returned before it began
@@ -239,6 +247,7 @@ class Database {
   std::unique_ptr<Pager> pager_;
   Catalog catalog_;                                   // the writer's
   std::shared_ptr<const Catalog> published_catalog_;  // guarded by mu_
+  WriteStamps write_stamps_;                          // used with options_.mvcc only
   uint32_t sequence_root_ = 0;
   absl::Status fatal_;             // set after a failed WAL sync: the database must be reopened
   absl::Status checkpoint_error_;  // last automatic checkpoint result (guarded by mu_)
@@ -307,11 +316,22 @@ class Transaction {
  private:
   friend class Database;
   friend class Iterator;
-  // A writing transaction (holding the writer slot).
+  enum class Kind { kExclusive, kRead, kConcurrent };
+  // A row operation of a concurrent transaction, replayed at commit.
+  struct RowOp {
+    enum class Type { kInsert, kUpdate, kDelete } type;
+    std::string table;
+    int64_t rowid;
+    Row row;  // the new row (insert, update)
+  };
+  // An exclusive transaction (holding the writer slot).
   explicit Transaction(Database* db);
   // A read transaction on `snapshot` with its commit's `catalog`.
   Transaction(Database* db, std::unique_ptr<SnapshotPages> snapshot,
               std::shared_ptr<const Database::Catalog> catalog);
+  // A concurrent transaction on `pages` with a copy of its snapshot's catalog.
+  Transaction(Database* db, std::unique_ptr<PrivatePages> pages,
+              std::unique_ptr<Database::Catalog> catalog);
   // The table to read / to modify. NotFound, Unimplemented (unsupported SQL); for modifying,
   // FailedPrecondition in a read transaction, a read-only database or a table with indexes
   // the engine cannot maintain.
@@ -320,6 +340,8 @@ class Transaction {
   // OK when modifying calls are allowed: open, not broken, a writing transaction on a
   // writable database.
   absl::Status CheckWritable() const;
+  // CheckWritable, and FailedPrecondition unless the transaction is exclusive.
+  absl::Status CheckSchemaChange() const;
   absl::StatusOr<Row> Normalize(const Database::TableInfo& t, Row row) const;
   absl::StatusOr<Row> DecodeRow(const Database::TableInfo& t, int64_t rowid,
                                 std::string_view payload) const;
@@ -331,6 +353,15 @@ class Transaction {
   // Update's work once the old row is known.
   absl::Status Replace(const Database::TableInfo& t, int64_t rowid, const Row& old, Row row);
   absl::StatusOr<int64_t> AllocateRowid(Database::TableInfo* t);
+  // Insert's work once the rowid is known.
+  absl::StatusOr<int64_t> InsertRow(Database::TableInfo* t, int64_t rowid, Row row);
+  // Records a row change: its key for write-conflict checks (mvcc), and for a concurrent
+  // transaction the operation to replay.
+  void RecordWrite(const Database::TableInfo& t, RowOp::Type type, int64_t rowid, const Row* row);
+  // concurrent_commit.cc: a concurrent transaction's Commit, and the replay of its operations
+  // in the exclusive transaction that commits them.
+  absl::Status CommitConcurrent();
+  absl::Status Replay(const std::vector<RowOp>& ops);
   // Foreign keys (foreign_keys.cc). FailedPrecondition when `row` names a missing parent (only
   // columns that differ from `old_row` are checked), or when row `rowid` of `t` has children.
   absl::Status CheckParents(const Database::TableInfo& t, const Row& row, const Row* old_row);
@@ -346,11 +377,21 @@ class Transaction {
   void End();
 
   Database* db_;
-  // Read transactions: the pinned snapshot and its catalog. Null for a writing transaction.
+  Kind kind_;
+  // Read transactions: the pinned snapshot and its catalog.
   std::unique_ptr<SnapshotPages> snapshot_;
   std::shared_ptr<const Database::Catalog> snapshot_catalog_;
-  PageSource* pages_;                 // what reads use: the snapshot, or the writer's pager
-  const Database::Catalog* catalog_;  // what reads use: the snapshot's, or the writer's
+  // Concurrent transactions: the private pages over the pinned snapshot, the catalog copy, the
+  // operations to replay.
+  std::unique_ptr<PrivatePages> private_pages_;
+  std::unique_ptr<Database::Catalog> private_catalog_;
+  std::vector<RowOp> ops_;
+  // Rows written (mvcc only): checked (concurrent) and stamped (exclusive) at commit.
+  std::vector<RowKey> written_;
+  PageSource* pages_;                 // what reads use
+  const Database::Catalog* catalog_;  // what reads use
+  PageWriter* writer_;                // what writes use; null in a read transaction
+  Database::Catalog* write_catalog_;  // what writes use; null in a read transaction
   bool done_ = false;
   bool schema_changed_ = false;
   absl::Status broken_;

@@ -24,8 +24,8 @@ absl::Status Transaction::CheckParents(const Database::TableInfo& t, const Row& 
     const ColumnDef& c = t.def.columns[i];
     if (c.references_table.empty() || row[i].is_null()) continue;
     if (old_row != nullptr && (*old_row)[i] == row[i]) continue;
-    auto parent = db_->catalog_.tables.find(absl::AsciiStrToLower(c.references_table));
-    if (parent == db_->catalog_.tables.end()) {
+    auto parent = write_catalog_->tables.find(absl::AsciiStrToLower(c.references_table));
+    if (parent == write_catalog_->tables.end()) {
       return ForeignKeyError(
           absl::StrCat(t.def.name, ".", c.name, " references missing table ", c.references_table));
     }
@@ -36,7 +36,7 @@ absl::Status Transaction::CheckParents(const Database::TableInfo& t, const Row& 
     }
     bool found = false;
     if (row[i].type() == Value::Type::kInteger) {
-      BTree tree(db_->pager_.get(), parent->second.root, true);
+      BTree tree(writer_, parent->second.root, true);
       PGQRS_ASSIGN_OR_RETURN(std::optional<std::string> payload, tree.Find(row[i].integer()));
       found = payload.has_value();
     }
@@ -53,18 +53,18 @@ absl::StatusOr<bool> Transaction::HasChild(const Database::TableInfo& child, int
   const Value key = Value::Integer(parent_rowid);
   // An index that lists every non-NULL value of `col` first finds children with one seek.
   for (const std::string& name : child.indexes) {
-    const Database::IndexInfo& ix = db_->catalog_.indexes.at(name);
+    const Database::IndexInfo& ix = write_catalog_->indexes.at(name);
     bool covers_non_null = ix.def.where == PartialPredicate::kNone ||
                            (ix.def.where == PartialPredicate::kIsNotNull && ix.where_col == col);
     if (ix.cols[0] != col || !covers_non_null) continue;
-    BTree tree(db_->pager_.get(), ix.root, false, ix.desc);
+    BTree tree(writer_, ix.root, false, ix.desc);
     Cursor cursor(&tree);
     PGQRS_RETURN_IF_ERROR(cursor.SeekGE({key}, /*strict=*/false));
     if (!cursor.Valid()) return false;
     PGQRS_ASSIGN_OR_RETURN(std::vector<Value> entry, DecodeRecord(cursor.payload()));
     return !entry.empty() && entry[0] == key;
   }
-  BTree tree(db_->pager_.get(), child.root, true);
+  BTree tree(writer_, child.root, true);
   Cursor cursor(&tree);
   PGQRS_RETURN_IF_ERROR(cursor.First());
   while (cursor.Valid()) {
@@ -76,7 +76,7 @@ absl::StatusOr<bool> Transaction::HasChild(const Database::TableInfo& child, int
 }
 
 absl::Status Transaction::CheckNoChildren(const Database::TableInfo& t, int64_t rowid) {
-  for (const auto& [name, child] : db_->catalog_.tables) {
+  for (const auto& [name, child] : write_catalog_->tables) {
     for (size_t i = 0; i < child.def.columns.size(); ++i) {
       const ColumnDef& c = child.def.columns[i];
       if (!absl::EqualsIgnoreCase(c.references_table, t.def.name)) continue;

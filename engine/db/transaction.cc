@@ -6,6 +6,7 @@
 #include "engine/btree/btree.h"
 #include "engine/db/database.h"
 #include "engine/pager/pager.h"
+#include "engine/pager/private_pages.h"
 #include "engine/pager/snapshot_pages.h"
 
 namespace pgqrs::engine {
@@ -36,15 +37,34 @@ bool IsIoError(const absl::Status& s) {
 }  // namespace
 
 Transaction::Transaction(Database* db)
-    : db_(db), pages_(db->pager_.get()), catalog_(&db->catalog_) {}
+    : db_(db),
+      kind_(Kind::kExclusive),
+      pages_(db->pager_.get()),
+      catalog_(&db->catalog_),
+      writer_(db->pager_.get()),
+      write_catalog_(&db->catalog_) {}
 
 Transaction::Transaction(Database* db, std::unique_ptr<SnapshotPages> snapshot,
                          std::shared_ptr<const Database::Catalog> catalog)
     : db_(db),
+      kind_(Kind::kRead),
       snapshot_(std::move(snapshot)),
       snapshot_catalog_(std::move(catalog)),
       pages_(snapshot_.get()),
-      catalog_(snapshot_catalog_.get()) {}
+      catalog_(snapshot_catalog_.get()),
+      writer_(nullptr),
+      write_catalog_(nullptr) {}
+
+Transaction::Transaction(Database* db, std::unique_ptr<PrivatePages> pages,
+                         std::unique_ptr<Database::Catalog> catalog)
+    : db_(db),
+      kind_(Kind::kConcurrent),
+      private_pages_(std::move(pages)),
+      private_catalog_(std::move(catalog)),
+      pages_(private_pages_.get()),
+      catalog_(private_catalog_.get()),
+      writer_(private_pages_.get()),
+      write_catalog_(private_catalog_.get()) {}
 
 Transaction::~Transaction() {
   if (!done_) Rollback();
@@ -52,12 +72,21 @@ Transaction::~Transaction() {
 
 void Transaction::End() {
   done_ = true;
-  if (snapshot_ != nullptr) {
-    snapshot_.reset();  // releases the pin
-    snapshot_catalog_.reset();
-    return;
+  switch (kind_) {
+    case Kind::kExclusive:
+      db_->txn_mu_.Unlock();
+      return;
+    case Kind::kRead:
+      snapshot_.reset();  // releases the pin
+      snapshot_catalog_.reset();
+      return;
+    case Kind::kConcurrent:
+      db_->write_stamps_.Unpin(private_pages_->snapshot().lsn);
+      private_pages_.reset();  // releases the pin
+      private_catalog_.reset();
+      ops_.clear();
+      return;
   }
-  db_->txn_mu_.Unlock();
 }
 
 absl::Status Transaction::Poison(absl::Status s) {
@@ -68,7 +97,7 @@ absl::Status Transaction::Poison(absl::Status s) {
 absl::Status Transaction::CheckWritable() const {
   if (done_) return absl::FailedPreconditionError("transaction has ended");
   if (!broken_.ok()) return broken_;
-  if (snapshot_ != nullptr) return absl::FailedPreconditionError("read transaction");
+  if (kind_ == Kind::kRead) return absl::FailedPreconditionError("read transaction");
   if (db_->options_.read_only) return absl::FailedPreconditionError("read-only database");
   return absl::OkStatus();
 }
@@ -90,7 +119,7 @@ absl::StatusOr<const Database::TableInfo*> Transaction::ReadableTable(std::strin
 absl::StatusOr<Database::TableInfo*> Transaction::WritableTable(std::string_view name) {
   PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_RETURN_IF_ERROR(ReadableTable(name).status());
-  Database::TableInfo* t = &db_->catalog_.tables.at(Lower(name));
+  Database::TableInfo* t = &write_catalog_->tables.at(Lower(name));
   if (!t->writable) {
     return absl::FailedPreconditionError(
         absl::StrCat("table ", std::string(name), " has unsupported indexes"));
@@ -162,7 +191,7 @@ absl::Status Transaction::CheckUnique(const Database::IndexInfo& ix, const Row& 
   for (const Value& v : *key) {
     if (v.is_null()) return absl::OkStatus();  // NULLs are distinct
   }
-  BTree tree(db_->pager_.get(), ix.root, false, ix.desc);
+  BTree tree(writer_, ix.root, false, ix.desc);
   Cursor c(&tree);
   PGQRS_RETURN_IF_ERROR(c.SeekGE(*key, false));
   while (c.Valid()) {
@@ -181,7 +210,7 @@ absl::Status Transaction::CheckUnique(const Database::IndexInfo& ix, const Row& 
 absl::Status Transaction::AddIndexEntries(const Database::TableInfo& t, const Row& row,
                                           int64_t rowid, const Row* old_row) {
   for (const std::string& name : t.indexes) {
-    const Database::IndexInfo& ix = db_->catalog_.indexes.at(name);
+    const Database::IndexInfo& ix = write_catalog_->indexes.at(name);
     auto key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
     if (!key) continue;
     if (old_row != nullptr) {
@@ -190,7 +219,7 @@ absl::Status Transaction::AddIndexEntries(const Database::TableInfo& t, const Ro
     }
     std::string rec;
     EncodeRecord(*key, &rec);
-    BTree tree(db_->pager_.get(), ix.root, false, ix.desc);
+    BTree tree(writer_, ix.root, false, ix.desc);
     PGQRS_RETURN_IF_ERROR(tree.InsertKey(rec));
   }
   return absl::OkStatus();
@@ -199,14 +228,14 @@ absl::Status Transaction::AddIndexEntries(const Database::TableInfo& t, const Ro
 absl::Status Transaction::RemoveIndexEntries(const Database::TableInfo& t, const Row& row,
                                              int64_t rowid, const Row* new_row) {
   for (const std::string& name : t.indexes) {
-    const Database::IndexInfo& ix = db_->catalog_.indexes.at(name);
+    const Database::IndexInfo& ix = write_catalog_->indexes.at(name);
     auto key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
     if (!key) continue;
     if (new_row != nullptr) {
       auto next = IndexKey(ix.cols, ix.where_col, ix.def.where, *new_row, rowid);
       if (next && *next == *key) continue;
     }
-    BTree tree(db_->pager_.get(), ix.root, false, ix.desc);
+    BTree tree(writer_, ix.root, false, ix.desc);
     PGQRS_ASSIGN_OR_RETURN(bool found, tree.DeleteKey(*key));
     if (!found) {
       return absl::DataLossError(absl::StrCat("row ", rowid, " missing from index ", ix.def.name));
@@ -216,31 +245,49 @@ absl::Status Transaction::RemoveIndexEntries(const Database::TableInfo& t, const
 }
 
 absl::StatusOr<int64_t> Transaction::AllocateRowid(Database::TableInfo* t) {
-  BTree tree(db_->pager_.get(), t->root, true);
+  BTree tree(writer_, t->root, true);
   PGQRS_ASSIGN_OR_RETURN(std::optional<int64_t> max, tree.MaxRowid());
   int64_t base = max.value_or(0);
   if (t->def.autoincrement) base = std::max(base, t->seq.value_or(0));
   if (base == INT64_MAX) return absl::ResourceExhaustedError("rowids exhausted");
-  return base + 1;
+  if (!db_->options_.mvcc) return base + 1;
+  // Concurrent transactions see different maxima: the shared counter keeps them apart.
+  std::optional<int64_t> rowid = db_->write_stamps_.NextRowid(t->root, base + 1);
+  if (!rowid) return absl::ResourceExhaustedError("rowids exhausted");
+  return *rowid;
+}
+
+void Transaction::RecordWrite(const Database::TableInfo& t, RowOp::Type type, int64_t rowid,
+                              const Row* row) {
+  if (!db_->options_.mvcc) return;
+  written_.emplace_back(t.root, rowid);
+  if (kind_ == Kind::kConcurrent) {
+    ops_.push_back(RowOp{type, t.def.name, rowid, row != nullptr ? *row : Row()});
+  }
 }
 
 absl::StatusOr<int64_t> Transaction::Insert(std::string_view table, Row row) {
   PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(table));
   PGQRS_ASSIGN_OR_RETURN(row, Normalize(*t, std::move(row)));
-  BTree tree(db_->pager_.get(), t->root, true);
   const int rc = t->def.rowid_column;
   int64_t rowid;
   if (rc >= 0 && !row[rc].is_null()) {
     rowid = row[rc].integer();
-    PGQRS_ASSIGN_OR_RETURN(std::optional<std::string> existing, tree.Find(rowid));
-    if (existing) return absl::AlreadyExistsError(absl::StrCat("rowid ", rowid, " exists"));
   } else {
     PGQRS_ASSIGN_OR_RETURN(rowid, AllocateRowid(t));
-    if (rc >= 0) row[rc] = Value::Integer(rowid);
   }
+  return InsertRow(t, rowid, std::move(row));
+}
+
+absl::StatusOr<int64_t> Transaction::InsertRow(Database::TableInfo* t, int64_t rowid, Row row) {
+  BTree tree(writer_, t->root, true);
+  PGQRS_ASSIGN_OR_RETURN(std::optional<std::string> existing, tree.Find(rowid));
+  if (existing) return absl::AlreadyExistsError(absl::StrCat("rowid ", rowid, " exists"));
+  const int rc = t->def.rowid_column;
+  if (rc >= 0) row[rc] = Value::Integer(rowid);
   PGQRS_RETURN_IF_ERROR(CheckParents(*t, row, nullptr));
   for (const std::string& name : t->indexes) {
-    PGQRS_RETURN_IF_ERROR(CheckUnique(db_->catalog_.indexes.at(name), row, rowid));
+    PGQRS_RETURN_IF_ERROR(CheckUnique(write_catalog_->indexes.at(name), row, rowid));
   }
   Row stored = row;
   if (rc >= 0) stored[rc] = Value::Null();
@@ -252,6 +299,8 @@ absl::StatusOr<int64_t> Transaction::Insert(std::string_view table, Row row) {
     t->seq = rowid;
     t->seq_dirty = true;
   }
+  if (db_->options_.mvcc) db_->write_stamps_.NoteRowid(t->root, rowid);
+  RecordWrite(*t, RowOp::Type::kInsert, rowid, &row);
   return rowid;
 }
 
@@ -285,7 +334,7 @@ absl::Status Transaction::Replace(const Database::TableInfo& t, int64_t rowid, c
   }
   PGQRS_RETURN_IF_ERROR(CheckParents(t, row, &old));
   for (const std::string& name : t.indexes) {
-    const Database::IndexInfo& ix = db_->catalog_.indexes.at(name);
+    const Database::IndexInfo& ix = write_catalog_->indexes.at(name);
     // An entry that keeps its key cannot collide with another one.
     if (IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid) ==
         IndexKey(ix.cols, ix.where_col, ix.def.where, old, rowid)) {
@@ -298,9 +347,11 @@ absl::Status Transaction::Replace(const Database::TableInfo& t, int64_t rowid, c
   if (rc >= 0) stored[rc] = Value::Null();
   std::string rec;
   EncodeRecord(stored, &rec);
-  BTree tree(db_->pager_.get(), t.root, true);
+  BTree tree(writer_, t.root, true);
   PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, rec)));
-  return Poison(AddIndexEntries(t, row, rowid, &old));
+  PGQRS_RETURN_IF_ERROR(Poison(AddIndexEntries(t, row, rowid, &old)));
+  RecordWrite(t, RowOp::Type::kUpdate, rowid, &row);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> Transaction::Delete(std::string_view table, int64_t rowid) {
@@ -309,9 +360,10 @@ absl::StatusOr<bool> Transaction::Delete(std::string_view table, int64_t rowid) 
   if (!old) return false;
   PGQRS_RETURN_IF_ERROR(CheckNoChildren(*t, rowid));
   PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(*t, *old, rowid, nullptr)));
-  BTree tree(db_->pager_.get(), t->root, true);
+  BTree tree(writer_, t->root, true);
   absl::StatusOr<bool> found = tree.Delete(rowid);
   if (!found.ok()) return Poison(found.status());
+  if (*found) RecordWrite(*t, RowOp::Type::kDelete, rowid, nullptr);
   return *found;
 }
 
@@ -344,8 +396,16 @@ absl::Status Transaction::InsertSchemaRow(const std::string& type, const std::st
   return absl::OkStatus();
 }
 
-absl::Status Transaction::CreateTable(const TableDef& def) {
+absl::Status Transaction::CheckSchemaChange() const {
   PGQRS_RETURN_IF_ERROR(CheckWritable());
+  if (kind_ != Kind::kExclusive) {
+    return absl::FailedPreconditionError("schema changes need an exclusive transaction (Begin)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transaction::CreateTable(const TableDef& def) {
+  PGQRS_RETURN_IF_ERROR(CheckSchemaChange());
   PGQRS_RETURN_IF_ERROR(ValidateTableDef(def));
   std::string key = Lower(def.name);
   if (db_->catalog_.tables.count(key) || db_->catalog_.indexes.count(key)) {
@@ -371,6 +431,7 @@ absl::Status Transaction::CreateTable(const TableDef& def) {
 }
 
 absl::Status Transaction::CreateIndex(const IndexDef& def) {
+  PGQRS_RETURN_IF_ERROR(CheckSchemaChange());
   PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(def.table));
   PGQRS_RETURN_IF_ERROR(ValidateIndexDef(def, t->def));
   std::string key = Lower(def.name);
@@ -440,10 +501,11 @@ absl::Status Transaction::FlushSequences() {
 
 absl::Status Transaction::Commit() {
   if (done_) return absl::FailedPreconditionError("transaction has ended");
-  if (snapshot_ != nullptr) {
+  if (kind_ == Kind::kRead) {
     End();
     return absl::OkStatus();
   }
+  if (kind_ == Kind::kConcurrent) return CommitConcurrent();
   if (!broken_.ok()) {
     absl::Status s = broken_;
     Rollback();
@@ -466,6 +528,8 @@ absl::Status Transaction::Commit() {
     End();
     return lsn.status();
   }
+  // Stamped before the slot is released: the next commit's validation sees these rows.
+  if (db_->options_.mvcc && *lsn != 0) db_->write_stamps_.Stamp(written_, *lsn, pager);
   // The checkpoint this commit may have made due runs in the next Begin: once the frames are
   // durable, Commit reports the commit, never a checkpoint failure.
   End();
@@ -495,7 +559,7 @@ absl::StatusOr<uint64_t> Transaction::CommitSchemaChange() {
 
 void Transaction::Rollback() {
   if (done_) return;
-  if (snapshot_ != nullptr) {
+  if (kind_ != Kind::kExclusive) {
     End();
     return;
   }

@@ -1,6 +1,8 @@
 // PageSource: read access to the pages of one database state, the only thing the b-tree code
 // needs for searches and cursors. The pager is the writer's source (the newest state plus the
 // open transaction's changes); SnapshotPages is a read transaction's (one committed state).
+// PageWriter adds what b-tree modifications need: the pager writes the database, PrivatePages
+// a concurrent transaction's private copy of its snapshot (engine/MVCC.md section 7).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,19 @@ class PageSource {
 
  protected:
   ~PageSource() = default;
+};
+
+class PageWriter : public PageSource {
+ public:
+  // Makes `page` (returned by Get) modifiable: the caller changes its data afterwards.
+  virtual void MarkDirty(const PageRef& page) = 0;
+  // A new zero-filled page, already dirty.
+  virtual absl::StatusOr<PageRef> Allocate() = 0;
+  // Gives page `pgno` up; it must not be used again.
+  virtual absl::Status Free(uint32_t pgno) = 0;
+
+ protected:
+  ~PageWriter() = default;
 };
 
 }  // namespace pgqrs::engine

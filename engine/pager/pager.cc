@@ -618,6 +618,12 @@ Snapshot Pager::AcquireSnapshot() {
   return published_;
 }
 
+uint64_t Pager::durable_lsn() {
+  absl::MutexLock l(&snap_mu_);
+  AdvanceDurableLocked();
+  return published_.lsn;
+}
+
 void Pager::ReleaseSnapshot(const Snapshot& snapshot) {
   absl::MutexLock l(&snap_mu_);
   auto it = pins_.find({snapshot.generation, snapshot.max_frame});

@@ -71,7 +71,7 @@ struct Snapshot {
   uint64_t lsn = 0;         // SyncTo position that makes the state durable
 };
 
-class Pager final : public PageSource {
+class Pager final : public PageWriter {
  public:
   // Opens `path` (creating an empty database if it is missing or empty and not read-only),
   // takes the OFD lock, rolls back a hot `<db>-journal` left by sqlite3 (read-only opens
@@ -106,12 +106,12 @@ class Pager final : public PageSource {
   // The returned page must not be modified unless MarkDirty was called on it.
   absl::StatusOr<PageRef> Get(uint32_t pgno) override;
   // Marks `page` as modified by the open transaction. REQUIRES: InTransaction().
-  void MarkDirty(const PageRef& page);
+  void MarkDirty(const PageRef& page) override;
   // Allocates a page (freelist first, then file growth skipping the lock-byte page).
   // The returned page is zero-filled and dirty.
-  absl::StatusOr<PageRef> Allocate();
+  absl::StatusOr<PageRef> Allocate() override;
   // Puts `pgno` on the freelist. Its cached copy is dropped.
-  absl::Status Free(uint32_t pgno);
+  absl::Status Free(uint32_t pgno) override;
 
   void Begin();
   bool InTransaction() const { return in_txn_; }
@@ -142,6 +142,9 @@ class Pager final : public PageSource {
   // before the call is included. Thread-safe.
   Snapshot AcquireSnapshot();
   void ReleaseSnapshot(const Snapshot& snapshot);
+  // The WAL position (`lsn`) of the newest durable commit: AcquireSnapshot pins it or a later
+  // one. Thread-safe.
+  uint64_t durable_lsn();
   // Page `pgno` as of pinned `snapshot` (authenticated and decrypted), read from the WAL or
   // the database file, never from the writer's cache. Thread-safe.
   absl::StatusOr<PageRef> ReadSnapshotPage(const Snapshot& snapshot, uint32_t pgno);

@@ -128,7 +128,7 @@ std::set<uint32_t> TreePages(BTree* tree, int* depth) {
     todo.pop_back();
     REQUIRE(pages.insert(pgno).second);
     *depth = std::max(*depth, level);
-    auto page = tree->pager()->Get(pgno);
+    auto page = tree->pages()->Get(pgno);
     REQUIRE(page.ok());
     auto view = tree->View(*page);
     REQUIRE(view.ok());
@@ -160,7 +160,7 @@ using IndexModel = std::map<std::pair<std::string, int64_t>, std::string>;
 
 // REQUIREs forward order == model, Count == model size, and every page but page 1 (an empty
 // table root) in exactly one of the tree and the freelist.
-void CheckIndex(BTree* tree, const IndexModel& model) {
+void CheckIndex(Pager* pager, BTree* tree, const IndexModel& model) {
   Cursor c(tree);
   REQUIRE(c.First().ok());
   for (const auto& [key, record] : model) {
@@ -172,9 +172,9 @@ void CheckIndex(BTree* tree, const IndexModel& model) {
   REQUIRE(*tree->Count() == static_cast<int64_t>(model.size()));
   int depth;
   std::set<uint32_t> used = TreePages(tree, &depth);
-  std::set<uint32_t> free_pages = FreelistPages(tree->pager());
+  std::set<uint32_t> free_pages = FreelistPages(pager);
   for (uint32_t p : used) REQUIRE(free_pages.count(p) == 0);
-  REQUIRE(1 + used.size() + free_pages.size() == tree->pager()->page_count());
+  REQUIRE(1 + used.size() + free_pages.size() == pager->page_count());
 }
 
 // 1..500 bytes: pages hold few entries, and unequal sizes make merges and borrows frequent.
@@ -231,7 +231,7 @@ TEST_CASE("index b-tree with long keys drains in every order with all pages acco
   int depth;
   TreePages(&tree, &depth);
   REQUIRE(depth >= 3);
-  CheckIndex(&tree, model);
+  CheckIndex(pager.get(), &tree, model);
   std::vector<std::string> victims = DrainOrder(model, order, &rng);
   for (size_t i = 0; i < victims.size(); ++i) {
     if (i % 500 == 0) pager->Begin();
@@ -244,7 +244,7 @@ TEST_CASE("index b-tree with long keys drains in every order with all pages acco
     REQUIRE(model.erase({(*key)[0].bytes(), (*key)[1].integer()}) == 1);
     if (i % 500 == 499 || i + 1 == victims.size()) {
       Commit(pager.get());
-      CheckIndex(&tree, model);
+      CheckIndex(pager.get(), &tree, model);
     }
   }
   REQUIRE(model.empty());

@@ -27,12 +27,14 @@ void CreateSchema(Database* db) {
   REQUIRE((*txn)->Commit().ok());
 }
 
-// Runs `txns` random transactions; about 10% roll back.
-void RunWorkload(Database* db, Workload* w, Model* model, int txns, int max_ops, uint64_t seed) {
+// Runs `txns` random transactions; about 10% roll back. `concurrent`: in concurrent
+// transactions (BeginConcurrent), one after the other.
+void RunWorkload(Database* db, Workload* w, Model* model, int txns, int max_ops, uint64_t seed,
+                 bool concurrent = false) {
   std::mt19937_64 rng(seed);
   for (int t = 0; t < txns; ++t) {
     Model before = *model;
-    auto txn = db->Begin();
+    auto txn = concurrent ? db->BeginConcurrent() : db->Begin();
     REQUIRE(txn.ok());
     int ops = 1 + static_cast<int>(rng() % max_ops);
     for (int i = 0; i < ops; ++i) {
@@ -55,19 +57,22 @@ TEST_CASE("engine-written databases pass sqlite3 integrity_check and match the m
           "[engine][oracle]") {
   const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
   const uint64_t seed = GENERATE(1, 2);
-  INFO("backend " << backend << " seed " << seed);
+  // mvcc: the transactions are concurrent ones (private pages, replayed at commit).
+  const bool mvcc = GENERATE(false, true);
+  INFO("backend " << backend << " seed " << seed << " mvcc " << mvcc);
   std::string dir = NewTempDir("oracle");
   std::string path = dir + "/q.db";
   DatabaseOptions opts = Options(backend);
   opts.cache_pages = 64;            // force eviction
   opts.wal_checkpoint_pages = 200;  // force checkpoints mid-run
+  opts.mvcc = mvcc;
   Model model;
   Workload w(seed, /*large_percent=*/5);
   {
     auto db = OpenDb(path, opts);
     REQUIRE(db->backend_name() == backend);
     CreateSchema(db.get());
-    RunWorkload(db.get(), &w, &model, 60, 40, seed);
+    RunWorkload(db.get(), &w, &model, 60, 40, seed, mvcc);
     CheckEngine(db.get(), model);
     REQUIRE(db->Close().ok());
   }
@@ -96,7 +101,7 @@ TEST_CASE("engine-written databases pass sqlite3 integrity_check and match the m
   {
     auto db = OpenDb(path, opts);
     CheckEngine(db.get(), model);
-    RunWorkload(db.get(), &w, &model, 20, 40, seed + 100);
+    RunWorkload(db.get(), &w, &model, 20, 40, seed + 100, mvcc);
     REQUIRE(db->Close().ok());
   }
   CheckSqlite(path, model);

@@ -1,0 +1,79 @@
+// Commit of a concurrent transaction (engine/MVCC.md section 7): validate first-committer-wins
+// on the rows it wrote, then replay its row operations on the newest state in an exclusive
+// transaction, which maintains indexes, checks UNIQUE and foreign keys against the newest
+// state, stamps the rows and commits as usual.
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "engine/db/database.h"
+#include "engine/pager/pager.h"
+#include "engine/pager/private_pages.h"
+
+namespace pgqrs::engine {
+namespace {
+
+// Errors after which the replay's outcome says nothing about conflicts.
+bool IsIoError(const absl::Status& s) {
+  return absl::IsDataLoss(s) || absl::IsInternal(s) || absl::IsResourceExhausted(s) ||
+         absl::IsUnavailable(s);
+}
+
+}  // namespace
+
+absl::Status Transaction::CommitConcurrent() {
+  if (!broken_.ok()) {
+    absl::Status s = broken_;
+    Rollback();
+    return s;
+  }
+  const uint64_t snapshot_lsn = private_pages_->snapshot().lsn;
+  std::vector<RowOp> ops = std::move(ops_);
+  std::vector<RowKey> written = std::move(written_);
+  // The snapshot is no longer needed: unpinning it first lets the checkpoint that Begin may
+  // run restart the WAL.
+  End();
+  if (ops.empty()) return absl::OkStatus();
+  PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> head, db_->Begin());
+  if (std::optional<RowKey> row = db_->write_stamps_.FindConflict(written, snapshot_lsn)) {
+    head->Rollback();
+    return WriteConflictError(
+        absl::StrCat("row ", row->second, " was changed by a transaction that committed first"));
+  }
+  absl::Status replayed = head->Replay(ops);
+  if (!replayed.ok()) {
+    // Without a commit since the snapshot, the newest state is the snapshot, on which the
+    // operations succeeded: the error is genuine (e.g. I/O).
+    const bool raced = db_->write_stamps_.LastCommit() > snapshot_lsn;
+    head->Rollback();
+    if (raced && !IsIoError(replayed)) {
+      return WriteConflictError(absl::StrCat(
+          "a transaction that committed first made this one fail: ", replayed.message()));
+    }
+    return replayed;
+  }
+  return head->Commit();
+}
+
+absl::Status Transaction::Replay(const std::vector<RowOp>& ops) {
+  for (const RowOp& op : ops) {
+    switch (op.type) {
+      case RowOp::Type::kInsert: {
+        PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(op.table));
+        PGQRS_RETURN_IF_ERROR(InsertRow(t, op.rowid, op.row).status());
+        break;
+      }
+      case RowOp::Type::kUpdate:
+        PGQRS_RETURN_IF_ERROR(Update(op.table, op.rowid, op.row));
+        break;
+      case RowOp::Type::kDelete: {
+        PGQRS_ASSIGN_OR_RETURN(bool found, Delete(op.table, op.rowid));
+        if (!found) {
+          return absl::NotFoundError(absl::StrCat("row ", op.rowid, " of ", op.table, " is gone"));
+        }
+        break;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pgqrs::engine
