@@ -97,8 +97,12 @@ class ScrapeCollector : public prometheus::Collectable {
                       "Write transactions that lost a write conflict (engine:// with mvcc=on)",
                       stats->write_conflicts));
     families.push_back(CounterFamily("pgqrs_store_retries_total",
-                                     "Write transactions run again after a write conflict",
-                                     stats->write_retries));
+                                     "Calls whose transaction was run again after a write conflict",
+                                     stats->write_retried_calls));
+    families.push_back(
+        CounterFamily("pgqrs_store_exclusive_retries_total",
+                      "Calls run in an exclusive transaction after three write conflicts",
+                      stats->write_exclusive_attempts));
   }
 
   void AddQueues(prometheus::Registry& registry) const {

@@ -212,12 +212,16 @@ absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& que
                                                           const DequeueOptions& options) {
   ClaimsInProgress claims(claims_in_progress_);
   // With concurrent writers, claims running at the same time would all pick the first visible
-  // messages and all but one would conflict: each starts at a random offset among the first
-  // (other claims + 1) x wanted candidates instead. A lone claim keeps strict dequeue order.
-  const int64_t spread = mvcc_ ? claims.others() : 0;
+  // messages and all but one would conflict. Each starts at a random offset among the first
+  // (other claims + 1) x wanted candidates instead, a window that grows with every attempt
+  // that lost a conflict (the candidates its snapshot shows first may be claimed already by
+  // commits it cannot see yet). A lone claim keeps strict dequeue order.
+  const int64_t claimers = mvcc_ ? claims.others() + 1 : 1;
+  int64_t attempts = 0;
   std::vector<Message> leased;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     leased.clear();
+    const int64_t window = claimers * (mvcc_ ? ++attempts : 1);
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     int64_t now = NowMicros();
     if (options.consumer_worker_id) {
@@ -227,7 +231,7 @@ absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& que
     while (static_cast<int32_t>(leased.size()) < options.max_messages) {
       int64_t wanted = options.max_messages - static_cast<int64_t>(leased.size());
       PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> candidates,
-                             VisibleCandidates(txn, q.id, now, wanted * (spread + 1)));
+                             VisibleCandidates(txn, q.id, now, wanted * window));
       std::vector<int64_t> batch = PickAtRandomOffset(std::move(candidates), wanted);
       for (int64_t id : batch) {
         PGQRS_ASSIGN_OR_RETURN(std::optional<Message> m, LeaseOne(txn, id, q, options, now));

@@ -247,12 +247,16 @@ class EngineStore final : public Store {
 
   // Runs `work` in one writing transaction (concurrent with others when mvcc is on) and
   // commits it; rolls back on error. When OK, everything the call wrote or read is durable
-  // (Transaction::CommitDurable). A write conflict runs `work` again in a new transaction,
-  // up to 8 times, then fails with UNAVAILABLE: `work` must set its results from scratch each
-  // time (clear what it appends to), and take ids outside (IdBlocks).
+  // (Transaction::CommitDurable). A write conflict runs `work` again in a new transaction;
+  // the fourth attempt is exclusive, so callers never see a conflict. `work` must therefore
+  // set its results from scratch each time (clear what it appends to), and take ids outside
+  // (IdBlocks).
   absl::Status Write(const Work& work);
-  // One attempt of Write.
-  absl::Status WriteOnce(const Work& work);
+  // One attempt of Write; in an exclusive transaction (Database::Begin, no write conflicts)
+  // when `exclusive`, e.g. for schema changes.
+  absl::Status WriteOnce(const Work& work, bool exclusive);
+  // Returns once every commit so far is durable (and so in new transactions' snapshots).
+  absl::Status AwaitDurableHead();
   // Runs `work`, which only reads, in a read transaction: a snapshot of the last commit that
   // neither waits for the writer nor delays it. When OK, everything it read is durable.
   absl::Status Read(const Work& work);
@@ -278,9 +282,10 @@ class EngineStore final : public Store {
   const bool mvcc_;
   // Message, run and step ids, taken before the transaction that inserts them.
   IdBlocks ids_;
-  std::atomic<int> claims_in_progress_{0};   // Dequeue calls running now
-  std::atomic<int64_t> write_conflicts_{0};  // transactions that lost a write conflict
-  std::atomic<int64_t> write_retries_{0};    // of them, run again
+  std::atomic<int> claims_in_progress_{0};            // Dequeue calls running now
+  std::atomic<int64_t> write_conflicts_{0};           // transactions that lost a conflict
+  std::atomic<int64_t> write_retried_calls_{0};       // calls that ran more than once
+  std::atomic<int64_t> write_exclusive_attempts_{0};  // calls that ended exclusively
 };
 
 }  // namespace pgqrs::storage::enginestore

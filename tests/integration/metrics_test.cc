@@ -172,6 +172,10 @@ TEST_CASE("group-commit metrics move with concurrent writers", "[integration][me
   CHECK(syncs + syncs_before == commits + commits_before);
   CHECK(Scraper::ValueIn(after, "pgqrs_store_sync_duration_seconds_bucket", {R"(le="+Inf")"}) ==
         syncs + syncs_before);
+  // Exported by both embedded stores; 0 without concurrent writers (mvcc=on).
+  CHECK(Scraper::ValueIn(after, "pgqrs_store_conflicts_total") == 0);
+  CHECK(Scraper::ValueIn(after, "pgqrs_store_retries_total") == 0);
+  CHECK(Scraper::ValueIn(after, "pgqrs_store_exclusive_retries_total") == 0);
   WARN("group commit: " << writes << " writes in " << commits << " durable commits");
 }
 
