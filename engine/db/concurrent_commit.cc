@@ -33,20 +33,22 @@ absl::Status Transaction::CommitConcurrent() {
   End();
   if (ops.empty()) return absl::OkStatus();
   PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> head, db_->Begin());
-  if (std::optional<RowKey> row = db_->write_stamps_.FindConflict(written, snapshot_lsn)) {
+  if (std::optional<RowConflict> c = db_->write_stamps_.FindConflict(written, snapshot_lsn)) {
     head->Rollback();
-    return WriteConflictError(
-        absl::StrCat("row ", row->second, " was changed by a transaction that committed first"));
+    return db_->ConflictOnceDurable(
+        c->lsn,
+        absl::StrCat("row ", c->row.second, " was changed by a transaction that committed first"));
   }
   absl::Status replayed = head->Replay(ops);
   if (!replayed.ok()) {
     // Without a commit since the snapshot, the newest state is the snapshot, on which the
     // operations succeeded: the error is genuine (e.g. I/O).
-    const bool raced = db_->write_stamps_.LastCommit() > snapshot_lsn;
+    const uint64_t last_commit = db_->write_stamps_.LastCommit();
     head->Rollback();
-    if (raced && !IsIoError(replayed)) {
-      return WriteConflictError(absl::StrCat(
-          "a transaction that committed first made this one fail: ", replayed.message()));
+    if (last_commit > snapshot_lsn && !IsIoError(replayed)) {
+      return db_->ConflictOnceDurable(
+          last_commit, absl::StrCat("a transaction that committed first made this one fail: ",
+                                    replayed.message()));
     }
     return replayed;
   }

@@ -224,6 +224,11 @@ absl::StatusOr<std::unique_ptr<Transaction>> Database::BeginRead() {
       new Transaction(this, std::make_unique<SnapshotPages>(pager_.get()), published_catalog_));
 }
 
+absl::Status Database::ConflictOnceDurable(uint64_t lsn, std::string_view detail) {
+  PGQRS_RETURN_IF_ERROR(pager_->SyncTo(lsn));
+  return WriteConflictError(detail);
+}
+
 void Database::PublishCatalogLocked() {
   published_catalog_ = std::make_shared<const Catalog>(catalog_);
 }

@@ -17,6 +17,10 @@
 // one's Commit released the slot sees that transaction's changes even before its fsync
 // finished; its own Commit (CommitDurable if it wrote nothing) cannot return before that
 // fsync. A read transaction does not see such a commit until its fsync is done.
+// With DatabaseOptions::mvcc, BeginConcurrent() starts writing transactions that run side by
+// side on snapshots and take the writer slot only to commit (first committer wins on each row;
+// the loser gets IsWriteConflict). Begin() stays exclusive: no other transaction commits while
+// it is open.
 //
 // Rows are std::vector<Value> with one value per declared column, in declaration order. The
 // INTEGER PRIMARY KEY column (if any) holds the rowid.
@@ -162,8 +166,11 @@ class Database {
   // commit after its snapshot wrote a row it wrote, or when its changes no longer apply to the
   // newest state because of such a commit (a UNIQUE key taken, a parent row deleted); otherwise
   // its row operations are replayed on the newest state and committed (group commit as
-  // usual). Inserts get rowids no other open transaction gets (sqlite_sequence stays the
-  // maximum); a rolled-back insert leaves a gap. Schema changes need Begin().
+  // usual). Update, Modify and Delete of a row that such a commit wrote already fail with the
+  // write conflict (the transaction stays usable; its Commit would fail). Inserts get rowids no
+  // other open transaction gets (sqlite_sequence stays the maximum); a rolled-back insert leaves a
+  // gap. Schema changes need Begin(). Its Commit takes the writer slot: never commit it from a
+  // thread that holds an exclusive transaction.
   absl::StatusOr<std::unique_ptr<Transaction>> BeginConcurrent();
   // Starts a read transaction on the newest durable commit, without waiting for the writing
   // transaction or for an fsync. It sees every commit whose Commit returned before it began
@@ -176,9 +183,9 @@ class Database {
   // open writing transaction.
   absl::Status Checkpoint();
   // Checkpoints (unless disabled) and releases the file lock. Idempotent.
-  // REQUIRES: no other thread is inside Begin(), BeginRead() or Commit() (Commit waits for the
-  // WAL fsync after releasing the transaction slot, so Close cannot detect it), and no read
-  // transaction is open.
+  // REQUIRES: no other thread is inside Begin(), BeginRead(), BeginConcurrent() or Commit()
+  // (Commit waits for the WAL fsync after releasing the transaction slot, so Close cannot
+  // detect it), and no read or concurrent transaction is open.
   absl::Status Close();
 
   // Names of the I/O backend in use ("uring", "posix", "sim").
@@ -237,6 +244,10 @@ class Database {
   void CheckpointIfDue();
   // Makes catalog_ the one new read transactions see. REQUIRES: mu_ held.
   void PublishCatalogLocked();
+  // The write conflict with `detail`, returned once the winning commit at `lsn` is durable, so
+  // that a retry's snapshot includes it (instead of conflicting again until its fsync ends).
+  // The fsync's error instead if it fails. REQUIRES: the writer slot not held by the caller.
+  absl::Status ConflictOnceDurable(uint64_t lsn, std::string_view detail);
 
   mutable absl::Mutex mu_;  // protects the state below when no transaction is open
   absl::Mutex txn_mu_;      // held by the open transaction
@@ -258,7 +269,10 @@ class Database {
 // Errors from a modifying call leave the transaction usable (the call had no effect) unless
 // the error is an I/O error or DataLoss, after which only Rollback is possible.
 // A read transaction (Database::BeginRead) offers the reading calls; the others fail with
-// FailedPrecondition. Commit and Rollback end it alike.
+// FailedPrecondition. Commit and Rollback end it alike. A concurrent transaction
+// (Database::BeginConcurrent with mvcc) offers every call but CreateTable and CreateIndex
+// (FailedPrecondition); its Commit may fail with a write conflict, and it keeps the pages it
+// modified in memory until it ends.
 class Transaction {
  public:
   ~Transaction();
@@ -355,6 +369,9 @@ class Transaction {
   absl::StatusOr<int64_t> AllocateRowid(Database::TableInfo* t);
   // Insert's work once the rowid is known.
   absl::StatusOr<int64_t> InsertRow(Database::TableInfo* t, int64_t rowid, Row row);
+  // Concurrent transactions: a write conflict when a commit after the snapshot wrote the row
+  // (Commit would fail; failing early saves the work).
+  absl::Status CheckNotWrittenSince(const Database::TableInfo& t, int64_t rowid);
   // Records a row change: its key for write-conflict checks (mvcc), and for a concurrent
   // transaction the operation to replay.
   void RecordWrite(const Database::TableInfo& t, RowOp::Type type, int64_t rowid, const Row* row);

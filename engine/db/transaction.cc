@@ -257,6 +257,16 @@ absl::StatusOr<int64_t> Transaction::AllocateRowid(Database::TableInfo* t) {
   return *rowid;
 }
 
+absl::Status Transaction::CheckNotWrittenSince(const Database::TableInfo& t, int64_t rowid) {
+  if (kind_ != Kind::kConcurrent) return absl::OkStatus();
+  std::optional<RowConflict> conflict =
+      db_->write_stamps_.FindConflict({{t.root, rowid}}, private_pages_->snapshot().lsn);
+  if (!conflict) return absl::OkStatus();
+  return db_->ConflictOnceDurable(
+      conflict->lsn, absl::StrCat("row ", rowid, " of ", t.def.name,
+                                  " was changed by a transaction that committed first"));
+}
+
 void Transaction::RecordWrite(const Database::TableInfo& t, RowOp::Type type, int64_t rowid,
                               const Row* row) {
   if (!db_->options_.mvcc) return;
@@ -332,6 +342,7 @@ absl::Status Transaction::Replace(const Database::TableInfo& t, int64_t rowid, c
     }
     row[rc] = Value::Integer(rowid);
   }
+  PGQRS_RETURN_IF_ERROR(CheckNotWrittenSince(t, rowid));
   PGQRS_RETURN_IF_ERROR(CheckParents(t, row, &old));
   for (const std::string& name : t.indexes) {
     const Database::IndexInfo& ix = write_catalog_->indexes.at(name);
@@ -358,6 +369,7 @@ absl::StatusOr<bool> Transaction::Delete(std::string_view table, int64_t rowid) 
   PGQRS_ASSIGN_OR_RETURN(Database::TableInfo * t, WritableTable(table));
   PGQRS_ASSIGN_OR_RETURN(std::optional<Row> old, Get(table, rowid));
   if (!old) return false;
+  PGQRS_RETURN_IF_ERROR(CheckNotWrittenSince(*t, rowid));
   PGQRS_RETURN_IF_ERROR(CheckNoChildren(*t, rowid));
   PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(*t, *old, rowid, nullptr)));
   BTree tree(writer_, t->root, true);

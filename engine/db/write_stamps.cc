@@ -20,12 +20,12 @@ void WriteStamps::Unpin(uint64_t snapshot_lsn) {
   open_snapshots_.erase(it);
 }
 
-std::optional<RowKey> WriteStamps::FindConflict(const std::vector<RowKey>& rows,
-                                                uint64_t snapshot_lsn) {
+std::optional<RowConflict> WriteStamps::FindConflict(const std::vector<RowKey>& rows,
+                                                     uint64_t snapshot_lsn) {
   absl::MutexLock l(&mu_);
   for (const RowKey& row : rows) {
     auto it = stamps_.find(row);
-    if (it != stamps_.end() && it->second > snapshot_lsn) return row;
+    if (it != stamps_.end() && it->second > snapshot_lsn) return RowConflict{row, it->second};
   }
   return std::nullopt;
 }

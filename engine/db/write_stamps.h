@@ -27,6 +27,12 @@ namespace pgqrs::engine {
 
 using RowKey = std::pair<uint32_t, int64_t>;  // (table root page, rowid)
 
+// A row written after a snapshot, and the commit that wrote it last.
+struct RowConflict {
+  RowKey row;
+  uint64_t lsn;
+};
+
 class WriteStamps {
  public:
   // Pins the newest durable commit for a concurrent transaction and registers it (atomically
@@ -36,7 +42,7 @@ class WriteStamps {
   void Unpin(uint64_t snapshot_lsn);
 
   // A row of `rows` that a commit after `snapshot_lsn` wrote, if any.
-  std::optional<RowKey> FindConflict(const std::vector<RowKey>& rows, uint64_t snapshot_lsn);
+  std::optional<RowConflict> FindConflict(const std::vector<RowKey>& rows, uint64_t snapshot_lsn);
   // Records that the commit at `lsn` wrote `rows`, and drops stamps that every open and future
   // snapshot includes. `pager` gives the durable horizon. REQUIRES: lsn > every earlier one.
   void Stamp(const std::vector<RowKey>& rows, uint64_t lsn, Pager* pager);

@@ -164,5 +164,54 @@ TEST_CASE("a read transaction sees only durable commits and never waits for an f
   REQUIRE(db->Close().ok());
 }
 
+TEST_CASE("a write conflict is returned once the winning commit is durable",
+          "[engine][durable][mvcc]") {
+  Gate gate;
+  DatabaseOptions options;
+  options.backend = std::make_shared<GatedBackend>(&gate);
+  options.mvcc = true;
+  auto db = *Database::Open("/gated_conflict.db", options);
+  {
+    auto txn = *db->Begin();
+    REQUIRE(txn->CreateTable({"t", {{"id", ColumnType::kInteger}, {"v", ColumnType::kInteger}}, 0})
+                .ok());
+    REQUIRE(txn->Insert("t", {Value::Integer(1), Value::Integer(0)}).ok());
+    REQUIRE(txn->Commit().ok());
+  }
+  // Both begin on the same snapshot (each transaction ends on the thread that began it).
+  std::promise<void> both_begun;
+  std::shared_future<void> begun = both_begun.get_future().share();
+  std::atomic<int> ready{0};
+  auto update_to = [&](int64_t v, bool wait_for_gate) {
+    auto txn = *db->BeginConcurrent();
+    if (++ready == 2) both_begun.set_value();
+    begun.wait();
+    absl::Status s = txn->Update("t", 1, {Value::Integer(1), Value::Integer(v)});
+    if (!s.ok()) return s;
+    if (wait_for_gate) {
+      while (gate.waiting() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return txn->Commit();
+  };
+  gate.Close();
+  std::future<absl::Status> winner = std::async(std::launch::async, update_to, 1, false);
+  std::future<absl::Status> loser = std::async(std::launch::async, update_to, 2, true);
+  // The winner's fsync waits at the gate; the loser waits for it too before reporting.
+  CHECK(loser.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout);
+  CHECK(winner.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+  gate.Open();
+  CHECK(winner.get().ok());
+  absl::Status lost = loser.get();
+  CHECK(IsWriteConflict(lost));
+  // A retry begun after the conflict was reported sees the winner and commits.
+  auto retry = *db->BeginConcurrent();
+  auto row = retry->Get("t", 1);
+  REQUIRE(row.ok());
+  CHECK((**row)[1].integer() == 1);
+  CHECK(retry->Update("t", 1, {Value::Integer(1), Value::Integer(2)}).ok());
+  CHECK(retry->Commit().ok());
+  REQUIRE(db->Close().ok());
+}
+
 }  // namespace
 }  // namespace pgqrs::engine

@@ -104,19 +104,30 @@ std::map<int64_t, Row> Scan(Transaction* txn, Record* rec) {
   return rows;
 }
 
-// Inserts the token if the snapshot lacks it, else deletes it.
-void ToggleToken(Transaction* txn, std::mt19937_64& rng) {
+// Inserts the token if the snapshot lacks it, else deletes it. Returns the status of the
+// delete (which may be an early write conflict).
+absl::Status ToggleToken(Transaction* txn, std::mt19937_64& rng) {
   const std::string token = absl::StrCat("t", rng() % kTokens);
   IndexRange range;
   range.lower = IndexBound{{Value::Text(token)}, true};
   range.upper = IndexBound{{Value::Text(token)}, true};
   auto it = Ok(txn->ScanIndex("tokens_token", range), "scan token");
   if (it->Valid()) {
-    const int64_t rowid = it->rowid();
-    Expect(Ok(txn->Delete("tokens", rowid), "delete token"), "token row exists");
+    absl::StatusOr<bool> deleted = txn->Delete("tokens", it->rowid());
+    if (!deleted.ok()) return deleted.status();
+    Expect(*deleted, "token row exists");
   } else {
     Ok(txn->Insert("tokens", {Value::Null(), Value::Text(token)}), "insert token");
   }
+  return absl::OkStatus();
+}
+
+// Ends `txn` as a loser of a write conflict detected by a modifying call.
+Record LostEarly(Transaction* txn, Record rec, const absl::Status& s) {
+  Expect(IsWriteConflict(s), "modifying call: " + s.ToString());
+  txn->Rollback();
+  rec.commit_called = rec.committed_at = Clock::now();
+  return rec;
 }
 
 // One transaction; returns its record (committed or lost a conflict).
@@ -137,9 +148,13 @@ Record RunOne(Database* db, std::mt19937_64& rng, std::atomic<int64_t>* next_id)
     row[1] = Value::Integer(row[1].integer() + delta);
     row[3] = row[2];
     row[2] = Value::Integer(rec.id);
-    Expect(txn->Update("registers", id, row).ok(), "update");
+    absl::Status s = txn->Update("registers", id, row);
+    if (!s.ok()) return LostEarly(txn.get(), std::move(rec), s);
   }
-  if (rng() % 3 == 0) ToggleToken(txn.get(), rng);
+  if (rng() % 3 == 0) {
+    absl::Status s = ToggleToken(txn.get(), rng);
+    if (!s.ok()) return LostEarly(txn.get(), std::move(rec), s);
+  }
   // Repeatable reads: own writes, and a register read before is unchanged.
   const int64_t other = 1 + rng() % kRegisters;
   auto again = Ok(txn->Get("registers", other), "get");
