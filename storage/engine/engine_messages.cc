@@ -1,6 +1,7 @@
 // EngineStore: enqueue, dequeue, message lookups, counts and dead letters.
 #include <algorithm>
 #include <atomic>
+#include <set>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -71,6 +72,35 @@ std::vector<int64_t> PickAtRandomOffset(std::vector<int64_t> candidates, int64_t
 }
 
 }  // namespace
+
+absl::Status ClaimVisible(Transaction& txn, const QueueRow& q, const DequeueOptions& options,
+                          int64_t now, int64_t window, std::vector<Message>& leased) {
+  // Candidates that a commit this transaction's snapshot does not show claimed already: the
+  // engine refuses to change them (a write conflict that leaves the transaction usable), and
+  // the claim moves on to others.
+  std::set<int64_t> claimed_elsewhere;
+  while (static_cast<int32_t>(leased.size()) < options.max_messages) {
+    const int64_t wanted = options.max_messages - static_cast<int64_t>(leased.size());
+    const int64_t limit = wanted * window + static_cast<int64_t>(claimed_elsewhere.size());
+    PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> candidates,
+                           VisibleCandidates(txn, q.id, now, limit));
+    const bool every_visible = static_cast<int64_t>(candidates.size()) < limit;
+    std::erase_if(candidates, [&](int64_t id) { return claimed_elsewhere.contains(id); });
+    std::vector<int64_t> batch = PickAtRandomOffset(candidates, wanted);
+    for (int64_t id : batch) {
+      // A row whose final lease ended is dead-lettered (nullopt) and the scan continues.
+      absl::StatusOr<std::optional<Message>> m = LeaseOne(txn, id, q, options, now);
+      if (engine::IsWriteConflict(m.status())) {
+        claimed_elsewhere.insert(id);
+        continue;
+      }
+      PGQRS_RETURN_IF_ERROR(m.status());
+      if (*m) leased.push_back(std::move(**m));
+    }
+    if (every_visible && batch.size() == candidates.size()) break;
+  }
+  return absl::OkStatus();
+}
 
 MessageState StateOf(const Row& m, int32_t max_read_count, int64_t now) {
   int64_t state = Int(m, msg::kState);
@@ -227,19 +257,7 @@ absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& que
     if (options.consumer_worker_id) {
       PGQRS_RETURN_IF_ERROR(ClaimConsumer(txn, options.consumer_worker_id, q.id, now));
     }
-    // Rows whose final lease ended are dead-lettered here and the scan continues.
-    while (static_cast<int32_t>(leased.size()) < options.max_messages) {
-      int64_t wanted = options.max_messages - static_cast<int64_t>(leased.size());
-      PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> candidates,
-                             VisibleCandidates(txn, q.id, now, wanted * window));
-      std::vector<int64_t> batch = PickAtRandomOffset(std::move(candidates), wanted);
-      for (int64_t id : batch) {
-        PGQRS_ASSIGN_OR_RETURN(std::optional<Message> m, LeaseOne(txn, id, q, options, now));
-        if (m) leased.push_back(std::move(*m));
-      }
-      if (static_cast<int64_t>(batch.size()) < wanted) break;
-    }
-    return absl::OkStatus();
+    return ClaimVisible(txn, q, options, now, window, leased);
   });
   if (!status.ok()) return status;
   return leased;

@@ -327,22 +327,13 @@ absl::Status EngineStore::WriteOnce(const Work& work, bool exclusive) {
   return txn->CommitDurable();
 }
 
-absl::Status EngineStore::AwaitDurableHead() {
-  // An exclusive transaction sees the newest commit, and CommitDurable returns once it is
-  // durable.
-  PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, db_->Begin());
-  return txn->CommitDurable();
-}
-
 absl::Status EngineStore::Write(const Work& work) {
   for (int attempt = 1; attempt < kConcurrentAttempts; ++attempt) {
     absl::Status status = WriteOnce(work, /*exclusive=*/false);
     if (!engine::IsWriteConflict(status)) return status;
     write_conflicts_.fetch_add(1, std::memory_order_relaxed);
     if (attempt == 1) write_retried_calls_.fetch_add(1, std::memory_order_relaxed);
-    // A new transaction starts on the newest durable commit: until the winner's fsync is
-    // done, it would see the state that just lost and lose again.
-    PGQRS_RETURN_IF_ERROR(AwaitDurableHead());
+    // The conflict comes once the winner is durable, so the next snapshot includes it.
     absl::SleepFor(RetryBackoff(attempt + 1));
   }
   // Eight consumers fighting over a few visible messages can make one lose every time, so the

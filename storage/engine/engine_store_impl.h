@@ -110,6 +110,12 @@ absl::StatusOr<std::vector<int64_t>> VisibleCandidates(Transaction& txn, int64_t
 absl::StatusOr<std::optional<Message>> LeaseOne(Transaction& txn, int64_t id, const QueueRow& q,
                                                 const DequeueOptions& options, int64_t now);
 
+// Leases visible messages of queue `q` into `leased` until it holds options.max_messages or
+// none is left: `wanted` at a time, from a random offset among the first wanted x `window`
+// (1: strictly in dequeue order), passing over those a newer commit claimed.
+absl::Status ClaimVisible(Transaction& txn, const QueueRow& q, const DequeueOptions& options,
+                          int64_t now, int64_t window, std::vector<Message>& leased);
+
 // Ends the lease of message row `m` (token and consumer cleared).
 void ClearLease(Row& m);
 
@@ -255,8 +261,6 @@ class EngineStore final : public Store {
   // One attempt of Write; in an exclusive transaction (Database::Begin, no write conflicts)
   // when `exclusive`, e.g. for schema changes.
   absl::Status WriteOnce(const Work& work, bool exclusive);
-  // Returns once every commit so far is durable (and so in new transactions' snapshots).
-  absl::Status AwaitDurableHead();
   // Runs `work`, which only reads, in a read transaction: a snapshot of the last commit that
   // neither waits for the writer nor delays it. When OK, everything it read is durable.
   absl::Status Read(const Work& work);
