@@ -101,8 +101,9 @@ absl::Status Pager::OpenFiles() {
       PGQRS_RETURN_IF_ERROR(InitEncryptionHeader(*options_.key, options_.key_id, &header_));
       PGQRS_ASSIGN_OR_RETURN(cipher_, PageCipher::Create(options_.key, header_));
     }
-    PGQRS_ASSIGN_OR_RETURN(wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, false,
-                                           options_.seed, cipher_.get(), options_.wal_stats));
+    PGQRS_ASSIGN_OR_RETURN(
+        wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, false, options_.seed,
+                        cipher_.get(), options_.wal_stats, WalFramesToKeep()));
     PGQRS_RETURN_IF_ERROR(backend_->SyncDirectory(ParentDirectory(path_)));
     return InitNewDatabase();
   }
@@ -110,12 +111,20 @@ absl::Status Pager::OpenFiles() {
   PGQRS_RETURN_IF_ERROR(db_->ReadAt(0, h, kDbHeaderSize).status());
   PGQRS_ASSIGN_OR_RETURN(header_, ParseDbHeader(h));
   PGQRS_RETURN_IF_ERROR(SetUpEncryption(h));
-  PGQRS_ASSIGN_OR_RETURN(wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, ro,
-                                         options_.seed, cipher_.get(), options_.wal_stats));
+  PGQRS_ASSIGN_OR_RETURN(
+      wal_, Wal::Open(backend_.get(), path_ + "-wal", header_.page_size, ro, options_.seed,
+                      cipher_.get(), options_.wal_stats, WalFramesToKeep()));
   // The WAL may have just been created: its directory entry must be durable before a commit
   // relies on it.
   if (!ro) PGQRS_RETURN_IF_ERROR(backend_->SyncDirectory(ParentDirectory(path_)));
   return LoadHeader(size);
+}
+
+uint32_t Pager::WalFramesToKeep() const {
+  // An encrypted database keeps the WAL's newest frames in memory (about as many as one
+  // checkpoint copies), so that the checkpoint writes them as stored without reading them
+  // back and without sealing cached pages again (a seal costs far more than a copy).
+  return cipher_ != nullptr && !options_.read_only ? options_.wal_checkpoint_pages : 0;
 }
 
 absl::Status Pager::SetUpEncryption(const uint8_t* raw) {
@@ -538,22 +547,23 @@ absl::Status Pager::Backfill(uint32_t from, uint32_t to) {
   for (size_t i = 0; i < pages.size(); i += kCheckpointBatchPages) {
     std::vector<WriteOp> ops;
     for (size_t j = i; j < pages.size() && j < i + kCheckpointBatchPages; ++j) {
+      const auto [pgno, offset] = pages[j];
       uint8_t* dst = buf.data() + (j - i) * ps;
-      // In a complete backfill the cache holds the newest committed copy of every cached page:
-      // take it from there (sealed again for an encrypted database: a few microseconds of CPU
-      // instead of a WAL read). Otherwise, and for pages not cached, copy the WAL frame as
-      // stored, already sealed (the AAD binds the page number, not the frame).
-      auto it = complete ? cache_.find(pages[j].first) : cache_.end();
-      if (it != cache_.end()) {
-        if (cipher_ != nullptr) {
-          PGQRS_RETURN_IF_ERROR(cipher_->Seal(pages[j].first, it->second.page->data.get(), dst));
-        } else {
-          std::memcpy(dst, it->second.page->data.get(), ps);
-        }
+      const uint8_t* image = dst;
+      // Every page goes to the database file as its WAL frame holds it (for an encrypted
+      // database still sealed: the AAD binds the page number, not the frame), taken from the
+      // frames the WAL keeps in memory if it can. Otherwise a plain database takes the page
+      // from the cache in a complete backfill (where the cache holds the newest committed copy
+      // of every cached page); anything else is read back from the WAL.
+      if (const uint8_t* kept = wal_->KeptPage(offset)) {
+        image = kept;
+      } else if (auto it = complete && cipher_ == nullptr ? cache_.find(pgno) : cache_.end();
+                 it != cache_.end()) {
+        image = it->second.page->data.get();
       } else {
-        PGQRS_RETURN_IF_ERROR(wal_->ReadPage(pages[j].second, dst));
+        PGQRS_RETURN_IF_ERROR(wal_->ReadPage(offset, dst));
       }
-      ops.push_back(WriteOp{uint64_t{pages[j].first - 1} * ps, dst, ps});
+      ops.push_back(WriteOp{uint64_t{pgno - 1} * ps, image, ps});
     }
     PGQRS_RETURN_IF_ERROR(db_->Write(ops));
   }

@@ -169,6 +169,8 @@ class Pager final : public PageWriter {
   // Checks the key against the header in `raw` (the first 100 bytes of the file) and, for an
   // encrypted database, creates cipher_.
   absl::Status SetUpEncryption(const uint8_t* raw);
+  // How many of its newest frames the WAL keeps in memory for checkpoints.
+  uint32_t WalFramesToKeep() const;
   absl::Status InitNewDatabase();
   absl::Status LoadHeader(uint64_t file_size);
   absl::StatusOr<PageRef> Load(uint32_t pgno);

@@ -44,10 +44,12 @@ WalStats::WalStats()
 
 absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(IoBackend* backend, const std::string& path,
                                                uint32_t page_size, bool read_only, uint64_t seed,
-                                               PageCipher* cipher, WalStats* stats) {
+                                               PageCipher* cipher, WalStats* stats,
+                                               uint32_t keep_frames) {
   std::unique_ptr<Wal> wal(new Wal());
   wal->cipher_ = cipher;
   wal->stats_ = stats;
+  wal->ring_frames_ = keep_frames;
   wal->page_size_ = page_size;
   wal->read_only_ = read_only;
   wal->rand_state_ = seed;
@@ -184,23 +186,55 @@ void Wal::WriteHeader(uint8_t* h) {
   cksum1_ = tail1_ = s1;
 }
 
+std::vector<uint8_t*> Wal::FrameBuffers(uint32_t first_frame, size_t n) {
+  const uint64_t frame_size = kWalFrameHeaderSize + page_size_;
+  std::vector<uint8_t*> frames(n);
+  if (n > ring_frames_) {  // too many to keep: a scratch buffer, and nothing is kept
+    buf_.resize(n * frame_size);
+    for (size_t i = 0; i < n; ++i) frames[i] = buf_.data() + i * frame_size;
+    kept_begin_ = kept_end_ = first_frame + static_cast<uint32_t>(n);
+    return frames;
+  }
+  if (ring_ == nullptr) ring_.reset(new uint8_t[ring_frames_ * frame_size]);
+  const uint32_t end = first_frame + static_cast<uint32_t>(n);
+  kept_begin_ = std::max(kept_begin_, end > ring_frames_ ? end - ring_frames_ : 0);
+  kept_end_ = first_frame;  // the new frames count once written
+  for (size_t i = 0; i < n; ++i)
+    frames[i] = ring_.get() + (first_frame + i) % ring_frames_ * frame_size;
+  return frames;
+}
+
+const uint8_t* Wal::KeptPage(uint64_t offset) const {
+  const uint64_t frame_size = kWalFrameHeaderSize + page_size_;
+  if (offset < kWalHeaderSize + kWalFrameHeaderSize) return nullptr;
+  const uint64_t rel = offset - kWalHeaderSize - kWalFrameHeaderSize;
+  const uint64_t frame = rel / frame_size;
+  if (rel % frame_size != 0 || frame < kept_begin_ || frame >= kept_end_) return nullptr;
+  return ring_.get() + frame % ring_frames_ * frame_size + kWalFrameHeaderSize;
+}
+
 absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const uint8_t*>>& pages,
                                      uint32_t db_size) {
   if (read_only_ || file_ == nullptr) return absl::FailedPreconditionError("wal: read-only");
   PGQRS_CHECK(!pages.empty());
   const uint64_t frame_size = kWalFrameHeaderSize + page_size_;
-  bool with_header = !header_written_;
-  size_t total = pages.size() * frame_size + (with_header ? kWalHeaderSize : 0);
-  buf_.resize(total);
-  uint8_t* p = buf_.data();
-  if (with_header) {
+  const uint32_t first_frame = frames_ + uncommitted_frames_;
+  if (!header_written_) {
+    // A restarted log must have a durable header before any new frame can overwrite the old
+    // generation's frames, otherwise recovery could replay a stale prefix of old commits.
     if (salt1_ == 0 && salt2_ == 0) salt1_ = static_cast<uint32_t>(SplitMix(&rand_state_));
     salt2_ = static_cast<uint32_t>(SplitMix(&rand_state_));
-    WriteHeader(p);
-    p += kWalHeaderSize;
+    uint8_t header[kWalHeaderSize];
+    WriteHeader(header);
+    PGQRS_RETURN_IF_ERROR(file_->WriteAndSync({WriteOp{0, header, kWalHeaderSize}}));
+    sync_calls_.fetch_add(1);
+    header_written_ = true;
   }
+  std::vector<uint8_t*> frames = FrameBuffers(first_frame, pages.size());
   uint32_t s0 = tail0_, s1 = tail1_;
-  for (size_t i = 0; i < pages.size(); ++i, p += frame_size) {
+  std::vector<WriteOp> ops;
+  for (size_t i = 0; i < pages.size(); ++i) {
+    uint8_t* p = frames[i];
     Put32(p, pages[i].first);
     Put32(p + 4, i + 1 == pages.size() ? db_size : 0);
     Put32(p + 8, salt1_);
@@ -215,22 +249,15 @@ absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const
     WalChecksum(big_endian_, p + kWalFrameHeaderSize, page_size_, &s0, &s1);
     Put32(p + 16, s0);
     Put32(p + 20, s1);
+    // Frames adjacent in memory (all but a ring's wrap-around) go out as one write.
+    if (!ops.empty() && ops.back().data + ops.back().size == p) {
+      ops.back().size += frame_size;
+    } else {
+      ops.push_back(WriteOp{kWalHeaderSize + (first_frame + i) * frame_size, p, frame_size});
+    }
   }
-  const uint32_t first_frame = frames_ + uncommitted_frames_;
-  uint64_t offset = kWalHeaderSize + uint64_t{first_frame} * frame_size;
-  const uint8_t* frames = buf_.data();
-  if (with_header) {
-    // A restarted log must have a durable header before any new frame can overwrite the old
-    // generation's frames, otherwise recovery could replay a stale prefix of old commits.
-    PGQRS_RETURN_IF_ERROR(file_->WriteAndSync({WriteOp{0, buf_.data(), kWalHeaderSize}}));
-    sync_calls_.fetch_add(1);
-    header_written_ = true;
-    frames += kWalHeaderSize;
-    total -= kWalHeaderSize;
-  }
-  absl::Status s = file_->Write({WriteOp{offset, frames, total}});
-  if (!s.ok()) return s;
-  header_written_ = true;
+  PGQRS_RETURN_IF_ERROR(file_->Write(ops));
+  if (pages.size() <= ring_frames_) kept_end_ = first_frame + static_cast<uint32_t>(pages.size());
   tail0_ = s0;
   tail1_ = s1;
   for (size_t i = 0; i < pages.size(); ++i) uncommitted_index_[pages[i].first] = first_frame + i;
@@ -249,6 +276,9 @@ absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const
 }
 
 std::vector<uint32_t> Wal::DiscardUncommitted() {
+  // The next Append overwrites these frames.
+  kept_end_ = std::min(kept_end_, frames_);
+  kept_begin_ = std::min(kept_begin_, kept_end_);
   std::vector<uint32_t> pgnos;
   pgnos.reserve(uncommitted_index_.size());
   for (const auto& [pgno, frame] : uncommitted_index_) pgnos.push_back(pgno);
@@ -327,6 +357,7 @@ uint32_t Wal::DbSizeAt(uint32_t frames) const {
 
 void Wal::Reset() {
   PGQRS_CHECK(uncommitted_frames_ == 0);
+  kept_begin_ = kept_end_ = 0;
   {
     absl::MutexLock l(&index_mu_);
     history_.clear();

@@ -52,11 +52,14 @@ class Wal {
   // A WAL whose header is invalid or whose page size differs is treated as empty. With a
   // `cipher` (owned by the caller, outliving the Wal), Append seals every page image it writes;
   // ReadPage returns the sealed image as stored. With `stats` (owned by the caller, outliving
-  // the Wal), SyncTo records every fdatasync there.
+  // the Wal), SyncTo records every fdatasync there. With `keep_frames` > 0, Append builds its
+  // frames in a ring of that many frames (allocated on first use), so the newest frames
+  // written stay in memory for KeptPage.
   static absl::StatusOr<std::unique_ptr<Wal>> Open(IoBackend* backend, const std::string& path,
                                                    uint32_t page_size, bool read_only,
                                                    uint64_t seed, PageCipher* cipher = nullptr,
-                                                   WalStats* stats = nullptr);
+                                                   WalStats* stats = nullptr,
+                                                   uint32_t keep_frames = 0);
   ~Wal();
 
   // Database size in pages recorded by the last valid commit frame, or 0 if none.
@@ -76,6 +79,10 @@ class Wal {
   bool Lookup(uint32_t pgno, uint64_t* offset) const;
   // Reads the page image at `offset` (from Lookup).
   absl::Status ReadPage(uint64_t offset, uint8_t* dst);
+  // The page image at `offset` (from PagesToBackfill) as written, if it is still in the ring
+  // of frames kept in memory, else nullptr. Valid until the next Append. Lets a checkpoint
+  // copy frames as stored without reading them back.
+  const uint8_t* KeptPage(uint64_t offset) const;
 
   // Appends one frame per page in a single batched write, after any uncommitted frames.
   // With `db_size` > 0 the last frame is the commit frame carrying it, committing the
@@ -120,6 +127,9 @@ class Wal {
   // `commits_appended`.
   void RecordSync(uint64_t commits_appended, double took) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   uint64_t FrameOffset(uint32_t frame) const;
+  // Where Append builds frames first_frame..first_frame+n-1: ring slots if the ring holds n
+  // frames (the frames they replace stop being kept), else a scratch buffer.
+  std::vector<uint8_t*> FrameBuffers(uint32_t first_frame, size_t n);
   // Records a commit ending at frame count `frames`: `newest` maps its pages to their frames.
   void AddCommit(const std::unordered_map<uint32_t, uint32_t>& newest, uint32_t frames,
                  uint32_t db_size);
@@ -150,7 +160,13 @@ class Wal {
   std::unordered_map<uint32_t, std::vector<uint32_t>> history_ ABSL_GUARDED_BY(index_mu_);
   // (frame count after the commit, database size) of every commit, ascending.
   std::vector<std::pair<uint32_t, uint32_t>> commits_ ABSL_GUARDED_BY(index_mu_);
-  std::vector<uint8_t> buf_;
+  std::vector<uint8_t> buf_;  // scratch frames (see FrameBuffers)
+  // Ring of the newest frames written: frame f (0-based in this generation) is in slot
+  // f % ring_frames_, and frames kept_begin_..kept_end_-1 are there as written.
+  uint32_t ring_frames_ = 0;
+  std::unique_ptr<uint8_t[]> ring_;
+  uint32_t kept_begin_ = 0;
+  uint32_t kept_end_ = 0;
 
   std::atomic<uint64_t> appended_lsn_{0};
   std::atomic<int64_t> sync_calls_{0};

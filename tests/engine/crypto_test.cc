@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 
@@ -15,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "engine/crypto/database_file.h"
 #include "engine/crypto/page_cipher.h"
+#include "engine/format/varint.h"
 #include "engine/wal/wal.h"
 #include "tests/engine/test_util.h"
 #include "tests/engine/workload.h"
@@ -228,6 +230,135 @@ TEST_CASE("tampered pages are DataLoss naming the page", "[engine][crypto][tampe
   img[27] ^= 1;
   WriteFile(bad, img);
   RequireDataLossOnPage(OpenAndReadAll(bad, Encrypted(backend)), 1);
+}
+
+// The newest committed frame of every page in WAL image `wal` (frames of the header's salts,
+// up to the last commit frame): pgno -> page image as stored.
+std::map<uint32_t, std::string> NewestWalFrames(const std::string& wal) {
+  const size_t frame = kWalFrameHeaderSize + kDefaultPageSize;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(wal.data());
+  std::map<uint32_t, std::string> newest, pending;
+  for (size_t off = kWalHeaderSize; off + frame <= wal.size(); off += frame) {
+    if (std::memcmp(bytes + off + 8, bytes + 16, 8) != 0) break;  // salts of another generation
+    pending[Get32(bytes + off)] = wal.substr(off + kWalFrameHeaderSize, kDefaultPageSize);
+    if (Get32(bytes + off + 4) != 0) {  // commit frame
+      for (auto& [pgno, image] : pending) newest[pgno] = std::move(image);
+      pending.clear();
+    }
+  }
+  return newest;
+}
+
+TEST_CASE("a checkpoint copies each page's newest WAL frame as stored; moved pages still fail",
+          "[engine][crypto][checkpoint]") {
+  const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
+  // Every frame kept in memory until the explicit checkpoint below; or a small cache (spills)
+  // and a small threshold: automatic checkpoints before it, and frames read back from the WAL.
+  const bool small = GENERATE(false, true);
+  INFO(backend << (small ? ", small cache and threshold" : ""));
+  std::string dir = NewTempDir("crypto_ckpt");
+  std::string path = dir + "/q.db";
+  DatabaseOptions o = Encrypted(backend);
+  o.cache_pages = small ? 16 : 2000;
+  o.wal_checkpoint_pages = small ? 30 : 100000;
+  auto db = Database::Open(path, o);
+  REQUIRE(db.ok());
+  {
+    auto txn = (*db)->Begin();
+    REQUIRE(txn.ok());
+    REQUIRE((*txn)->CreateTable(BlobTable()).ok());
+    for (int i = 1; i <= 400; ++i) {
+      REQUIRE((*txn)->Insert("t", {Value::Integer(i), Value::Blob(std::string(300, 'a'))}).ok());
+    }
+    REQUIRE((*txn)->Commit().ok());
+  }
+  for (int round = 0; round < 5; ++round) {  // pages with several frames: the newest counts
+    auto txn = (*db)->Begin();
+    REQUIRE(txn.ok());
+    for (int i = 1 + round; i <= 400; i += 7) {
+      REQUIRE((*txn)->Update("t", i, {Value::Integer(i), Value::Blob(std::string(300, 'b'))}).ok());
+    }
+    REQUIRE((*txn)->Commit().ok());
+  }
+  const std::map<uint32_t, std::string> frames = NewestWalFrames(ReadFile(path + "-wal"));
+  REQUIRE(frames.size() > 30);
+  REQUIRE((*db)->Checkpoint().ok());
+  REQUIRE((*db)->wal_frames() == 0);  // complete: every frame is in the database file
+  const std::string image = ReadFile(path);
+  for (const auto& [pgno, sealed] : frames) {
+    INFO("page " << pgno);
+    REQUIRE((image.substr((pgno - 1) * kDefaultPageSize, kDefaultPageSize) == sealed));
+  }
+  REQUIRE((*db)->Close().ok());
+  REQUIRE(OpenAndReadAll(path, o).ok());
+  // Copied as stored, each page is still bound to its page number: two swapped pages, or a
+  // page's WAL frame written at another page number, fail authentication.
+  const size_t ps = kDefaultPageSize;
+  std::string img = image;
+  img.replace(2 * ps, ps, image.substr(3 * ps, ps));
+  img.replace(3 * ps, ps, image.substr(2 * ps, ps));
+  WriteFile(path, img);
+  absl::Status s = OpenAndReadAll(path, o);
+  INFO(s.ToString());
+  REQUIRE(absl::IsDataLoss(s));
+  REQUIRE((absl::StrContains(s.message(), "page 3 fails") ||
+           absl::StrContains(s.message(), "page 4 fails")));
+  const uint32_t from = std::next(frames.begin())->first, to = std::prev(frames.end())->first;
+  img = image;
+  img.replace((to - 1) * ps, ps, frames.at(from));
+  WriteFile(path, img);
+  RequireDataLossOnPage(OpenAndReadAll(path, o), to);
+}
+
+TEST_CASE("a checkpoint after a rolled-back spilling transaction copies only committed frames",
+          "[engine][crypto][checkpoint]") {
+  const std::string backend = GENERATE(as<std::string>{}, "uring", "posix");
+  std::string dir = NewTempDir("crypto_spill");
+  std::string path = dir + "/q.db";
+  DatabaseOptions o = Encrypted(backend);
+  o.cache_pages = 16;
+  o.wal_checkpoint_pages = 100000;
+  auto db = Database::Open(path, o);
+  REQUIRE(db.ok());
+  {
+    auto txn = (*db)->Begin();
+    REQUIRE(txn.ok());
+    REQUIRE((*txn)->CreateTable(BlobTable()).ok());
+    REQUIRE((*txn)->Commit().ok());
+  }
+  {
+    auto txn = (*db)->Begin();  // spills uncommitted frames, then rolls them back
+    REQUIRE(txn.ok());
+    for (int i = 1; i <= 600; ++i) {
+      REQUIRE((*txn)->Insert("t", {Value::Integer(i), Value::Blob(std::string(300, 'r'))}).ok());
+    }
+    REQUIRE(ReadFile(path + "-wal").size() > kWalHeaderSize + 20 * kDefaultPageSize);  // spilled
+    (*txn)->Rollback();
+  }
+  {
+    auto txn = (*db)->Begin();  // its frames overwrite some of the discarded ones
+    REQUIRE(txn.ok());
+    for (int i = 1; i <= 100; ++i) {
+      REQUIRE((*txn)->Insert("t", {Value::Integer(i), Value::Blob(std::string(300, 'c'))}).ok());
+    }
+    REQUIRE((*txn)->Commit().ok());
+  }
+  const std::map<uint32_t, std::string> frames = NewestWalFrames(ReadFile(path + "-wal"));
+  REQUIRE((*db)->Checkpoint().ok());
+  REQUIRE((*db)->wal_frames() == 0);
+  const std::string image = ReadFile(path);
+  for (const auto& [pgno, sealed] : frames) {
+    INFO("page " << pgno);
+    REQUIRE((image.substr((pgno - 1) * kDefaultPageSize, kDefaultPageSize) == sealed));
+  }
+  REQUIRE((*db)->Close().ok());
+  o.checkpoint_on_close = false;
+  auto reopened = Database::Open(path, o);
+  REQUIRE(reopened.ok());
+  std::vector<Row> rows = EngineRows(reopened->get(), "t");
+  REQUIRE(rows.size() == 100);
+  for (const Row& r : rows) REQUIRE(r[1].bytes() == std::string(300, 'c'));
+  REQUIRE((*reopened)->Close().ok());
 }
 
 TEST_CASE("a WAL cut mid-frame loses only the torn commit; a flipped WAL byte likewise",

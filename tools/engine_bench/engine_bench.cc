@@ -6,8 +6,10 @@
 //   insert  : insert one row (+3 index entries)
 //   claim   : seek the lowest key of the claim index for a queue, update that row
 //   delete  : delete a row by rowid
-// at batch 1 and batch 100 rows per transaction. libsqlite3 uses prepared statements,
-// journal_mode=WAL and synchronous=FULL; the engine fsyncs the WAL on every commit.
+// at batch 1 and batch 100 rows per transaction (--batches=1,100; batch 1 runs --ops operations
+// per phase, larger batches 10x as many). libsqlite3 uses prepared statements,
+// journal_mode=WAL and synchronous=FULL; the engine fsyncs the WAL on every commit. Each phase
+// reports operations per second and the child's CPU time per operation (all its threads).
 //
 //   bazel run -c opt //tools/engine_bench -- --dir=/tmp/bench --ops=1000 --preload=20000
 // With --encrypt_key_env=VAR the second column is the engine encrypted with the key in VAR
@@ -48,7 +50,8 @@ struct Config {
   int preload = 20000;  // rows inserted (unmeasured) before the phases
   size_t cache_pages = 2000;
   std::string io = "auto";
-  int rounds = 3;  // engine and sqlite alternate; the median round is reported
+  int rounds = 3;                       // engine and sqlite alternate; the median round is reported
+  std::vector<int> batches = {1, 100};  // rows per transaction; each batch size is a phase set
   // When set, compare the plain engine with the engine encrypted under the key in this
   // environment variable, instead of the engine with sqlite3.
   std::string encrypt_key_env;
@@ -266,10 +269,51 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+double CpuSeconds(const struct rusage& ru) {
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU time of this process so far (all threads, io_uring workers included).
+double ProcessCpuSeconds() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return CpuSeconds(ru);
+}
+
+// The 1-minute load average (how busy the shared machine was).
+double LoadAverage() {
+  double load = 0;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+    std::fclose(f);
+  }
+  return load;
+}
+
+// Times one phase of `ops` operations: records ops per second under "op/batch" and CPU
+// microseconds per operation under "cpu:op/batch".
+class PhaseTimer {
+ public:
+  PhaseTimer(std::map<std::string, double>* out, std::string key, int ops)
+      : out_(out), key_(std::move(key)), ops_(ops), cpu0_(ProcessCpuSeconds()) {}
+  ~PhaseTimer() {
+    (*out_)[key_] = ops_ / Seconds(t0_);
+    (*out_)["cpu:" + key_] = (ProcessCpuSeconds() - cpu0_) * 1e6 / ops_;
+  }
+
+ private:
+  std::map<std::string, double>* out_;
+  std::string key_;
+  int ops_;
+  double cpu0_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
 // Runs all phases on one implementation; returns "op/batch" -> ops per second.
 std::map<std::string, double> Run(const std::string& impl, const Config& cfg) {
   std::map<std::string, double> out;
-  for (int batch : {1, 100}) {
+  for (int batch : cfg.batches) {
     std::string path = cfg.dir + "/" + impl + "_b" + std::to_string(batch) + ".db";
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
     std::unique_ptr<Impl> db;
@@ -286,18 +330,22 @@ std::map<std::string, double> Run(const std::string& impl, const Config& cfg) {
     const int ops = batch == 1 ? cfg.ops : cfg.ops * 10;
     const int txns = ops / batch;
     std::vector<int64_t> ids;
-    auto t0 = std::chrono::steady_clock::now();
-    for (int t = 0; t < txns; ++t) db->Insert(batch, &rng, &ids);
-    out["insert/" + std::to_string(batch)] = ops / Seconds(t0);
-    t0 = std::chrono::steady_clock::now();
-    for (int t = 0; t < txns; ++t) db->Claim(batch, &rng);
-    out["claim/" + std::to_string(batch)] = ops / Seconds(t0);
-    std::shuffle(ids.begin(), ids.end(), rng);
-    t0 = std::chrono::steady_clock::now();
-    for (int t = 0; t < txns; ++t) {
-      db->Delete(std::vector<int64_t>(ids.begin() + t * batch, ids.begin() + (t + 1) * batch));
+    const std::string b = "/" + std::to_string(batch);
+    {
+      PhaseTimer timer(&out, "insert" + b, ops);
+      for (int t = 0; t < txns; ++t) db->Insert(batch, &rng, &ids);
     }
-    out["delete/" + std::to_string(batch)] = ops / Seconds(t0);
+    {
+      PhaseTimer timer(&out, "claim" + b, ops);
+      for (int t = 0; t < txns; ++t) db->Claim(batch, &rng);
+    }
+    std::shuffle(ids.begin(), ids.end(), rng);
+    {
+      PhaseTimer timer(&out, "delete" + b, ops);
+      for (int t = 0; t < txns; ++t) {
+        db->Delete(std::vector<int64_t>(ids.begin() + t * batch, ids.begin() + (t + 1) * batch));
+      }
+    }
   }
   struct mallinfo2 mi = mallinfo2();
   std::fprintf(stderr, "%s: heap arena %.1f MiB, in use %.1f MiB at exit\n", impl.c_str(),
@@ -305,8 +353,9 @@ std::map<std::string, double> Run(const std::string& impl, const Config& cfg) {
   return out;
 }
 
-// Runs `impl` in a child process; returns its results and peak RSS in KiB.
-std::map<std::string, double> RunChild(const std::string& impl, const Config& cfg, long* rss_kib) {
+// Runs `impl` in a child process; returns its results, peak RSS in KiB and CPU seconds.
+std::map<std::string, double> RunChild(const std::string& impl, const Config& cfg, long* rss_kib,
+                                       double* cpu_seconds) {
   int fds[2];
   if (pipe(fds) != 0) Die("pipe");
   pid_t pid = fork();
@@ -328,10 +377,7 @@ std::map<std::string, double> RunChild(const std::string& impl, const Config& cf
   wait4(pid, &status, 0, &ru);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die(impl + " child failed");
   *rss_kib = ru.ru_maxrss;
-  // CPU time is less sensitive than wall time to other load on a shared machine.
-  std::fprintf(
-      stderr, "%s child cpu: %.2f s\n", impl.c_str(),
-      ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+  *cpu_seconds = CpuSeconds(ru);
   std::map<std::string, double> out;
   char key[64];
   double v;
@@ -368,9 +414,19 @@ int main(int argc, char** argv) {
       cfg.rounds = std::max(1, std::atoi(v));
     } else if (const char* v = val("--encrypt_key_env=")) {
       cfg.encrypt_key_env = v;
+    } else if (const char* v = val("--batches=")) {
+      cfg.batches.clear();
+      for (const char* p = v; *p != '\0';) {
+        char* end = nullptr;
+        const long batch = std::strtol(p, &end, 10);
+        if (end == p || batch < 1 || (*end != ',' && *end != '\0')) Die("bad --batches");
+        cfg.batches.push_back(static_cast<int>(batch));
+        p = *end == ',' ? end + 1 : end;
+      }
     } else {
       Die("unknown flag " + a +
-          " (flags: --dir --ops --preload --cache_pages --io --rounds --encrypt_key_env)");
+          " (flags: --dir --ops --preload --cache_pages --io --rounds --encrypt_key_env "
+          "--batches)");
     }
   }
   std::filesystem::create_directories(cfg.dir);
@@ -380,23 +436,33 @@ int main(int argc, char** argv) {
   std::map<std::string, std::vector<double>> engine, sqlite;
   for (int r = 0; r < cfg.rounds; ++r) {
     long rss = 0;
-    for (const auto& [k, v] : RunChild("engine", cfg, &rss)) engine[k].push_back(v);
+    double load = LoadAverage(), engine_cpu = 0, other_cpu = 0;
+    for (const auto& [k, v] : RunChild("engine", cfg, &rss, &engine_cpu)) engine[k].push_back(v);
     engine_rss = std::max(engine_rss, rss);
-    for (const auto& [k, v] : RunChild(other, cfg, &rss)) sqlite[k].push_back(v);
+    for (const auto& [k, v] : RunChild(other, cfg, &rss, &other_cpu)) sqlite[k].push_back(v);
     sqlite_rss = std::max(sqlite_rss, rss);
+    // CPU time is less sensitive than wall time to other load on a shared machine.
+    std::printf("round %d: load %.2f, child cpu: engine %.2f s, %s %.2f s\n", r + 1, load,
+                engine_cpu, other.c_str(), other_cpu);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("median of %d alternating rounds, ops per second\n", cfg.rounds);
-  std::printf("%-8s %6s %14s %14s %8s\n", "op", "batch", "engine ops/s", (other + " ops/s").c_str(),
-              "ratio");
+  // Both ratios are above 1 when the other implementation is slower.
+  std::printf(
+      "median of %d alternating rounds: ops per second (ratio engine / %s), CPU us per "
+      "op (ratio %s / engine)\n",
+      cfg.rounds, other.c_str(), other.c_str());
+  std::printf("%-8s %6s %14s %14s %8s %10s %10s %8s\n", "op", "batch", "engine ops/s",
+              (other + " ops/s").c_str(), "ratio", "engine cpu", (other + " cpu").c_str(), "ratio");
   for (const char* op : {"insert", "claim", "delete"}) {
-    for (int batch : {1, 100}) {
+    for (int batch : cfg.batches) {
       std::string k = std::string(op) + "/" + std::to_string(batch);
       double e = median(engine[k]), q = median(sqlite[k]);
-      std::printf("%-8s %6d %14.0f %14.0f %8.2f\n", op, batch, e, q, e / q);
+      double ec = median(engine["cpu:" + k]), qc = median(sqlite["cpu:" + k]);
+      std::printf("%-8s %6d %14.0f %14.0f %8.2f %10.1f %10.1f %8.2f\n", op, batch, e, q, e / q, ec,
+                  qc, qc / ec);
     }
   }
   std::printf("peak RSS: engine %.1f MiB (page cache %zu pages = %.1f MiB), %s %.1f MiB\n",
