@@ -1,6 +1,5 @@
 #include "storage/engine/engine_store.h"
 
-#include <algorithm>
 #include <iterator>
 
 #include "absl/random/random.h"
