@@ -21,7 +21,8 @@ namespace {
   "WHEN m.lease_token IS NOT NULL AND m.read_ct >= q.max_read_count THEN 3 ELSE 0 END"
 
 // The lifecycle calls are single statements on the functions of
-// migrations/postgres/0004_call_functions.sql, each sent in one round trip (Call).
+// migrations/postgres/0004_call_functions.sql (as 0005_lean_calls.sql redefines them),
+// each sent in one round trip (Call).
 constexpr Statement kEnqueue{
     "enqueue",
     "SELECT e.refusal, i.id FROM pgqrs_enqueue($1, $2, $3::text[], $4::int4[], $5::int8[], "

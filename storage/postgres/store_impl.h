@@ -33,7 +33,8 @@ struct QueueRow {
   absl::Duration visibility_timeout;
 };
 
-// Why a lifecycle function of migrations/postgres/0004_call_functions.sql refused a call.
+// Why a lifecycle function (migrations/postgres/0004_call_functions.sql, 0005_lean_calls.sql)
+// refused a call.
 enum class Refusal : int64_t {
   kNone = 0,
   kQueueNotFound = 1,

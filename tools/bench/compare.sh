@@ -30,6 +30,7 @@
 # stopped on exit. The whole script takes about 3-5 minutes with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tools/bench/redact.sh
 
 DURATION=5s
 WARMUP=1s
@@ -123,14 +124,14 @@ stop_daemon() {
 run() {
   local label="$1" durability="$2"
   shift 2
-  echo "== $label: $*" >&2
+  echo "== $label: $(redact_secrets "$*")" >&2
   local line
   if line="$("$@" --warmup="$WARMUP" --duration="$DURATION" --payload="$PAYLOAD" \
       --producers="$PRODUCERS" --consumers="$CONSUMERS" --progress=false 2>"$TMP/run.err")"; then
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["label"]=sys.argv[2];
 d["durability"]=sys.argv[3]; print(json.dumps(d))' "$line" "$label" "$durability" >>"$RESULTS"
   else
-    echo "  failed: $(tail -n 2 "$TMP/run.err")" >&2
+    echo "  failed: $(redact_secrets "$(tail -n 2 "$TMP/run.err")")" >&2
   fi
 }
 
@@ -189,7 +190,7 @@ pgmq_baseline() {
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["label"]="pgmq (pgbench)";
 d["durability"]=sys.argv[2]; print(json.dumps(d))' "$line" "$STRICT" >>"$RESULTS"
   else
-    echo "  failed: $(tail -n 2 "$TMP/run.err")" >&2
+    echo "  failed: $(redact_secrets "$(tail -n 2 "$TMP/run.err")")" >&2
   fi
 }
 

@@ -1,7 +1,9 @@
 // Postgres-specific: the schema option (validation, quoting, isolation), migration
-// concurrency, and that DSN passwords never reach an error message.
+// concurrency, what holds messages to their queue, and that DSN passwords never reach an
+// error message.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -105,6 +107,31 @@ TEST_CASE("two stores migrating one schema at once both succeed", "[postgres]") 
   auto rows = Ok(conn->QueryText(
       absl::StrCat("SELECT count(*) FROM ", schema, ".pgqrs_schema_migrations"), {}));
   CHECK(rows.Int(0, 0) == static_cast<int64_t>(ra->schema_version));
+}
+
+// Messages have no foreign key to their queue (it cost a check per row): an enqueue locks
+// its queue instead, so a DeleteQueue waits for it and no message outlives its queue.
+TEST_CASE("DeleteQueue waits for an enqueue that has not committed", "[postgres]") {
+  std::string dsn = TestDsn();
+  std::string schema = FreshSchema();
+  auto store = OpenMigrated(dsn, schema);
+  MakeQueue(*store, "q");
+  auto conn = Ok(storage::pg::PgConn::Connect({dsn}, storage::pg::Redactor(dsn)));
+  RequireOk(conn->Exec(absl::StrCat(
+      "BEGIN; SET LOCAL search_path TO ", schema,
+      "; SELECT pgqrs_enqueue('q', 0, ARRAY['{}'], ARRAY[0], ARRAY[0::int8], ARRAY[NULL])")));
+  std::atomic<bool> deleted{false};
+  absl::Status status;
+  std::thread deleter([&] {
+    status = store->DeleteQueue("q", /*force=*/true);
+    deleted = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK_FALSE(deleted.load());
+  RequireOk(conn->Exec("COMMIT"));
+  deleter.join();
+  RequireOk(status);
+  CHECK(Ok(store->Verify()).problems.empty());
 }
 
 TEST_CASE("a schema migrated by a newer binary is refused", "[postgres]") {
