@@ -1,27 +1,8 @@
 #include "server/call.h"
 
-#include <atomic>
-
 #include "server/status.h"
 
 namespace pgqrs::server {
-namespace {
-
-// A unary call that notices its cancellation, so work still queued can be skipped.
-class UnaryCall final : public grpc::ServerUnaryReactor {
- public:
-  explicit UnaryCall(absl::Time client_deadline) : client_deadline_(client_deadline) {}
-
-  std::optional<grpc::Status> Gone() const { return CallerGone(cancelled_, client_deadline_); }
-  void OnCancel() override { cancelled_ = true; }
-  void OnDone() override { delete this; }
-
- private:
-  const absl::Time client_deadline_;
-  std::atomic<bool> cancelled_{false};
-};
-
-}  // namespace
 
 absl::Time ClientDeadline(const grpc::CallbackServerContext& context) {
   std::chrono::system_clock::time_point deadline = context.deadline();
@@ -39,7 +20,7 @@ std::optional<grpc::Status> CallerGone(bool cancelled, absl::Time client_deadlin
 
 grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context, Executor& executor,
                                    std::function<absl::Status()> handler) {
-  auto* call = new UnaryCall(ClientDeadline(*context));
+  auto* call = new UnaryCall(*context);
   bool accepted = executor.Submit([call, handler = std::move(handler)] {
     std::optional<grpc::Status> gone = call->Gone();
     call->Finish(gone ? *gone : ToGrpcStatus(handler()));

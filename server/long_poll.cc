@@ -160,6 +160,10 @@ class LongPoll final : public grpc::ServerUnaryReactor {
     delete this;
   }
 
+  // The reactions only take short locks and hand work to the executor, so gRPC may run
+  // them on the thread that saw the call end instead of waking its executor thread.
+  bool InternalInlineable() override { return true; }
+
  private:
   grpc::CallbackServerContext* const context_;
   std::shared_ptr<PollState> state_;

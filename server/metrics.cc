@@ -46,6 +46,13 @@ prometheus::MetricFamily HistogramFamily(const std::string& name, const std::str
   return prometheus::MetricFamily{name, help, prometheus::MetricType::Histogram, {metric}};
 }
 
+prometheus::MetricFamily CounterFamily(const std::string& name, const std::string& help,
+                                       int64_t value) {
+  prometheus::ClientMetric metric;
+  metric.counter.value = static_cast<double>(value);
+  return prometheus::MetricFamily{name, help, prometheus::MetricType::Counter, {metric}};
+}
+
 // Reads the store and the process at each scrape into a fresh registry, so series of
 // deleted queues vanish with them.
 class ScrapeCollector : public prometheus::Collectable {
@@ -85,6 +92,17 @@ class ScrapeCollector : public prometheus::Collectable {
     families.push_back(HistogramFamily("pgqrs_store_sync_duration_seconds",
                                        "Time of each durable commit's sync (embedded stores)",
                                        stats->sync_seconds));
+    families.push_back(
+        CounterFamily("pgqrs_store_conflicts_total",
+                      "Write transactions that lost a write conflict (engine:// with mvcc=on)",
+                      stats->write_conflicts));
+    families.push_back(CounterFamily("pgqrs_store_retries_total",
+                                     "Calls whose transaction was run again after a write conflict",
+                                     stats->write_retried_calls));
+    families.push_back(
+        CounterFamily("pgqrs_store_exclusive_retries_total",
+                      "Calls run in an exclusive transaction after three write conflicts",
+                      stats->write_exclusive_attempts));
   }
 
   void AddQueues(prometheus::Registry& registry) const {

@@ -56,6 +56,38 @@ absl::Status FillResults(const absl::StatusOr<std::vector<storage::LeaseOutcome>
   return absl::OkStatus();
 }
 
+// Stores the messages of `group` (one queue, one producer: what Enqueue can fail on) in
+// one call.
+absl::Status StoreEnqueues(ServiceDeps deps, std::span<EnqueueCall> group) {
+  const v1::EnqueueRequest& first = *group.front().request;
+  std::vector<storage::NewMessage> all;
+  for (EnqueueCall& c : group) {
+    std::move(c.messages.begin(), c.messages.end(), std::back_inserter(all));
+  }
+  absl::StatusOr<std::vector<int64_t>> ids =
+      deps.store.Enqueue(first.queue(), all, first.producer_worker_id());
+  if (!ids.ok()) return ids.status();
+  auto id = ids->begin();
+  for (EnqueueCall& c : group) {
+    for (size_t i = 0; i < c.messages.size(); ++i) c.response->add_message_ids(*id++);
+  }
+  deps.waiters.Notify(first.queue(), static_cast<int64_t>(ids->size()));
+  return absl::OkStatus();
+}
+
+// Acks the receipts of `group` (one queue) in one call.
+absl::Status StoreAcks(storage::Store& store, std::span<AckCall> group) {
+  std::vector<storage::Lease> all;
+  for (const AckCall& c : group) all.insert(all.end(), c.leases.begin(), c.leases.end());
+  PGQRS_ASSIGN_OR_RETURN(std::vector<storage::LeaseOutcome> outcomes,
+                         store.Ack(group.front().request->queue(), all));
+  auto outcome = outcomes.begin();
+  for (AckCall& c : group) {
+    for (size_t i = 0; i < c.leases.size(); ++i) c.response->add_results(ToProto(*outcome++));
+  }
+  return absl::OkStatus();
+}
+
 int64_t CountOk(const v1::ReceiptResponse& resp) {
   int64_t n = 0;
   for (int r : resp.results()) n += r == v1::RECEIPT_RESULT_OK;
@@ -63,6 +95,13 @@ int64_t CountOk(const v1::ReceiptResponse& resp) {
 }
 
 }  // namespace
+
+QueueServiceImpl::QueueServiceImpl(ServiceDeps deps)
+    : deps_(deps),
+      enqueues_(deps.executor, deps.config.limits.max_batch, deps.config.executor_queue_limit,
+                [deps](std::span<EnqueueCall> group) { return StoreEnqueues(deps, group); }),
+      acks_(deps.executor, deps.config.limits.max_batch, deps.config.executor_queue_limit,
+            [&store = deps.store](std::span<AckCall> group) { return StoreAcks(store, group); }) {}
 
 grpc::ServerUnaryReactor* QueueServiceImpl::CreateQueue(grpc::CallbackServerContext* ctx,
                                                         const v1::CreateQueueRequest* req,
@@ -148,15 +187,11 @@ grpc::ServerUnaryReactor* QueueServiceImpl::Enqueue(grpc::CallbackServerContext*
   auto messages = CheckNewMessages(req->queue(), req->messages(), req->producer_worker_id(),
                                    deps_.config.limits);
   if (!messages.ok()) return FinishNow(ctx, messages.status());
-  return RunUnary(ctx, deps_.executor,
-                  [this, req, resp, messages = std::move(*messages)]() -> absl::Status {
-                    PGQRS_ASSIGN_OR_RETURN(
-                        std::vector<int64_t> ids,
-                        deps_.store.Enqueue(req->queue(), messages, req->producer_worker_id()));
-                    for (int64_t id : ids) resp->add_message_ids(id);
-                    deps_.waiters.Notify(req->queue(), static_cast<int64_t>(ids.size()));
-                    return absl::OkStatus();
-                  });
+  auto* call = new UnaryCall(*ctx);
+  int weight = static_cast<int>(messages->size());
+  enqueues_.Add(absl::StrCat(req->producer_worker_id(), ":", req->queue()),
+                {call, req, resp, std::move(*messages)}, weight);
+  return call;
 }
 
 grpc::ServerUnaryReactor* QueueServiceImpl::Dequeue(grpc::CallbackServerContext* ctx,
@@ -174,9 +209,10 @@ grpc::ServerUnaryReactor* QueueServiceImpl::Ack(grpc::CallbackServerContext* ctx
                                                 v1::ReceiptResponse* resp) {
   auto leases = CheckReceipts(*req, deps_.config.limits);
   if (!leases.ok()) return FinishNow(ctx, leases.status());
-  return RunUnary(ctx, deps_.executor, [this, req, resp, leases = std::move(*leases)] {
-    return FillResults(deps_.store.Ack(req->queue(), leases), resp);
-  });
+  auto* call = new UnaryCall(*ctx);
+  int weight = static_cast<int>(leases->size());
+  acks_.Add(req->queue(), {call, req, resp, std::move(*leases)}, weight);
+  return call;
 }
 
 grpc::ServerUnaryReactor* QueueServiceImpl::Delete(grpc::CallbackServerContext* ctx,

@@ -4,14 +4,31 @@
 
 #include "proto/pgqrs/v1/queue.grpc.pb.h"
 #include "server/call.h"
+#include "server/call_groups.h"
 #include "server/consume_stream.h"
 #include "server/publish_stream.h"
 
 namespace pgqrs::server {
 
+// One Enqueue call's work, stored together with concurrent ones (CallGroups).
+struct EnqueueCall {
+  UnaryCall* call;
+  const v1::EnqueueRequest* request;
+  v1::EnqueueResponse* response;
+  std::vector<storage::NewMessage> messages;
+};
+
+// One Ack call's work, stored together with concurrent ones (CallGroups).
+struct AckCall {
+  UnaryCall* call;
+  const v1::AckRequest* request;
+  v1::ReceiptResponse* response;
+  std::vector<storage::Lease> leases;
+};
+
 class QueueServiceImpl final : public v1::QueueService::CallbackService {
  public:
-  explicit QueueServiceImpl(ServiceDeps deps) : deps_(deps) {}
+  explicit QueueServiceImpl(ServiceDeps deps);
 
   grpc::ServerUnaryReactor* CreateQueue(grpc::CallbackServerContext* ctx,
                                         const v1::CreateQueueRequest* req,
@@ -27,16 +44,13 @@ class QueueServiceImpl final : public v1::QueueService::CallbackService {
   grpc::ServerUnaryReactor* PurgeQueue(grpc::CallbackServerContext* ctx,
                                        const v1::PurgeQueueRequest* req,
                                        v1::PurgeQueueResponse* resp) override;
-  grpc::ServerUnaryReactor* Enqueue(grpc::CallbackServerContext* ctx,
-                                    const v1::EnqueueRequest* req,
+  grpc::ServerUnaryReactor* Enqueue(grpc::CallbackServerContext* ctx, const v1::EnqueueRequest* req,
                                     v1::EnqueueResponse* resp) override;
-  grpc::ServerUnaryReactor* Dequeue(grpc::CallbackServerContext* ctx,
-                                    const v1::DequeueRequest* req,
+  grpc::ServerUnaryReactor* Dequeue(grpc::CallbackServerContext* ctx, const v1::DequeueRequest* req,
                                     v1::DequeueResponse* resp) override;
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* ctx, const v1::AckRequest* req,
                                 v1::ReceiptResponse* resp) override;
-  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
-                                   const v1::DeleteRequest* req,
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx, const v1::DeleteRequest* req,
                                    v1::ReceiptResponse* resp) override;
   grpc::ServerUnaryReactor* Nack(grpc::CallbackServerContext* ctx, const v1::NackRequest* req,
                                  v1::ReceiptResponse* resp) override;
@@ -49,8 +63,7 @@ class QueueServiceImpl final : public v1::QueueService::CallbackService {
   grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* ctx,
                                             const v1::ListDeadLettersRequest* req,
                                             v1::ListDeadLettersResponse* resp) override;
-  grpc::ServerUnaryReactor* Redrive(grpc::CallbackServerContext* ctx,
-                                    const v1::RedriveRequest* req,
+  grpc::ServerUnaryReactor* Redrive(grpc::CallbackServerContext* ctx, const v1::RedriveRequest* req,
                                     v1::RedriveResponse* resp) override;
   // The streams; the guard passes each a check of the queues its messages name.
   grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>* StartPublish(
@@ -68,6 +81,10 @@ class QueueServiceImpl final : public v1::QueueService::CallbackService {
 
  private:
   ServiceDeps deps_;
+  // Enqueues of one queue and producer, and acks of one queue, that arrive while an
+  // earlier one runs share the next store call.
+  CallGroups<EnqueueCall> enqueues_;
+  CallGroups<AckCall> acks_;
 };
 
 }  // namespace pgqrs::server

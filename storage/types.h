@@ -321,6 +321,12 @@ struct VerifyReport {
 struct CommitStats {
   engine::HistogramSnapshot batch_sizes;
   engine::HistogramSnapshot sync_seconds;
+  // engine:// with concurrent writers (mvcc=on), always 0 elsewhere: write transactions
+  // that lost a write conflict (each is run again), the calls that needed more than one
+  // transaction, and the calls whose last attempt ran exclusively after three conflicts.
+  int64_t write_conflicts = 0;
+  int64_t write_retried_calls = 0;
+  int64_t write_exclusive_attempts = 0;
 };
 
 struct SystemCounts {

@@ -44,6 +44,7 @@ absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ApplyToLeases(TriggerQueu
                                                                      const LeaseEdit& edit) {
   std::vector<LeaseOutcome> outcomes;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    outcomes.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, trigger == TriggerQueue::kAllow
                                            ? FindQueue(txn, queue)
                                            : FindPlainQueue(txn, queue));

@@ -63,7 +63,10 @@ absl::StatusOr<SystemCounts> EngineStore::GetSystemCounts() {
 
 std::optional<CommitStats> EngineStore::GetCommitStats() {
   const engine::WalStats& wal = db_->wal_stats();
-  return CommitStats{wal.commits_per_sync.Snapshot(), wal.sync_seconds.Snapshot()};
+  return CommitStats{wal.commits_per_sync.Snapshot(), wal.sync_seconds.Snapshot(),
+                     write_conflicts_.load(std::memory_order_relaxed),
+                     write_retried_calls_.load(std::memory_order_relaxed),
+                     write_exclusive_attempts_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace pgqrs::storage::enginestore

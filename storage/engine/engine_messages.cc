@@ -1,6 +1,9 @@
 // EngineStore: enqueue, dequeue, message lookups, counts and dead letters.
 #include <algorithm>
+#include <atomic>
+#include <set>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/checks.h"
@@ -45,7 +48,59 @@ absl::Status ForEachRow(Transaction& txn, const char* index, std::vector<Value> 
   return absl::OkStatus();
 }
 
+// Counts the Dequeue calls in progress while it lives.
+class ClaimsInProgress {
+ public:
+  explicit ClaimsInProgress(std::atomic<int>& count) : count_(count), others_(count_++) {}
+  ~ClaimsInProgress() { --count_; }
+  // Claims that were in progress when this one started.
+  int others() const { return others_; }
+
+ private:
+  std::atomic<int>& count_;
+  const int others_;
+};
+
+// `wanted` consecutive ids of `candidates`, starting at a random offset (all of them when
+// there are no more than `wanted`).
+std::vector<int64_t> PickAtRandomOffset(std::vector<int64_t> candidates, int64_t wanted) {
+  const int64_t extra = static_cast<int64_t>(candidates.size()) - wanted;
+  if (extra <= 0) return candidates;
+  thread_local absl::BitGen random;
+  const int64_t offset = absl::Uniform<int64_t>(absl::IntervalClosed, random, 0, extra);
+  return {candidates.begin() + offset, candidates.begin() + offset + wanted};
+}
+
 }  // namespace
+
+absl::Status ClaimVisible(Transaction& txn, const QueueRow& q, const DequeueOptions& options,
+                          int64_t now, int64_t window, std::vector<Message>& leased) {
+  // Candidates that a commit this transaction's snapshot does not show claimed already: the
+  // engine refuses to change them (a write conflict that leaves the transaction usable), and
+  // the claim moves on to others.
+  std::set<int64_t> claimed_elsewhere;
+  while (static_cast<int32_t>(leased.size()) < options.max_messages) {
+    const int64_t wanted = options.max_messages - static_cast<int64_t>(leased.size());
+    const int64_t limit = wanted * window + static_cast<int64_t>(claimed_elsewhere.size());
+    PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> candidates,
+                           VisibleCandidates(txn, q.id, now, limit));
+    const bool every_visible = static_cast<int64_t>(candidates.size()) < limit;
+    std::erase_if(candidates, [&](int64_t id) { return claimed_elsewhere.contains(id); });
+    std::vector<int64_t> batch = PickAtRandomOffset(candidates, wanted);
+    for (int64_t id : batch) {
+      // A row whose final lease ended is dead-lettered (nullopt) and the scan continues.
+      absl::StatusOr<std::optional<Message>> m = LeaseOne(txn, id, q, options, now);
+      if (engine::IsWriteConflict(m.status())) {
+        claimed_elsewhere.insert(id);
+        continue;
+      }
+      PGQRS_RETURN_IF_ERROR(m.status());
+      if (*m) leased.push_back(std::move(**m));
+    }
+    if (every_visible && batch.size() == candidates.size()) break;
+  }
+  return absl::OkStatus();
+}
 
 MessageState StateOf(const Row& m, int32_t max_read_count, int64_t now) {
   int64_t state = Int(m, msg::kState);
@@ -156,11 +211,14 @@ absl::StatusOr<std::vector<int64_t>> EngineStore::Enqueue(const std::string& que
                                                           std::span<const NewMessage> messages,
                                                           int64_t producer_worker_id) {
   PGQRS_RETURN_IF_ERROR(CheckDedupKeys(messages));
+  PGQRS_ASSIGN_OR_RETURN(const int64_t first_id,
+                         ids_.Take(kMessageSequence, static_cast<int64_t>(messages.size())));
   std::vector<int64_t> ids;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    ids.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     if (producer_worker_id) PGQRS_RETURN_IF_ERROR(CheckProducer(txn, producer_worker_id, q.id));
-    PGQRS_ASSIGN_OR_RETURN(int64_t next_id, TakeIds(txn, kMessageSequence, messages.size()));
+    int64_t next_id = first_id;
     int64_t now = NowMicros();
     for (const NewMessage& m : messages) {
       if (!m.dedup_key.empty()) {
@@ -182,24 +240,24 @@ absl::StatusOr<std::vector<int64_t>> EngineStore::Enqueue(const std::string& que
 
 absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& queue,
                                                           const DequeueOptions& options) {
+  ClaimsInProgress claims(claims_in_progress_);
+  // With concurrent writers, claims running at the same time would all pick the first visible
+  // messages and all but one would conflict. Each starts at a random offset among the first
+  // (other claims + 1) x wanted candidates instead, a window that grows with every attempt
+  // that lost a conflict (the candidates its snapshot shows first may be claimed already by
+  // commits it cannot see yet). A lone claim keeps strict dequeue order.
+  const int64_t claimers = mvcc_ ? claims.others() + 1 : 1;
+  int64_t attempts = 0;
   std::vector<Message> leased;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    leased.clear();
+    const int64_t window = claimers * (mvcc_ ? ++attempts : 1);
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     int64_t now = NowMicros();
     if (options.consumer_worker_id) {
       PGQRS_RETURN_IF_ERROR(ClaimConsumer(txn, options.consumer_worker_id, q.id, now));
     }
-    // Rows whose final lease ended are dead-lettered here and the scan continues.
-    while (static_cast<int32_t>(leased.size()) < options.max_messages) {
-      int64_t wanted = options.max_messages - static_cast<int64_t>(leased.size());
-      PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> batch, VisibleCandidates(txn, q.id, now, wanted));
-      for (int64_t id : batch) {
-        PGQRS_ASSIGN_OR_RETURN(std::optional<Message> m, LeaseOne(txn, id, q, options, now));
-        if (m) leased.push_back(std::move(*m));
-      }
-      if (static_cast<int64_t>(batch.size()) < wanted) break;
-    }
-    return absl::OkStatus();
+    return ClaimVisible(txn, q, options, now, window, leased);
   });
   if (!status.ok()) return status;
   return leased;
@@ -227,6 +285,7 @@ absl::StatusOr<std::vector<Message>> EngineStore::ListDeadLetters(const std::str
                                                                   int64_t after_id, int32_t limit) {
   std::vector<Message> dead;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    dead.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, queue));
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(txn, q.id, now));
@@ -249,6 +308,7 @@ absl::StatusOr<int64_t> EngineStore::Redrive(const std::string& queue,
                                              std::span<const int64_t> ids) {
   int64_t moved = 0;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    moved = 0;
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ExpireQueueLeases(txn, q.id, now));

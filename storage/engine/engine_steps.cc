@@ -2,6 +2,7 @@
 // the run tables CancelRun changes. The rules are storage/rules_runs.h; this file is their
 // data access.
 #include "engine/base/status_macros.h"
+#include "storage/checks.h"
 #include "storage/engine/engine_store_impl.h"
 #include "storage/engine/tables.h"
 
@@ -10,7 +11,9 @@ namespace {
 
 class EngineRunTables final : public embedded::RunTables {
  public:
-  explicit EngineRunTables(Transaction& txn) : txn_(txn) {}
+  // `new_step_id`: the id InsertStep gives a new step, taken before the transaction (ids come
+  // from IdBlocks, outside any transaction); 0 when the call inserts no step.
+  EngineRunTables(Transaction& txn, int64_t new_step_id) : txn_(txn), new_step_id_(new_step_id) {}
 
   absl::StatusOr<RunRow> FindRun(int64_t run_id) override {
     return enginestore::FindRun(txn_, run_id);
@@ -62,9 +65,9 @@ class EngineRunTables final : public embedded::RunTables {
   }
   absl::Status InsertStep(int64_t run_id, const std::string& name, int64_t lease_token,
                           int64_t now) override {
-    PGQRS_ASSIGN_OR_RETURN(int64_t id, TakeIds(txn_, kStepSequence, 1));
+    if (new_step_id_ == 0) return absl::InternalError("no step id was taken for this call");
     Row row(step::kCount);
-    row[step::kId] = Value::Integer(id);
+    row[step::kId] = Value::Integer(new_step_id_);
     row[step::kRunId] = Value::Integer(run_id);
     row[step::kStepName] = Value::Text(name);
     row[step::kStatus] = Value::Integer(static_cast<int64_t>(StepStatus::kStarted));
@@ -126,14 +129,15 @@ class EngineRunTables final : public embedded::RunTables {
   }
 
   Transaction& txn_;
+  const int64_t new_step_id_;
 };
 
 }  // namespace
 
-embedded::WriteRuns EngineStore::RunWriter() {
-  return [this](const embedded::RunWork& work) {
+embedded::WriteRuns EngineStore::RunWriter(int64_t new_step_id) {
+  return [this, new_step_id](const embedded::RunWork& work) {
     return Write([&](Transaction& txn) {
-      EngineRunTables tables(txn);
+      EngineRunTables tables(txn, new_step_id);
       return work(tables, NowMicros());
     });
   };
@@ -141,7 +145,10 @@ embedded::WriteRuns EngineStore::RunWriter() {
 
 absl::StatusOr<BeginStepResult> EngineStore::BeginStep(const RunLease& lease,
                                                        const std::string& step_name) {
-  return embedded::BeginStep(RunWriter(), lease, step_name);
+  PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));  // before an id is taken for it
+  // Taken whether or not the step is new: an unused id is a gap, like a rolled-back insert.
+  PGQRS_ASSIGN_OR_RETURN(const int64_t new_step_id, ids_.Take(kStepSequence, 1));
+  return embedded::BeginStep(RunWriter(new_step_id), lease, step_name);
 }
 
 absl::StatusOr<StepInfo> EngineStore::CompleteStep(const RunLease& lease,

@@ -2,6 +2,7 @@
 
 #include <iterator>
 
+#include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
@@ -286,13 +287,35 @@ absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t coun
   return first;
 }
 
-EngineStore::EngineStore(std::unique_ptr<engine::Database> db, std::shared_ptr<const Clock> clock)
-    : clock_(std::move(clock)), db_(std::move(db)) {}
+namespace {
+// Ids reserved per sequence row write: one small commit per this many messages.
+constexpr int64_t kIdBlockSize = 1024;
+}  // namespace
+
+EngineStore::EngineStore(std::unique_ptr<engine::Database> db, std::shared_ptr<const Clock> clock,
+                         bool mvcc)
+    : clock_(std::move(clock)), db_(std::move(db)), mvcc_(mvcc), ids_(*db_, kIdBlockSize) {}
 
 EngineStore::~EngineStore() { db_->Close().IgnoreError(); }
 
-absl::Status EngineStore::Write(const Work& work) {
-  PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, db_->Begin());
+namespace {
+
+// Concurrent attempts of one call; after that many lost write conflicts it runs exclusively.
+constexpr int kConcurrentAttempts = 4;
+
+// The pause before attempt `attempt` (2, 3, 4): jittered and growing, up to 0.1, 0.2 and
+// 0.4 ms, so the transactions that collided do not collide again at once.
+absl::Duration RetryBackoff(int attempt) {
+  thread_local absl::BitGen random;
+  const int64_t ceiling_us = int64_t{50} << (attempt - 1);
+  return absl::Microseconds(absl::Uniform<int64_t>(random, 0, ceiling_us));
+}
+
+}  // namespace
+
+absl::Status EngineStore::WriteOnce(const Work& work, bool exclusive) {
+  PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn,
+                         exclusive ? db_->Begin() : db_->BeginConcurrent());
   absl::Status status = work(*txn);
   if (!status.ok()) {
     txn->Rollback();
@@ -301,6 +324,22 @@ absl::Status EngineStore::Write(const Work& work) {
   // Durable also when the call wrote nothing but answers from another caller's commit (a
   // dedup hit, a lost lease) whose fsync is still running.
   return txn->CommitDurable();
+}
+
+absl::Status EngineStore::Write(const Work& work) {
+  for (int attempt = 1; attempt < kConcurrentAttempts; ++attempt) {
+    absl::Status status = WriteOnce(work, /*exclusive=*/false);
+    if (!engine::IsWriteConflict(status)) return status;
+    write_conflicts_.fetch_add(1, std::memory_order_relaxed);
+    if (attempt == 1) write_retried_calls_.fetch_add(1, std::memory_order_relaxed);
+    // The conflict comes once the winner is durable, so the next snapshot includes it.
+    absl::SleepFor(RetryBackoff(attempt + 1));
+  }
+  // Eight consumers fighting over a few visible messages can make one lose every time, so the
+  // last attempt is exclusive: no other transaction commits while it runs, it cannot conflict,
+  // and every call completes.
+  write_exclusive_attempts_.fetch_add(1, std::memory_order_relaxed);
+  return WriteOnce(work, /*exclusive=*/true);
 }
 
 absl::Status EngineStore::Read(const Work& work) {
@@ -322,13 +361,16 @@ absl::StatusOr<VerifyReport> EngineStore::Verify() {
   std::vector<engine::TableDef> tables = db_->Tables();
   std::vector<engine::IndexDef> indexes = db_->Indexes();
   PGQRS_RETURN_IF_ERROR(CheckLayouts(tables));
-  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(auto applied, ReadAppliedIn(txn));
-    SchemaState state = CompareSchema(applied, FileSchema());
-    report.schema_version = state.version;
-    report.problems = SchemaProblems(state);
-    return CheckForeignKeys(txn, tables, &report.problems);
-  });
+  // Exclusive: ReadAppliedIn creates the version table when it is missing.
+  absl::Status status = WriteOnce(
+      [&](Transaction& txn) -> absl::Status {
+        PGQRS_ASSIGN_OR_RETURN(auto applied, ReadAppliedIn(txn));
+        SchemaState state = CompareSchema(applied, FileSchema());
+        report.schema_version = state.version;
+        report.problems = SchemaProblems(state);
+        return CheckForeignKeys(txn, tables, &report.problems);
+      },
+      /*exclusive=*/true);
   if (!status.ok()) return status;
   PGQRS_RETURN_IF_ERROR(Read(
       [&](Transaction& txn) { return ReadEverything(txn, tables, indexes, &report.problems); }));
@@ -478,10 +520,19 @@ absl::StatusOr<int64_t> EngineStore::PurgeQueue(const std::string& name) {
 
 namespace {
 
+absl::StatusOr<bool> OnOff(const std::string& key, const std::string& value) {
+  if (value == "on") return true;
+  if (value == "off") return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat("DSN option ", key, "=", value, ": expected on or off"));
+}
+
 absl::StatusOr<engine::DatabaseOptions> EngineOptions(const Dsn& dsn) {
   engine::DatabaseOptions options;
   for (const auto& [key, value] : dsn.options) {
-    if (key == "io") {
+    if (key == "mvcc") {
+      PGQRS_ASSIGN_OR_RETURN(options.mvcc, OnOff(key, value));
+    } else if (key == "io") {
       if (value == "auto") {
         options.io = engine::IoBackendKind::kAuto;
       } else if (value == "uring") {
@@ -513,9 +564,9 @@ absl::StatusOr<engine::DatabaseOptions> EngineOptions(const Dsn& dsn) {
             absl::StrCat("DSN option key_id=", value, ": expected an unsigned 32-bit integer"));
       }
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown DSN option ", key,
-                       " for engine: (expected io, cache_pages, key_file, key_env or key_id)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown DSN option ", key,
+          " for engine: (expected io, cache_pages, key_file, key_env, key_id or mvcc)"));
     }
   }
   return options;
@@ -533,7 +584,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenEngineStore(const Dsn& dsn,
   PGQRS_ASSIGN_OR_RETURN(engine::DatabaseOptions options, EngineOptions(dsn));
   PGQRS_ASSIGN_OR_RETURN(auto db, engine::Database::Open(dsn.path, options));
   return std::make_unique<enginestore::EngineStore>(
-      std::move(db), store_options.clock ? store_options.clock : ProcessClock());
+      std::move(db), store_options.clock ? store_options.clock : ProcessClock(), options.mvcc);
 }
 
 }  // namespace pgqrs::storage

@@ -7,6 +7,7 @@
 // them. Not part of the public API.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "engine/db/database.h"
+#include "storage/engine/id_blocks.h"
 #include "storage/file_time.h"
 #include "storage/rules.h"
 #include "storage/rules_runs.h"
@@ -82,7 +84,8 @@ absl::StatusOr<QueueRow> FindQueue(Transaction& txn, const std::string& name);
 absl::StatusOr<QueueRow> FindPlainQueue(Transaction& txn, const std::string& name);
 absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id);
 
-// Takes `count` ids from sequence `sequence`; returns the first.
+// Takes `count` ids from sequence `sequence`; returns the first. The hot sequences (messages,
+// runs, steps) go through IdBlocks instead.
 absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t count);
 
 // ---- Messages (engine_messages.cc, engine_leases.cc) ----------------------------------------
@@ -107,6 +110,12 @@ absl::StatusOr<std::vector<int64_t>> VisibleCandidates(Transaction& txn, int64_t
 // A message whose final lease ended is dead-lettered instead (nullopt).
 absl::StatusOr<std::optional<Message>> LeaseOne(Transaction& txn, int64_t id, const QueueRow& q,
                                                 const DequeueOptions& options, int64_t now);
+
+// Leases visible messages of queue `q` into `leased` until it holds options.max_messages or
+// none is left: `wanted` at a time, from a random offset among the first wanted x `window`
+// (1: strictly in dequeue order), passing over those a newer commit claimed.
+absl::Status ClaimVisible(Transaction& txn, const QueueRow& q, const DequeueOptions& options,
+                          int64_t now, int64_t window, std::vector<Message>& leased);
 
 // Ends the lease of message row `m` (token and consumer cleared).
 void ClearLease(Row& m);
@@ -149,8 +158,9 @@ absl::StatusOr<std::optional<StepRow>> LoadStep(Transaction& txn, int64_t run_id
 
 class EngineStore final : public Store {
  public:
-  // Every timestamp and deadline comes from `clock`.
-  EngineStore(std::unique_ptr<engine::Database> db, std::shared_ptr<const Clock> clock);
+  // Every timestamp and deadline comes from `clock`. `mvcc`: the database was opened with
+  // concurrent writers (DatabaseOptions::mvcc), so claims spread over the first candidates.
+  EngineStore(std::unique_ptr<engine::Database> db, std::shared_ptr<const Clock> clock, bool mvcc);
   ~EngineStore() override;
 
   std::string backend() const override { return "engine"; }
@@ -234,9 +244,16 @@ class EngineStore final : public Store {
 
   int64_t NowMicros() const { return storage::NowMicros(*clock_); }
 
-  // Runs `work` in one transaction and commits it; rolls back on error. When OK, everything
-  // the call wrote or read is durable (Transaction::CommitDurable).
+  // Runs `work` in one writing transaction (concurrent with others when mvcc is on) and
+  // commits it; rolls back on error. When OK, everything the call wrote or read is durable
+  // (Transaction::CommitDurable). A write conflict runs `work` again in a new transaction;
+  // the fourth attempt is exclusive, so callers never see a conflict. `work` must therefore
+  // set its results from scratch each time (clear what it appends to), and take ids outside
+  // (IdBlocks).
   absl::Status Write(const Work& work);
+  // One attempt of Write; in an exclusive transaction (Database::Begin, no write conflicts)
+  // when `exclusive`, e.g. for schema changes.
+  absl::Status WriteOnce(const Work& work, bool exclusive);
   // Runs `work`, which only reads, in a read transaction: a snapshot of the last commit that
   // neither waits for the writer nor delays it. When OK, everything it read is durable.
   absl::Status Read(const Work& work);
@@ -252,10 +269,18 @@ class EngineStore final : public Store {
 
   // Runs work on the run tables in a write transaction, for the run rules
   // (storage/rules_runs.h) the lease-holder calls and CancelRun apply (engine_steps.cc).
-  embedded::WriteRuns RunWriter();
+  // `new_step_id` is the id a step inserted by the work gets (BeginStep takes one first).
+  embedded::WriteRuns RunWriter(int64_t new_step_id = 0);
 
   const std::shared_ptr<const Clock> clock_;
   std::unique_ptr<engine::Database> db_;
+  const bool mvcc_;
+  // Message, run and step ids, taken before the transaction that inserts them.
+  IdBlocks ids_;
+  std::atomic<int> claims_in_progress_{0};            // Dequeue calls running now
+  std::atomic<int64_t> write_conflicts_{0};           // transactions that lost a conflict
+  std::atomic<int64_t> write_retried_calls_{0};       // calls that ran more than once
+  std::atomic<int64_t> write_exclusive_attempts_{0};  // calls that ended exclusively
 };
 
 }  // namespace pgqrs::storage::enginestore

@@ -191,6 +191,7 @@ absl::StatusOr<ReclaimReport> EngineStore::ReclaimWorkers(const std::string& que
                                                           absl::Duration older_than) {
   ReclaimReport report;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    report = ReclaimReport();
     int64_t now = NowMicros();
     std::optional<int64_t> queue_id;
     if (!queue.empty()) {

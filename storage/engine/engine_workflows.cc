@@ -242,6 +242,8 @@ absl::StatusOr<StartRunResult> EngineStore::StartRun(const NewRun& run) {
     return absl::InvalidArgumentError("idempotency_key: longer than 255 bytes");
   }
   PGQRS_RETURN_IF_ERROR(CheckText("idempotency_key", run.idempotency_key));
+  PGQRS_ASSIGN_OR_RETURN(const int64_t run_id, ids_.Take(kRunSequence, 1));
+  PGQRS_ASSIGN_OR_RETURN(const int64_t message_id, ids_.Take(kMessageSequence, 1));
   StartRunResult result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkflowRow w, FindWorkflow(txn, run.workflow));
@@ -256,8 +258,6 @@ absl::StatusOr<StartRunResult> EngineStore::StartRun(const NewRun& run) {
       }
     }
     int64_t now = NowMicros();
-    PGQRS_ASSIGN_OR_RETURN(int64_t run_id, TakeIds(txn, kRunSequence, 1));
-    PGQRS_ASSIGN_OR_RETURN(int64_t message_id, TakeIds(txn, kMessageSequence, 1));
     NewMessage trigger;
     trigger.payload_json = nlohmann::json{{"run_id", run_id}}.dump();
     PGQRS_RETURN_IF_ERROR(InsertMessage(txn, message_id, w.queue.id, trigger, 0, now));
@@ -275,6 +275,7 @@ absl::StatusOr<ClaimResult> EngineStore::ClaimRun(const std::string& workflow,
                                                   const ClaimOptions& options) {
   ClaimResult result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
+    result = ClaimResult();
     PGQRS_ASSIGN_OR_RETURN(WorkflowRow w, FindWorkflow(txn, workflow));
     int64_t now = NowMicros();
     if (options.worker_id) {

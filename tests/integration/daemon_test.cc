@@ -55,6 +55,8 @@ TEST_CASE("the daemon serves health and server info without secrets", "[integrat
               .ok());
   CHECK(info.backend() == TestStore());
   CHECK(info.schema_version() >= 1);
+  // The store's options show in the DSN, its key never does.
+  CHECK((info.storage_dsn().find("mvcc=on") != std::string::npos) == TestStoreMvcc());
 }
 
 TEST_CASE("SIGTERM stops the daemon gracefully", "[integration]") {
@@ -95,14 +97,14 @@ TEST_CASE("the example flag file in deploy/ is accepted", "[integration]") {
   // The example serves TLS with tokens on 0.0.0.0:7468 from system paths; the test keeps
   // every flag and points the paths at files of its own.
   std::string dir = TempPath("deploy");
-  REQUIRE(RunCommand("mkdir -p " + dir + " && " + Runfile("tests/integration/make_certs.sh") +
-                     " " + dir + " server").first == 0);
+  REQUIRE(RunCommand("mkdir -p " + dir + " && " + Runfile("tests/integration/make_certs.sh") + " " +
+                     dir + " server")
+              .first == 0);
   std::string tokens = dir + "/tokens";
   REQUIRE(RunCommand("touch " + tokens).first == 0);
-  Daemon daemon({"--flagfile=" + Runfile("deploy/pgqrsd.flags"),
-                 DsnFlag("flagfile.db"), "--listen=127.0.0.1:0",
-                 "--tls_cert=" + dir + "/server-cert.pem", "--tls_key=" + dir + "/server-key.pem",
-                 "--auth_tokens_file=" + tokens});
+  Daemon daemon({"--flagfile=" + Runfile("deploy/pgqrsd.flags"), DsnFlag("flagfile.db"),
+                 "--listen=127.0.0.1:0", "--tls_cert=" + dir + "/server-cert.pem",
+                 "--tls_key=" + dir + "/server-key.pem", "--auth_tokens_file=" + tokens});
   CHECK(daemon.Log().find(R"("level":"info")") != std::string::npos);  // JSON logs
   CHECK(daemon.Log().find("authentication is off") == std::string::npos);
 }

@@ -48,6 +48,14 @@ bool TestStoreEncrypted() {
   return true;
 }
 
+bool TestStoreMvcc() {
+  const char* mvcc = std::getenv("PGQRS_TEST_MVCC");
+  if (mvcc == nullptr) return false;
+  REQUIRE(std::string(mvcc) == "1");
+  REQUIRE(TestStore() == "engine");
+  return true;
+}
+
 namespace {
 
 // A 0600 key file under TEST_TMPDIR, written once per test process.
@@ -86,8 +94,11 @@ std::string TestKeyOptions() {
 }
 
 std::string DsnForPath(const std::string& path) {
+  std::vector<std::string> options;
+  if (TestStoreEncrypted()) options.push_back("key_file=" + TestKeyFile() + "&key_id=7");
+  if (TestStoreMvcc()) options.push_back("mvcc=on");
   std::string dsn = TestStore() + "://" + path;
-  if (TestStoreEncrypted()) dsn += "?key_file=" + TestKeyFile() + "&key_id=7";
+  for (size_t i = 0; i < options.size(); ++i) dsn += (i == 0 ? "?" : "&") + options[i];
   return dsn;
 }
 

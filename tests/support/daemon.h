@@ -25,12 +25,16 @@ std::string TestStore();
 // key file under TEST_TMPDIR (engine/FORMAT.md section 5).
 bool TestStoreEncrypted();
 
+// True when PGQRS_TEST_MVCC=1: the engine store's databases then run concurrent writers
+// (engine://...?mvcc=on, engine/MVCC.md section 7).
+bool TestStoreMvcc();
+
 // The pgqrs-engine key options for TestDsn's databases ("--key-file=... --key-id=7"), or ""
 // when they are plain.
 std::string TestKeyOptions();
 
 // The DSN of database file `path` on TestStore(), e.g. "engine:///tmp/.../q.db", with the key
-// options when TestStoreEncrypted().
+// options when TestStoreEncrypted() and mvcc=on when TestStoreMvcc().
 std::string DsnForPath(const std::string& path);
 
 // A DSN for a fresh database named `name` on TestStore(): DsnForPath of a fresh file, or

@@ -109,6 +109,33 @@ TEST_CASE("both file adapters create the same schema from the same scripts", "[e
   CHECK(engine_schema == DescribeSchema(sqlite_path));
 }
 
+TEST_CASE("message ids stay unique and increasing across restarts and adapters", "[engine][ids]") {
+  std::string path = TempPath("ids.db");
+  std::vector<int64_t> ids;
+  auto enqueue = [&](storage::Store& store, int count) {
+    std::vector<storage::NewMessage> batch(count, Msg("1"));
+    for (int64_t id : Ok(store.Enqueue("q", batch, 0))) ids.push_back(id);
+  };
+  {
+    auto store = Open("engine", path);
+    MakeQueue(*store, "q");
+    enqueue(*store, 3);
+    enqueue(*store, 2000);  // more than one block of ids
+    enqueue(*store, 1);
+  }
+  enqueue(*Open("engine", path), 2);  // a restart skips the rest of the block
+  enqueue(*Open("sqlite", path), 2);  // libsqlite3 continues from the reserved ids
+  enqueue(*Open("engine", path), 1);
+  REQUIRE(ids.size() == 2009);
+  for (size_t i = 1; i < ids.size(); ++i) {
+    INFO(i);
+    REQUIRE(ids[i] > ids[i - 1]);
+  }
+  CHECK(ids[2004] > ids[2003] + 1);  // the gap after the restart
+  CHECK(SqliteRows(path, "SELECT count(DISTINCT id) FROM pgqrs_messages") ==
+        std::vector<std::string>{"2009"});
+}
+
 TEST_CASE("the engine adapter refuses bad DSNs with the option named", "[engine][dsn]") {
   std::string path = TempPath("dsn.db");
   for (const auto& [dsn, words] : std::vector<std::pair<std::string, std::string>>{
@@ -116,13 +143,14 @@ TEST_CASE("the engine adapter refuses bad DSNs with the option named", "[engine]
            {"engine://" + path + "?cache_pages=0", "cache_pages=0"},
            {"engine://" + path + "?cache_pages=ten", "cache_pages=ten"},
            {"engine://" + path + "?synchronous=normal", "synchronous"},
+           {"engine://" + path + "?mvcc=yes", "mvcc=yes: expected on or off"},
            {"engine::memory:", "engine::memory:"}}) {
     INFO(dsn);
     auto store = storage::OpenStore(dsn, {});
     CHECK(absl::IsInvalidArgument(store.status()));
     CHECK(store.status().message().find(words) != std::string::npos);
   }
-  auto ok = storage::OpenStore("engine://" + path + "?io=posix&cache_pages=64", {});
+  auto ok = storage::OpenStore("engine://" + path + "?io=posix&cache_pages=64&mvcc=on", {});
   REQUIRE(ok.ok());
   CHECK((*ok)->backend() == "engine");
 }

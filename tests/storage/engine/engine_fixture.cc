@@ -1,7 +1,8 @@
 // Runs the conformance suite on the engine:// adapter: each case gets a fresh database file
 // under TEST_TMPDIR, on the I/O backend PGQRS_TEST_ENGINE_IO names (uring or posix). With
 // PGQRS_TEST_ENGINE_ENCRYPT=1 the databases are encrypted with a key file (key_file=...) and
-// each case checks that its file really is.
+// each case checks that its file really is. With PGQRS_TEST_ENGINE_MVCC=1 the databases run
+// concurrent writers (mvcc=on).
 #include <sys/stat.h>
 
 #include <atomic>
@@ -48,6 +49,7 @@ std::unique_ptr<storage::Store> NewTestStore() {
   const std::string path = std::string(tmp) + "/case" + std::to_string(counter++) + ".db";
   std::string dsn = "engine://" + path + "?io=" + io;
   if (encrypt != nullptr) dsn += EncryptionOptions(tmp);
+  if (std::getenv("PGQRS_TEST_ENGINE_MVCC") != nullptr) dsn += "&mvcc=on";
   auto store = Ok(storage::OpenStore(dsn, {}));
   Ok(store->Migrate());
   if (encrypt != nullptr) REQUIRE(EncryptedWithKeyId7(path));
