@@ -117,18 +117,19 @@ TEST_CASE("reclaim from two stores at once stops and releases each worker once",
 
   for (int round = 0; round < 3; ++round) {
     std::atomic<bool> go{false};
-    storage::ReclaimReport ra, rb;
-    auto reclaim = [&](Store* store, storage::ReclaimReport* total) {
+    // Catch's assertions are not thread-safe: the threads only record, the test checks after.
+    absl::StatusOr<storage::ReclaimReport> ra_or, rb_or;
+    auto reclaim = [&](Store* store, absl::StatusOr<storage::ReclaimReport>* result) {
       while (!go) std::this_thread::yield();
-      storage::ReclaimReport r = Ok(store->ReclaimWorkers("q", absl::Milliseconds(10)));
-      total->workers_stopped += r.workers_stopped;
-      total->messages_released += r.messages_released;
+      *result = store->ReclaimWorkers("q", absl::Milliseconds(10));
     };
-    std::thread ta(reclaim, s.a.get(), &ra);
-    std::thread tb(reclaim, s.b.get(), &rb);
+    std::thread ta(reclaim, s.a.get(), &ra_or);
+    std::thread tb(reclaim, s.b.get(), &rb_or);
     go = true;
     ta.join();
     tb.join();
+    storage::ReclaimReport ra = Ok(std::move(ra_or));
+    storage::ReclaimReport rb = Ok(std::move(rb_or));
     INFO("round " << round << ": " << ra.workers_stopped << " + " << rb.workers_stopped);
     CHECK(ra.workers_stopped + rb.workers_stopped == (round == 0 ? kWorkers : 0));
     CHECK(ra.messages_released + rb.messages_released == (round == 0 ? 2 * kWorkers : 0));
