@@ -9,6 +9,7 @@
 #include "engine/base/status_macros.h"
 #include "server/consume_settle.h"
 #include "server/convert.h"
+#include "server/pumped_stream.h"
 #include "server/receipt.h"
 #include "server/status.h"
 #include "server/validation.h"
@@ -58,38 +59,30 @@ struct HeldLease {
   bool delivered = false;
 };
 
-class ConsumeStream final : public grpc::ServerBidiReactor<v1::ConsumeRequest, v1::ConsumeResponse>,
-                            public std::enable_shared_from_this<ConsumeStream> {
+class ConsumeStream final : public PumpedStream<v1::ConsumeRequest, v1::ConsumeResponse> {
  public:
-  ConsumeStream(ServiceDeps deps, MessageCheck check) : deps_(deps), check_(std::move(check)) {}
-
-  // Keeps the stream alive until gRPC is done with it (OnDone); store work and parked
-  // waits hold their own references.
-  void Start() {
-    self_ = shared_from_this();
-    StartRead(&request_);
-  }
+  ConsumeStream(ServiceDeps deps, MessageCheck check)
+      : PumpedStream(deps.executor), deps_(deps), check_(std::move(check)) {}
 
   void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override { End(grpc::Status::CANCELLED, /*answer_settled=*/false); }
-  void OnDone() override { self_.reset(); }
 
  private:
   absl::Status Handle(const v1::ConsumeRequest& request);
-  // Ends the stream with `status` once its work is done; with `answer_settled`, receipt
-  // results still go out first (a half-close), otherwise nothing more is written.
-  void End(const grpc::Status& status, bool answer_settled);
-  void EndLocked(const grpc::Status& status, bool answer_settled)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Runs Pump on the executor unless it runs already (then it runs again).
-  void Kick();
-  // The stream's one worker: settles receipts, leases within the credits, parks when
-  // nothing is visible, and ends the stream. Never runs twice at once.
-  void Pump();
-  // One pass of Pump; false when Pump may stop.
-  bool PumpOnce();
+  // The pump's pass: settles receipts, leases within the credits, parks when nothing is
+  // visible.
+  bool PumpOnce() override;
+  bool OwesWorkLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !settlements_.empty();
+  }
+  // Pushes not yet written stay undelivered; their leases go back when the stream ends.
+  void OnEndLocked(bool answer, std::deque<v1::ConsumeResponse>& outbox) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnWrittenLocked(const v1::ConsumeResponse& response, bool ok) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns the leases the stream still holds (see the contract in the header).
+  void OnFinish() override;
+
   absl::Status SettleWaiting(const std::string& queue, int64_t worker_id);
   // Leases up to the free credits (at most --max_batch at once). `version` is the
   // queue's waiter version from before it looked, for parking when it ran dry.
@@ -97,53 +90,34 @@ class ConsumeStream final : public grpc::ServerBidiReactor<v1::ConsumeRequest, v
   void Park(const std::string& key, uint64_t version);
   void CancelParkedWait();
   void OnWake(WakeReason reason);
-  bool CanFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !writing_ && outbox_.empty() && settlements_.empty();
-  }
-  void ReleaseAndFinish();
-  // Writes the next response unless a write is in flight.
-  void WriteNext();
 
   const ServiceDeps deps_;
   const MessageCheck check_;
-  std::shared_ptr<ConsumeStream> self_;
-  // The read in flight; only gRPC's read callbacks touch it.
-  v1::ConsumeRequest request_;
-  // The write in flight; only the writer (writing_ set) touches it.
-  v1::ConsumeResponse write_buffer_;
 
-  absl::Mutex mu_;
   std::optional<Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   int64_t credits_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, HeldLease> held_ ABSL_GUARDED_BY(mu_);  // by receipt
   std::deque<Settlement> settlements_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::ConsumeResponse> outbox_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
-  bool pumping_ ABSL_GUARDED_BY(mu_) = false;
-  bool pump_again_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<WaiterRegistry::Ticket> ticket_ ABSL_GUARDED_BY(mu_);
-  std::optional<grpc::Status> ending_ ABSL_GUARDED_BY(mu_);
-  bool answer_settled_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 void ConsumeStream::OnReadDone(bool ok) {
   if (!ok) {
-    End(grpc::Status::OK, /*answer_settled=*/true);  // the client half-closed or left
+    End(grpc::Status::OK, /*answer=*/true);  // the client half-closed or left
     return;
   }
-  if (absl::Status handled = Handle(request_); !handled.ok()) {
-    End(ToGrpcStatus(handled), /*answer_settled=*/false);
+  if (absl::Status handled = Handle(request()); !handled.ok()) {
+    End(ToGrpcStatus(handled), /*answer=*/false);
     return;
   }
   bool read_more;
   {
     absl::MutexLock lock(&mu_);
-    read_more = !ending_ && settlements_.size() < kMaxWaitingSettlements;
-    read_paused_ = !read_more && !ending_;
+    read_more = !EndingLocked() && settlements_.size() < kMaxWaitingSettlements;
+    read_paused_ = !read_more && !EndingLocked();
   }
-  if (read_more) StartRead(&request_);
+  if (read_more) ReadNext();
   Kick();
 }
 
@@ -178,50 +152,8 @@ absl::Status ConsumeStream::Handle(const v1::ConsumeRequest& request) {
   return absl::OkStatus();
 }
 
-void ConsumeStream::End(const grpc::Status& status, bool answer_settled) {
-  {
-    absl::MutexLock lock(&mu_);
-    EndLocked(status, answer_settled);
-  }
-  Kick();
-}
-
-void ConsumeStream::EndLocked(const grpc::Status& status, bool answer_settled) {
-  if (finished_) return;
-  if (!ending_) {
-    ending_ = status;
-    answer_settled_ = answer_settled;
-  }
-  answer_settled_ = answer_settled_ && answer_settled;
-  // Pushes not yet written stay undelivered; their leases go back when the stream ends.
-  std::erase_if(outbox_, [&](const v1::ConsumeResponse& r) {
-    return !answer_settled_ || r.messages_size() > 0;
-  });
-}
-
-void ConsumeStream::Kick() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    if (pumping_) {
-      pump_again_ = true;
-      return;
-    }
-    pumping_ = true;
-  }
-  std::shared_ptr<ConsumeStream> self = shared_from_this();
-  if (deps_.executor.Submit([self] { self->Pump(); })) return;
-  // The executor is saturated: end the stream from this thread, leases going back.
-  {
-    absl::MutexLock lock(&mu_);
-    EndLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kOverloaded), false);
-  }
-  Pump();
-}
-
-void ConsumeStream::Pump() {
-  while (PumpOnce()) {
-  }
+void ConsumeStream::OnEndLocked(bool /*answer*/, std::deque<v1::ConsumeResponse>& outbox) {
+  std::erase_if(outbox, [](const v1::ConsumeResponse& r) { return r.messages_size() > 0; });
 }
 
 bool ConsumeStream::PumpOnce() {
@@ -230,41 +162,23 @@ bool ConsumeStream::PumpOnce() {
   bool resume_read;
   {
     absl::MutexLock lock(&mu_);
-    pump_again_ = false;
     sub = subscription_;
-    resume_read = read_paused_ && !ending_;
+    resume_read = read_paused_ && !EndingLocked();
     read_paused_ = read_paused_ && !resume_read;
   }
-  if (resume_read) StartRead(&request_);
-  if (sub) {
-    absl::Status settled = SettleWaiting(sub->queue, sub->options.consumer_worker_id);
-    if (!settled.ok()) End(ToGrpcStatus(settled), /*answer_settled=*/false);
-  }
-  bool ending;
-  bool can_finish;
+  if (resume_read) ReadNext();
+  if (!sub) return false;  // not opened yet: its first request kicks again
+  absl::Status settled = SettleWaiting(sub->queue, sub->options.consumer_worker_id);
+  if (!settled.ok()) End(ToGrpcStatus(settled), /*answer=*/false);
   {
     absl::MutexLock lock(&mu_);
-    ending = ending_.has_value();
-    can_finish = CanFinishLocked();
-  }
-  if (ending) {
-    if (can_finish) {
-      ReleaseAndFinish();
-      return false;
-    }
-    absl::MutexLock lock(&mu_);  // a write or settlement is in flight; its end kicks again
-    pumping_ = pump_again_;
-    return pump_again_;
-  }
-  if (!sub) {
-    absl::MutexLock lock(&mu_);  // not opened yet: its first request kicks again
-    pumping_ = pump_again_;
-    return pump_again_;
+    // An ending stream leases no more; the pump finishes it once its writes are done.
+    if (EndingLocked()) return false;
   }
   uint64_t version = 0;
   absl::StatusOr<NextStep> next = Lease(*sub, &version);
   if (!next.ok()) {
-    End(ToGrpcStatus(next.status()), /*answer_settled=*/false);
+    End(ToGrpcStatus(next.status()), /*answer=*/false);
     return true;
   }
   // Park while still pumping: a wake that fires inside Park only asks for another pass.
@@ -278,9 +192,7 @@ bool ConsumeStream::PumpOnce() {
       Park(kWaitingForCredits, deps_.waiters.Version(kWaitingForCredits));
       break;
   }
-  absl::MutexLock lock(&mu_);
-  pumping_ = pump_again_;
-  return pump_again_;
+  return false;
 }
 
 absl::Status ConsumeStream::SettleWaiting(const std::string& queue, int64_t worker_id) {
@@ -297,9 +209,7 @@ absl::Status ConsumeStream::SettleWaiting(const std::string& queue, int64_t work
   {
     absl::MutexLock lock(&mu_);
     for (const std::string& receipt : settled.finished_receipts) held_.erase(receipt);
-    if (!ending_ || answer_settled_) {
-      for (v1::ConsumeResponse& r : settled.responses) outbox_.push_back(std::move(r));
-    }
+    for (v1::ConsumeResponse& r : settled.responses) QueueLocked(std::move(r));
   }
   WriteNext();
   return absl::OkStatus();
@@ -326,7 +236,7 @@ absl::StatusOr<NextStep> ConsumeStream::Lease(const Subscription& sub, uint64_t*
       held_.emplace(EncodeReceipt(*m.lease), HeldLease{*m.lease});
     }
     // A stream that ended meanwhile keeps them as undelivered; the end returns them.
-    if (!ending_) outbox_.push_back(std::move(push));
+    if (!EndingLocked()) QueueLocked(std::move(push));
   }
   WriteNext();
   if (static_cast<int32_t>(leased.size()) < options.max_messages) {
@@ -337,9 +247,10 @@ absl::StatusOr<NextStep> ConsumeStream::Lease(const Subscription& sub, uint64_t*
 }
 
 void ConsumeStream::Park(const std::string& key, uint64_t version) {
-  std::shared_ptr<ConsumeStream> self = shared_from_this();
-  WaiterRegistry::Ticket ticket = deps_.waiters.Park(
-      key, version, absl::InfiniteFuture(), [self](WakeReason reason) { self->OnWake(reason); });
+  // The parked wait holds a reference: the stream lives until its wait is woken or cancelled.
+  WaiterRegistry::Ticket ticket =
+      deps_.waiters.Park(key, version, absl::InfiniteFuture(),
+                         [self = shared_from_this(), this](WakeReason reason) { OnWake(reason); });
   absl::MutexLock lock(&mu_);
   ticket_ = ticket;
 }
@@ -363,16 +274,15 @@ void ConsumeStream::OnWake(WakeReason reason) {
       return;  // the stream replaced or ended its wait itself
     case WakeReason::kShutdown:
       End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"),
-          /*answer_settled=*/true);
+          /*answer=*/true);
       return;
   }
 }
 
-void ConsumeStream::ReleaseAndFinish() {
+void ConsumeStream::OnFinish() {
   std::vector<storage::Lease> delivered;
   std::vector<storage::Lease> undelivered;
   std::optional<Subscription> sub;
-  grpc::Status status;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [receipt, held] : held_) {
@@ -380,50 +290,27 @@ void ConsumeStream::ReleaseAndFinish() {
     }
     held_.clear();
     sub = subscription_;
-    status = *ending_;
-    finished_ = true;
   }
   CancelParkedWait();
-  if (sub) {
-    // Best effort: a lease that cannot be released now expires by itself.
-    int64_t released = 0;
-    if (!undelivered.empty() && deps_.store.ReturnLeases(sub->queue, undelivered).ok()) {
-      released += static_cast<int64_t>(undelivered.size());
-    }
-    if (!delivered.empty() && !sub->keep_leases_on_close &&
-        deps_.store.Nack(sub->queue, delivered, absl::ZeroDuration()).ok()) {
-      released += static_cast<int64_t>(delivered.size());
-    }
-    if (released > 0) deps_.waiters.Notify(sub->queue, released);
+  if (!sub) return;
+  // Best effort: a lease that cannot be released now expires by itself.
+  int64_t released = 0;
+  if (!undelivered.empty() && deps_.store.ReturnLeases(sub->queue, undelivered).ok()) {
+    released += static_cast<int64_t>(undelivered.size());
   }
-  Finish(status);
+  if (!delivered.empty() && !sub->keep_leases_on_close &&
+      deps_.store.Nack(sub->queue, delivered, absl::ZeroDuration()).ok()) {
+    released += static_cast<int64_t>(delivered.size());
+  }
+  if (released > 0) deps_.waiters.Notify(sub->queue, released);
 }
 
-void ConsumeStream::WriteNext() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (writing_ || outbox_.empty() || finished_) return;
-    writing_ = true;
-    write_buffer_ = std::move(outbox_.front());
-    outbox_.pop_front();
+void ConsumeStream::OnWrittenLocked(const v1::ConsumeResponse& response, bool ok) {
+  if (!ok) return;
+  for (const v1::Message& m : response.messages()) {
+    auto held = held_.find(m.receipt());
+    if (held != held_.end()) held->second.delivered = true;
   }
-  StartWrite(&write_buffer_);
-}
-
-void ConsumeStream::OnWriteDone(bool ok) {
-  bool ending;
-  {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    for (const v1::Message& m : write_buffer_.messages()) {
-      auto held = held_.find(m.receipt());
-      if (ok && held != held_.end()) held->second.delivered = true;
-    }
-    if (!ok) EndLocked(grpc::Status::CANCELLED, /*answer_settled=*/false);
-    ending = ending_.has_value();
-  }
-  WriteNext();
-  if (ending) Kick();  // an ending stream may finish now
 }
 
 }  // namespace

@@ -134,13 +134,7 @@ class ScrapeCollector : public prometheus::Collectable {
         continue;
       }
       bool named = static_cast<int>(i) < sources_.max_queues;
-      storage::QueueCounts& sum = by_label[named ? (*queues)[i].name : "_other"];
-      sum.pending += counts->pending;
-      sum.delayed += counts->delayed;
-      sum.in_flight += counts->in_flight;
-      sum.dead += counts->dead;
-      sum.archived += counts->archived;
-      sum.oldest_pending_age = std::max(sum.oldest_pending_age, counts->oldest_pending_age);
+      storage::AddQueueCounts(*counts, &by_label[named ? (*queues)[i].name : "_other"]);
     }
     for (const auto& [queue, c] : by_label) {
       for (auto [state, value] : {std::pair{"pending", c.pending},

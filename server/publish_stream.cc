@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "server/enqueue_checks.h"
+#include "server/pumped_stream.h"
 #include "server/status.h"
 
 namespace pgqrs::server {
@@ -61,71 +62,52 @@ std::vector<v1::PublishResponse> StoreGroup(ServiceDeps deps, std::span<PendingP
   return responses;
 }
 
-class PublishStream final : public grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>,
-                            public std::enable_shared_from_this<PublishStream> {
+class PublishStream final : public PumpedStream<v1::PublishRequest, v1::PublishResponse> {
  public:
-  PublishStream(ServiceDeps deps, MessageCheck check) : deps_(deps), check_(std::move(check)) {}
-
-  // Keeps the stream alive until gRPC is done with it; store work holds its own reference.
-  void Start() {
-    self_ = shared_from_this();
-    StartRead(&request_);
-  }
+  PublishStream(ServiceDeps deps, MessageCheck check)
+      : PumpedStream(deps.executor), deps_(deps), check_(std::move(check)) {}
 
   void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override { End(grpc::Status::CANCELLED, /*answer_read=*/false); }
-  void OnDone() override { self_.reset(); }
 
  private:
-  // Ends the stream with `status`; with `answer_read`, every request read is stored and
-  // answered first, otherwise requests not yet stored are dropped.
-  void End(const grpc::Status& status, bool answer_read);
-  void EndLocked(const grpc::Status& status, bool answer_read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Kick();
-  // The stream's one worker: stores what is pending and finishes an ended stream.
-  void Pump();
-  bool PumpOnce();
-  void WriteNext();
+  // The pump's pass: stores what is pending, merged into as few store calls as it may.
+  bool PumpOnce() override;
+  bool OwesWorkLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !pending_.empty(); }
+  // An end without answers drops the requests not yet stored.
+  void OnEndLocked(bool answer, std::deque<v1::PublishResponse>& outbox) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnWrittenLocked(const v1::PublishResponse& response, bool ok) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AfterWrite() override { ReadIfRoom(); }
   // Starts the next read if the stream reads and has room for more.
   void ReadIfRoom();
 
   const ServiceDeps deps_;
   const MessageCheck check_;
-  std::shared_ptr<PublishStream> self_;
-  v1::PublishRequest request_;        // the read in flight
-  v1::PublishResponse write_buffer_;  // the write in flight
 
-  absl::Mutex mu_;
   std::deque<PendingPublish> pending_ ABSL_GUARDED_BY(mu_);
   int64_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int unanswered_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<v1::PublishResponse> outbox_ ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = true;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool pumping_ ABSL_GUARDED_BY(mu_) = false;
-  bool pump_again_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<grpc::Status> ending_ ABSL_GUARDED_BY(mu_);
-  bool answer_read_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 void PublishStream::OnReadDone(bool ok) {
   if (!ok) {
-    End(grpc::Status::OK, /*answer_read=*/true);  // the client half-closed or left
+    End(grpc::Status::OK, /*answer=*/true);  // the client half-closed or left
     return;
   }
-  if (absl::Status allowed = check_(request_); !allowed.ok()) {
-    End(ToGrpcStatus(allowed), /*answer_read=*/false);
+  const v1::PublishRequest& incoming = request();
+  if (absl::Status allowed = check_(incoming); !allowed.ok()) {
+    End(ToGrpcStatus(allowed), /*answer=*/false);
     return;
   }
-  PendingPublish pending{request_.sequence(), request_.queue(), request_.producer_worker_id(),
-                         CheckNewMessages(request_.queue(), request_.messages(),
-                                          request_.producer_worker_id(), deps_.config.limits),
-                         static_cast<int64_t>(request_.ByteSizeLong())};
+  PendingPublish pending{incoming.sequence(), incoming.queue(), incoming.producer_worker_id(),
+                         CheckNewMessages(incoming.queue(), incoming.messages(),
+                                          incoming.producer_worker_id(), deps_.config.limits),
+                         static_cast<int64_t>(incoming.ByteSizeLong())};
   {
     absl::MutexLock lock(&mu_);
-    reading_ = false;  // request_ is free for the next read only now
+    reading_ = false;  // the request is free for the next read only now
     pending_bytes_ += pending.bytes;
     ++unanswered_;
     pending_.push_back(std::move(pending));
@@ -139,62 +121,20 @@ void PublishStream::ReadIfRoom() {
     absl::MutexLock lock(&mu_);
     bool room =
         unanswered_ < kMaxUnanswered && pending_bytes_ < deps_.config.limits.max_request_bytes;
-    if (reading_ || ending_ || !room) return;
+    if (reading_ || EndingLocked() || !room) return;
     reading_ = true;
   }
-  StartRead(&request_);
+  ReadNext();
 }
 
-void PublishStream::End(const grpc::Status& status, bool answer_read) {
-  {
-    absl::MutexLock lock(&mu_);
-    EndLocked(status, answer_read);
-  }
-  Kick();
-}
-
-void PublishStream::EndLocked(const grpc::Status& status, bool answer_read) {
-  if (finished_) return;
-  if (!ending_) {
-    ending_ = status;
-    answer_read_ = answer_read;
-  }
-  answer_read_ = answer_read_ && answer_read;
-  if (!answer_read_) {
-    pending_.clear();
-    outbox_.clear();
-  }
-}
-
-void PublishStream::Kick() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    if (pumping_) {
-      pump_again_ = true;
-      return;
-    }
-    pumping_ = true;
-  }
-  std::shared_ptr<PublishStream> self = shared_from_this();
-  if (deps_.executor.Submit([self] { self->Pump(); })) return;
-  {
-    absl::MutexLock lock(&mu_);  // the executor is saturated: end without storing more
-    EndLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kOverloaded), false);
-  }
-  Pump();
-}
-
-void PublishStream::Pump() {
-  while (PumpOnce()) {
-  }
+void PublishStream::OnEndLocked(bool answer, std::deque<v1::PublishResponse>& /*outbox*/) {
+  if (!answer) pending_.clear();
 }
 
 bool PublishStream::PumpOnce() {
   std::vector<PendingPublish> batch;
   {
     absl::MutexLock lock(&mu_);
-    pump_again_ = false;
     batch.assign(std::make_move_iterator(pending_.begin()),
                  std::make_move_iterator(pending_.end()));
     pending_.clear();
@@ -215,55 +155,18 @@ bool PublishStream::PumpOnce() {
     }
     start = end;
   }
-  bool finish;
-  bool again = false;
-  grpc::Status status;
   {
     absl::MutexLock lock(&mu_);
     pending_bytes_ -= stored_bytes;
-    if (!ending_ || answer_read_) {
-      for (v1::PublishResponse& r : responses) outbox_.push_back(std::move(r));
-    }
-    finish = ending_ && pending_.empty() && outbox_.empty() && !writing_;
-    if (finish) {
-      finished_ = true;
-      status = *ending_;
-    } else {
-      pumping_ = again = pump_again_;
-    }
-  }
-  if (finish) {
-    Finish(status);
-    return false;
+    for (v1::PublishResponse& r : responses) QueueLocked(std::move(r));
   }
   WriteNext();
   ReadIfRoom();
-  return again;
+  return false;
 }
 
-void PublishStream::WriteNext() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (writing_ || outbox_.empty() || finished_) return;
-    writing_ = true;
-    write_buffer_ = std::move(outbox_.front());
-    outbox_.pop_front();
-  }
-  StartWrite(&write_buffer_);
-}
-
-void PublishStream::OnWriteDone(bool ok) {
-  bool ending;
-  {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    --unanswered_;
-    if (!ok) EndLocked(grpc::Status::CANCELLED, /*answer_read=*/false);
-    ending = ending_.has_value();
-  }
-  WriteNext();
-  ReadIfRoom();
-  if (ending) Kick();  // an ending stream may finish now
+void PublishStream::OnWrittenLocked(const v1::PublishResponse& /*response*/, bool /*ok*/) {
+  --unanswered_;
 }
 
 }  // namespace

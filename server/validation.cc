@@ -83,4 +83,12 @@ absl::StatusOr<int64_t> DecodeIdPageToken(const std::string& token) {
   return after;
 }
 
+absl::StatusOr<IdPage> CheckIdPage(int32_t page_size, const std::string& page_token, int32_t max) {
+  absl::StatusOr<int32_t> size = CheckPageSize(page_size, kDefaultPageSize, max);
+  if (!size.ok()) return size.status();
+  absl::StatusOr<int64_t> after = DecodeIdPageToken(page_token);
+  if (!after.ok()) return after.status();
+  return IdPage{*size, *after};
+}
+
 }  // namespace pgqrs::server

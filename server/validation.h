@@ -40,4 +40,12 @@ absl::StatusOr<std::string> DecodePageToken(const std::string& token);
 std::string EncodeIdPageToken(int64_t last_id);
 absl::StatusOr<int64_t> DecodeIdPageToken(const std::string& token);
 
+// The page an id-ordered list call asks for: its size (CheckPageSize with kDefaultPageSize
+// and `max`) and the id it starts after (DecodeIdPageToken). A bad size is reported first.
+struct IdPage {
+  int32_t size = 0;
+  int64_t after_id = 0;
+};
+absl::StatusOr<IdPage> CheckIdPage(int32_t page_size, const std::string& page_token, int32_t max);
+
 }  // namespace pgqrs::server

@@ -136,14 +136,12 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ListWorkers(grpc::CallbackServerCon
     status = s.status();
     if (s.ok()) filter.status = *s;
   }
-  absl::StatusOr<int32_t> size =
-      CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
-  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
-  if (status.ok()) status = size.status();
-  if (status.ok()) status = after.status();
+  absl::StatusOr<IdPage> page =
+      CheckIdPage(req->page_size(), req->page_token(), deps_.config.limits.max_page_size);
+  if (status.ok()) status = page.status();
   if (!status.ok()) return FinishNow(ctx, status);
-  filter.limit = *size;
-  filter.after_id = *after;
+  filter.limit = page->size;
+  filter.after_id = page->after_id;
   return RunUnary(ctx, deps_.executor, [this, filter, resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::WorkerInfo> workers,
                            deps_.store.ListWorkers(filter));

@@ -212,16 +212,10 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::CompleteStep(grpc::CallbackServer
   absl::StatusOr<std::string> output =
       JsonField("output_json", req->output_json(), deps_.config.limits);
   if (!output.ok()) return FinishNow(ctx, output.status());
-  return RunUnary(ctx, deps_.executor,
-                  [this, ctx, req, resp, lease = *lease, output = *output]() -> absl::Status {
-                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
-                    absl::StatusOr<storage::StepInfo> step =
-                        deps_.store.CompleteStep(lease, req->step_name(), output);
-                    WakeIfCancelled(lease.run_id, step.status());
-                    if (!step.ok()) return step.status();
-                    ToProto(*step, resp);
-                    return absl::OkStatus();
-                  });
+  return UnderLease<storage::StepInfo>(
+      ctx, *lease, resp, [this, req, lease = *lease, output = *output] {
+        return deps_.store.CompleteStep(lease, req->step_name(), output);
+      });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::FailStep(grpc::CallbackServerContext* ctx,
@@ -241,16 +235,9 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::FailStep(grpc::CallbackServerCont
     if (!after.ok()) return FinishNow(ctx, after.status());
     failure.retry_after = *after;
   }
-  return RunUnary(ctx, deps_.executor,
-                  [this, ctx, req, resp, lease = *lease, failure]() -> absl::Status {
-                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
-                    absl::StatusOr<storage::StepInfo> step =
-                        deps_.store.FailStep(lease, req->step_name(), failure);
-                    WakeIfCancelled(lease.run_id, step.status());
-                    if (!step.ok()) return step.status();
-                    ToProto(*step, resp);
-                    return absl::OkStatus();
-                  });
+  return UnderLease<storage::StepInfo>(ctx, *lease, resp, [this, req, lease = *lease, failure] {
+    return deps_.store.FailStep(lease, req->step_name(), failure);
+  });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::CompleteRun(grpc::CallbackServerContext* ctx,
@@ -279,6 +266,21 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::FailRun(grpc::CallbackServerConte
   });
 }
 
+template <typename Result, typename Proto>
+grpc::ServerUnaryReactor* WorkflowServiceImpl::UnderLease(
+    grpc::CallbackServerContext* ctx, const storage::RunLease& lease, Proto* resp,
+    std::function<absl::StatusOr<Result>()> call) {
+  return RunUnary(ctx, deps_.executor,
+                  [this, ctx, resp, lease, call = std::move(call)]() -> absl::Status {
+                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
+                    absl::StatusOr<Result> result = call();
+                    WakeIfCancelled(lease.run_id, result.status());
+                    if (!result.ok()) return result.status();
+                    ToProto(*result, resp);
+                    return absl::OkStatus();
+                  });
+}
+
 grpc::ServerUnaryReactor* WorkflowServiceImpl::EndRun(
     grpc::CallbackServerContext* ctx, const storage::RunLease& lease, v1::Run* resp,
     std::function<absl::StatusOr<storage::RunInfo>(const storage::RunLease&)> end) {
@@ -301,17 +303,12 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::PauseRun(grpc::CallbackServerCont
   absl::StatusOr<absl::Duration> after =
       CheckMillis("resume_after_ms", req->resume_after_ms(), deps_.config.limits.max_delay);
   if (!after.ok()) return FinishNow(ctx, after.status());
-  return RunUnary(ctx, deps_.executor,
-                  [this, ctx, resp, lease = *lease, after = *after]() -> absl::Status {
-                    PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
-                    absl::StatusOr<storage::RunInfo> run = deps_.store.PauseRun(lease, after);
-                    WakeIfCancelled(lease.run_id, run.status());
-                    if (!run.ok()) return run.status();
-                    ToProto(*run, resp);
-                    // A zero pause makes the run claimable at once.
-                    if (after == absl::ZeroDuration()) deps_.waiters.Notify(run->workflow, 1);
-                    return absl::OkStatus();
-                  });
+  return UnderLease<storage::RunInfo>(ctx, *lease, resp, [this, lease = *lease, after = *after] {
+    absl::StatusOr<storage::RunInfo> run = deps_.store.PauseRun(lease, after);
+    // A zero pause makes the run claimable at once.
+    if (run.ok() && after == absl::ZeroDuration()) deps_.waiters.Notify(run->workflow, 1);
+    return run;
+  });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::ExtendRunLease(grpc::CallbackServerContext* ctx,
@@ -326,15 +323,10 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ExtendRunLease(grpc::CallbackServ
     timeout = absl::InvalidArgumentError("visibility_timeout_ms: must be positive");
   }
   if (!timeout.ok()) return FinishNow(ctx, timeout.status());
-  return RunUnary(
-      ctx, deps_.executor, [this, ctx, resp, lease = *lease, timeout = *timeout]() -> absl::Status {
-        PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, lease.run_id));
-        absl::StatusOr<storage::RunInfo> run = deps_.store.ExtendRunLease(lease, timeout);
-        WakeIfCancelled(lease.run_id, run.status());
-        if (!run.ok()) return run.status();
-        ToProto(*run, resp);
-        return absl::OkStatus();
-      });
+  return UnderLease<storage::RunInfo>(ctx, *lease, resp,
+                                      [this, lease = *lease, timeout = *timeout] {
+                                        return deps_.store.ExtendRunLease(lease, timeout);
+                                      });
 }
 
 grpc::ServerUnaryReactor* WorkflowServiceImpl::CancelRun(grpc::CallbackServerContext* ctx,
@@ -391,14 +383,12 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListRuns(grpc::CallbackServerCont
     status = wanted.status();
     if (wanted.ok()) filter.status = *wanted;
   }
-  absl::StatusOr<int32_t> size =
-      CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
-  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
-  if (status.ok()) status = size.status();
-  if (status.ok()) status = after.status();
+  absl::StatusOr<IdPage> page =
+      CheckIdPage(req->page_size(), req->page_token(), deps_.config.limits.max_page_size);
+  if (status.ok()) status = page.status();
   if (!status.ok()) return FinishNow(ctx, status);
-  filter.limit = *size;
-  filter.after_id = *after;
+  filter.limit = page->size;
+  filter.after_id = page->after_id;
   return RunUnary(ctx, deps_.executor, [this, filter, resp]() -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::RunInfo> runs, deps_.store.ListRuns(filter));
     for (const storage::RunInfo& r : runs) ToProto(r, resp->add_runs());
@@ -413,13 +403,12 @@ grpc::ServerUnaryReactor* WorkflowServiceImpl::ListSteps(grpc::CallbackServerCon
                                                          const v1::ListStepsRequest* req,
                                                          v1::ListStepsResponse* resp) {
   absl::Status status = CheckRunId(req->run_id());
-  absl::StatusOr<int32_t> size =
-      CheckPageSize(req->page_size(), kDefaultPageSize, deps_.config.limits.max_page_size);
-  absl::StatusOr<int64_t> after = DecodeIdPageToken(req->page_token());
-  if (status.ok()) status = size.status();
-  if (status.ok()) status = after.status();
+  absl::StatusOr<IdPage> page =
+      CheckIdPage(req->page_size(), req->page_token(), deps_.config.limits.max_page_size);
+  if (status.ok()) status = page.status();
   if (!status.ok()) return FinishNow(ctx, status);
-  storage::StepFilter filter{.run_id = req->run_id(), .after_id = *after, .limit = *size};
+  storage::StepFilter filter{
+      .run_id = req->run_id(), .after_id = page->after_id, .limit = page->size};
   return RunUnary(ctx, deps_.executor, [this, ctx, filter, resp]() -> absl::Status {
     PGQRS_RETURN_IF_ERROR(deps_.owners.Run(*ctx, filter.run_id));
     PGQRS_ASSIGN_OR_RETURN(std::vector<storage::StepInfo> steps, deps_.store.ListSteps(filter));

@@ -39,10 +39,9 @@ class WorkflowServiceImpl final : public v1::WorkflowService::CallbackService {
   grpc::ServerUnaryReactor* FailStep(grpc::CallbackServerContext* ctx,
                                      const v1::FailStepRequest* req, v1::Step* resp) override;
   grpc::ServerUnaryReactor* CompleteRun(grpc::CallbackServerContext* ctx,
-                                        const v1::CompleteRunRequest* req,
-                                        v1::Run* resp) override;
-  grpc::ServerUnaryReactor* FailRun(grpc::CallbackServerContext* ctx,
-                                    const v1::FailRunRequest* req, v1::Run* resp) override;
+                                        const v1::CompleteRunRequest* req, v1::Run* resp) override;
+  grpc::ServerUnaryReactor* FailRun(grpc::CallbackServerContext* ctx, const v1::FailRunRequest* req,
+                                    v1::Run* resp) override;
   grpc::ServerUnaryReactor* ExtendRunLease(grpc::CallbackServerContext* ctx,
                                            const v1::ExtendRunLeaseRequest* req,
                                            v1::Run* resp) override;
@@ -50,10 +49,10 @@ class WorkflowServiceImpl final : public v1::WorkflowService::CallbackService {
                                      const v1::PauseRunRequest* req, v1::Run* resp) override;
   grpc::ServerUnaryReactor* CancelRun(grpc::CallbackServerContext* ctx,
                                       const v1::CancelRunRequest* req, v1::Run* resp) override;
-  grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* ctx,
-                                   const v1::GetRunRequest* req, v1::Run* resp) override;
-  grpc::ServerUnaryReactor* WaitRun(grpc::CallbackServerContext* ctx,
-                                    const v1::WaitRunRequest* req, v1::Run* resp) override;
+  grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* ctx, const v1::GetRunRequest* req,
+                                   v1::Run* resp) override;
+  grpc::ServerUnaryReactor* WaitRun(grpc::CallbackServerContext* ctx, const v1::WaitRunRequest* req,
+                                    v1::Run* resp) override;
   grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* ctx,
                                      const v1::ListRunsRequest* req,
                                      v1::ListRunsResponse* resp) override;
@@ -65,6 +64,13 @@ class WorkflowServiceImpl final : public v1::WorkflowService::CallbackService {
   // Wakes WaitRun callers of `run_id` when `status` says the run just became terminal
   // by cancellation (a lease-holder write to a cancelled run).
   void WakeIfCancelled(int64_t run_id, const absl::Status& status);
+  // CompleteStep, FailStep, PauseRun and ExtendRunLease, once their input is checked: on the
+  // executor, the owner check, then `call` (the store call under `lease`); a run the call
+  // found cancelled wakes its WaitRun callers. `resp` gets the result.
+  template <typename Result, typename Proto>
+  grpc::ServerUnaryReactor* UnderLease(grpc::CallbackServerContext* ctx,
+                                       const storage::RunLease& lease, Proto* resp,
+                                       std::function<absl::StatusOr<Result>()> call);
   // CompleteRun and FailRun: `end` finishes the run under `lease` (JSON already checked);
   // WaitRun callers are woken whatever the outcome.
   grpc::ServerUnaryReactor* EndRun(

@@ -73,6 +73,41 @@ absl::Status RunCancelledError(int64_t run_id) {
   return absl::CancelledError(absl::StrCat("run ", run_id, " was cancelled"));
 }
 
+absl::Status CheckStepOwned(const RunLease& lease, const std::string& name, const StepInfo* step,
+                            std::optional<int64_t> owner) {
+  if (step == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("step \"", name, "\" of run ", lease.run_id,
+                                                      " was not begun; call BeginStep first"));
+  }
+  if (step->status == StepStatus::kFailed) {
+    return absl::FailedPreconditionError(absl::StrCat("step \"", name, "\" of run ", lease.run_id,
+                                                      " has failed; BeginStep to retry it"));
+  }
+  if (step->status == StepStatus::kStarted && owner != lease.lease.token) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("step \"", name, "\" of run ", lease.run_id,
+                     " was started under another lease; call BeginStep first"));
+  }
+  return absl::OkStatus();
+}
+
+BeginStepResult CancelledBeginStep(int64_t run_id, const std::string& step_name) {
+  BeginStepResult result;
+  result.outcome = StepOutcome::kCancelled;
+  result.step.run_id = run_id;
+  result.step.name = step_name;
+  return result;
+}
+
+void AddQueueCounts(const QueueCounts& more, QueueCounts* total) {
+  total->pending += more.pending;
+  total->delayed += more.delayed;
+  total->in_flight += more.in_flight;
+  total->dead += more.dead;
+  total->archived += more.archived;
+  total->oldest_pending_age = std::max(total->oldest_pending_age, more.oldest_pending_age);
+}
+
 absl::Duration RetryBackoff(const RetryPolicy& policy, int32_t attempt) {
   thread_local absl::BitGen gen;
   absl::Duration d = policy.base_backoff;

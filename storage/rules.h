@@ -1,13 +1,15 @@
 // Rules every Store adapter applies the same way: the worker state machine, run
-// status names, and the retry backoff of workflow steps. Keeping them here
-// keeps the adapters' behaviour identical; the adapters keep only their
-// storage.
+// status names, the checks and answers of the step calls, the retry backoff of
+// workflow steps, and how queue counts add up. Keeping them here keeps the
+// adapters' behaviour identical; the adapters keep only their storage. The
+// rules only the embedded stores share are in storage/rules_*.h.
 //
 // Thread safety: pure functions (RetryBackoff draws from a thread-local
 // generator).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -30,6 +32,20 @@ const char* RunStatusName(RunStatus status);
 
 // The CANCELLED status step and run calls return once a run is cancelled.
 absl::Status RunCancelledError(int64_t run_id);
+
+// The checks before a lease holder completes or fails step `name` of its run:
+// FAILED_PRECONDITION unless the step was begun (`step` not null), has not failed, and, when
+// STARTED, was last started under `lease` (`owner`: the lease token it was started under).
+// A completed step passes (the call is a repeat).
+absl::Status CheckStepOwned(const RunLease& lease, const std::string& name, const StepInfo* step,
+                            std::optional<int64_t> owner);
+
+// BeginStep's answer once the run is cancelled: kCancelled, naming the step, which was not
+// begun.
+BeginStepResult CancelledBeginStep(int64_t run_id, const std::string& step_name);
+
+// Adds `more` to `*total`: each count summed, the oldest pending age the larger of the two.
+void AddQueueCounts(const QueueCounts& more, QueueCounts* total);
 
 // The wait before the retry that follows failed attempt `attempt` (1-based):
 // base backoff doubled per attempt, capped at max backoff, minus a random

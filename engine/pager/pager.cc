@@ -250,19 +250,25 @@ absl::StatusOr<PageRef> Pager::Load(uint32_t pgno) {
   if (wal_ != nullptr && wal_->Lookup(pgno, &off)) {
     PGQRS_RETURN_IF_ERROR(wal_->ReadPage(off, page->data.get()));
   } else {
-    PGQRS_ASSIGN_OR_RETURN(size_t got, db_->ReadAt(uint64_t{pgno - 1} * header_.page_size,
-                                                   page->data.get(), header_.page_size));
-    if (got != header_.page_size) {
-      return absl::DataLossError(absl::StrCat(path_, ": page ", pgno, " beyond end of file"));
-    }
+    PGQRS_RETURN_IF_ERROR(ReadFromDbFile(pgno, header_.page_size, page->data.get()));
   }
-  if (cipher_ != nullptr) {
-    absl::Status opened = cipher_->Open(pgno, page->data.get());
-    if (!opened.ok()) {
-      return absl::Status(opened.code(), absl::StrCat(path_, ": ", opened.message()));
-    }
-  }
+  PGQRS_RETURN_IF_ERROR(Decrypt(pgno, page->data.get()));
   return page;
+}
+
+absl::Status Pager::ReadFromDbFile(uint32_t pgno, uint32_t page_size, uint8_t* data) {
+  PGQRS_ASSIGN_OR_RETURN(size_t got, db_->ReadAt(uint64_t{pgno - 1} * page_size, data, page_size));
+  if (got != page_size) {
+    return absl::DataLossError(absl::StrCat(path_, ": page ", pgno, " beyond end of file"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Pager::Decrypt(uint32_t pgno, uint8_t* data) {
+  if (cipher_ == nullptr) return absl::OkStatus();
+  absl::Status opened = cipher_->Open(pgno, data);
+  if (opened.ok()) return opened;
+  return absl::Status(opened.code(), absl::StrCat(path_, ": ", opened.message()));
 }
 
 absl::StatusOr<PageRef> Pager::Get(uint32_t pgno) {
@@ -652,19 +658,8 @@ absl::StatusOr<PageRef> Pager::ReadSnapshotPage(const Snapshot& snapshot, uint32
   PGQRS_ASSIGN_OR_RETURN(
       bool in_wal,
       wal_->ReadSnapshotFrame(snapshot.generation, snapshot.max_frame, pgno, page->data.get()));
-  if (!in_wal) {
-    PGQRS_ASSIGN_OR_RETURN(
-        size_t got, db_->ReadAt(uint64_t{pgno - 1} * h.page_size, page->data.get(), h.page_size));
-    if (got != h.page_size) {
-      return absl::DataLossError(absl::StrCat(path_, ": page ", pgno, " beyond end of file"));
-    }
-  }
-  if (cipher_ != nullptr) {
-    absl::Status opened = cipher_->Open(pgno, page->data.get());
-    if (!opened.ok()) {
-      return absl::Status(opened.code(), absl::StrCat(path_, ": ", opened.message()));
-    }
-  }
+  if (!in_wal) PGQRS_RETURN_IF_ERROR(ReadFromDbFile(pgno, h.page_size, page->data.get()));
+  PGQRS_RETURN_IF_ERROR(Decrypt(pgno, page->data.get()));
   return page;
 }
 

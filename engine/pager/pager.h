@@ -174,6 +174,11 @@ class Pager final : public PageWriter {
   absl::Status InitNewDatabase();
   absl::Status LoadHeader(uint64_t file_size);
   absl::StatusOr<PageRef> Load(uint32_t pgno);
+  // Reads page `pgno` (`page_size` bytes) of the database file into `data`; DATA_LOSS when
+  // the file ends before it.
+  absl::Status ReadFromDbFile(uint32_t pgno, uint32_t page_size, uint8_t* data);
+  // Decrypts page `pgno` in place when the database is encrypted; an error names the file.
+  absl::Status Decrypt(uint32_t pgno, uint8_t* data);
   PageRef NewPage(uint32_t pgno);
   void Insert(const PageRef& page);
   void Touch(Entry* e);

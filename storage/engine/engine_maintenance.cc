@@ -1,8 +1,8 @@
 // EngineStore: the visibility reaper's work and system-wide counts.
-#include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/engine/engine_store_impl.h"
 #include "storage/engine/tables.h"
+#include "storage/rules_workers.h"
 
 namespace pgqrs::storage::enginestore {
 
@@ -57,25 +57,7 @@ absl::StatusOr<SystemCounts> EngineStore::GetSystemCounts() {
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  // Message counts per queue, summed; each queue is its own consistent snapshot.
-  std::string after;
-  while (true) {
-    PGQRS_ASSIGN_OR_RETURN(std::vector<QueueInfo> page, ListQueues(after, 500));
-    for (const QueueInfo& q : page) {
-      absl::StatusOr<QueueCounts> c = GetQueueCounts(q.name);
-      if (absl::IsNotFound(c.status())) continue;  // deleted meanwhile
-      if (!c.ok()) return c.status();
-      counts.messages.pending += c->pending;
-      counts.messages.delayed += c->delayed;
-      counts.messages.in_flight += c->in_flight;
-      counts.messages.dead += c->dead;
-      counts.messages.archived += c->archived;
-      counts.messages.oldest_pending_age =
-          std::max(counts.messages.oldest_pending_age, c->oldest_pending_age);
-    }
-    if (page.size() < 500) break;
-    after = page.back().name;
-  }
+  PGQRS_ASSIGN_OR_RETURN(counts.messages, embedded::SumQueueCounts(*this));
   return counts;
 }
 

@@ -18,6 +18,7 @@
 #include "storage/engine/id_blocks.h"
 #include "storage/file_time.h"
 #include "storage/rules.h"
+#include "storage/rules_runs.h"
 #include "storage/store.h"
 
 namespace pgqrs::storage::enginestore {
@@ -140,12 +141,9 @@ absl::StatusOr<Released> ReleaseWorkerLeases(Transaction& txn, int64_t worker_id
 
 // ---- Workflows (engine_workflows.cc), shared with engine_steps.cc ---------------------------
 
-struct RunRow {
-  int64_t id = 0;
-  int64_t workflow_id = 0;
-  RunStatus status = RunStatus::kQueued;
-  std::optional<int64_t> message_id;
-};
+using embedded::RunRow;
+using embedded::StepRow;
+
 RunRow ToRunRow(const Row& row);
 
 absl::StatusOr<RunRow> FindRun(Transaction& txn, int64_t run_id);
@@ -154,11 +152,6 @@ absl::StatusOr<bool> LeaseLive(Transaction& txn, const Lease& lease, int64_t now
 absl::Status EndRun(Transaction& txn, const RunRow& run, RunStatus status,
                     const std::string& output_json, const std::string& error_json, int64_t now);
 absl::StatusOr<RetryPolicy> LoadRetryPolicy(Transaction& txn, int64_t workflow_id);
-struct StepRow {
-  int64_t id = 0;
-  StepInfo info;
-  std::optional<int64_t> owner;  // the lease token it was last started under
-};
 StepRow ToStepRow(const Row& row);
 absl::StatusOr<std::optional<StepRow>> LoadStep(Transaction& txn, int64_t run_id,
                                                 const std::string& name);
@@ -274,12 +267,10 @@ class EngineStore final : public Store {
                                                           std::span<const Lease> leases,
                                                           const LeaseEdit& edit);
 
-  // The lease-holder run writes share this shape (engine_steps.cc): check the lease,
-  // finalise a CANCELLING run, else apply `change` to the RUNNING run.
-  using RunChange = std::function<absl::Status(Transaction&, const RunRow&, int64_t now)>;
-  absl::Status UnderLease(const RunLease& lease, const RunChange& change, bool* cancelled);
-  // UnderLease for the writes a cancelled run refuses: CANCELLED instead of *cancelled.
-  absl::Status UnderLeaseUnlessCancelled(const RunLease& lease, const RunChange& change);
+  // Runs work on the run tables in a write transaction, for the run rules
+  // (storage/rules_runs.h) the lease-holder calls and CancelRun apply (engine_steps.cc).
+  // `new_step_id` is the id a step inserted by the work gets (BeginStep takes one first).
+  embedded::WriteRuns RunWriter(int64_t new_step_id = 0);
 
   const std::shared_ptr<const Clock> clock_;
   std::unique_ptr<engine::Database> db_;

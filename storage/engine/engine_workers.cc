@@ -8,6 +8,7 @@
 #include "storage/engine/engine_store_impl.h"
 #include "storage/engine/tables.h"
 #include "storage/rules.h"
+#include "storage/rules_workers.h"
 
 namespace pgqrs::storage::enginestore {
 namespace {
@@ -133,11 +134,7 @@ absl::StatusOr<WorkerInfo> EngineStore::MoveWorker(int64_t worker_id, WorkerMove
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(txn, worker_id, NowMicros()));
-    if (!WorkerMoveAllowed(w.status, move)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("worker ", worker_id, " is ", WorkerStatusName(w.status),
-                       " and cannot become ", WorkerStatusName(WorkerMoveTarget(move))));
-    }
+    PGQRS_RETURN_IF_ERROR(embedded::CheckWorkerMove(w, move));
     PGQRS_RETURN_IF_ERROR(SetStatus(txn, worker_id, WorkerMoveTarget(move), std::nullopt));
     result = LoadWorker(txn, worker_id, NowMicros());
     return result.status();
@@ -150,15 +147,7 @@ absl::StatusOr<WorkerInfo> EngineStore::ShutdownWorker(int64_t worker_id, bool r
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(txn, worker_id, NowMicros()));
-    if (w.status == WorkerStatus::kStopped) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("worker ", worker_id, " is already stopped"));
-    }
-    if (w.leased_messages > 0 && !release_messages) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("worker ", worker_id, " holds ", w.leased_messages,
-                       " leased messages; ack them or shut down with release_messages"));
-    }
+    PGQRS_RETURN_IF_ERROR(embedded::CheckWorkerShutdown(w, release_messages));
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ReleaseWorkerLeases(txn, worker_id, now).status());
     PGQRS_RETURN_IF_ERROR(SetStatus(txn, worker_id, WorkerStatus::kStopped, now));

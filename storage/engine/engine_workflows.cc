@@ -321,38 +321,7 @@ absl::StatusOr<ClaimResult> EngineStore::ClaimRun(const std::string& workflow,
 }
 
 absl::StatusOr<RunInfo> EngineStore::CancelRun(int64_t run_id) {
-  absl::StatusOr<RunInfo> result;
-  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(RunRow run, FindRun(txn, run_id));
-    int64_t now = NowMicros();
-    if (run.status == RunStatus::kSucceeded || run.status == RunStatus::kFailed) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "run ", run_id, " already ", run.status == RunStatus::kSucceeded ? "succeeded" : "failed",
-          " and cannot be cancelled"));
-    }
-    if (run.status != RunStatus::kCancelled) {
-      // A run is only really running while a worker holds a live lease on its trigger.
-      bool leased = false;
-      if (run.message_id) {
-        PGQRS_ASSIGN_OR_RETURN(std::optional<Row> m, txn.Get(kMessages, *run.message_id));
-        leased = m && Int(*m, msg::kState) == kLive && !(*m)[msg::kLeaseToken].is_null() &&
-                 Int(*m, msg::kVt) > now;
-      }
-      if (leased) {
-        PGQRS_RETURN_IF_ERROR(EditRow(txn, kRuns, run_id, "run", [&](Row& row) {
-          row[run::kStatus] = Value::Integer(static_cast<int64_t>(RunStatus::kCancelling));
-          row[run::kUpdatedAt] = Value::Integer(now);
-          return absl::OkStatus();
-        }));
-      } else {
-        PGQRS_RETURN_IF_ERROR(EndRun(txn, run, RunStatus::kCancelled, "", "", now));
-      }
-    }
-    result = LoadRun(txn, run_id);
-    return result.status();
-  });
-  if (!status.ok()) return status;
-  return result;
+  return embedded::CancelRun(RunWriter(), run_id);
 }
 
 absl::StatusOr<RunInfo> EngineStore::GetRun(int64_t run_id) {

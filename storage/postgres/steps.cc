@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/checks.h"
-#include "storage/rules.h"
 #include "storage/postgres/store_impl.h"
+#include "storage/rules.h"
 
 namespace pgqrs::storage::pg {
 namespace {
@@ -66,19 +66,8 @@ absl::StatusOr<RetryPolicy> LoadRetryPolicy(Tx& tx, int64_t workflow_id) {
 // step is returned as it is (a repeated call).
 absl::StatusOr<StepRow> OwnedStep(Tx& tx, const RunLease& lease, const std::string& name) {
   PGQRS_ASSIGN_OR_RETURN(std::optional<StepRow> step, LoadStep(tx, lease.run_id, name));
-  if (!step) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "step \"", name, "\" of run ", lease.run_id, " was not begun; call BeginStep first"));
-  }
-  if (step->info.status == StepStatus::kFailed) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "step \"", name, "\" of run ", lease.run_id, " has failed; BeginStep to retry it"));
-  }
-  if (step->info.status == StepStatus::kStarted && step->owner != lease.lease.token) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("step \"", name, "\" of run ", lease.run_id,
-                     " was started under another lease; call BeginStep first"));
-  }
+  PGQRS_RETURN_IF_ERROR(
+      CheckStepOwned(lease, name, step ? &step->info : nullptr, step ? step->owner : std::nullopt));
   return *step;
 }
 
@@ -138,8 +127,7 @@ absl::Status PostgresStore::UnderLease(const RunLease& lease, const RunChange& c
       *cancelled = true;  // nothing to write; the caller learns it must stop
       return absl::OkStatus();
     }
-    bool live = run.message_id == lease.lease.message_id && leased.size() == 1 &&
-                leased.Bool(0, 0);
+    bool live = run.message_id == lease.lease.message_id && leased.size() == 1 && leased.Bool(0, 0);
     if (!live) {
       return absl::FailedPreconditionError(absl::StrCat(
           "run ", lease.run_id, ": lease lost (expired, released or claimed by another worker)"));
@@ -175,12 +163,7 @@ absl::StatusOr<BeginStepResult> PostgresStore::BeginStep(const RunLease& lease,
         return absl::OkStatus();
       },
       &cancelled));
-  if (cancelled) {
-    result = BeginStepResult();
-    result.outcome = StepOutcome::kCancelled;
-    result.step.run_id = lease.run_id;
-    result.step.name = step_name;
-  }
+  if (cancelled) return CancelledBeginStep(lease.run_id, step_name);
   return result;
 }
 
@@ -190,9 +173,8 @@ absl::StatusOr<StepInfo> PostgresStore::CompleteStep(const RunLease& lease,
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("output_json", output_json));
   StepInfo result;
-  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
-      lease,
-      [&](Tx& tx, const RunRow&) -> absl::Status {
+  PGQRS_RETURN_IF_ERROR(
+      UnderLeaseUnlessCancelled(lease, [&](Tx& tx, const RunRow&) -> absl::Status {
         PGQRS_ASSIGN_OR_RETURN(StepRow step, OwnedStep(tx, lease, step_name));
         result = step.info;
         if (step.info.status != StepStatus::kStarted) return absl::OkStatus();  // a repeat
@@ -209,13 +191,12 @@ absl::StatusOr<StepInfo> PostgresStore::FailStep(const RunLease& lease,
   PGQRS_RETURN_IF_ERROR(CheckStepName(step_name));
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("error_json", failure.error_json));
   StepInfo result;
-  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
-      lease,
-      [&](Tx& tx, const RunRow& run) -> absl::Status {
+  PGQRS_RETURN_IF_ERROR(
+      UnderLeaseUnlessCancelled(lease, [&](Tx& tx, const RunRow& run) -> absl::Status {
         PGQRS_ASSIGN_OR_RETURN(StepRow step, OwnedStep(tx, lease, step_name));
         if (step.info.status == StepStatus::kCompleted) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "step \"", step_name, "\" of run ", lease.run_id, " already completed"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("step \"", step_name, "\" of run ", lease.run_id, " already completed"));
         }
         PGQRS_ASSIGN_OR_RETURN(RetryPolicy policy, LoadRetryPolicy(tx, run.workflow_id));
         bool exhausted = !failure.transient || step.info.attempts >= policy.max_attempts;
@@ -235,9 +216,8 @@ absl::StatusOr<RunInfo> PostgresStore::CompleteRun(const RunLease& lease,
                                                    const std::string& output_json) {
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("output_json", output_json));
   RunInfo result;
-  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
-      lease,
-      [&](Tx& tx, const RunRow& run) -> absl::Status {
+  PGQRS_RETURN_IF_ERROR(
+      UnderLeaseUnlessCancelled(lease, [&](Tx& tx, const RunRow& run) -> absl::Status {
         PGQRS_RETURN_IF_ERROR(EndRun(tx, run, RunStatus::kSucceeded, output_json, ""));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(tx, run.id));
         return absl::OkStatus();
@@ -249,9 +229,8 @@ absl::StatusOr<RunInfo> PostgresStore::FailRun(const RunLease& lease,
                                                const std::string& error_json) {
   PGQRS_RETURN_IF_ERROR(CheckJsonDocument("error_json", error_json));
   RunInfo result;
-  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
-      lease,
-      [&](Tx& tx, const RunRow& run) -> absl::Status {
+  PGQRS_RETURN_IF_ERROR(
+      UnderLeaseUnlessCancelled(lease, [&](Tx& tx, const RunRow& run) -> absl::Status {
         PGQRS_RETURN_IF_ERROR(EndRun(tx, run, RunStatus::kFailed, "", error_json));
         PGQRS_ASSIGN_OR_RETURN(result, LoadRun(tx, run.id));
         return absl::OkStatus();
@@ -276,9 +255,8 @@ absl::StatusOr<RunInfo> PostgresStore::ExtendRunLease(const RunLease& lease,
 absl::StatusOr<RunInfo> PostgresStore::PauseRun(const RunLease& lease,
                                                 absl::Duration resume_after) {
   RunInfo result;
-  PGQRS_RETURN_IF_ERROR(UnderLeaseUnlessCancelled(
-      lease,
-      [&](Tx& tx, const RunRow& run) -> absl::Status {
+  PGQRS_RETURN_IF_ERROR(
+      UnderLeaseUnlessCancelled(lease, [&](Tx& tx, const RunRow& run) -> absl::Status {
         // Releases the lease; the trigger becomes visible when the run is due.
         Params params;
         params.Add(run.id).Add(resume_after).Add(lease.lease.message_id);

@@ -85,6 +85,15 @@ class Connection {
   // Returns the cached statement for `sql`, reset and with no bindings. The pointer stays
   // valid for the connection's life. REQUIRES: `sql` is a string literal or outlives us.
   absl::StatusOr<Statement*> Prepare(const char* sql);
+  // Prepare, then binds `args` in order and runs the statement; for statements that
+  // return no rows.
+  template <typename... Args>
+  absl::Status Run(const char* sql, const Args&... args) {
+    absl::StatusOr<Statement*> st = Prepare(sql);
+    if (!st.ok()) return st.status();
+    (*st)->BindAll(args...);
+    return (*st)->Run();
+  }
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int64_t Changes() const { return sqlite3_changes64(db_); }
   sqlite3* raw() const { return db_; }

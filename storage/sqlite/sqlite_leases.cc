@@ -28,12 +28,6 @@ absl::StatusOr<std::pair<LeaseOutcome, int64_t>> CheckLease(Connection& db, int6
   return std::make_pair(valid ? LeaseOutcome::kOk : LeaseOutcome::kLeaseLost, read_ct);
 }
 
-absl::Status RunWith(Connection& db, const char* sql, int64_t a, int64_t b) {
-  PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(sql));
-  st->BindAll(a, b);
-  return st->Run();
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ApplyToLeases(TriggerQueue trigger,
@@ -64,11 +58,11 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Ack(const std::string& qu
   return ApplyToLeases(
       TriggerQueue::kRefuse, queue, leases,
       [](Connection& db, const QueueRow&, const Lease& lease, int64_t, int64_t now) {
-        return RunWith(db,
-                       "UPDATE pgqrs_messages SET state = 2, archived_at = ?1, "
-                       "lease_token = NULL, consumer_worker_id = NULL, "
-                       "dedup_key = NULL WHERE id = ?2",
-                       now, lease.message_id);
+        return db.Run(
+            "UPDATE pgqrs_messages SET state = 2, archived_at = ?1, "
+            "lease_token = NULL, consumer_worker_id = NULL, "
+            "dedup_key = NULL WHERE id = ?2",
+            now, lease.message_id);
       });
 }
 
@@ -90,15 +84,15 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::Nack(const std::string& q
       TriggerQueue::kRefuse, queue, leases,
       [delay](Connection& db, const QueueRow& q, const Lease& lease, int64_t read_ct, int64_t now) {
         if (read_ct >= q.max_read_count) {
-          return RunWith(db,
-                         "UPDATE pgqrs_messages SET state = 1, vt = ?1, lease_token = NULL, "
-                         "consumer_worker_id = NULL WHERE id = ?2",
-                         now, lease.message_id);
+          return db.Run(
+              "UPDATE pgqrs_messages SET state = 1, vt = ?1, lease_token = NULL, "
+              "consumer_worker_id = NULL WHERE id = ?2",
+              now, lease.message_id);
         }
-        return RunWith(db,
-                       "UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, "
-                       "consumer_worker_id = NULL WHERE id = ?2",
-                       now + ToMicros(delay), lease.message_id);
+        return db.Run(
+            "UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, "
+            "consumer_worker_id = NULL WHERE id = ?2",
+            now + ToMicros(delay), lease.message_id);
       });
 }
 
@@ -107,8 +101,8 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ExtendVisibility(
   return ApplyToLeases(
       TriggerQueue::kRefuse, queue, leases,
       [timeout](Connection& db, const QueueRow&, const Lease& lease, int64_t, int64_t now) {
-        return RunWith(db, "UPDATE pgqrs_messages SET vt = ?1 WHERE id = ?2",
-                       now + ToMicros(timeout), lease.message_id);
+        return db.Run("UPDATE pgqrs_messages SET vt = ?1 WHERE id = ?2", now + ToMicros(timeout),
+                      lease.message_id);
       });
 }
 
@@ -117,26 +111,25 @@ absl::StatusOr<std::vector<LeaseOutcome>> SqliteStore::ReturnLeases(const std::s
   return ApplyToLeases(
       TriggerQueue::kAllow, queue, leases,
       [](Connection& db, const QueueRow&, const Lease& lease, int64_t, int64_t now) {
-        return RunWith(db,
-                       "UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, "
-                       "consumer_worker_id = NULL, "
-                       "read_ct = MAX(read_ct - 1, 0) WHERE id = ?2",
-                       now, lease.message_id);
+        return db.Run(
+            "UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, "
+            "consumer_worker_id = NULL, "
+            "read_ct = MAX(read_ct - 1, 0) WHERE id = ?2",
+            now, lease.message_id);
       });
 }
 
 absl::Status ExpireQueueLeases(Connection& db, int64_t queue_id, int64_t now) {
   // Dead first: the second statement clears the lease that marks them.
   PGQRS_RETURN_IF_ERROR(
-      RunWith(db,
-              "UPDATE pgqrs_messages SET state = 1, lease_token = NULL, consumer_worker_id = NULL "
-              "WHERE lease_token IS NOT NULL AND vt <= ?1 AND queue_id = ?2 AND read_ct >= "
-              "(SELECT max_read_count FROM pgqrs_queues q WHERE q.id = queue_id)",
-              now, queue_id));
-  return RunWith(db,
-                 "UPDATE pgqrs_messages SET lease_token = NULL, consumer_worker_id = NULL "
-                 "WHERE lease_token IS NOT NULL AND vt <= ?1 AND queue_id = ?2",
-                 now, queue_id);
+      db.Run("UPDATE pgqrs_messages SET state = 1, lease_token = NULL, consumer_worker_id = NULL "
+             "WHERE lease_token IS NOT NULL AND vt <= ?1 AND queue_id = ?2 AND read_ct >= "
+             "(SELECT max_read_count FROM pgqrs_queues q WHERE q.id = queue_id)",
+             now, queue_id));
+  return db.Run(
+      "UPDATE pgqrs_messages SET lease_token = NULL, consumer_worker_id = NULL "
+      "WHERE lease_token IS NOT NULL AND vt <= ?1 AND queue_id = ?2",
+      now, queue_id);
 }
 
 absl::StatusOr<ExpiredBatch> ExpireLeaseBatch(Connection& db, int64_t now, int64_t limit) {
@@ -174,11 +167,10 @@ absl::StatusOr<std::vector<std::string>> ReleaseWorkerLeases(Connection& db, int
     names.push_back(queues->Text(0));
   }
   PGQRS_RETURN_IF_ERROR(
-      RunWith(db,
-              "UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, consumer_worker_id = NULL, "
-              "state = CASE WHEN read_ct >= (SELECT max_read_count FROM pgqrs_queues q "
-              "WHERE q.id = queue_id) THEN 1 ELSE 0 END WHERE consumer_worker_id = ?2",
-              now, worker_id));
+      db.Run("UPDATE pgqrs_messages SET vt = ?1, lease_token = NULL, consumer_worker_id = NULL, "
+             "state = CASE WHEN read_ct >= (SELECT max_read_count FROM pgqrs_queues q "
+             "WHERE q.id = queue_id) THEN 1 ELSE 0 END WHERE consumer_worker_id = ?2",
+             now, worker_id));
   return names;
 }
 

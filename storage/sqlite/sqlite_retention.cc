@@ -1,9 +1,14 @@
 // SqliteStore: retention of finished runs and stopped workers (store.h DeleteOldHistory).
+// The rules are storage/rules_retention.h; this file is their data access.
 #include "engine/base/status_macros.h"
+#include "storage/rules_retention.h"
 #include "storage/sqlite/sqlite_store_impl.h"
 
 namespace pgqrs::storage::sqlite {
 namespace {
+
+using embedded::HistoryTables;
+using embedded::WorkerReference;
 
 // The ids `sql` selects with `args` bound in order.
 template <typename... Args>
@@ -19,82 +24,59 @@ absl::StatusOr<std::vector<int64_t>> SelectIds(Connection& db, const char* sql,
   }
 }
 
-// Runs `sql` with `args` bound in order; returns the rows it changed.
-template <typename... Args>
-absl::StatusOr<int64_t> Change(Connection& db, const char* sql, const Args&... args) {
-  PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(sql));
-  st->BindAll(args...);
-  PGQRS_RETURN_IF_ERROR(st->Run());
-  return db.Changes();
-}
+class SqliteHistoryTables final : public HistoryTables {
+ public:
+  explicit SqliteHistoryTables(Connection& db) : db_(db) {}
 
-// Deletes up to `limit` runs completed before `cutoff`, steps first (they reference the
-// run). Returns how many runs went.
-absl::StatusOr<int64_t> DeleteOldRuns(Connection& db, int64_t cutoff, int64_t limit) {
-  PGQRS_ASSIGN_OR_RETURN(
-      std::vector<int64_t> runs,
-      SelectIds(db,
-                "SELECT id FROM pgqrs_workflow_runs WHERE completed_at IS NOT NULL "
-                "AND completed_at < ?1 ORDER BY completed_at LIMIT ?2",
-                cutoff, limit));
-  for (int64_t run_id : runs) {
-    PGQRS_RETURN_IF_ERROR(
-        Change(db, "DELETE FROM pgqrs_workflow_steps WHERE run_id = ?", run_id).status());
-    PGQRS_RETURN_IF_ERROR(
-        Change(db, "DELETE FROM pgqrs_workflow_runs WHERE id = ?", run_id).status());
+  absl::StatusOr<std::vector<int64_t>> RunsCompletedBefore(int64_t cutoff, int64_t limit) override {
+    return SelectIds(db_,
+                     "SELECT id FROM pgqrs_workflow_runs WHERE completed_at IS NOT NULL "
+                     "AND completed_at < ?1 ORDER BY completed_at LIMIT ?2",
+                     cutoff, limit);
   }
-  return static_cast<int64_t>(runs.size());
-}
 
-// Clears up to `budget` references to the worker (messages it produced or leased, runs it
-// claimed). Returns how many were cleared.
-absl::StatusOr<int64_t> ClearWorkerReferences(Connection& db, int64_t worker_id, int64_t budget) {
-  constexpr const char* kClears[] = {
-      "UPDATE pgqrs_messages SET producer_worker_id = NULL WHERE id IN (SELECT id FROM "
-      "pgqrs_messages WHERE producer_worker_id = ?1 LIMIT ?2)",
-      "UPDATE pgqrs_messages SET consumer_worker_id = NULL WHERE id IN (SELECT id FROM "
-      "pgqrs_messages WHERE consumer_worker_id = ?1 LIMIT ?2)",
-      "UPDATE pgqrs_workflow_runs SET worker_id = NULL WHERE id IN (SELECT id FROM "
-      "pgqrs_workflow_runs WHERE worker_id = ?1 LIMIT ?2)",
-  };
-  int64_t cleared = 0;
-  for (const char* sql : kClears) {
-    PGQRS_ASSIGN_OR_RETURN(int64_t n, Change(db, sql, worker_id, budget - cleared));
-    cleared += n;
-    if (cleared == budget) break;
+  absl::Status DeleteRun(int64_t run_id) override {
+    // Steps first: they reference the run.
+    PGQRS_RETURN_IF_ERROR(db_.Run("DELETE FROM pgqrs_workflow_steps WHERE run_id = ?", run_id));
+    return db_.Run("DELETE FROM pgqrs_workflow_runs WHERE id = ?", run_id);
   }
-  return cleared;
-}
 
-struct WorkersDeleted {
-  int64_t deleted = 0;
-  bool more = false;
-};
+  absl::StatusOr<std::vector<int64_t>> WorkersStoppedBefore(int64_t cutoff,
+                                                            int64_t limit) override {
+    return SelectIds(db_,
+                     "SELECT id FROM pgqrs_workers WHERE shutdown_at IS NOT NULL "
+                     "AND shutdown_at < ?1 ORDER BY shutdown_at LIMIT ?2",
+                     cutoff, limit);
+  }
 
-// Deletes up to `limit` workers stopped before `cutoff`, clearing at most `limit`
-// references to them on the way; a worker whose references do not all fit waits for the
-// next batch.
-absl::StatusOr<WorkersDeleted> DeleteOldWorkers(Connection& db, int64_t cutoff, int64_t limit) {
-  PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> workers,
-                         SelectIds(db,
-                                   "SELECT id FROM pgqrs_workers WHERE shutdown_at IS NOT NULL "
-                                   "AND shutdown_at < ?1 ORDER BY shutdown_at LIMIT ?2",
-                                   cutoff, limit));
-  WorkersDeleted result;
-  result.more = static_cast<int64_t>(workers.size()) == limit;
-  int64_t budget = limit;
-  for (int64_t worker_id : workers) {
-    PGQRS_ASSIGN_OR_RETURN(int64_t cleared, ClearWorkerReferences(db, worker_id, budget));
-    budget -= cleared;
-    if (budget == 0) {
-      result.more = true;
-      break;
+  absl::StatusOr<int64_t> ClearReferences(WorkerReference reference, int64_t worker_id,
+                                          int64_t limit) override {
+    PGQRS_RETURN_IF_ERROR(db_.Run(ClearSql(reference), worker_id, limit));
+    return db_.Changes();
+  }
+
+  absl::Status DeleteWorker(int64_t worker_id) override {
+    return db_.Run("DELETE FROM pgqrs_workers WHERE id = ?", worker_id);
+  }
+
+ private:
+  static const char* ClearSql(WorkerReference reference) {
+    switch (reference) {
+      case WorkerReference::kMessageProducer:
+        return "UPDATE pgqrs_messages SET producer_worker_id = NULL WHERE id IN (SELECT id FROM "
+               "pgqrs_messages WHERE producer_worker_id = ?1 LIMIT ?2)";
+      case WorkerReference::kMessageConsumer:
+        return "UPDATE pgqrs_messages SET consumer_worker_id = NULL WHERE id IN (SELECT id FROM "
+               "pgqrs_messages WHERE consumer_worker_id = ?1 LIMIT ?2)";
+      case WorkerReference::kRunWorker:
+        break;
     }
-    PGQRS_RETURN_IF_ERROR(Change(db, "DELETE FROM pgqrs_workers WHERE id = ?", worker_id).status());
-    ++result.deleted;
+    return "UPDATE pgqrs_workflow_runs SET worker_id = NULL WHERE id IN (SELECT id FROM "
+           "pgqrs_workflow_runs WHERE worker_id = ?1 LIMIT ?2)";
   }
-  return result;
-}
+
+  Connection& db_;
+};
 
 }  // namespace
 
@@ -102,13 +84,8 @@ absl::StatusOr<RetentionReport> SqliteStore::DeleteOldHistory(const RetentionPol
                                                               int32_t batch) {
   RetentionReport report;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
-    int64_t now = NowMicros();
-    PGQRS_ASSIGN_OR_RETURN(report.runs_deleted,
-                           DeleteOldRuns(db, now - ToMicros(policy.runs), batch));
-    PGQRS_ASSIGN_OR_RETURN(WorkersDeleted workers,
-                           DeleteOldWorkers(db, now - ToMicros(policy.workers), batch));
-    report.workers_deleted = workers.deleted;
-    report.more = report.runs_deleted == batch || workers.more;
+    SqliteHistoryTables tables(db);
+    PGQRS_ASSIGN_OR_RETURN(report, embedded::DeleteOldHistory(tables, policy, NowMicros(), batch));
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "storage/file_time.h"
 #include "storage/rules.h"
+#include "storage/rules_runs.h"
 #include "storage/sqlite/connection.h"
 #include "storage/sqlite/group_commit.h"
 #include "storage/store.h"
@@ -81,13 +82,8 @@ absl::StatusOr<Message> LeaseOne(Connection& db, int64_t id, const std::string& 
 
 // ---- Workflow helpers (sqlite_workflows.cc), shared with sqlite_steps.cc ----
 
-// A run row, as the lease-holder calls need it.
-struct RunRow {
-  int64_t id = 0;
-  int64_t workflow_id = 0;
-  RunStatus status = RunStatus::kQueued;
-  std::optional<int64_t> message_id;
-};
+using embedded::RunRow;
+using embedded::StepRow;
 
 // NOT_FOUND names the run.
 absl::StatusOr<RunRow> FindRun(Connection& db, int64_t run_id);
@@ -100,11 +96,6 @@ absl::Status EndRun(Connection& db, const RunRow& run, RunStatus status,
                     const std::string& output_json, const std::string& error_json, int64_t now);
 // The workflow's retry policy. NOT_FOUND if the workflow is gone.
 absl::StatusOr<RetryPolicy> LoadRetryPolicy(Connection& db, int64_t workflow_id);
-struct StepRow {
-  int64_t id = 0;
-  StepInfo info;
-  std::optional<int64_t> owner;  // the lease token it was last started under
-};
 // The step, if it was ever begun.
 absl::StatusOr<std::optional<StepRow>> LoadStep(Connection& db, int64_t run_id,
                                                 const std::string& name);
@@ -210,12 +201,9 @@ class SqliteStore final : public Store {
                                                           std::span<const Lease> leases,
                                                           const LeaseChange& change);
 
-  // The lease-holder run writes share this shape (sqlite_steps.cc): check the lease,
-  // finalise a CANCELLING run, else apply `change` to the RUNNING run.
-  using RunChange = std::function<absl::Status(Connection&, const RunRow&, int64_t now)>;
-  absl::Status UnderLease(const RunLease& lease, const RunChange& change, bool* cancelled);
-  // UnderLease for the writes a cancelled run refuses: CANCELLED instead of *cancelled.
-  absl::Status UnderLeaseUnlessCancelled(const RunLease& lease, const RunChange& change);
+  // Runs work on the run tables in a write transaction, for the run rules
+  // (storage/rules_runs.h) the lease-holder calls and CancelRun apply (sqlite_steps.cc).
+  embedded::WriteRuns RunWriter();
 
   const std::shared_ptr<const Clock> clock_;
   std::unique_ptr<Connection> writer_;

@@ -5,6 +5,7 @@
 #include "engine/base/status_macros.h"
 #include "storage/checks.h"
 #include "storage/rules.h"
+#include "storage/rules_workers.h"
 #include "storage/sqlite/sqlite_store_impl.h"
 
 namespace pgqrs::storage::sqlite {
@@ -121,11 +122,7 @@ absl::StatusOr<WorkerInfo> SqliteStore::MoveWorker(int64_t worker_id, WorkerMove
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(db, worker_id, NowMicros()));
-    if (!WorkerMoveAllowed(w.status, move)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("worker ", worker_id, " is ", WorkerStatusName(w.status),
-                       " and cannot become ", WorkerStatusName(WorkerMoveTarget(move))));
-    }
+    PGQRS_RETURN_IF_ERROR(embedded::CheckWorkerMove(w, move));
     PGQRS_RETURN_IF_ERROR(SetStatus(db, worker_id, WorkerMoveTarget(move), std::nullopt));
     result = LoadWorker(db, worker_id, NowMicros());
     return result.status();
@@ -138,15 +135,7 @@ absl::StatusOr<WorkerInfo> SqliteStore::ShutdownWorker(int64_t worker_id, bool r
   absl::StatusOr<WorkerInfo> result;
   absl::Status status = Write([&](Connection& db) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(WorkerInfo w, LoadWorker(db, worker_id, NowMicros()));
-    if (w.status == WorkerStatus::kStopped) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("worker ", worker_id, " is already stopped"));
-    }
-    if (w.leased_messages > 0 && !release_messages) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("worker ", worker_id, " holds ", w.leased_messages,
-                       " leased messages; ack them or shut down with release_messages"));
-    }
+    PGQRS_RETURN_IF_ERROR(embedded::CheckWorkerShutdown(w, release_messages));
     int64_t now = NowMicros();
     PGQRS_RETURN_IF_ERROR(ReleaseWorkerLeases(db, worker_id, now).status());
     PGQRS_RETURN_IF_ERROR(SetStatus(db, worker_id, WorkerStatus::kStopped, now));

@@ -106,12 +106,6 @@ absl::StatusOr<std::optional<WorkflowInfo>> SelectWorkflow(Connection& db,
   return w;
 }
 
-absl::Status Exec2(Connection& db, const char* sql, int64_t a, int64_t b) {
-  PGQRS_ASSIGN_OR_RETURN(Statement * st, db.Prepare(sql));
-  st->BindAll(a, b);
-  return st->Run();
-}
-
 // The run that `message_id` triggers, if any.
 absl::StatusOr<std::optional<RunRow>> RunOfMessage(Connection& db, int64_t message_id) {
   PGQRS_ASSIGN_OR_RETURN(
@@ -373,40 +367,7 @@ absl::StatusOr<ClaimResult> SqliteStore::ClaimRun(const std::string& workflow,
 }
 
 absl::StatusOr<RunInfo> SqliteStore::CancelRun(int64_t run_id) {
-  absl::StatusOr<RunInfo> result;
-  absl::Status status = Write([&](Connection& db) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(RunRow run, FindRun(db, run_id));
-    int64_t now = NowMicros();
-    if (run.status == RunStatus::kSucceeded || run.status == RunStatus::kFailed) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "run ", run_id, " already ", run.status == RunStatus::kSucceeded ? "succeeded" : "failed",
-          " and cannot be cancelled"));
-    }
-    if (run.status != RunStatus::kCancelled) {
-      // A run is only really running while a worker holds a live lease on its trigger.
-      bool leased = false;
-      if (run.message_id) {
-        PGQRS_ASSIGN_OR_RETURN(
-            Statement * st,
-            db.Prepare("SELECT 1 FROM pgqrs_messages WHERE id = ? AND state = 0 AND "
-                       "lease_token IS NOT NULL AND vt > ?"));
-        st->BindAll(*run.message_id, now);
-        PGQRS_ASSIGN_OR_RETURN(leased, st->Step());
-        st->Reset();
-      }
-      if (leased) {
-        PGQRS_RETURN_IF_ERROR(
-            Exec2(db, "UPDATE pgqrs_workflow_runs SET status = 6, updated_at = ?1 WHERE id = ?2",
-                  now, run_id));
-      } else {
-        PGQRS_RETURN_IF_ERROR(EndRun(db, run, RunStatus::kCancelled, "", "", now));
-      }
-    }
-    result = LoadRun(db, run_id);
-    return result.status();
-  });
-  if (!status.ok()) return status;
-  return result;
+  return embedded::CancelRun(RunWriter(), run_id);
 }
 
 absl::StatusOr<RunInfo> SqliteStore::GetRun(int64_t run_id) {

@@ -50,6 +50,13 @@ TEST_CASE("batches, durations and page sizes are bounded", "[server][validation]
   CHECK(*CheckPageSize(0, 100, 20) == 20);
   CHECK(*DecodeIdPageToken(EncodeIdPageToken(42)) == 42);
   CHECK(*DecodeIdPageToken("") == 0);
+  IdPage page = *CheckIdPage(0, EncodeIdPageToken(7), 50);
+  CHECK(page.size == 50);
+  CHECK(page.after_id == 7);
+  CHECK(CheckIdPage(51, "", 50).status().message() ==
+        CheckPageSize(51, kDefaultPageSize, 50).status().message());
+  CHECK(CheckIdPage(10, EncodePageToken("x"), 50).status().code() ==
+        absl::StatusCode::kInvalidArgument);
   CHECK(DecodeIdPageToken(EncodePageToken("x")).status().code() ==
         absl::StatusCode::kInvalidArgument);
   CHECK(DecodeIdPageToken(EncodePageToken("-3")).status().code() ==

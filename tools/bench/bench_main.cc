@@ -4,7 +4,6 @@
 //   pgqrs-bench --scenario=lifecycle --producers=4 --consumers=4 --batch=1
 //               --target=pgqrs --server=127.0.0.1:7468 --duration=10s
 #include <cstdio>
-#include <iostream>
 
 #include "absl/flags/flag.h"
 #include "engine/base/status_macros.h"
@@ -77,7 +76,8 @@ absl::StatusOr<RunResult> Run(const WorkloadOptions& options) {
   } else if (target == "beanstalk") {
     t = NewBeanstalkTarget(server);
   } else {
-    return absl::InvalidArgumentError("--target=" + target + ": not pgqrs, pgqrs-stream, beanstalk or ping");
+    return absl::InvalidArgumentError("--target=" + target +
+                                      ": not pgqrs, pgqrs-stream, beanstalk or ping");
   }
   return RunWorkload(*t, options);
 }
@@ -91,16 +91,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   options->observe_pid = absl::GetFlag(FLAGS_daemon_pid);
-  absl::StatusOr<RunResult> result = Run(*options);
-  if (!result.ok()) {
-    std::fprintf(stderr, "pgqrs-bench: %s\n", result.status().ToString().c_str());
-    return 1;
-  }
-  result->tool = "pgqrs-bench";
-  result->server = absl::GetFlag(FLAGS_server);
-  std::cerr << ToTable(*result);
-  std::cout << ToJsonLine(*result) << std::endl;
-  return 0;
+  return ReportRun(Run(*options), "pgqrs-bench", absl::GetFlag(FLAGS_server));
 }
 
 }  // namespace

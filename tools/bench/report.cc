@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -98,6 +100,19 @@ std::string ToTable(const RunResult& r) {
   }
   out += "\n";
   return out;
+}
+
+int ReportRun(absl::StatusOr<RunResult> result, const std::string& tool,
+              const std::string& server) {
+  if (!result.ok()) {
+    std::fprintf(stderr, "%s: %s\n", tool.c_str(), result.status().ToString().c_str());
+    return 1;
+  }
+  result->tool = tool;
+  result->server = server;
+  std::cerr << ToTable(*result);
+  std::cout << ToJsonLine(*result) << std::endl;
+  return 0;
 }
 
 double ProcessCpuSeconds() {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "tools/bench/histogram.h"
 #include "tools/bench/options.h"
@@ -38,6 +39,10 @@ struct RunResult {
 std::string ToJsonLine(const RunResult& result);
 // The run as a few lines of aligned text.
 std::string ToTable(const RunResult& result);
+
+// How the bench tools end: prints the run (the table on stderr, the JSON line on stdout,
+// with `tool` and `server` filled in) and returns 0, or prints the error and returns 1.
+int ReportRun(absl::StatusOr<RunResult> result, const std::string& tool, const std::string& server);
 
 // This process's user + system CPU seconds so far.
 double ProcessCpuSeconds();

@@ -3,7 +3,6 @@
 //
 //   store-bench --dsn=sqlite:///tmp/bench.db --scenario=lifecycle --producers=4 --consumers=4
 #include <cstdio>
-#include <iostream>
 
 #include "absl/flags/flag.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -42,15 +41,7 @@ int Main(int argc, char** argv) {
       NewStoreTarget(dsn, absl::GetFlag(FLAGS_pool_size));
   absl::StatusOr<RunResult> result =
       target.ok() ? RunWorkload(**target, *options) : absl::StatusOr<RunResult>(target.status());
-  if (!result.ok()) {
-    std::fprintf(stderr, "store-bench: %s\n", result.status().ToString().c_str());
-    return 1;
-  }
-  result->tool = "store-bench";
-  result->server = storage::RedactDsn(dsn);
-  std::cerr << ToTable(*result);
-  std::cout << ToJsonLine(*result) << std::endl;
-  return 0;
+  return ReportRun(std::move(result), "store-bench", storage::RedactDsn(dsn));
 }
 
 }  // namespace
