@@ -27,8 +27,17 @@
 
 namespace pgqrs::server {
 
-// `Item` is one call's work: a struct with a `UnaryCall* call` member and what the store
-// call needs.
+// The ending of a grouped plain unary call: finishing its reactor.
+struct GroupedUnary {
+  UnaryCall* call;
+  std::optional<grpc::Status> Gone() const { return call->Gone(); }
+  void Finish(const grpc::Status& status) { call->Finish(status); }
+};
+
+// `Item` is one call's work: what the store call needs, and the call's ending:
+//   std::optional<grpc::Status> Gone() const;  // what to answer when the caller left
+//   void Finish(const grpc::Status& status);    // ends the call after the group ran
+// (GroupedUnary below for a plain unary call).
 template <typename Item>
 class CallGroups {
  public:
@@ -48,7 +57,6 @@ class CallGroups {
   // Adds `item` (carrying `weight`) to the next group of `key`. Its call is finished
   // whatever happens: by the group, or at once when the server is overloaded.
   void Add(const std::string& key, Item item, int weight) {
-    UnaryCall* call = item.call;
     bool refused = false;
     bool start = false;
     {
@@ -61,7 +69,7 @@ class CallGroups {
         lane.running = true;
       }
     }
-    if (refused) call->Finish(Overloaded());
+    if (refused) item.Finish(Overloaded());
     if (start) StartNext(key);
   }
 
@@ -89,7 +97,7 @@ class CallGroups {
       refused.swap(lanes_[key].waiting);
       lanes_.erase(key);
     }
-    for (Waiting& w : refused) w.item.call->Finish(Overloaded());
+    for (Waiting& w : refused) w.item.Finish(Overloaded());
   }
 
   // Runs the groups of `key` until none is waiting. On the executor.
@@ -131,8 +139,8 @@ class CallGroups {
     }
     std::vector<Item> live;
     for (Item& item : group) {
-      if (std::optional<grpc::Status> gone = item.call->Gone()) {
-        item.call->Finish(*gone);
+      if (std::optional<grpc::Status> gone = item.Gone()) {
+        item.Finish(*gone);
       } else {
         live.push_back(std::move(item));
       }
@@ -142,7 +150,7 @@ class CallGroups {
 
   void Run(std::vector<Item>& group) {
     grpc::Status status = ToGrpcStatus(store_group_(std::span<Item>(group)));
-    for (Item& item : group) item.call->Finish(status);
+    for (Item& item : group) item.Finish(status);
   }
 
   Executor& executor_;

@@ -3,11 +3,12 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
 #include "server/convert.h"
 #include "server/status.h"
 
 namespace pgqrs::server {
-namespace {
 
 // Shared by the reactor, executor tasks and the parked waiter; outlives all of them.
 struct PollState {
@@ -35,6 +36,8 @@ struct PollState {
   // An answering try's takings are with the reply; they go back if it is not delivered.
   bool holds_takings ABSL_GUARDED_BY(mu) = false;
 };
+
+namespace {
 
 void Attempt(const std::shared_ptr<PollState>& state);
 
@@ -107,6 +110,17 @@ void Answer(const std::shared_ptr<PollState>& state) {
   FinishOnce(*state, cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);
 }
 
+// After a try that did not fail: answer, park from `version` on, or answer empty.
+void Conclude(const std::shared_ptr<PollState>& state, uint64_t version, bool answered) {
+  if (answered) {
+    Answer(state);
+  } else if (absl::Now() < state->deadline) {
+    Park(state, version);
+  } else {
+    FinishOnce(*state, grpc::Status::OK);
+  }
+}
+
 void Attempt(const std::shared_ptr<PollState>& state) {
   if (std::optional<grpc::Status> gone = Gone(*state)) {
     FinishOnce(*state, *gone);
@@ -116,12 +130,8 @@ void Attempt(const std::shared_ptr<PollState>& state) {
   absl::StatusOr<bool> answered = state->attempt();
   if (!answered.ok()) {
     FinishOnce(*state, ToGrpcStatus(answered.status()));
-  } else if (*answered) {
-    Answer(state);
-  } else if (absl::Now() < state->deadline) {
-    Park(state, version);
   } else {
-    FinishOnce(*state, grpc::Status::OK);
+    Conclude(state, version, *answered);
   }
 }
 
@@ -132,6 +142,7 @@ class LongPoll final : public grpc::ServerUnaryReactor {
     state_->reactor = this;
   }
 
+  // Makes the first try on the executor.
   void Start() {
     auto state = state_;
     if (!state->deps.executor.Submit([state] { Attempt(state); })) {
@@ -181,9 +192,39 @@ grpc::ServerUnaryReactor* StartParkedCall(grpc::CallbackServerContext* context, 
   return call;
 }
 
+std::optional<grpc::Status> DequeueTry::Gone() const { return server::Gone(*state); }
+
+void DequeueTry::Finish(const grpc::Status& status) {
+  if (status.ok()) {
+    Conclude(state, version, response->messages_size() > 0);
+  } else {
+    FinishOnce(*state, status);
+  }
+}
+
+absl::Status DequeueTogether(ServiceDeps deps, std::span<DequeueTry> group) {
+  const DequeueTry& first = group.front();
+  const uint64_t version = deps.waiters.Version(first.queue);
+  storage::DequeueOptions options = first.options;
+  options.max_messages = 0;
+  for (const DequeueTry& t : group) options.max_messages += t.options.max_messages;
+  PGQRS_ASSIGN_OR_RETURN(std::vector<storage::Message> leased,
+                         deps.store.Dequeue(first.queue, options));
+  auto next = leased.begin();
+  for (DequeueTry& t : group) {
+    t.version = version;
+    for (int i = 0; i < t.options.max_messages && next != leased.end(); ++i, ++next) {
+      ToProto(*next, t.response->add_messages());
+      t.taken->push_back(*next->lease);
+    }
+  }
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* StartDequeue(grpc::CallbackServerContext* context, ServiceDeps deps,
                                        std::string queue, storage::DequeueOptions options,
-                                       absl::Time deadline, v1::DequeueResponse* response) {
+                                       absl::Time deadline, v1::DequeueResponse* response,
+                                       CallGroups<DequeueTry>& first_tries) {
   storage::Store* store = &deps.store;
   WaiterRegistry* waiters = &deps.waiters;
   auto taken = std::make_shared<std::vector<storage::Lease>>();
@@ -202,7 +243,17 @@ grpc::ServerUnaryReactor* StartDequeue(grpc::CallbackServerContext* context, Ser
         store->ReturnLeases(queue, *taken);
     if (returned.ok()) waiters->Notify(queue, static_cast<int64_t>(taken->size()));
   };
-  return StartParkedCall(context, deps, queue, deadline, std::move(attempt), std::move(give_back));
+  auto state = std::make_shared<PollState>(deps, queue, deadline, ClientDeadline(*context),
+                                           std::move(attempt), std::move(give_back));
+  auto* call = new LongPoll(context, state);
+  // Everything the store call can fail on or treats alike is in the key.
+  std::string key = absl::StrCat(
+      queue, ":", options.consumer_worker_id, ":",
+      options.visibility_timeout ? absl::ToInt64Milliseconds(*options.visibility_timeout) : -1);
+  int weight = options.max_messages;
+  first_tries.Add(key, {std::move(state), std::move(queue), options, response, std::move(taken)},
+                  weight);
+  return call;
 }
 
 }  // namespace pgqrs::server

@@ -10,13 +10,19 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/pgqrs/v1/queue.pb.h"
 #include "server/call.h"
+#include "server/call_groups.h"
 #include "storage/types.h"
 
 namespace pgqrs::server {
@@ -39,11 +45,38 @@ grpc::ServerUnaryReactor* StartParkedCall(grpc::CallbackServerContext* context, 
                                           std::string key, absl::Time deadline,
                                           ParkedAttempt attempt, GiveBack give_back);
 
-// Dequeue: answers as soon as it leased something, or empty at `deadline`. Leases whose
-// reply cannot be delivered are returned at once (Store::ReturnLeases: read count
-// restored).
+struct PollState;
+
+// The first try of one Dequeue call. Concurrent first tries of one queue with the same
+// options are made in one store call (CallGroups); a call whose
+// try leased nothing parks and later tries alone.
+struct DequeueTry {
+  std::shared_ptr<PollState> state;
+  std::string queue;
+  storage::DequeueOptions options;
+  v1::DequeueResponse* response;
+  // What the try leased, for the give-back.
+  std::shared_ptr<std::vector<storage::Lease>> taken;
+  // The queue's waiter version read before the store call: a call that parks wakes at once
+  // on a Notify since then. Set by DequeueTogether.
+  uint64_t version = 0;
+
+  std::optional<grpc::Status> Gone() const;
+  // An error answers the call; OK answers it when the try leased something, else parks it
+  // (or answers empty at its deadline).
+  void Finish(const grpc::Status& status);
+};
+
+// Makes the first tries of `group` (one key) in one Store::Dequeue: each call gets, in
+// order, up to its own max_messages of what it leased.
+absl::Status DequeueTogether(ServiceDeps deps, std::span<DequeueTry> group);
+
+// Dequeue: answers as soon as it leased something, or empty at `deadline`. Its first try
+// joins `first_tries`. Leases whose reply cannot be delivered are returned at once
+// (Store::ReturnLeases: read count restored).
 grpc::ServerUnaryReactor* StartDequeue(grpc::CallbackServerContext* context, ServiceDeps deps,
                                        std::string queue, storage::DequeueOptions options,
-                                       absl::Time deadline, v1::DequeueResponse* response);
+                                       absl::Time deadline, v1::DequeueResponse* response,
+                                       CallGroups<DequeueTry>& first_tries);
 
 }  // namespace pgqrs::server

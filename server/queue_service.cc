@@ -101,7 +101,10 @@ QueueServiceImpl::QueueServiceImpl(ServiceDeps deps)
       enqueues_(deps.executor, deps.config.limits.max_batch, deps.config.executor_queue_limit,
                 [deps](std::span<EnqueueCall> group) { return StoreEnqueues(deps, group); }),
       acks_(deps.executor, deps.config.limits.max_batch, deps.config.executor_queue_limit,
-            [&store = deps.store](std::span<AckCall> group) { return StoreAcks(store, group); }) {}
+            [&store = deps.store](std::span<AckCall> group) { return StoreAcks(store, group); }),
+      first_dequeues_(
+          deps.executor, deps.config.limits.max_batch, deps.config.executor_queue_limit,
+          [deps](std::span<DequeueTry> group) { return DequeueTogether(deps, group); }) {}
 
 grpc::ServerUnaryReactor* QueueServiceImpl::CreateQueue(grpc::CallbackServerContext* ctx,
                                                         const v1::CreateQueueRequest* req,
@@ -190,7 +193,7 @@ grpc::ServerUnaryReactor* QueueServiceImpl::Enqueue(grpc::CallbackServerContext*
   auto* call = new UnaryCall(*ctx);
   int weight = static_cast<int>(messages->size());
   enqueues_.Add(absl::StrCat(req->producer_worker_id(), ":", req->queue()),
-                {call, req, resp, std::move(*messages)}, weight);
+                {{call}, req, resp, std::move(*messages)}, weight);
   return call;
 }
 
@@ -201,7 +204,7 @@ grpc::ServerUnaryReactor* QueueServiceImpl::Dequeue(grpc::CallbackServerContext*
   if (!options.ok()) return FinishNow(ctx, options.status());
   // Without wait_ms the deadline is now: one try, no parking.
   return StartDequeue(ctx, deps_, req->queue(), *options,
-                      absl::Now() + absl::Milliseconds(req->wait_ms()), resp);
+                      absl::Now() + absl::Milliseconds(req->wait_ms()), resp, first_dequeues_);
 }
 
 grpc::ServerUnaryReactor* QueueServiceImpl::Ack(grpc::CallbackServerContext* ctx,
@@ -211,7 +214,7 @@ grpc::ServerUnaryReactor* QueueServiceImpl::Ack(grpc::CallbackServerContext* ctx
   if (!leases.ok()) return FinishNow(ctx, leases.status());
   auto* call = new UnaryCall(*ctx);
   int weight = static_cast<int>(leases->size());
-  acks_.Add(req->queue(), {call, req, resp, std::move(*leases)}, weight);
+  acks_.Add(req->queue(), {{call}, req, resp, std::move(*leases)}, weight);
   return call;
 }
 

@@ -6,21 +6,20 @@
 #include "server/call.h"
 #include "server/call_groups.h"
 #include "server/consume_stream.h"
+#include "server/long_poll.h"
 #include "server/publish_stream.h"
 
 namespace pgqrs::server {
 
 // One Enqueue call's work, stored together with concurrent ones (CallGroups).
-struct EnqueueCall {
-  UnaryCall* call;
+struct EnqueueCall : GroupedUnary {
   const v1::EnqueueRequest* request;
   v1::EnqueueResponse* response;
   std::vector<storage::NewMessage> messages;
 };
 
 // One Ack call's work, stored together with concurrent ones (CallGroups).
-struct AckCall {
-  UnaryCall* call;
+struct AckCall : GroupedUnary {
   const v1::AckRequest* request;
   v1::ReceiptResponse* response;
   std::vector<storage::Lease> leases;
@@ -85,6 +84,9 @@ class QueueServiceImpl final : public v1::QueueService::CallbackService {
   // earlier one runs share the next store call.
   CallGroups<EnqueueCall> enqueues_;
   CallGroups<AckCall> acks_;
+  // The first tries of Dequeues of one queue with the same options likewise (a try that
+  // leases nothing parks its call, which then tries alone: long_poll.h).
+  CallGroups<DequeueTry> first_dequeues_;
 };
 
 }  // namespace pgqrs::server

@@ -1,6 +1,8 @@
-// Unary Enqueue and Ack calls that wait together share one store call (server/call_groups.h):
-// one durable commit for the whole group, and each call still gets exactly its own answer.
+// Unary Enqueue and Ack calls, and the first tries of Dequeues, that wait together share one
+// store call (server/call_groups.h): one durable commit for the whole group, and each call
+// still gets exactly its own answer.
 #include <array>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -45,8 +47,7 @@ TEST_CASE("enqueues that wait together are stored in one commit, each answered w
   storage::QueueOptions queue;
   queue.name = "q";
   REQUIRE(server.store().CreateQueue(queue).ok());
-  // The first enqueue also reserves a block of message ids in a commit of its own
-  // (storage/engine/id_blocks.h); take it before counting.
+  // The first enqueue also reserves a block of message ids in a commit of its own.
   std::vector<storage::NewMessage> first(1);
   first[0].payload_json = "0";
   REQUIRE(server.store().Enqueue("q", first, 0).ok());
@@ -123,6 +124,59 @@ TEST_CASE("acks that wait together are settled in one commit, each answered for 
   REQUIRE(counts.ok());
   CHECK(counts->archived == kCalls);
   CHECK(counts->in_flight == 0);
+}
+
+TEST_CASE("dequeues that wait together lease in one commit; a call left empty parks and wakes",
+          "[server][groups]") {
+  InProcessServer server("engine://" + TempDb("dequeue-groups.db"));
+  storage::QueueOptions queue;
+  queue.name = "q";
+  REQUIRE(server.store().CreateQueue(queue).ok());
+  // Two messages fewer than the calls ask for: one call's first try leases nothing.
+  std::vector<storage::NewMessage> messages(2 * (kCalls - 1));
+  for (size_t i = 0; i < messages.size(); ++i) messages[i].payload_json = absl::StrCat(i);
+  REQUIRE(server.store().Enqueue("q", messages, 0).ok());
+  const uint64_t commits_before = DurableCommits(server.store());
+
+  // Parked by then: the message enqueued now wakes the empty-handed call, long before its
+  // wait_ms.
+  bool late_enqueued = false;
+  std::thread late([&server, &late_enqueued] {
+    std::this_thread::sleep_for(2 * kCallReachesServer);
+    std::vector<storage::NewMessage> late_message(1);
+    late_message[0].payload_json = "\"late\"";
+    late_enqueued = server.store().Enqueue("q", late_message, 0).ok();
+    server.waiters().Notify("q", 1);
+  });
+  std::array<grpc::Status, kCalls> statuses;
+  std::array<v1::DequeueResponse, kCalls> responses;
+  CallTogether(server, [&](int i) {
+    grpc::ClientContext context;
+    v1::DequeueRequest request;
+    request.set_queue("q");
+    request.set_max_messages(2);
+    request.set_wait_ms(30000);
+    statuses[i] = server.queues->Dequeue(&context, request, &responses[i]);
+  });
+  late.join();
+
+  REQUIRE(late_enqueued);
+  // The first tries: one commit; the late message and the parked call's lease: two more.
+  CHECK(DurableCommits(server.store()) - commits_before == 3);
+  std::set<std::string> payloads;
+  int woken = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    REQUIRE(statuses[i].ok());
+    for (const v1::Message& m : responses[i].messages()) payloads.insert(m.payload_json());
+    if (responses[i].messages_size() == 1) {
+      ++woken;
+      CHECK(responses[i].messages(0).payload_json() == "\"late\"");
+    } else {
+      CHECK(responses[i].messages_size() == 2);
+    }
+  }
+  CHECK(woken == 1);
+  CHECK(payloads.size() == messages.size() + 1);
 }
 
 }  // namespace
