@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "engine/db/database.h"
+#include "tools/engine_bench/bench_args.h"
 
 namespace {
 
@@ -147,23 +148,10 @@ Result Run(const Config& cfg, bool mvcc, int threads, int round) {
   return r;
 }
 
-double LoadAverage() {
-  double load = 0;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
-    std::fclose(f);
-  }
-  return load;
-}
-
 Config ParseArgs(int argc, char** argv) {
   Config cfg;
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      std::string prefix = std::string("--") + name + "=";
-      return a.rfind(prefix, 0) == 0 ? argv[i] + prefix.size() : nullptr;
-    };
+    auto value = [&](const char* name) { return pgqrs::engine_bench::FlagValue(argv[i], name); };
     if (const char* v = value("dir")) {
       cfg.dir = v;
     } else if (const char* v = value("seconds")) {
@@ -179,7 +167,7 @@ Config ParseArgs(int argc, char** argv) {
     } else if (const char* v = value("threads")) {
       cfg.threads = {std::max(1, std::atoi(v))};
     } else {
-      Die("unknown argument " + a +
+      Die(std::string("unknown argument ") + argv[i] +
           " (--dir, --seconds, --rows, --hot_percent, --rounds, --think_us, --threads)");
     }
   }
@@ -209,7 +197,7 @@ int main(int argc, char** argv) {
       const Result& median = (*results)[results->size() / 2];
       std::printf("%-7d %5s %10.0f %9.1f%% %11.2f %6.2f\n", threads, results == &on ? "on" : "off",
                   median.commits_per_s, 100 * median.conflict_rate, median.syncs_per_commit,
-                  LoadAverage());
+                  pgqrs::engine_bench::LoadAverage());
     }
   }
   return 0;

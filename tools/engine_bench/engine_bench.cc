@@ -33,6 +33,7 @@
 
 #include "engine/crypto/key.h"
 #include "engine/db/database.h"
+#include "tools/engine_bench/bench_args.h"
 
 namespace {
 
@@ -281,16 +282,6 @@ double ProcessCpuSeconds() {
   return CpuSeconds(ru);
 }
 
-// The 1-minute load average (how busy the shared machine was).
-double LoadAverage() {
-  double load = 0;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
-    std::fclose(f);
-  }
-  return load;
-}
-
 // Times one phase of `ops` operations: records ops per second under "op/batch" and CPU
 // microseconds per operation under "cpu:op/batch".
 class PhaseTimer {
@@ -436,7 +427,7 @@ int main(int argc, char** argv) {
   std::map<std::string, std::vector<double>> engine, sqlite;
   for (int r = 0; r < cfg.rounds; ++r) {
     long rss = 0;
-    double load = LoadAverage(), engine_cpu = 0, other_cpu = 0;
+    double load = pgqrs::engine_bench::LoadAverage(), engine_cpu = 0, other_cpu = 0;
     for (const auto& [k, v] : RunChild("engine", cfg, &rss, &engine_cpu)) engine[k].push_back(v);
     engine_rss = std::max(engine_rss, rss);
     for (const auto& [k, v] : RunChild(other, cfg, &rss, &other_cpu)) sqlite[k].push_back(v);

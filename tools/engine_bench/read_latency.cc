@@ -23,6 +23,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "engine/db/database.h"
+#include "tools/engine_bench/bench_args.h"
 
 namespace {
 
@@ -184,23 +185,10 @@ double Quantile(const std::vector<double>& sorted, double q) {
   return sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * sorted.size()))];
 }
 
-double LoadAverage() {
-  double load = 0;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
-    std::fclose(f);
-  }
-  return load;
-}
-
 Config ParseArgs(int argc, char** argv) {
   Config cfg;
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      std::string prefix = std::string("--") + name + "=";
-      return a.rfind(prefix, 0) == 0 ? argv[i] + prefix.size() : nullptr;
-    };
+    auto value = [&](const char* name) { return pgqrs::engine_bench::FlagValue(argv[i], name); };
     if (const char* v = value("dir")) {
       cfg.dir = v;
     } else if (const char* v = value("seconds")) {
@@ -216,7 +204,7 @@ Config ParseArgs(int argc, char** argv) {
     } else if (const char* v = value("queues")) {
       cfg.queues = std::max(1, std::atoi(v));
     } else {
-      Die("unknown argument " + a +
+      Die(std::string("unknown argument ") + argv[i] +
           " (--dir, --seconds, --writers, --readers, --preload, --queues, --read_interval_us)");
     }
   }
@@ -240,7 +228,8 @@ int main(int argc, char** argv) {
     std::printf("%-9s %9.0f %9.0f %9.0f %9.0f %9.0f %9lld %6.2f\n", snapshot ? "snapshot" : "slot",
                 r.read_us.size() / double(cfg.seconds), Quantile(r.read_us, 0.5),
                 Quantile(r.read_us, 0.99), r.read_us.empty() ? 0 : r.read_us.back(),
-                r.writes / double(cfg.seconds), static_cast<long long>(syncs), LoadAverage());
+                r.writes / double(cfg.seconds), static_cast<long long>(syncs),
+                pgqrs::engine_bench::LoadAverage());
     Check(db->Close(), "close");
   }
   return 0;
