@@ -68,9 +68,8 @@ struct DatabaseOptions {
   // dirties more spills the excess to the WAL (uncommitted frames) instead of growing memory.
   size_t cache_pages = 2000;
   // Checkpoint once the WAL holds this many frames (done by the next Begin). Default 1000.
-  // A writable database keeps this many of the WAL's newest frames in memory besides the
-  // cache (4 MiB at the defaults; a plain one at most 4 MiB), so that checkpoints copy them
-  // without reading them back or sealing again and snapshots read hot pages from memory.
+  // An encrypted database keeps this many of the WAL's newest frames in memory besides the
+  // cache (4 MiB at the defaults), so that checkpoints copy them without sealing again.
   uint32_t wal_checkpoint_pages = 1000;
   // Open without writing anything; commits that change data fail with FailedPrecondition.
   // The file is still locked exclusively (sqlite3 and other engines are kept out), which

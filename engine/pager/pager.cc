@@ -121,15 +121,10 @@ absl::Status Pager::OpenFiles() {
 }
 
 uint32_t Pager::WalFramesToKeep() const {
-  // A writable database keeps the WAL's newest frames in memory, so that checkpoints write
-  // them as stored without reading them back and snapshots (read and concurrent transactions)
-  // copy hot pages instead of reading them from the file. An encrypted one keeps about as
-  // many as one checkpoint copies (a seal of a cached page costs far more than a copy); a
-  // plain one at most 4 MiB, which holds the hot pages of a queue workload.
-  if (options_.read_only) return 0;
-  if (cipher_ != nullptr) return options_.wal_checkpoint_pages;
-  constexpr uint32_t kPlainKeptBytes = 4u << 20;
-  return std::min(options_.wal_checkpoint_pages, kPlainKeptBytes / header_.page_size);
+  // An encrypted database keeps the WAL's newest frames in memory (about as many as one
+  // checkpoint copies), so that the checkpoint writes them as stored without reading them
+  // back and without sealing cached pages again (a seal costs far more than a copy).
+  return cipher_ != nullptr && !options_.read_only ? options_.wal_checkpoint_pages : 0;
 }
 
 absl::Status Pager::SetUpEncryption(const uint8_t* raw) {

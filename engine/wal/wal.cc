@@ -160,15 +160,7 @@ absl::StatusOr<bool> Wal::ReadSnapshotFrame(uint64_t generation, uint32_t max_fr
   const std::vector<uint32_t>& frames = h->second;
   auto past = std::lower_bound(frames.begin(), frames.end(), max_frame);
   if (past == frames.begin()) return false;
-  const uint32_t frame = *std::prev(past);
-  {
-    absl::ReaderMutexLock k(&kept_mu_);
-    if (frame >= kept_begin_ && frame < kept_end_) {
-      std::memcpy(dst, KeptSlot(frame), page_size_);
-      return true;
-    }
-  }
-  PGQRS_RETURN_IF_ERROR(ReadPage(FrameOffset(frame), dst));
+  PGQRS_RETURN_IF_ERROR(ReadPage(FrameOffset(*std::prev(past)), dst));
   return true;
 }
 
@@ -197,7 +189,6 @@ void Wal::WriteHeader(uint8_t* h) {
 std::vector<uint8_t*> Wal::FrameBuffers(uint32_t first_frame, size_t n) {
   const uint64_t frame_size = kWalFrameHeaderSize + page_size_;
   std::vector<uint8_t*> frames(n);
-  absl::MutexLock k(&kept_mu_);
   if (n > ring_frames_) {  // too many to keep: a scratch buffer, and nothing is kept
     buf_.resize(n * frame_size);
     for (size_t i = 0; i < n; ++i) frames[i] = buf_.data() + i * frame_size;
@@ -218,13 +209,7 @@ const uint8_t* Wal::KeptPage(uint64_t offset) const {
   if (offset < kWalHeaderSize + kWalFrameHeaderSize) return nullptr;
   const uint64_t rel = offset - kWalHeaderSize - kWalFrameHeaderSize;
   const uint64_t frame = rel / frame_size;
-  absl::ReaderMutexLock k(&kept_mu_);
   if (rel % frame_size != 0 || frame < kept_begin_ || frame >= kept_end_) return nullptr;
-  return KeptSlot(static_cast<uint32_t>(frame));
-}
-
-const uint8_t* Wal::KeptSlot(uint32_t frame) const {
-  const uint64_t frame_size = kWalFrameHeaderSize + page_size_;
   return ring_.get() + frame % ring_frames_ * frame_size + kWalFrameHeaderSize;
 }
 
@@ -272,10 +257,7 @@ absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const
     }
   }
   PGQRS_RETURN_IF_ERROR(file_->Write(ops));
-  if (pages.size() <= ring_frames_) {
-    absl::MutexLock k(&kept_mu_);
-    kept_end_ = first_frame + static_cast<uint32_t>(pages.size());
-  }
+  if (pages.size() <= ring_frames_) kept_end_ = first_frame + static_cast<uint32_t>(pages.size());
   tail0_ = s0;
   tail1_ = s1;
   for (size_t i = 0; i < pages.size(); ++i) uncommitted_index_[pages[i].first] = first_frame + i;
@@ -294,11 +276,9 @@ absl::StatusOr<uint64_t> Wal::Append(const std::vector<std::pair<uint32_t, const
 }
 
 std::vector<uint32_t> Wal::DiscardUncommitted() {
-  {
-    absl::MutexLock k(&kept_mu_);  // the next Append overwrites these frames
-    kept_end_ = std::min(kept_end_, frames_);
-    kept_begin_ = std::min(kept_begin_, kept_end_);
-  }
+  // The next Append overwrites these frames.
+  kept_end_ = std::min(kept_end_, frames_);
+  kept_begin_ = std::min(kept_begin_, kept_end_);
   std::vector<uint32_t> pgnos;
   pgnos.reserve(uncommitted_index_.size());
   for (const auto& [pgno, frame] : uncommitted_index_) pgnos.push_back(pgno);
@@ -377,10 +357,7 @@ uint32_t Wal::DbSizeAt(uint32_t frames) const {
 
 void Wal::Reset() {
   PGQRS_CHECK(uncommitted_frames_ == 0);
-  {
-    absl::MutexLock k(&kept_mu_);
-    kept_begin_ = kept_end_ = 0;
-  }
+  kept_begin_ = kept_end_ = 0;
   {
     absl::MutexLock l(&index_mu_);
     history_.clear();

@@ -54,7 +54,7 @@ class Wal {
   // ReadPage returns the sealed image as stored. With `stats` (owned by the caller, outliving
   // the Wal), SyncTo records every fdatasync there. With `keep_frames` > 0, Append builds its
   // frames in a ring of that many frames (allocated on first use), so the newest frames
-  // written stay in memory for KeptPage and ReadSnapshotFrame.
+  // written stay in memory for KeptPage.
   static absl::StatusOr<std::unique_ptr<Wal>> Open(IoBackend* backend, const std::string& path,
                                                    uint32_t page_size, bool read_only,
                                                    uint64_t seed, PageCipher* cipher = nullptr,
@@ -71,7 +71,6 @@ class Wal {
   // Reads into `dst` (sealed, as stored) the newest frame of `pgno` among the first
   // `max_frame` frames of generation `generation`. Returns false, reading nothing, when there
   // is none or the WAL has been reset since (the page then comes from the database file).
-  // A frame still in the ring is copied from memory, without a read from the file.
   // Thread-safe; a Reset waits for reads in progress.
   absl::StatusOr<bool> ReadSnapshotFrame(uint64_t generation, uint32_t max_frame, uint32_t pgno,
                                          uint8_t* dst);
@@ -128,8 +127,6 @@ class Wal {
   // `commits_appended`.
   void RecordSync(uint64_t commits_appended, double took) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   uint64_t FrameOffset(uint32_t frame) const;
-  // The page image of `frame` in the ring. REQUIRES: kept_mu_ held, frame kept.
-  const uint8_t* KeptSlot(uint32_t frame) const ABSL_SHARED_LOCKS_REQUIRED(kept_mu_);
   // Where Append builds frames first_frame..first_frame+n-1: ring slots if the ring holds n
   // frames (the frames they replace stop being kept), else a scratch buffer.
   std::vector<uint8_t*> FrameBuffers(uint32_t first_frame, size_t n);
@@ -165,14 +162,11 @@ class Wal {
   std::vector<std::pair<uint32_t, uint32_t>> commits_ ABSL_GUARDED_BY(index_mu_);
   std::vector<uint8_t> buf_;  // scratch frames (see FrameBuffers)
   // Ring of the newest frames written: frame f (0-based in this generation) is in slot
-  // f % ring_frames_, and frames kept_begin_..kept_end_-1 are there as written. The writer
-  // moves the bounds under kept_mu_ before it overwrites a slot, and snapshot readers copy a
-  // slot under kept_mu_, so a reader never copies a slot being overwritten.
+  // f % ring_frames_, and frames kept_begin_..kept_end_-1 are there as written.
   uint32_t ring_frames_ = 0;
   std::unique_ptr<uint8_t[]> ring_;
-  mutable absl::Mutex kept_mu_;
-  uint32_t kept_begin_ ABSL_GUARDED_BY(kept_mu_) = 0;
-  uint32_t kept_end_ ABSL_GUARDED_BY(kept_mu_) = 0;
+  uint32_t kept_begin_ = 0;
+  uint32_t kept_end_ = 0;
 
   std::atomic<uint64_t> appended_lsn_{0};
   std::atomic<int64_t> sync_calls_{0};
