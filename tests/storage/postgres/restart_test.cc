@@ -125,9 +125,9 @@ TEST_CASE("a PostgreSQL restart mid-run gives UNAVAILABLE, then service resumes"
   // wake it once more.
   storage::PostgresOptions listen_options = options;
   listen_options.listen_dsn = RequiredEnv("PGQRS_TEST_PG_DSN");
-  auto listening = OpenMigrated(TestDsn(), schema, listen_options);
-  std::mutex wake_mu;
+  std::mutex wake_mu;  // both outlive the store, whose listener thread calls the handler
   int idle_wakes = 0;
+  auto listening = OpenMigrated(TestDsn(), schema, listen_options);
   listening->SetRemoteWakeHandler([&](const std::string& queue) {
     std::lock_guard<std::mutex> lock(wake_mu);
     if (queue == "idle") ++idle_wakes;

@@ -159,8 +159,8 @@ int TerminateListeners() {
 
 TEST_CASE("a remote wake handler hears enqueues, nacks and redrives of the other store",
           "[postgres][wake]") {
+  WakeLog log;  // outlives the stores, whose listener threads call its handler
   Pair s = TwoStores();
-  WakeLog log;
   s.a->SetRemoteWakeHandler(log.Handler());
   MakeQueue(*s.b, "q", /*max_read_count=*/1);
   MakeQueue(*s.b, "quiet");
@@ -201,9 +201,9 @@ TEST_CASE("a remote wake handler hears enqueues, nacks and redrives of the other
 }
 
 TEST_CASE("wake-ups stay within their schema", "[postgres][wake]") {
+  WakeLog log;  // outlives the stores, whose listener threads call its handler
   Pair s = TwoStores();
   auto other = OpenMigrated(TestDsn(), FreshSchema());
-  WakeLog log;
   s.a->SetRemoteWakeHandler(log.Handler());
   MakeQueue(*s.b, "q");
   MakeQueue(*other, "q");

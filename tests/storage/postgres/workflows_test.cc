@@ -103,9 +103,9 @@ TEST_CASE("two stores claim every run once while cancels race the lease holders"
 
 TEST_CASE("StartRun and an immediate PauseRun wake the other store's ClaimRun waiters",
           "[postgres][workflow][wake]") {
-  Pair s = TwoStores();
-  std::mutex mu;
+  std::mutex mu;  // both outlive the stores, whose listener threads call the handler
   std::vector<std::string> wakes;
+  Pair s = TwoStores();
   s.a->SetRemoteWakeHandler([&](const std::string& queue) {
     std::lock_guard<std::mutex> lock(mu);
     wakes.push_back(queue);
