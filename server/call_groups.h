@@ -45,7 +45,7 @@ class CallGroups {
   using StoreGroup = std::function<absl::Status(std::span<Item> group)>;
 
   // `max_weight` bounds the summed weight (messages, receipts) of a group; `max_waiting`
-  // bounds the calls waiting per key (more are refused, as by a full executor).
+  // bounds the calls waiting per key (more are refused, as by a full executor). REQUIRES: both > 0.
   CallGroups(Executor& executor, int max_weight, int max_waiting, StoreGroup store_group)
       : executor_(executor),
         max_weight_(max_weight),
@@ -61,13 +61,12 @@ class CallGroups {
     bool start = false;
     {
       absl::MutexLock lock(&mu_);
-      Lane& lane = lanes_[key];
-      refused = lane.waiting.size() >= max_waiting_;
-      if (!refused) {
-        lane.waiting.push_back({std::move(item), weight});
-        start = !lane.running;
-        lane.running = true;
-      }
+      // A key without a lane has no group on the executor: this call starts one (a new
+      // lane is empty, so it is never refused).
+      auto [lane, inserted] = lanes_.try_emplace(key);
+      refused = lane->second.size() >= max_waiting_;
+      if (!refused) lane->second.push_back({std::move(item), weight});
+      start = inserted;
     }
     if (refused) item.Finish(Overloaded());
     if (start) StartNext(key);
@@ -78,23 +77,20 @@ class CallGroups {
     Item item;
     int weight;
   };
-  // The calls of one key: waiting ones, and whether a group of it is on the executor.
-  struct Lane {
-    std::deque<Waiting> waiting;
-    bool running = false;
-  };
+  // The calls of one key waiting for its group on the executor to end.
+  using Lane = std::deque<Waiting>;
 
   static grpc::Status Overloaded() {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kOverloaded);
   }
 
-  // Hands the next group of `key` to the executor. REQUIRES: the lane is running.
+  // Hands the next group of `key` to the executor. REQUIRES: `key` has a lane.
   void StartNext(const std::string& key) {
     if (executor_.Submit([this, key] { RunNext(key); })) return;
     std::deque<Waiting> refused;
     {
       absl::MutexLock lock(&mu_);
-      refused.swap(lanes_[key].waiting);
+      refused.swap(lanes_[key]);
       lanes_.erase(key);
     }
     for (Waiting& w : refused) w.item.Finish(Overloaded());
@@ -108,7 +104,7 @@ class CallGroups {
       {
         absl::MutexLock lock(&mu_);
         auto lane = lanes_.find(key);
-        if (lane->second.waiting.empty()) {
+        if (lane->second.empty()) {
           lanes_.erase(lane);
           return;
         }
@@ -128,7 +124,7 @@ class CallGroups {
     std::vector<Item> group;
     {
       absl::MutexLock lock(&mu_);
-      std::deque<Waiting>& waiting = lanes_.find(key)->second.waiting;
+      Lane& waiting = lanes_.find(key)->second;
       int weight = 0;
       while (!waiting.empty() &&
              (group.empty() || weight + waiting.front().weight <= max_weight_)) {
@@ -158,7 +154,7 @@ class CallGroups {
   const size_t max_waiting_;
   const StoreGroup store_group_;
   absl::Mutex mu_;
-  // Only keys with a group running or calls waiting.
+  // Exactly the keys with a group on the executor (running or queued to run).
   absl::flat_hash_map<std::string, Lane> lanes_ ABSL_GUARDED_BY(mu_);
 };
 
