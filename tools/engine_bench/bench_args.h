@@ -1,8 +1,16 @@
-// Small helpers the engine benchmarks share: command-line flags and the machine's load.
+// Small helpers the engine benchmarks share: command-line flags, the machine's load, and
+// ending the run on an error.
 #pragma once
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace pgqrs::engine_bench {
 
@@ -24,6 +32,24 @@ inline double LoadAverage() {
     std::fclose(f);
   }
   return load;
+}
+
+// Prints "<program>: <what>" and exits with status 2.
+[[noreturn]] inline void Die(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
+  std::exit(2);
+}
+
+// Dies naming `what` unless `s` is OK.
+inline void Check(const absl::Status& s, const char* what) {
+  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
+}
+
+// The value of `v`, or dies naming `what`.
+template <typename T>
+T Take(absl::StatusOr<T> v, const char* what) {
+  Check(v.status(), what);
+  return std::move(*v);
 }
 
 }  // namespace pgqrs::engine_bench

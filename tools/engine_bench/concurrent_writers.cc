@@ -29,6 +29,10 @@
 
 namespace {
 
+using pgqrs::engine_bench::Check;
+using pgqrs::engine_bench::Die;
+using pgqrs::engine_bench::Take;
+
 using pgqrs::engine::ColumnType;
 using pgqrs::engine::Database;
 using pgqrs::engine::DatabaseOptions;
@@ -54,21 +58,6 @@ struct Result {
   double conflict_rate = 0;  // conflicts / (commits + conflicts)
   double syncs_per_commit = 0;
 };
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "concurrent_writers: %s\n", what.c_str());
-  std::exit(2);
-}
-
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
-
-template <typename T>
-T Take(absl::StatusOr<T> v, const char* what) {
-  Check(v.status(), what);
-  return std::move(*v);
-}
 
 std::unique_ptr<Database> CreateDatabase(const std::string& path, const Config& cfg, bool mvcc) {
   std::filesystem::remove(path);

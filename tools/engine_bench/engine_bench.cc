@@ -37,6 +37,9 @@
 
 namespace {
 
+using pgqrs::engine_bench::Check;
+using pgqrs::engine_bench::Die;
+
 using pgqrs::engine::Database;
 using pgqrs::engine::DatabaseOptions;
 using pgqrs::engine::IndexBound;
@@ -69,15 +72,6 @@ class Impl {
   virtual void Claim(int rows, std::mt19937_64* rng) = 0;
   virtual void Delete(const std::vector<int64_t>& ids) = 0;
 };
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "engine_bench: %s\n", what.c_str());
-  std::exit(2);
-}
-
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
 
 class EngineImpl final : public Impl {
  public:

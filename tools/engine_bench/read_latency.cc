@@ -27,6 +27,10 @@
 
 namespace {
 
+using pgqrs::engine_bench::Check;
+using pgqrs::engine_bench::Die;
+using pgqrs::engine_bench::Take;
+
 using pgqrs::engine::ColumnType;
 using pgqrs::engine::Database;
 using pgqrs::engine::IndexBound;
@@ -45,21 +49,6 @@ struct Config {
   int queues = 10;
   int read_interval_us = 1000;  // pause between a reader's reads (0: back to back)
 };
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "read_latency: %s\n", what.c_str());
-  std::exit(2);
-}
-
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
-
-template <typename T>
-T Take(absl::StatusOr<T> v, const char* what) {
-  Check(v.status(), what);
-  return std::move(*v);
-}
 
 std::unique_ptr<Database> CreateDatabase(const std::string& path, const Config& cfg) {
   std::filesystem::remove(path);
