@@ -23,4 +23,9 @@ absl::Status ErrnoToStatus(const std::string& context, int err) {
   }
 }
 
+bool IsIoError(const absl::Status& s) {
+  return absl::IsDataLoss(s) || absl::IsInternal(s) || absl::IsResourceExhausted(s) ||
+         absl::IsUnavailable(s);
+}
+
 }  // namespace pgqrs::engine

@@ -13,4 +13,9 @@ namespace pgqrs::engine {
 // EAGAIN/EWOULDBLOCK/EACCES on a lock -> Unavailable, everything else -> Internal.
 absl::Status ErrnoToStatus(const std::string& context, int err);
 
+// True for the statuses an I/O failure leaves behind: those ErrnoToStatus makes of a failed
+// read, write or sync (Internal, ResourceExhausted, Unavailable) and DataLoss for a page that
+// is damaged or fails authentication.
+bool IsIoError(const absl::Status& s);
+
 }  // namespace pgqrs::engine

@@ -3,21 +3,13 @@
 // transaction, which maintains indexes, checks UNIQUE and foreign keys against the newest
 // state, stamps the rows and commits as usual.
 #include "absl/strings/str_cat.h"
+#include "engine/base/errno_status.h"
 #include "engine/base/status_macros.h"
 #include "engine/db/database.h"
 #include "engine/pager/pager.h"
 #include "engine/pager/private_pages.h"
 
 namespace pgqrs::engine {
-namespace {
-
-// Errors after which the replay's outcome says nothing about conflicts.
-bool IsIoError(const absl::Status& s) {
-  return absl::IsDataLoss(s) || absl::IsInternal(s) || absl::IsResourceExhausted(s) ||
-         absl::IsUnavailable(s);
-}
-
-}  // namespace
 
 absl::Status Transaction::CommitConcurrent() {
   if (!broken_.ok()) {
@@ -42,7 +34,8 @@ absl::Status Transaction::CommitConcurrent() {
   absl::Status replayed = head->Replay(ops);
   if (!replayed.ok()) {
     // Without a commit since the snapshot, the newest state is the snapshot, on which the
-    // operations succeeded: the error is genuine (e.g. I/O).
+    // operations succeeded: the error is genuine. So is an I/O error, which says nothing
+    // about conflicts.
     const uint64_t last_commit = db_->write_stamps_.LastCommit();
     head->Rollback();
     if (last_commit > snapshot_lsn && !IsIoError(replayed)) {

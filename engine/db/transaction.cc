@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "engine/base/errno_status.h"
 #include "engine/base/status_macros.h"
 #include "engine/btree/btree.h"
 #include "engine/db/database.h"
@@ -27,11 +28,6 @@ std::optional<std::vector<Value>> IndexKey(const std::vector<int>& cols, int whe
   for (int c : cols) key.push_back(row[c]);
   key.push_back(Value::Integer(rowid));
   return key;
-}
-
-bool IsIoError(const absl::Status& s) {
-  return absl::IsDataLoss(s) || absl::IsInternal(s) || absl::IsResourceExhausted(s) ||
-         absl::IsUnavailable(s);
 }
 
 }  // namespace
