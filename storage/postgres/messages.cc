@@ -2,12 +2,14 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "storage/checks.h"
 #include "storage/lease_token.h"
+#include "storage/postgres/plain_calls.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage::pg {
@@ -167,19 +169,27 @@ absl::StatusOr<std::vector<int64_t>> PostgresStore::Enqueue(const std::string& q
     delays.push_back(absl::ToInt64Microseconds(m.delay));
     dedup.push_back(m.dedup_key.empty() ? std::nullopt : std::optional(m.dedup_key));
   }
+  bool keyless = std::all_of(dedup.begin(), dedup.end(), [](const auto& k) { return !k; });
+  bool plain = producer_worker_id == 0 && keyless;
   Params params;
-  params.Add(queue).Add(producer_worker_id).AddArray(payloads).AddArray(priorities);
-  params.AddArray(delays).AddArray(dedup);
+  params.Add(queue);
+  if (!plain) params.Add(producer_worker_id);
+  params.AddArray(payloads).AddArray(priorities).AddArray(delays);
+  if (!plain) params.AddArray(dedup);
   // The wake-up goes out even when every row was a duplicate: a needless wake costs a poll.
-  PGQRS_ASSIGN_OR_RETURN(Rows rows, Call(kEnqueue, params, visible_now ? &queue : nullptr));
+  PGQRS_ASSIGN_OR_RETURN(
+      Rows rows, Call(plain ? kPlainEnqueue : kEnqueue, params, visible_now ? &queue : nullptr));
+  // Both answer (refusal, id) rows; the refusal comes first, in a row without an id.
   PGQRS_RETURN_IF_ERROR(RefusalStatus(rows.Int(0, 0), queue, producer_worker_id));
-  if (rows.size() != static_cast<int>(plan.inserted.size())) {
+  std::vector<int64_t> stored;
+  for (int i = 0; i < rows.size(); ++i) {
+    if (!rows.IsNull(i, 1)) stored.push_back(rows.Int(i, 1));
+  }
+  if (stored.size() != plan.inserted.size()) {
     return absl::InternalError("postgres: enqueue returned the wrong number of ids");
   }
   std::vector<int64_t> ids(messages.size());
-  for (size_t k = 0; k < plan.inserted.size(); ++k) {
-    ids[plan.inserted[k]] = rows.Int(static_cast<int>(k), 1);
-  }
+  for (size_t k = 0; k < plan.inserted.size(); ++k) ids[plan.inserted[k]] = stored[k];
   for (size_t i = 0; i < messages.size(); ++i) ids[i] = ids[plan.first_with_key[i]];
   return ids;
 }
@@ -203,6 +213,34 @@ absl::StatusOr<std::vector<Message>> LeaseVisible(Tx& tx, const std::string& que
   return leased;
 }
 
+namespace {
+
+// The visibility timeout parameter of a dequeue: NULL for the queue's own.
+void AddTimeout(Params& params, const DequeueOptions& options) {
+  if (options.visibility_timeout.has_value()) {
+    params.Add(*options.visibility_timeout);
+  } else {
+    params.AddNull();
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::vector<Message>>> PostgresStore::PlainDequeue(
+    const std::string& queue, const DequeueOptions& options, const std::vector<int64_t>& tokens) {
+  Params params;
+  params.Add(queue).Add(int64_t{options.max_messages});
+  AddTimeout(params, options);
+  params.AddArray(tokens);
+  PGQRS_ASSIGN_OR_RETURN(Rows rows, Call(kPlainDequeue, params));
+  // The header row comes first: (refusal, dead_letters_first, NULLs...).
+  PGQRS_RETURN_IF_ERROR(RefusalStatus(rows.Int(0, 0), queue, 0));
+  if (rows.Bool(0, 1)) return std::nullopt;
+  std::vector<Message> leased;
+  for (int i = 1; i < rows.size(); ++i) leased.push_back(ReadLeased(rows, i, 3, queue));
+  return leased;
+}
+
 absl::StatusOr<std::vector<Message>> PostgresStore::Dequeue(const std::string& queue,
                                                             const DequeueOptions& options) {
   if (options.max_messages <= 0) return absl::InvalidArgumentError("max_messages must be positive");
@@ -212,13 +250,14 @@ absl::StatusOr<std::vector<Message>> PostgresStore::Dequeue(const std::string& q
     return absl::InvalidArgumentError("visibility timeout must not be negative");
   }
   PGQRS_ASSIGN_OR_RETURN(std::vector<int64_t> tokens, NewLeaseTokens(options.max_messages));
+  if (options.consumer_worker_id == 0) {
+    PGQRS_ASSIGN_OR_RETURN(std::optional<std::vector<Message>> leased,
+                           PlainDequeue(queue, options, tokens));
+    if (leased.has_value()) return *std::move(leased);
+  }
   Params params;
   params.Add(queue).Add(options.consumer_worker_id).Add(int64_t{options.max_messages});
-  if (options.visibility_timeout.has_value()) {
-    params.Add(*options.visibility_timeout);
-  } else {
-    params.AddNull();  // the queue's own
-  }
+  AddTimeout(params, options);
   params.AddArray(tokens);
   PGQRS_ASSIGN_OR_RETURN(Rows rows, Call(kDequeue, params));
   if (rows.size() > 0) {
@@ -237,17 +276,24 @@ absl::StatusOr<std::vector<LeaseOutcome>> PostgresStore::ApplyLeases(
     ids.push_back(lease.message_id);
     tokens.push_back(lease.token);
   }
+  // An ack (the lifecycle's) is a plain statement; the other actions call the function.
+  bool plain = std::string_view(call.action) == "ack";
   Params params;
-  params.Add(call.action).Add(queue).Add(call.trigger == TriggerQueue::kAllow ? "true" : "false");
-  params.AddArray(ids).AddArray(tokens).Add(call.duration);
-  PGQRS_ASSIGN_OR_RETURN(Rows rows, Call(kSettleLeases, params, call.wakes ? &queue : nullptr));
-  if (rows.size() > 0) PGQRS_RETURN_IF_ERROR(RefusalStatus(rows.Int(0, 0), queue, 0));
+  if (!plain) params.Add(call.action);
+  params.Add(queue);
+  if (!plain) params.Add(call.trigger == TriggerQueue::kAllow ? "true" : "false");
+  params.AddArray(ids).AddArray(tokens);
+  if (!plain) params.Add(call.duration);
+  PGQRS_ASSIGN_OR_RETURN(
+      Rows rows, Call(plain ? kPlainAck : kSettleLeases, params, call.wakes ? &queue : nullptr));
   // Rows name the leases the call applied to, then the messages that the other leases
-  // name (lost rather than not found).
+  // name (lost rather than not found). A row without an id holds the refusal code.
   std::set<std::pair<int64_t, int64_t>> ok;
   std::set<int64_t> known;
   for (int i = 0; i < rows.size(); ++i) {
-    if (rows.Bool(i, 3)) {
+    if (rows.IsNull(i, 1)) {
+      PGQRS_RETURN_IF_ERROR(RefusalStatus(rows.Int(i, 0), queue, 0));
+    } else if (rows.Bool(i, 3)) {
       ok.insert({rows.Int(i, 1), rows.Int(i, 2)});
     } else {
       known.insert(rows.Int(i, 1));

@@ -74,12 +74,17 @@ constexpr Statement kWakeAsync{
     "wake_async",
     "SELECT set_config('synchronous_commit', 'off', true), pg_notify('pgqrs_wake', $1)"};
 // begin_sql_'s schema and timeout as a statement, for calls sent as one flight: local to
-// the implicit transaction of the flight, as SET LOCAL is to an explicit one. Custom plans
-// are not forced: re-planning every statement of the functions on every call cost more
-// than it saved; the one function that needs them sets them itself.
-constexpr Statement kCallSettings{"call_settings",
-                                  "SELECT set_config('search_path', $1, true), "
-                                  "set_config('statement_timeout', $2, true)"};
+// the implicit transaction of the flight, as SET LOCAL is to an explicit one. The plain
+// statements (plain_calls.h) are planned once per connection, generically (custom plans
+// for their array parameters cost a planning per call), and without sequential scans or
+// hash and merge joins, so that a plan made while a table is small keeps using the
+// indexes when it has grown. The functions set what they need themselves.
+constexpr Statement kCallSettings{
+    "call_settings",
+    "SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true), "
+    "set_config('plan_cache_mode', 'force_generic_plan', true), "
+    "set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
+    "set_config('enable_mergejoin', 'off', true)"};
 
 QueueInfo ReadQueueInfo(const Rows& rows, int row) {
   QueueInfo info;

@@ -186,6 +186,11 @@ class PostgresStore final : public Store {
   // its commit to reach disk (NOTIFY serialises committing transactions).
   absl::StatusOr<Rows> Call(const Statement& statement, const Params& params,
                             const std::string* wake_queue = nullptr);
+  // Dequeue by an anonymous consumer as one plain statement (plain_calls.h), with
+  // `tokens` for the leases. Nullopt, having changed nothing, when a candidate must be
+  // dead-lettered first: pgqrs_dequeue does that call.
+  absl::StatusOr<std::optional<std::vector<Message>>> PlainDequeue(
+      const std::string& queue, const DequeueOptions& options, const std::vector<int64_t>& tokens);
   // The pgqrs_wake payload that names `queue` to other daemons.
   std::string WakePayload(const std::string& queue) const;
   // The queue's row, NOT_FOUND when missing. `lock` takes FOR UPDATE.

@@ -118,6 +118,30 @@ TEST_CASE("ack archives once; acked messages never come back", "[conformance][le
   CHECK(AckOne(*store, "other", *leased[0].lease) == LeaseOutcome::kNotFound);
 }
 
+TEST_CASE("ack reports every receipt of a batch; a missing queue is NOT_FOUND",
+          "[conformance][lease]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q");
+  EnqueueOne(*store, "q", R"("a")");
+  EnqueueOne(*store, "q", R"("b")");
+  auto leased = DequeueN(*store, "q", 2);
+  REQUIRE(leased.size() == 2);
+  storage::Lease a = *leased[0].lease;
+  storage::Lease wrong_token{a.message_id, a.token + 1};
+  storage::Lease unknown{leased[1].id + 1000, 1};
+  std::vector<storage::Lease> leases = {wrong_token, a, a, unknown, *leased[1].lease};
+  CHECK(Ok(store->Ack("q", leases)) ==
+        std::vector<LeaseOutcome>{LeaseOutcome::kLeaseLost, LeaseOutcome::kOk,
+                                  LeaseOutcome::kLeaseLost, LeaseOutcome::kNotFound,
+                                  LeaseOutcome::kOk});
+  CHECK(Ok(store->GetQueueCounts("q")).archived == 2);
+
+  std::vector<storage::Lease> one = {a};
+  CHECK(store->Ack("nope", one).status().code() == absl::StatusCode::kNotFound);
+  CHECK(store->Dequeue("nope", storage::DequeueOptions{}).status().code() ==
+        absl::StatusCode::kNotFound);
+}
+
 TEST_CASE("delete removes the message; lease calls report per receipt", "[conformance][lease]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q");
