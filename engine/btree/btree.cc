@@ -308,6 +308,15 @@ absl::Status BTree::ReplaceLeafCell(const Descent& d, std::string cell) {
     std::memcpy(d.page->data.get() + d.view.CellOffset(i), cell.data(), cell.size());
     return absl::OkStatus();
   }
+  // A row that changes size but still fits stays on its page: no decode and rewrite of the
+  // whole page. A page left under a quarter full is fine here (deletions merge such pages).
+  if (old.overflow_page == 0) {
+    writer_->MarkDirty(d.page);
+    if (TryReplaceCell(d.page->data.get(), d.page->pgno, pages_->usable_size(), i, old.size,
+                       cell)) {
+      return absl::OkStatus();
+    }
+  }
   PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(d.view));
   PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));
   node.cells[i] = std::move(cell);

@@ -152,6 +152,37 @@ TEST_CASE("page encode/decode keeps cells in order", "[engine][format]") {
   REQUIRE(back->cells == n.cells);
 }
 
+TEST_CASE("a cell is replaced in place by a longer or shorter one while it fits",
+          "[engine][format]") {
+  auto cell = [](int rowid, size_t bytes) {
+    std::string rec;
+    EncodeRecord({Value::Integer(rowid), Value::Text(std::string(bytes, 'x'))}, &rec);
+    uint8_t hdr[18];
+    int k = PutVarint(hdr, rec.size());
+    k += PutVarint(hdr + k, rowid);
+    return std::string(reinterpret_cast<char*>(hdr), k) + rec;
+  };
+  std::vector<uint8_t> page(4096, 0);
+  Node n;
+  n.type = PageType::kTableLeaf;
+  for (int i = 1; i <= 10; ++i) n.cells.push_back(cell(i, 300));
+  EncodeNode(n, 2, 4096, page.data());
+  auto size_of = [&](int i) { return PageView::Parse(page.data(), 2, 4096)->Cell(i)->size; };
+
+  n.cells[4] = cell(5, 700);  // grows into the free gap
+  REQUIRE(TryReplaceCell(page.data(), 2, 4096, 4, size_of(4), n.cells[4]));
+  n.cells[2] = cell(3, 20);  // shrinks
+  REQUIRE(TryReplaceCell(page.data(), 2, 4096, 2, size_of(2), n.cells[2]));
+  auto v = PageView::Parse(page.data(), 2, 4096);
+  REQUIRE(v.ok());
+  REQUIRE(DecodeNode(*v)->cells == n.cells);
+
+  // Too big for the page: refused, and the page is untouched.
+  const std::vector<uint8_t> before = page;
+  REQUIRE_FALSE(TryReplaceCell(page.data(), 2, 4096, 7, size_of(7), cell(8, 1500)));
+  REQUIRE(page == before);
+}
+
 TEST_CASE("schema SQL is generated and parsed for the supported subset", "[engine][catalog]") {
   TableDef t;
   t.name = "messages";
