@@ -266,8 +266,12 @@ absl::StatusOr<bool> BTree::Delete(int64_t rowid) {
 }
 
 absl::Status BTree::InsertKey(std::string_view record) {
-  PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_ASSIGN_OR_RETURN(std::vector<Value> key, DecodeRecord(record));
+  return InsertKey(record, key);
+}
+
+absl::Status BTree::InsertKey(std::string_view record, const std::vector<Value>& key) {
+  PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToKey(key));
   if (d.found) return absl::AlreadyExistsError("index entry already exists");
   uint8_t hdr[9];

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -28,6 +29,20 @@ std::optional<std::vector<Value>> IndexKey(const std::vector<int>& cols, int whe
   for (int c : cols) key.push_back(row[c]);
   key.push_back(Value::Integer(rowid));
   return key;
+}
+
+// The record stored for `row` in its table: the rowid alias column, whose value is the rowid
+// itself, is stored as NULL (as sqlite3 does). `row` is left as it was.
+std::string StoredRecord(const TableDef& def, Row& row) {
+  std::string rec;
+  if (def.rowid_column < 0) {
+    EncodeRecord(row, &rec);
+    return rec;
+  }
+  Value rowid = std::exchange(row[def.rowid_column], Value::Null());
+  EncodeRecord(row, &rec);
+  row[def.rowid_column] = std::move(rowid);
+  return rec;
 }
 
 }  // namespace
@@ -231,7 +246,7 @@ absl::Status Transaction::AddIndexEntries(const std::vector<IndexEdit>& edits) {
     rec.clear();
     EncodeRecord(*e.after, &rec);
     BTree tree(writer_, e.ix->root, false, e.ix->desc);
-    PGQRS_RETURN_IF_ERROR(tree.InsertKey(rec));
+    PGQRS_RETURN_IF_ERROR(tree.InsertKey(rec, *e.after));
   }
   return absl::OkStatus();
 }
@@ -303,11 +318,7 @@ absl::StatusOr<int64_t> Transaction::InsertRow(Database::TableInfo* t, int64_t r
   PGQRS_RETURN_IF_ERROR(CheckParents(*t, row, nullptr));
   const std::vector<IndexEdit> edits = IndexEdits(*t, nullptr, &row, rowid);
   PGQRS_RETURN_IF_ERROR(CheckUnique(edits));
-  Row stored = row;
-  if (rc >= 0) stored[rc] = Value::Null();
-  std::string rec;
-  EncodeRecord(stored, &rec);
-  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, rec)));
+  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, StoredRecord(t->def, row))));
   PGQRS_RETURN_IF_ERROR(Poison(AddIndexEntries(edits)));
   if (t->def.autoincrement && (!t->seq || rowid > *t->seq)) {
     t->seq = rowid;
@@ -352,12 +363,8 @@ absl::Status Transaction::Replace(const Database::TableInfo& t, int64_t rowid, c
   const std::vector<IndexEdit> edits = IndexEdits(t, &old, &row, rowid);
   PGQRS_RETURN_IF_ERROR(CheckUnique(edits));
   PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(edits)));
-  Row stored = row;
-  if (rc >= 0) stored[rc] = Value::Null();
-  std::string rec;
-  EncodeRecord(stored, &rec);
   BTree tree(writer_, t.root, true);
-  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, rec)));
+  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, StoredRecord(t.def, row))));
   PGQRS_RETURN_IF_ERROR(Poison(AddIndexEntries(edits)));
   RecordWrite(t, RowOp::Type::kUpdate, rowid, &row);
   return absl::OkStatus();
