@@ -13,7 +13,6 @@ PACKAGES=(
   libabsl-dev libpq-dev libsqlite3-dev sqlite3 liburing-dev libspdlog-dev catch2 pkg-config
   libssl-dev nlohmann-json3-dev libsystemd-dev postgresql pgbouncer clang libclang-rt-14-dev
   python3 python3-grpcio python3-grpc-tools nodejs beanstalkd prometheus-cpp-dev openssl curl
-  libgcrypt20-dev
 )
 
 # Only for container-test: a container engine and a Debian bootstrapper.

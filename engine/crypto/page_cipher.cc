@@ -3,16 +3,12 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "engine/base/status_macros.h"
 #include "engine/format/varint.h"
-#include "gcrypt.h"
 #include "openssl/evp.h"
 #include "openssl/rand.h"
 
 namespace pgqrs::engine {
 namespace {
-
-constexpr char kMinGcryptVersion[] = "1.8.0";
 
 // Key check value: the first 4 bytes of SHA-256(label || database id || key). It tells a wrong
 // key from a damaged page 1 at open without revealing anything useful about the key.
@@ -39,23 +35,6 @@ void IncrementBigEndian(std::array<uint8_t, kNonceBytes>* n) {
 
 absl::Status CryptoError(const char* what) {
   return absl::InternalError(absl::StrCat("AES-256-GCM: ", what, " failed"));
-}
-
-// libgcrypt must be initialized once per process before use. The engine uses no gcrypt
-// secure memory (keys live in EncryptionKey's locked mapping), so it is switched off. If the
-// embedding application initialized libgcrypt itself, its setup stands.
-absl::Status InitGcrypt() {
-  static const bool ok = [] {
-    if (gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) return true;
-    if (gcry_check_version(kMinGcryptVersion) == nullptr) return false;
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
-    return true;
-  }();
-  if (!ok)
-    return absl::FailedPreconditionError(
-        absl::StrCat("libgcrypt ", kMinGcryptVersion, " or newer is needed"));
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -109,8 +88,8 @@ PageCipher::PageCipher(std::shared_ptr<const EncryptionKey> key, const DbHeader&
       key_id_(header.key_id) {}
 
 PageCipher::~PageCipher() {
-  gcry_cipher_close(enc_);  // also wipes the expanded key schedule
-  gcry_cipher_close(dec_);
+  EVP_CIPHER_CTX_free(enc_);  // also wipes the expanded key schedule
+  EVP_CIPHER_CTX_free(dec_);
 }
 
 absl::StatusOr<std::unique_ptr<PageCipher>> PageCipher::Create(
@@ -118,29 +97,24 @@ absl::StatusOr<std::unique_ptr<PageCipher>> PageCipher::Create(
   if (!header.encrypted() || header.reserved != kCipherReservedBytes) {
     return absl::InvalidArgumentError("page cipher needs an encrypted database header");
   }
-  PGQRS_RETURN_IF_ERROR(InitGcrypt());
   std::unique_ptr<PageCipher> c(new PageCipher(std::move(key), header));
-  if (RAND_bytes(c->next_nonce_.data(), kNonceBytes) != 1) return CryptoError("random nonce");
+  c->enc_ = EVP_CIPHER_CTX_new();
+  c->dec_ = EVP_CIPHER_CTX_new();
+  if (c->enc_ == nullptr || c->dec_ == nullptr) return CryptoError("context allocation");
   // The key schedule is computed once here; each page only sets its nonce.
-  for (gcry_cipher_hd_t* h : {&c->enc_, &c->dec_}) {
-    if (gcry_cipher_open(h, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0) != 0) {
-      return CryptoError("context allocation");
-    }
-    if (gcry_cipher_setkey(*h, c->key_->bytes(), kKeyBytes) != 0) return CryptoError("key setup");
+  if (RAND_bytes(c->next_nonce_.data(), kNonceBytes) != 1) return CryptoError("random nonce");
+  if (EVP_EncryptInit_ex(c->enc_, EVP_aes_256_gcm(), nullptr, c->key_->bytes(), nullptr) != 1 ||
+      EVP_DecryptInit_ex(c->dec_, EVP_aes_256_gcm(), nullptr, c->key_->bytes(), nullptr) != 1) {
+    return CryptoError("key setup");
   }
   return c;
 }
 
-PageCipher::Aad PageCipher::AadOf(uint32_t pgno, const uint8_t* page) const {
-  Aad aad;
-  Put32(aad.bytes.data(), pgno);
-  std::memcpy(aad.bytes.data() + 4, database_id_.data(), kDatabaseIdBytes);
-  Put32(aad.bytes.data() + 4 + kDatabaseIdBytes, key_id_);
-  aad.size = kAadBytes;
-  if (pgno == 1) {  // the clear header is authenticated instead of encrypted
-    std::memcpy(aad.bytes.data() + kAadBytes, page, kDbHeaderSize);
-    aad.size += kDbHeaderSize;
-  }
+std::array<uint8_t, 20> PageCipher::Aad(uint32_t pgno) const {
+  std::array<uint8_t, 20> aad;
+  Put32(aad.data(), pgno);
+  std::memcpy(aad.data() + 4, database_id_.data(), kDatabaseIdBytes);
+  Put32(aad.data() + 4 + kDatabaseIdBytes, key_id_);
   return aad;
 }
 
@@ -151,15 +125,14 @@ absl::Status PageCipher::Seal(uint32_t pgno, const uint8_t* plain, uint8_t* seal
   if (plain != sealed) std::memcpy(sealed, plain, start);
   std::memcpy(nonce, next_nonce_.data(), kNonceBytes);
   IncrementBigEndian(&next_nonce_);
-  const Aad aad = AadOf(pgno, plain);
-  // A null input encrypts in place (gcrypt's rule for in == out).
-  const uint8_t* in = plain == sealed ? nullptr : plain + start;
-  const size_t in_size = in == nullptr ? 0 : usable_size_ - start;
-  if (gcry_cipher_setiv(enc_, nonce, kNonceBytes) != 0 ||
-      gcry_cipher_authenticate(enc_, aad.bytes.data(), aad.size) != 0 ||
-      gcry_cipher_final(enc_) != 0 ||
-      gcry_cipher_encrypt(enc_, sealed + start, usable_size_ - start, in, in_size) != 0 ||
-      gcry_cipher_gettag(enc_, tag, kTagBytes) != 0) {
+  const std::array<uint8_t, 20> aad = Aad(pgno);
+  int len = 0;
+  if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce) != 1 ||
+      EVP_EncryptUpdate(enc_, nullptr, &len, aad.data(), aad.size()) != 1 ||
+      (start > 0 && EVP_EncryptUpdate(enc_, nullptr, &len, sealed, start) != 1) ||
+      EVP_EncryptUpdate(enc_, sealed + start, &len, plain + start, usable_size_ - start) != 1 ||
+      EVP_EncryptFinal_ex(enc_, sealed + usable_size_, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_GCM_GET_TAG, kTagBytes, tag) != 1) {
     return CryptoError("encryption");
   }
   return absl::OkStatus();
@@ -169,18 +142,20 @@ absl::Status PageCipher::Open(uint32_t pgno, uint8_t* page) {
   absl::MutexLock l(&dec_mu_);  // the writer and snapshot readers share the context
   const uint32_t start = pgno == 1 ? kDbHeaderSize : 0;
   const uint8_t* nonce = page + usable_size_;
-  const Aad aad = AadOf(pgno, page);
-  if (gcry_cipher_setiv(dec_, nonce, kNonceBytes) != 0 ||
-      gcry_cipher_authenticate(dec_, aad.bytes.data(), aad.size) != 0 ||
-      gcry_cipher_final(dec_) != 0 ||
-      gcry_cipher_decrypt(dec_, page + start, usable_size_ - start, nullptr, 0) != 0) {
+  uint8_t tag[kTagBytes];
+  std::memcpy(tag, nonce + kNonceBytes, kTagBytes);
+  const std::array<uint8_t, 20> aad = Aad(pgno);
+  int len = 0;
+  if (EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce) != 1 ||
+      EVP_DecryptUpdate(dec_, nullptr, &len, aad.data(), aad.size()) != 1 ||
+      (start > 0 && EVP_DecryptUpdate(dec_, nullptr, &len, page, start) != 1) ||
+      EVP_DecryptUpdate(dec_, page + start, &len, page + start, usable_size_ - start) != 1 ||
+      EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) != 1) {
     return CryptoError("decryption");
   }
-  const gcry_error_t checked = gcry_cipher_checktag(dec_, nonce + kNonceBytes, kTagBytes);
-  if (gcry_err_code(checked) == GPG_ERR_CHECKSUM) {
+  if (EVP_DecryptFinal_ex(dec_, page + usable_size_, &len) != 1) {
     return absl::DataLossError(absl::StrCat("page ", pgno, " fails authentication"));
   }
-  if (checked != 0) return CryptoError("decryption");
   return absl::OkStatus();
 }
 

@@ -1,5 +1,4 @@
-// PageCipher: AES-256-GCM for whole database pages (engine/FORMAT.md section 5), with
-// libgcrypt (its per-page setup costs a fraction of OpenSSL 3's EVP layer, and it uses VAES).
+// PageCipher: AES-256-GCM for whole database pages (engine/FORMAT.md section 5).
 //
 // A sealed page is: [clear prefix][ciphertext up to the usable size][nonce 12][tag 16]. The
 // clear prefix is the 100-byte database header on page 1 and empty elsewhere. The nonce and
@@ -21,7 +20,7 @@
 #include "engine/crypto/key.h"
 #include "engine/format/db_header.h"
 
-struct gcry_cipher_handle;  // libgcrypt's gcry_cipher_hd_t points to one
+typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 
 namespace pgqrs::engine {
 
@@ -63,14 +62,8 @@ class PageCipher {
 
  private:
   PageCipher(std::shared_ptr<const EncryptionKey> key, const DbHeader& header);
-  static constexpr uint32_t kAadBytes = 4 + kDatabaseIdBytes + 4;
-  struct Aad {
-    std::array<uint8_t, kAadBytes + kDbHeaderSize> bytes;
-    uint32_t size;
-  };
-  // The additional authenticated data of page `pgno`; on page 1 followed by the clear header
-  // (the first 100 bytes of `page`).
-  Aad AadOf(uint32_t pgno, const uint8_t* page) const;
+  // The additional authenticated data of page `pgno` (the header is appended for page 1).
+  std::array<uint8_t, 20> Aad(uint32_t pgno) const;
 
   std::shared_ptr<const EncryptionKey> key_;
   uint32_t page_size_;
@@ -78,9 +71,9 @@ class PageCipher {
   std::array<uint8_t, kDatabaseIdBytes> database_id_;
   uint32_t key_id_;
   std::array<uint8_t, kNonceBytes> next_nonce_;
-  gcry_cipher_handle* enc_ = nullptr;
+  EVP_CIPHER_CTX* enc_ = nullptr;
   absl::Mutex dec_mu_;
-  gcry_cipher_handle* dec_ ABSL_GUARDED_BY(dec_mu_) = nullptr;
+  EVP_CIPHER_CTX* dec_ ABSL_GUARDED_BY(dec_mu_) = nullptr;
 };
 
 }  // namespace pgqrs::engine

@@ -11,8 +11,6 @@
 #include <map>
 #include <random>
 #include <set>
-#include <string>
-#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -22,7 +20,6 @@
 #include "engine/format/varint.h"
 #include "engine/io/sim_backend.h"
 #include "engine/wal/wal.h"
-#include "openssl/evp.h"
 #include "tests/engine/test_util.h"
 #include "tests/engine/workload.h"
 
@@ -503,79 +500,6 @@ TEST_CASE("every sealed page image gets a new nonce, and opens back to the plain
   REQUIRE((*cipher)->Open(7, b.data()).ok());
   REQUIRE(std::memcmp(b.data(), plain.data(), header.usable_size()) == 0);
   REQUIRE(absl::IsDataLoss((*cipher)->Open(8, a.data())));
-}
-
-// The AAD of FORMAT.md section 5.1, built independently of PageCipher.
-std::vector<uint8_t> FormatAad(uint32_t pgno, const DbHeader& header, const uint8_t* page) {
-  std::vector<uint8_t> aad(4 + kDatabaseIdBytes + 4);
-  Put32(aad.data(), pgno);
-  std::memcpy(aad.data() + 4, header.database_id.data(), kDatabaseIdBytes);
-  Put32(aad.data() + 4 + kDatabaseIdBytes, header.key_id);
-  if (pgno == 1) aad.insert(aad.end(), page, page + kDbHeaderSize);
-  return aad;
-}
-
-// Seals (encrypt) or opens (!encrypt, true if the tag matches) page `pgno` in place with
-// OpenSSL's AES-256-GCM, as FORMAT.md section 5.1 lays it out: the reference implementation
-// that PageCipher must agree with (files sealed by earlier versions used it).
-bool OpenSslGcm(bool encrypt, const char* key_hex, const DbHeader& header, uint32_t pgno,
-                uint8_t* page) {
-  const std::string key = absl::HexStringToBytes(key_hex);
-  const uint32_t start = pgno == 1 ? kDbHeaderSize : 0, usable = header.usable_size();
-  const std::vector<uint8_t> aad = FormatAad(pgno, header, page);
-  uint8_t* nonce = page + usable;
-  uint8_t* tag = nonce + kNonceBytes;
-  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
-  int len = 0;
-  bool ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), nullptr,
-                              reinterpret_cast<const uint8_t*>(key.data()), nonce, encrypt) == 1 &&
-            EVP_CipherUpdate(c, nullptr, &len, aad.data(), aad.size()) == 1 &&
-            EVP_CipherUpdate(c, page + start, &len, page + start, usable - start) == 1;
-  if (ok && encrypt) {
-    ok = EVP_CipherFinal_ex(c, page + usable, &len) == 1 &&
-         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, kTagBytes, tag) == 1;
-  } else if (ok) {
-    ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) == 1 &&
-         EVP_CipherFinal_ex(c, page + usable, &len) == 1;
-  }
-  EVP_CIPHER_CTX_free(c);
-  return ok;
-}
-
-TEST_CASE(
-    "sealed pages are the AES-256-GCM of FORMAT.md 5.1: OpenSSL opens them and seals "
-    "pages PageCipher opens",
-    "[engine][crypto]") {
-  DbHeader header;
-  REQUIRE(InitEncryptionHeader(*Key(kKeyHex), 9, &header).ok());
-  auto cipher = PageCipher::Create(Key(kKeyHex), header);
-  REQUIRE(cipher.ok());
-  const uint32_t usable = header.usable_size();
-  std::mt19937 rng(7);
-  for (uint32_t pgno : {1u, 2u, 4242u}) {
-    INFO("page " << pgno);
-    std::vector<uint8_t> plain(kDefaultPageSize);
-    for (uint8_t& b : plain) b = static_cast<uint8_t>(rng());
-    if (pgno == 1) SerializeDbHeader(header, plain.data());
-    // PageCipher seals (into another buffer, and in place); OpenSSL opens.
-    std::vector<uint8_t> sealed(plain.size()), in_place = plain;
-    REQUIRE((*cipher)->Seal(pgno, plain.data(), sealed.data()).ok());
-    REQUIRE((*cipher)->Seal(pgno, in_place.data(), in_place.data()).ok());
-    for (std::vector<uint8_t>* page : {&sealed, &in_place}) {
-      REQUIRE(std::memcmp(page->data(), plain.data(), usable) != 0);
-      REQUIRE(OpenSslGcm(false, kKeyHex, header, pgno, page->data()));
-      REQUIRE(std::memcmp(page->data(), plain.data(), usable) == 0);
-    }
-    // OpenSSL seals with a nonce of its own; PageCipher opens, and refuses a flipped bit.
-    std::vector<uint8_t> theirs = plain;
-    for (uint32_t i = 0; i < kNonceBytes; ++i) theirs[usable + i] = static_cast<uint8_t>(rng());
-    REQUIRE(OpenSslGcm(true, kKeyHex, header, pgno, theirs.data()));
-    std::vector<uint8_t> flipped = theirs;
-    flipped[kDbHeaderSize + 17] ^= 0x10;
-    REQUIRE((*cipher)->Open(pgno, theirs.data()).ok());
-    REQUIRE(std::memcmp(theirs.data(), plain.data(), usable) == 0);
-    REQUIRE(absl::IsDataLoss((*cipher)->Open(pgno, flipped.data())));
-  }
 }
 
 TEST_CASE("keys come from 0600 files or environment variables, never into messages",
