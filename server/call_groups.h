@@ -72,6 +72,14 @@ class CallGroups {
     if (start) StartNext(key);
   }
 
+  // Calls added and not yet taken into a running group.
+  size_t waiting() const {
+    absl::MutexLock lock(&mu_);
+    size_t calls = 0;
+    for (const auto& [key, lane] : lanes_) calls += lane.size();
+    return calls;
+  }
+
  private:
   struct Waiting {
     Item item;
@@ -153,7 +161,7 @@ class CallGroups {
   const int max_weight_;
   const size_t max_waiting_;
   const StoreGroup store_group_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   // Exactly the keys with a group on the executor (running or queued to run).
   absl::flat_hash_map<std::string, Lane> lanes_ ABSL_GUARDED_BY(mu_);
 };

@@ -78,6 +78,11 @@ class QueueServiceImpl final : public v1::QueueService::CallbackService {
                                        const v1::QueueStatsRequest* req,
                                        v1::QueueStats* resp) override;
 
+  // Enqueue, Ack and first-try Dequeue calls waiting to join their group's store call.
+  size_t grouped_calls_waiting() const {
+    return enqueues_.waiting() + acks_.waiting() + first_dequeues_.waiting();
+  }
+
  private:
   ServiceDeps deps_;
   // Enqueues of one queue and producer, and acks of one queue, that arrive while an

@@ -266,8 +266,12 @@ absl::StatusOr<bool> BTree::Delete(int64_t rowid) {
 }
 
 absl::Status BTree::InsertKey(std::string_view record) {
-  PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_ASSIGN_OR_RETURN(std::vector<Value> key, DecodeRecord(record));
+  return InsertKey(record, key);
+}
+
+absl::Status BTree::InsertKey(std::string_view record, const std::vector<Value>& key) {
+  PGQRS_RETURN_IF_ERROR(CheckWritable());
   PGQRS_ASSIGN_OR_RETURN(Descent d, DescendToKey(key));
   if (d.found) return absl::AlreadyExistsError("index entry already exists");
   uint8_t hdr[9];
@@ -307,6 +311,15 @@ absl::Status BTree::ReplaceLeafCell(const Descent& d, std::string cell) {
     writer_->MarkDirty(d.page);
     std::memcpy(d.page->data.get() + d.view.CellOffset(i), cell.data(), cell.size());
     return absl::OkStatus();
+  }
+  // A row that changes size but still fits stays on its page: no decode and rewrite of the
+  // whole page. A page left under a quarter full is fine here (deletions merge such pages).
+  if (old.overflow_page == 0) {
+    writer_->MarkDirty(d.page);
+    if (TryReplaceCell(d.page->data.get(), d.page->pgno, pages_->usable_size(), i, old.size,
+                       cell)) {
+      return absl::OkStatus();
+    }
   }
   PGQRS_ASSIGN_OR_RETURN(Node node, DecodeNode(d.view));
   PGQRS_RETURN_IF_ERROR(FreeOverflow(node.cells[i], node.type));

@@ -59,6 +59,9 @@ class BTree {
   // --- index trees ---
   // Inserts the encoded index record `record`. AlreadyExists if an identical entry exists.
   absl::Status InsertKey(std::string_view record);
+  // InsertKey for a caller that has the record's values already: `key` must be exactly what
+  // `record` encodes (it is not decoded again).
+  absl::Status InsertKey(std::string_view record, const std::vector<Value>& key);
   // Removes the entry whose full key (all columns including the rowid) equals `key`.
   // Returns false if absent.
   absl::StatusOr<bool> DeleteKey(const std::vector<Value>& key);

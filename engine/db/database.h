@@ -361,11 +361,22 @@ class Transaction {
   absl::StatusOr<Row> Normalize(const Database::TableInfo& t, Row row) const;
   absl::StatusOr<Row> DecodeRow(const Database::TableInfo& t, int64_t rowid,
                                 std::string_view payload) const;
-  absl::Status CheckUnique(const Database::IndexInfo& ix, const Row& row, int64_t rowid);
-  absl::Status AddIndexEntries(const Database::TableInfo& t, const Row& row, int64_t rowid,
-                               const Row* old_row);
-  absl::Status RemoveIndexEntries(const Database::TableInfo& t, const Row& row, int64_t rowid,
-                                  const Row* new_row);
+  // One index's entry (indexed values, then the rowid) for a row before and after a change;
+  // nullopt where there is none (no row, or a partial index the row is not in).
+  struct IndexEdit {
+    const Database::IndexInfo* ix;
+    std::optional<std::vector<Value>> before, after;
+  };
+  // The entries of `t`'s indexes that a change of row `rowid` from `before` to `after` (null:
+  // no row) alters. Each key is built once per change; unchanged entries are left out.
+  std::vector<IndexEdit> IndexEdits(const Database::TableInfo& t, const Row* before,
+                                    const Row* after, int64_t rowid) const;
+  // AlreadyExists when UNIQUE index `ix` holds another row with the values of `entry`.
+  absl::Status CheckUnique(const Database::IndexInfo& ix, const std::vector<Value>& entry);
+  // CheckUnique for every new entry of `edits`.
+  absl::Status CheckUnique(const std::vector<IndexEdit>& edits);
+  absl::Status AddIndexEntries(const std::vector<IndexEdit>& edits);
+  absl::Status RemoveIndexEntries(const std::vector<IndexEdit>& edits);
   // Update's work once the old row is known.
   absl::Status Replace(const Database::TableInfo& t, int64_t rowid, const Row& old, Row row);
   absl::StatusOr<int64_t> AllocateRowid(Database::TableInfo* t);

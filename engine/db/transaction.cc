@@ -1,4 +1,5 @@
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -28,6 +29,20 @@ std::optional<std::vector<Value>> IndexKey(const std::vector<int>& cols, int whe
   for (int c : cols) key.push_back(row[c]);
   key.push_back(Value::Integer(rowid));
   return key;
+}
+
+// The record stored for `row` in its table: the rowid alias column, whose value is the rowid
+// itself, is stored as NULL (as sqlite3 does). `row` is left as it was.
+std::string StoredRecord(const TableDef& def, Row& row) {
+  std::string rec;
+  if (def.rowid_column < 0) {
+    EncodeRecord(row, &rec);
+    return rec;
+  }
+  Value rowid = std::exchange(row[def.rowid_column], Value::Null());
+  EncodeRecord(row, &rec);
+  row[def.rowid_column] = std::move(rowid);
+  return rec;
 }
 
 }  // namespace
@@ -178,24 +193,38 @@ absl::StatusOr<Row> Transaction::DecodeRow(const Database::TableInfo& t, int64_t
   return row;
 }
 
-absl::Status Transaction::CheckUnique(const Database::IndexInfo& ix, const Row& row,
-                                      int64_t rowid) {
+std::vector<Transaction::IndexEdit> Transaction::IndexEdits(const Database::TableInfo& t,
+                                                            const Row* before, const Row* after,
+                                                            int64_t rowid) const {
+  std::vector<IndexEdit> edits;
+  edits.reserve(t.indexes.size());
+  for (const std::string& name : t.indexes) {
+    const Database::IndexInfo& ix = write_catalog_->indexes.at(name);
+    IndexEdit e{&ix, std::nullopt, std::nullopt};
+    if (before != nullptr) e.before = IndexKey(ix.cols, ix.where_col, ix.def.where, *before, rowid);
+    if (after != nullptr) e.after = IndexKey(ix.cols, ix.where_col, ix.def.where, *after, rowid);
+    if (e.before != e.after) edits.push_back(std::move(e));
+  }
+  return edits;
+}
+
+absl::Status Transaction::CheckUnique(const Database::IndexInfo& ix,
+                                      const std::vector<Value>& entry) {
   if (!ix.def.unique) return absl::OkStatus();
-  std::optional<std::vector<Value>> key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
-  if (!key) return absl::OkStatus();
-  key->pop_back();
-  for (const Value& v : *key) {
+  const int64_t rowid = entry.back().integer();
+  std::vector<Value> key(entry.begin(), entry.end() - 1);
+  for (const Value& v : key) {
     if (v.is_null()) return absl::OkStatus();  // NULLs are distinct
   }
   BTree tree(writer_, ix.root, false, ix.desc);
   Cursor c(&tree);
-  PGQRS_RETURN_IF_ERROR(c.SeekGE(*key, false));
+  PGQRS_RETURN_IF_ERROR(c.SeekGE(key, false));
   while (c.Valid()) {
-    PGQRS_ASSIGN_OR_RETURN(int cmp, CompareRecordToKey(c.payload(), *key, ix.desc));
+    PGQRS_ASSIGN_OR_RETURN(int cmp, CompareRecordToKey(c.payload(), key, ix.desc));
     if (cmp != 0) break;
-    PGQRS_ASSIGN_OR_RETURN(std::vector<Value> entry, DecodeRecord(c.payload()));
-    if (entry.empty() || entry.back().type() != Value::Type::kInteger ||
-        entry.back().integer() != rowid) {
+    PGQRS_ASSIGN_OR_RETURN(std::vector<Value> found, DecodeRecord(c.payload()));
+    if (found.empty() || found.back().type() != Value::Type::kInteger ||
+        found.back().integer() != rowid) {
       return absl::AlreadyExistsError(absl::StrCat("UNIQUE constraint failed: ", ix.def.name));
     }
     PGQRS_RETURN_IF_ERROR(c.Next());
@@ -203,38 +232,33 @@ absl::Status Transaction::CheckUnique(const Database::IndexInfo& ix, const Row& 
   return absl::OkStatus();
 }
 
-absl::Status Transaction::AddIndexEntries(const Database::TableInfo& t, const Row& row,
-                                          int64_t rowid, const Row* old_row) {
-  for (const std::string& name : t.indexes) {
-    const Database::IndexInfo& ix = write_catalog_->indexes.at(name);
-    auto key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
-    if (!key) continue;
-    if (old_row != nullptr) {
-      auto old = IndexKey(ix.cols, ix.where_col, ix.def.where, *old_row, rowid);
-      if (old && *old == *key) continue;
-    }
-    std::string rec;
-    EncodeRecord(*key, &rec);
-    BTree tree(writer_, ix.root, false, ix.desc);
-    PGQRS_RETURN_IF_ERROR(tree.InsertKey(rec));
+absl::Status Transaction::CheckUnique(const std::vector<IndexEdit>& edits) {
+  for (const IndexEdit& e : edits) {
+    if (e.after) PGQRS_RETURN_IF_ERROR(CheckUnique(*e.ix, *e.after));
   }
   return absl::OkStatus();
 }
 
-absl::Status Transaction::RemoveIndexEntries(const Database::TableInfo& t, const Row& row,
-                                             int64_t rowid, const Row* new_row) {
-  for (const std::string& name : t.indexes) {
-    const Database::IndexInfo& ix = write_catalog_->indexes.at(name);
-    auto key = IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid);
-    if (!key) continue;
-    if (new_row != nullptr) {
-      auto next = IndexKey(ix.cols, ix.where_col, ix.def.where, *new_row, rowid);
-      if (next && *next == *key) continue;
-    }
-    BTree tree(writer_, ix.root, false, ix.desc);
-    PGQRS_ASSIGN_OR_RETURN(bool found, tree.DeleteKey(*key));
+absl::Status Transaction::AddIndexEntries(const std::vector<IndexEdit>& edits) {
+  std::string rec;
+  for (const IndexEdit& e : edits) {
+    if (!e.after) continue;
+    rec.clear();
+    EncodeRecord(*e.after, &rec);
+    BTree tree(writer_, e.ix->root, false, e.ix->desc);
+    PGQRS_RETURN_IF_ERROR(tree.InsertKey(rec, *e.after));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transaction::RemoveIndexEntries(const std::vector<IndexEdit>& edits) {
+  for (const IndexEdit& e : edits) {
+    if (!e.before) continue;
+    BTree tree(writer_, e.ix->root, false, e.ix->desc);
+    PGQRS_ASSIGN_OR_RETURN(bool found, tree.DeleteKey(*e.before));
     if (!found) {
-      return absl::DataLossError(absl::StrCat("row ", rowid, " missing from index ", ix.def.name));
+      return absl::DataLossError(
+          absl::StrCat("row ", e.before->back().integer(), " missing from index ", e.ix->def.name));
     }
   }
   return absl::OkStatus();
@@ -292,15 +316,10 @@ absl::StatusOr<int64_t> Transaction::InsertRow(Database::TableInfo* t, int64_t r
   const int rc = t->def.rowid_column;
   if (rc >= 0) row[rc] = Value::Integer(rowid);
   PGQRS_RETURN_IF_ERROR(CheckParents(*t, row, nullptr));
-  for (const std::string& name : t->indexes) {
-    PGQRS_RETURN_IF_ERROR(CheckUnique(write_catalog_->indexes.at(name), row, rowid));
-  }
-  Row stored = row;
-  if (rc >= 0) stored[rc] = Value::Null();
-  std::string rec;
-  EncodeRecord(stored, &rec);
-  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, rec)));
-  PGQRS_RETURN_IF_ERROR(Poison(AddIndexEntries(*t, row, rowid, nullptr)));
+  const std::vector<IndexEdit> edits = IndexEdits(*t, nullptr, &row, rowid);
+  PGQRS_RETURN_IF_ERROR(CheckUnique(edits));
+  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, StoredRecord(t->def, row))));
+  PGQRS_RETURN_IF_ERROR(Poison(AddIndexEntries(edits)));
   if (t->def.autoincrement && (!t->seq || rowid > *t->seq)) {
     t->seq = rowid;
     t->seq_dirty = true;
@@ -340,23 +359,13 @@ absl::Status Transaction::Replace(const Database::TableInfo& t, int64_t rowid, c
   }
   PGQRS_RETURN_IF_ERROR(CheckNotWrittenSince(t, rowid));
   PGQRS_RETURN_IF_ERROR(CheckParents(t, row, &old));
-  for (const std::string& name : t.indexes) {
-    const Database::IndexInfo& ix = write_catalog_->indexes.at(name);
-    // An entry that keeps its key cannot collide with another one.
-    if (IndexKey(ix.cols, ix.where_col, ix.def.where, row, rowid) ==
-        IndexKey(ix.cols, ix.where_col, ix.def.where, old, rowid)) {
-      continue;
-    }
-    PGQRS_RETURN_IF_ERROR(CheckUnique(ix, row, rowid));
-  }
-  PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(t, old, rowid, &row)));
-  Row stored = row;
-  if (rc >= 0) stored[rc] = Value::Null();
-  std::string rec;
-  EncodeRecord(stored, &rec);
+  // Entries that keep their key are left alone (and cannot collide with another one).
+  const std::vector<IndexEdit> edits = IndexEdits(t, &old, &row, rowid);
+  PGQRS_RETURN_IF_ERROR(CheckUnique(edits));
+  PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(edits)));
   BTree tree(writer_, t.root, true);
-  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, rec)));
-  PGQRS_RETURN_IF_ERROR(Poison(AddIndexEntries(t, row, rowid, &old)));
+  PGQRS_RETURN_IF_ERROR(Poison(tree.Insert(rowid, StoredRecord(t.def, row))));
+  PGQRS_RETURN_IF_ERROR(Poison(AddIndexEntries(edits)));
   RecordWrite(t, RowOp::Type::kUpdate, rowid, &row);
   return absl::OkStatus();
 }
@@ -367,7 +376,7 @@ absl::StatusOr<bool> Transaction::Delete(std::string_view table, int64_t rowid) 
   if (!old) return false;
   PGQRS_RETURN_IF_ERROR(CheckNotWrittenSince(*t, rowid));
   PGQRS_RETURN_IF_ERROR(CheckNoChildren(*t, rowid));
-  PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(*t, *old, rowid, nullptr)));
+  PGQRS_RETURN_IF_ERROR(Poison(RemoveIndexEntries(IndexEdits(*t, &*old, nullptr, rowid))));
   BTree tree(writer_, t->root, true);
   absl::StatusOr<bool> found = tree.Delete(rowid);
   if (!found.ok()) return Poison(found.status());
@@ -468,9 +477,9 @@ absl::Status Transaction::CreateIndex(const IndexDef& def) {
   PGQRS_RETURN_IF_ERROR(Poison(c.First()));
   while (c.Valid()) {
     PGQRS_ASSIGN_OR_RETURN(Row row, DecodeRow(*t, c.rowid(), c.payload()));
-    PGQRS_RETURN_IF_ERROR(Poison(CheckUnique(ix, row, c.rowid())));
     auto k = IndexKey(ix.cols, ix.where_col, ix.def.where, row, c.rowid());
     if (k) {
+      PGQRS_RETURN_IF_ERROR(Poison(CheckUnique(ix, *k)));
       std::string rec;
       EncodeRecord(*k, &rec);
       PGQRS_RETURN_IF_ERROR(Poison(index.InsertKey(rec)));

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
 #include "engine/format/varint.h"
 
 namespace pgqrs::engine {
@@ -202,6 +203,21 @@ bool TryRemoveCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx, uint3
   Put16(ptrs + 2 * (n - 1), 0);
   Put16(h + 3, static_cast<uint16_t>(n - 1));
   Put16(h + 5, static_cast<uint16_t>(content + size));
+  return true;
+}
+
+bool TryReplaceCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx, uint32_t old_size,
+                    const std::string& cell) {
+  const uint8_t* h = page + BtreeHeaderOffset(pgno);
+  uint32_t content = Get16(h + 5);
+  if (content == 0) content = 65536;
+  const uint32_t ptr_end =
+      BtreeHeaderOffset(pgno) + PageHeaderSize(static_cast<PageType>(h[0])) + 2 * Get16(h + 3);
+  // The gap once the old cell is gone; the new cell's pointer reuses the old one's slot.
+  if (content < ptr_end || content - ptr_end + old_size < cell.size()) return false;
+  if (!TryRemoveCell(page, pgno, usable, idx, old_size)) return false;
+  const bool inserted = TryInsertCell(page, pgno, usable, idx, cell);
+  PGQRS_CHECK(inserted);
   return true;
 }
 

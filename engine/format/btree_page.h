@@ -110,6 +110,12 @@ bool TryInsertCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx, const
 // freeblocks or any pointer looks damaged.
 bool TryRemoveCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx, uint32_t size);
 
+// Replaces cell `idx` (of `old_size` bytes) of page `pgno` with `cell` in place: removes it as
+// TryRemoveCell does and inserts `cell` at the same index. Returns false (page untouched) if
+// `cell` would not fit or TryRemoveCell would refuse the page.
+bool TryReplaceCell(uint8_t* page, uint32_t pgno, uint32_t usable, int idx, uint32_t old_size,
+                    const std::string& cell);
+
 // Left child pointer stored in the first 4 bytes of an interior cell.
 uint32_t CellLeftChild(const std::string& cell);
 void SetCellLeftChild(std::string* cell, uint32_t child);

@@ -116,6 +116,8 @@ class RecordReader {
     return absl::OkStatus();
   }
   bool Done() const { return hpos_ >= hend_; }
+  // An upper bound of the columns left: each takes at least one header byte.
+  size_t max_columns() const { return hend_ - hpos_; }
   absl::StatusOr<Value> Next() {
     uint64_t t;
     int k = GetVarint(p_ + hpos_, hend_ - hpos_, &t);
@@ -216,6 +218,7 @@ absl::StatusOr<std::vector<Value>> DecodeRecord(std::string_view record) {
   absl::Status s = r.Init();
   if (!s.ok()) return s;
   std::vector<Value> out;
+  out.reserve(r.max_columns());
   while (!r.Done()) {
     absl::StatusOr<Value> v = r.Next();
     if (!v.ok()) return v.status();

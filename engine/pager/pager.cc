@@ -121,10 +121,13 @@ absl::Status Pager::OpenFiles() {
 }
 
 uint32_t Pager::WalFramesToKeep() const {
-  // An encrypted database keeps the WAL's newest frames in memory (about as many as one
-  // checkpoint copies), so that the checkpoint writes them as stored without reading them
-  // back and without sealing cached pages again (a seal costs far more than a copy).
-  return cipher_ != nullptr && !options_.read_only ? options_.wal_checkpoint_pages : 0;
+  // An encrypted database keeps the WAL's newest frames in memory, so that the checkpoint
+  // writes them as stored without reading them back and without sealing cached pages again (a
+  // seal costs far more than a copy). An automatic checkpoint starts after the commit that
+  // reaches the threshold, so the WAL then holds up to threshold + that commit - 1 frames:
+  // half a threshold more covers commits of up to that many pages.
+  const uint32_t threshold = options_.wal_checkpoint_pages;
+  return cipher_ != nullptr && !options_.read_only ? threshold + threshold / 2 : 0;
 }
 
 absl::Status Pager::SetUpEncryption(const uint8_t* raw) {

@@ -1,6 +1,7 @@
 #include "engine/wal/wal.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstring>
 
@@ -11,8 +12,25 @@
 namespace pgqrs::engine {
 namespace {
 
-uint32_t LoadLe(const uint8_t* p) {
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
+// The 32-bit word at `p` in the byte order `kBigEndian` names.
+template <bool kBigEndian>
+uint32_t LoadWord(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return kBigEndian == (std::endian::native == std::endian::big) ? v : __builtin_bswap32(v);
+}
+
+// The loop is instantiated per byte order so that each word is a plain load (and at most a
+// byte swap): this checksum runs over every page of every commit.
+template <bool kBigEndian>
+void Checksum(const uint8_t* p, size_t n, uint32_t* s0, uint32_t* s1) {
+  uint32_t a = *s0, b = *s1;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    a += LoadWord<kBigEndian>(p + i) + b;
+    b += LoadWord<kBigEndian>(p + i + 4) + a;
+  }
+  *s0 = a;
+  *s1 = b;
 }
 
 uint64_t SplitMix(uint64_t* s) {
@@ -25,15 +43,11 @@ uint64_t SplitMix(uint64_t* s) {
 }  // namespace
 
 void WalChecksum(bool big_endian, const uint8_t* p, size_t n, uint32_t* s0, uint32_t* s1) {
-  uint32_t a = *s0, b = *s1;
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    uint32_t x0 = big_endian ? Get32(p + i) : LoadLe(p + i);
-    uint32_t x1 = big_endian ? Get32(p + i + 4) : LoadLe(p + i + 4);
-    a += x0 + b;
-    b += x1 + a;
+  if (big_endian) {
+    Checksum<true>(p, n, s0, s1);
+  } else {
+    Checksum<false>(p, n, s0, s1);
   }
-  *s0 = a;
-  *s1 = b;
 }
 
 // Seconds from 100 us to 1 s; commits from 1 to 256 (the store's batch is at most 128).

@@ -45,9 +45,8 @@ absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ApplyToLeases(TriggerQueu
   std::vector<LeaseOutcome> outcomes;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     outcomes.clear();
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, trigger == TriggerQueue::kAllow
-                                           ? FindQueue(txn, queue)
-                                           : FindPlainQueue(txn, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, trigger == TriggerQueue::kAllow ? FindQueue(txn, queue)
+                                                                       : PlainQueue(txn, queue));
     int64_t now = NowMicros();
     for (const Lease& lease : leases) {
       LeaseOutcome outcome = LeaseOutcome::kNotFound;

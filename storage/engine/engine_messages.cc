@@ -216,7 +216,7 @@ absl::StatusOr<std::vector<int64_t>> EngineStore::Enqueue(const std::string& que
   std::vector<int64_t> ids;
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     ids.clear();
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, PlainQueue(txn, queue));
     if (producer_worker_id) PGQRS_RETURN_IF_ERROR(CheckProducer(txn, producer_worker_id, q.id));
     int64_t next_id = first_id;
     int64_t now = NowMicros();
@@ -252,7 +252,7 @@ absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& que
   absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     leased.clear();
     const int64_t window = claimers * (mvcc_ ? ++attempts : 1);
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindPlainQueue(txn, queue));
+    PGQRS_ASSIGN_OR_RETURN(QueueRow q, PlainQueue(txn, queue));
     int64_t now = NowMicros();
     if (options.consumer_worker_id) {
       PGQRS_RETURN_IF_ERROR(ClaimConsumer(txn, options.consumer_worker_id, q.id, now));

@@ -271,6 +271,24 @@ absl::StatusOr<QueueRow> FindPlainQueue(Transaction& txn, const std::string& nam
   return row;
 }
 
+absl::StatusOr<QueueRow> EngineStore::PlainQueue(Transaction& txn, const std::string& name) {
+  if (mvcc_) return FindPlainQueue(txn, name);
+  {
+    absl::MutexLock l(&plain_queues_mu_);
+    auto it = plain_queues_.find(name);
+    if (it != plain_queues_.end()) return it->second;
+  }
+  PGQRS_ASSIGN_OR_RETURN(QueueRow row, FindPlainQueue(txn, name));
+  absl::MutexLock l(&plain_queues_mu_);
+  plain_queues_.emplace(name, row);
+  return row;
+}
+
+void EngineStore::ForgetPlainQueue(const std::string& name) {
+  absl::MutexLock l(&plain_queues_mu_);
+  plain_queues_.erase(name);
+}
+
 absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id) {
   PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kQueues, id, "queue"));
   return ToQueueRow(row);
@@ -501,6 +519,7 @@ absl::Status EngineStore::DeleteQueue(const std::string& name, bool force) {
                            RowidsWithPrefix(txn, kWorkersByQueue, {Value::Integer(queue.id)}));
     for (int64_t id : workers) PGQRS_RETURN_IF_ERROR(UnlinkWorker(txn, id));
     for (int64_t id : workers) PGQRS_RETURN_IF_ERROR(txn.Delete(kWorkers, id).status());
+    ForgetPlainQueue(name);
     return txn.Delete(kQueues, queue.id).status();
   });
 }

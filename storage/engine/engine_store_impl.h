@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/db/database.h"
 #include "storage/engine/id_blocks.h"
 #include "storage/file_time.h"
@@ -258,6 +260,15 @@ class EngineStore final : public Store {
   // neither waits for the writer nor delays it. When OK, everything it read is durable.
   absl::Status Read(const Work& work);
 
+  // FindPlainQueue for the lifecycle calls (Enqueue, Dequeue and the lease calls). Queue rows
+  // never change and a queue becomes a trigger queue only when CreateWorkflow creates it, so
+  // a plain queue found once is remembered until DeleteQueue; a call then skips the two index
+  // lookups and the row read. Only with mvcc off: every writing transaction then sees the
+  // newest commit, as the cache does (a concurrent transaction's snapshot may predate it).
+  absl::StatusOr<QueueRow> PlainQueue(Transaction& txn, const std::string& name);
+  // Drops `name` from PlainQueue's memory. Called inside the transaction that deletes it.
+  void ForgetPlainQueue(const std::string& name);
+
   // The lease calls share this shape: check each lease, then let `edit` change the message
   // of each valid one in place. An empty `edit` deletes those messages instead.
   using LeaseEdit = std::function<void(const QueueRow&, Row& message, int64_t now)>;
@@ -277,6 +288,8 @@ class EngineStore final : public Store {
   const bool mvcc_;
   // Message, run and step ids, taken before the transaction that inserts them.
   IdBlocks ids_;
+  absl::Mutex plain_queues_mu_;
+  absl::flat_hash_map<std::string, QueueRow> plain_queues_ ABSL_GUARDED_BY(plain_queues_mu_);
   std::atomic<int> claims_in_progress_{0};            // Dequeue calls running now
   std::atomic<int64_t> write_conflicts_{0};           // transactions that lost a conflict
   std::atomic<int64_t> write_retried_calls_{0};       // calls that ran more than once

@@ -62,20 +62,32 @@ TEST_CASE("pgqrs-bench runs every scenario against a real daemon", "[bench]") {
         RunBench(bench + " --scenario=lifecycle --producers=2 --consumers=2");
     CHECK(j["scenario"] == "lifecycle");
     CHECK(j["target"] == "pgqrs");
+    CHECK(j["window"] == 1);  // unary calls: each answered before the next
     CHECK(j["messages"].get<int64_t>() > 0);
     CHECK(j["calls"]["ack"]["count"].get<int64_t>() > 0);
     CHECK(j["daemon"]["threads"].get<int>() > 0);
     CheckLatency(j);
   }
-  SECTION("lifecycle over the Publish and Consume streams") {
+  SECTION("lifecycle over the Publish and Consume streams, requests pipelined") {
+    // A window larger than the credits: acks in flight must free credits, not starve.
     nlohmann::json j = RunBench(bench +
-                                " --target=pgqrs-stream --credits=8 --scenario=lifecycle"
-                                " --producers=2 --consumers=2");
+                                " --target=pgqrs-stream --credits=8 --window=12"
+                                " --scenario=lifecycle --producers=2 --consumers=2");
     CHECK(j["target"] == "pgqrs-stream");
+    CHECK(j["window"] == 12);
     CHECK(j["messages"].get<int64_t>() > 0);
-    CHECK(j["calls"]["ack"]["count"].get<int64_t>() > 0);
+    // At batch 1 a message counts exactly when its own ack answered OK.
+    CHECK(j["calls"]["ack"]["count"] == j["messages"]);
     CHECK(j["errors"].empty());
     CheckLatency(j);
+  }
+  SECTION("lifecycle over the streams, each request answered before the next") {
+    nlohmann::json j = RunBench(bench +
+                                " --target=pgqrs-stream --credits=8 --window=1"
+                                " --scenario=lifecycle --producers=2 --consumers=2");
+    CHECK(j["window"] == 1);
+    CHECK(j["calls"]["ack"]["count"] == j["messages"]);
+    CHECK(j["errors"].empty());
   }
   SECTION("enqueue with batches") {
     nlohmann::json j =

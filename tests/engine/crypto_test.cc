@@ -3,6 +3,7 @@
 // recovered, key files and variables, and the key never in an error message.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include "engine/crypto/database_file.h"
 #include "engine/crypto/page_cipher.h"
 #include "engine/format/varint.h"
+#include "engine/io/sim_backend.h"
 #include "engine/wal/wal.h"
 #include "tests/engine/test_util.h"
 #include "tests/engine/workload.h"
@@ -308,6 +310,87 @@ TEST_CASE("a checkpoint copies each page's newest WAL frame as stored; moved pag
   img.replace((to - 1) * ps, ps, frames.at(from));
   WriteFile(path, img);
   RequireDataLossOnPage(OpenAndReadAll(path, o), to);
+}
+
+// A simulated backend that counts reads of `-wal` files.
+class WalReadCountingFile : public File {
+ public:
+  WalReadCountingFile(std::unique_ptr<File> inner, std::atomic<int>* reads)
+      : inner_(std::move(inner)), reads_(reads) {}
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, uint8_t* dst, size_t n) override {
+    if (reads_ != nullptr) reads_->fetch_add(1);
+    return inner_->ReadAt(offset, dst, n);
+  }
+  absl::Status Write(const std::vector<WriteOp>& ops) override { return inner_->Write(ops); }
+  absl::Status WriteAndSync(const std::vector<WriteOp>& ops) override {
+    return inner_->WriteAndSync(ops);
+  }
+  absl::Status Sync() override { return inner_->Sync(); }
+  absl::StatusOr<uint64_t> Size() override { return inner_->Size(); }
+  absl::Status Truncate(uint64_t size) override { return inner_->Truncate(size); }
+  absl::Status Lock(uint64_t start, uint64_t len, bool exclusive) override {
+    return inner_->Lock(start, len, exclusive);
+  }
+
+ private:
+  std::unique_ptr<File> inner_;
+  std::atomic<int>* reads_;
+};
+
+class WalReadCountingBackend : public IoBackend {
+ public:
+  explicit WalReadCountingBackend(std::atomic<int>* reads)
+      : sim_(std::make_shared<SimBackend>(11)), reads_(reads) {}
+  const char* name() const override { return "wal-read-counting"; }
+  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, bool create,
+                                             bool read_only) override {
+    absl::StatusOr<std::unique_ptr<File>> f = sim_->Open(path, create, read_only);
+    if (!f.ok()) return f.status();
+    std::atomic<int>* reads = absl::EndsWith(path, "-wal") ? reads_ : nullptr;
+    return std::unique_ptr<File>(new WalReadCountingFile(std::move(*f), reads));
+  }
+  absl::Status Remove(const std::string& path) override { return sim_->Remove(path); }
+  absl::Status SyncDirectory(const std::string& dir) override { return sim_->SyncDirectory(dir); }
+  bool Exists(const std::string& path) override { return sim_->Exists(path); }
+
+ private:
+  std::shared_ptr<SimBackend> sim_;  // SimBackend hands out weak references to itself
+  std::atomic<int>* reads_;
+};
+
+TEST_CASE(
+    "automatic checkpoints read no WAL frame back when commits stay under half the "
+    "threshold",
+    "[engine][crypto][checkpoint]") {
+  std::atomic<int> wal_reads{0};
+  DatabaseOptions o = Encrypted("posix");
+  o.backend = std::make_shared<WalReadCountingBackend>(&wal_reads);
+  o.wal_checkpoint_pages = 40;
+  const std::string path = "/ring.db";
+  constexpr int kRows = 520;  // about 40 pages of 13 rows
+  MakeBlobDb(path, o, kRows);
+  auto db = Database::Open(path, o);
+  REQUIRE(db.ok());
+  wal_reads = 0;  // recovery at open reads the WAL; checkpoints alone are counted below
+  uint32_t restarts = 0, frames = 0;
+  for (int k = 0; k < 40; ++k) {
+    // 15 rows 13 apart, a window moving over the table: about 16 frames per commit, and
+    // pages whose newest frame is among a checkpoint's oldest ones.
+    auto txn = (*db)->Begin();
+    REQUIRE(txn.ok());
+    for (int j = 0; j < 15; ++j) {
+      const int64_t id = ((k * 15 + j) * 13) % kRows + 1;
+      REQUIRE(
+          (*txn)->Update("t", id, {Value::Integer(id), Value::Blob(std::string(300, 'u'))}).ok());
+    }
+    REQUIRE((*txn)->Commit().ok());
+    restarts += (*db)->wal_frames() < frames;
+    frames = (*db)->wal_frames();
+  }
+  REQUIRE(restarts >= 8);
+  REQUIRE(wal_reads == 0);
+  REQUIRE((*db)->Close().ok());
+  REQUIRE(OpenAndReadAll(path, o).ok());
 }
 
 TEST_CASE("a checkpoint after a rolled-back spilling transaction copies only committed frames",

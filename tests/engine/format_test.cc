@@ -7,6 +7,7 @@
 #include "engine/format/db_header.h"
 #include "engine/format/record.h"
 #include "engine/format/varint.h"
+#include "engine/wal/wal.h"
 
 namespace pgqrs::engine {
 namespace {
@@ -150,6 +151,62 @@ TEST_CASE("page encode/decode keeps cells in order", "[engine][format]") {
   auto back = DecodeNode(*v);
   REQUIRE(back.ok());
   REQUIRE(back->cells == n.cells);
+}
+
+TEST_CASE("a cell is replaced in place by a longer or shorter one while it fits",
+          "[engine][format]") {
+  auto cell = [](int rowid, size_t bytes) {
+    std::string rec;
+    EncodeRecord({Value::Integer(rowid), Value::Text(std::string(bytes, 'x'))}, &rec);
+    uint8_t hdr[18];
+    int k = PutVarint(hdr, rec.size());
+    k += PutVarint(hdr + k, rowid);
+    return std::string(reinterpret_cast<char*>(hdr), k) + rec;
+  };
+  std::vector<uint8_t> page(4096, 0);
+  Node n;
+  n.type = PageType::kTableLeaf;
+  for (int i = 1; i <= 10; ++i) n.cells.push_back(cell(i, 300));
+  EncodeNode(n, 2, 4096, page.data());
+  auto size_of = [&](int i) { return PageView::Parse(page.data(), 2, 4096)->Cell(i)->size; };
+
+  n.cells[4] = cell(5, 700);  // grows into the free gap
+  REQUIRE(TryReplaceCell(page.data(), 2, 4096, 4, size_of(4), n.cells[4]));
+  n.cells[2] = cell(3, 20);  // shrinks
+  REQUIRE(TryReplaceCell(page.data(), 2, 4096, 2, size_of(2), n.cells[2]));
+  auto v = PageView::Parse(page.data(), 2, 4096);
+  REQUIRE(v.ok());
+  REQUIRE(DecodeNode(*v)->cells == n.cells);
+
+  // Too big for the page: refused, and the page is untouched.
+  const std::vector<uint8_t> before = page;
+  REQUIRE_FALSE(TryReplaceCell(page.data(), 2, 4096, 7, size_of(7), cell(8, 1500)));
+  REQUIRE(page == before);
+}
+
+TEST_CASE("WAL checksums follow SQLite's definition in both byte orders", "[engine][format]") {
+  // walChecksumBytes: 32-bit words in the given byte order, summed pairwise.
+  auto reference = [](bool big_endian, const std::vector<uint8_t>& p, uint32_t s0, uint32_t s1) {
+    for (size_t i = 0; i + 8 <= p.size(); i += 8) {
+      uint32_t x[2];
+      for (int w = 0; w < 2; ++w) {
+        const uint8_t* b = p.data() + i + 4 * w;
+        x[w] = big_endian
+                   ? (uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3])
+                   : (uint32_t{b[3]} << 24 | uint32_t{b[2]} << 16 | uint32_t{b[1]} << 8 | b[0]);
+      }
+      s0 += x[0] + s1;
+      s1 += x[1] + s0;
+    }
+    return std::make_pair(s0, s1);
+  };
+  std::vector<uint8_t> page(4096);
+  for (size_t i = 0; i < page.size(); ++i) page[i] = static_cast<uint8_t>(i * 131 + (i >> 7));
+  for (bool big_endian : {false, true}) {
+    uint32_t s0 = 17, s1 = 0xfffffff0;
+    WalChecksum(big_endian, page.data(), page.size(), &s0, &s1);
+    REQUIRE(std::make_pair(s0, s1) == reference(big_endian, page, 17, 0xfffffff0));
+  }
 }
 
 TEST_CASE("schema SQL is generated and parsed for the supported subset", "[engine][catalog]") {

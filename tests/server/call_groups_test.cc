@@ -11,8 +11,6 @@
 namespace pgqrs::testing {
 namespace {
 
-// Time for a call to reach the server over loopback and join the waiting group.
-constexpr auto kCallReachesServer = std::chrono::seconds(1);
 constexpr int kCalls = 5;
 
 std::string TempDb(const std::string& name) {
@@ -31,14 +29,16 @@ uint64_t DurableCommits(storage::Store& store) {
 }
 
 // Runs `call(i)` for i in [0, kCalls) on threads while the server's only executor thread is
-// held, so every call waits for the executor, then lets them all run.
+// held, so every call waits in its group for the executor, then lets them all run.
 void CallTogether(InProcessServer& server, const std::function<void(int)>& call) {
   auto release = server.Block();
   std::vector<std::thread> threads;
   for (int i = 0; i < kCalls; ++i) threads.emplace_back([&call, i] { call(i); });
-  std::this_thread::sleep_for(kCallReachesServer);
+  bool all_waiting =
+      WaitUntil([&server] { return server.queue_service().grouped_calls_waiting() == kCalls; });
   release->Notify();
   for (std::thread& t : threads) t.join();
+  REQUIRE(all_waiting);
 }
 
 TEST_CASE("enqueues that wait together are stored in one commit, each answered with its ids",
@@ -138,11 +138,12 @@ TEST_CASE("dequeues that wait together lease in one commit; a call left empty pa
   REQUIRE(server.store().Enqueue("q", messages, 0).ok());
   const uint64_t commits_before = DurableCommits(server.store());
 
-  // Parked by then: the message enqueued now wakes the empty-handed call, long before its
+  // Once the empty-handed call is parked, the message enqueued now wakes it, long before its
   // wait_ms.
   bool late_enqueued = false;
-  std::thread late([&server, &late_enqueued] {
-    std::this_thread::sleep_for(2 * kCallReachesServer);
+  bool parked = false;
+  std::thread late([&server, &late_enqueued, &parked] {
+    parked = WaitUntil([&server] { return server.waiters().parked() == 1; });
     std::vector<storage::NewMessage> late_message(1);
     late_message[0].payload_json = "\"late\"";
     late_enqueued = server.store().Enqueue("q", late_message, 0).ok();
@@ -160,6 +161,7 @@ TEST_CASE("dequeues that wait together lease in one commit; a call left empty pa
   });
   late.join();
 
+  REQUIRE(parked);
   REQUIRE(late_enqueued);
   // The first tries: one commit; the late message and the parked call's lease: two more.
   CHECK(DurableCommits(server.store()) - commits_before == 3);

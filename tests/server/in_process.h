@@ -61,6 +61,7 @@ class InProcessServer {
 
   storage::Store& store() { return *store_; }
   server::WaiterRegistry& waiters() { return waiters_; }
+  const server::QueueServiceImpl& queue_service() const { return queue_service_; }
 
   // Holds the executor's only thread until the returned notification is notified.
   std::shared_ptr<absl::Notification> Block() {

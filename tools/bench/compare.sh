@@ -4,7 +4,7 @@
 #   tools/bench/compare.sh [--duration=5s] [--warmup=1s] [--producers=4] [--consumers=4]
 #                          [--payload=100] [--parked=10000] [--postgres-dsn=postgres://...]
 #                          [--with-postgres] [--pgqrsd=BINARY] [--no-build] [--out=FILE]
-#                          [--drain=100000] [--stores=sqlite,engine]
+#                          [--drain=100000] [--stores=sqlite,engine] [--stream-window=16]
 #
 # --with-postgres starts a throwaway PostgreSQL (tools/pg/cluster.sh) with fsync turned
 # back on, so its rows are durable like the others. --pgqrsd runs another daemon binary
@@ -15,7 +15,10 @@
 #   pgqrsd/<store>      every storage DSN the daemon accepts (sqlite always; engine and
 #                       postgres when this build has them), batch 1 and batch 100, and
 #                       batch 1 over the Publish and Consume streams (pgqrs-stream: every
-#                       message enqueued and acked by itself, each answer durable)
+#                       message enqueued and acked by itself, each answer durable and
+#                       checked; each producer and consumer keeps up to --stream-window
+#                       requests in flight, as publisher confirms are used; 1: each
+#                       request waits for its answer before the next)
 #   beanstalkd -f0      binlog, fsync on every write before the reply (durable like pgqrsd)
 #   beanstalkd -f50     binlog, fsync at most every 50 ms (beanstalkd's default)
 #   store-bench         the same transactions in-process on the Store (no gRPC), for
@@ -45,6 +48,7 @@ BUILD=1
 OUT=""
 DRAIN=100000
 STORES="sqlite,sqlite-normal,engine"
+STREAM_WINDOW=16
 for arg in "$@"; do
   case "$arg" in
     --duration=*) DURATION="${arg#*=}" ;;
@@ -60,7 +64,8 @@ for arg in "$@"; do
     --out=*) OUT="${arg#*=}" ;;
     --drain=*) DRAIN="${arg#*=}" ;;
     --stores=*) STORES="${arg#*=}" ;;
-    *) sed -n '2,30p' "$0" >&2; exit 2 ;;
+    --stream-window=*) STREAM_WINDOW="${arg#*=}" ;;
+    *) sed -n '2,33p' "$0" >&2; exit 2 ;;
   esac
 done
 
@@ -150,8 +155,9 @@ bench_pgqrsd() {
   fi
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=lifecycle --batch=1 "${common[@]}"
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=lifecycle --batch=100 "${common[@]}"
-  run "pgqrsd $name, streaming lifecycle" "$durability" "$BENCH" --target=pgqrs-stream \
-      --scenario=lifecycle --batch=1 "${common[@]}"
+  run "pgqrsd $name, streaming lifecycle, window $STREAM_WINDOW" "$durability" "$BENCH" \
+      --target=pgqrs-stream --window="$STREAM_WINDOW" --scenario=lifecycle --batch=1 \
+      "${common[@]}"
   run "pgqrsd $name" "$durability" "$BENCH" --scenario=enqueue --batch=1 "${common[@]}"
   if [[ "$name" == sqlite ]]; then
     run "pgqrsd $name" "$durability" "$BENCH" --scenario=longpoll --parked="$PARKED" \

@@ -9,6 +9,9 @@ ABSL_FLAG(std::string, scenario, "lifecycle", "enqueue, lifecycle, longpoll or d
 ABSL_FLAG(int32_t, producers, 4, "producer threads (P)");
 ABSL_FLAG(int32_t, consumers, 4, "consumer threads (C)");
 ABSL_FLAG(int32_t, batch, 1, "messages per Enqueue, and the most one Dequeue asks for (B)");
+ABSL_FLAG(int32_t, window, 16,
+          "calls each producer and consumer keeps in flight on a target that pipelines "
+          "(pgqrs-stream); the others wait for every answer");
 ABSL_FLAG(int32_t, payload, 100, "message body size in bytes (S)");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2), "unmeasured warm-up, e.g. 2s");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
@@ -18,7 +21,7 @@ ABSL_FLAG(uint64_t, seed, 1, "seed for payload filler and per-thread generators"
 ABSL_FLAG(absl::Duration, wait, absl::Seconds(1), "how long one Dequeue long-polls");
 ABSL_FLAG(int64_t, max_backlog, 0,
           "lifecycle: producers pause above this many unacked messages; 0: "
-          "2 * batch * max(producers, consumers)");
+          "2 * batch * window * max(producers, consumers)");
 ABSL_FLAG(int64_t, preload, 10000, "drain: messages loaded before the consumers start (M)");
 ABSL_FLAG(int64_t, pending, 0,
           "lifecycle: messages enqueued before the run and left pending, so each dequeue "
@@ -58,6 +61,7 @@ absl::StatusOr<WorkloadOptions> WorkloadOptionsFromFlags() {
   o.producers = absl::GetFlag(FLAGS_producers);
   o.consumers = absl::GetFlag(FLAGS_consumers);
   o.batch = absl::GetFlag(FLAGS_batch);
+  o.window = absl::GetFlag(FLAGS_window);
   o.payload_bytes = absl::GetFlag(FLAGS_payload);
   o.warmup = absl::GetFlag(FLAGS_warmup);
   o.duration = absl::GetFlag(FLAGS_duration);
@@ -72,6 +76,7 @@ absl::StatusOr<WorkloadOptions> WorkloadOptionsFromFlags() {
        std::initializer_list<std::pair<const char*, int64_t>>{{"producers", o.producers},
                                                               {"consumers", o.consumers},
                                                               {"batch", o.batch},
+                                                              {"window", o.window},
                                                               {"payload", o.payload_bytes},
                                                               {"preload", o.preload}}) {
     if (value < 1) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": must be >= 1"));

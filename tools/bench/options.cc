@@ -31,7 +31,8 @@ bool ParseScenario(const std::string& name, Scenario* scenario) {
 
 int64_t EffectiveBacklog(const WorkloadOptions& options) {
   if (options.max_backlog > 0) return options.max_backlog;
-  return int64_t{2} * options.batch * std::max({1, options.producers, options.consumers});
+  return int64_t{2} * options.batch * options.window *
+         std::max({1, options.producers, options.consumers});
 }
 
 }  // namespace pgqrs::bench

@@ -15,6 +15,10 @@ struct WorkloadOptions {
   int producers = 4;
   int consumers = 4;
   int batch = 1;  // messages per Enqueue; the most a Dequeue asks for
+  // Calls each worker keeps in flight on a target that pipelines (Target::pipelines()):
+  // a producer sends up to this many Enqueues before it waits for the oldest answer, a
+  // consumer as many Acks. Other targets answer every call before the next (1).
+  int window = 1;
   int payload_bytes = 100;
   absl::Duration warmup = absl::Seconds(2);
   // The measured phase ends after `duration`, or once `messages` messages completed when
@@ -45,8 +49,8 @@ const char* ScenarioName(Scenario scenario);
 bool ParseScenario(const std::string& name, Scenario* scenario);
 
 // The backlog limit a lifecycle run uses when max_backlog is 0: two full batches per
-// worker, enough to keep every consumer busy with full batches and small enough that
-// latency measures the system, not the length of a queue.
+// call a worker may have in flight, enough to keep every consumer busy with full batches and small
+// enough that latency measures the system, not the length of a queue.
 int64_t EffectiveBacklog(const WorkloadOptions& options);
 
 }  // namespace pgqrs::bench

@@ -53,6 +53,7 @@ std::string ToJsonLine(const RunResult& r) {
       {"producers", o.producers},
       {"consumers", o.consumers},
       {"batch", o.batch},
+      {"window", o.window},
       {"pending", o.pending},
       {"payload_bytes", o.payload_bytes},
       {"seed", o.seed},
@@ -80,9 +81,9 @@ std::string ToTable(const RunResult& r) {
                           o.payload_bytes, o.seed, absl::ToDoubleSeconds(r.elapsed));
   } else {
     absl::StrAppendFormat(&out,
-                          "  producers %d, consumers %d, batch %d, payload %d B, seed %d, "
-                          "%.1f s measured after %.1f s warm-up\n",
-                          o.producers, o.consumers, o.batch, o.payload_bytes, o.seed,
+                          "  producers %d, consumers %d, batch %d, window %d, payload %d B, "
+                          "seed %d, %.1f s measured after %.1f s warm-up\n",
+                          o.producers, o.consumers, o.batch, o.window, o.payload_bytes, o.seed,
                           absl::ToDoubleSeconds(r.elapsed), absl::ToDoubleSeconds(o.warmup));
   }
   absl::StrAppendFormat(&out, "  throughput %.0f messages/s (%d messages)\n", r.throughput(),

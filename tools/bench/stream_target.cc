@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <deque>
+#include <future>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -10,12 +11,14 @@
 #include "absl/synchronization/mutex.h"
 #include "proto/pgqrs/v1/queue.grpc.pb.h"
 #include "tools/bench/channels.h"
+#include "tools/bench/payload.h"
 
 namespace pgqrs::bench {
 namespace {
 
-// A bidirectional stream shared by many threads: each Call writes one request and waits
-// for the response with the same key; a reader thread hands responses out.
+// A bidirectional stream shared by many threads: each Start writes one request and
+// returns the answer to come; a reader thread fulfils it when the response with the same
+// key arrives.
 template <typename Request, typename Response>
 class SharedStream {
  public:
@@ -24,11 +27,14 @@ class SharedStream {
   // Returns the key a response answers, or nothing for a response nobody waits for
   // (handled by `on_other`).
   using KeyOf = std::function<std::optional<int64_t>(const Response&)>;
+  // The outcome a response reports for its request.
+  using StatusOf = std::function<absl::Status(const Response&)>;
 
   SharedStream(std::shared_ptr<grpc::Channel> channel, Opener open, KeyOf key_of,
-               std::function<void(Response&)> on_other)
+               StatusOf status_of, std::function<void(Response&)> on_other)
       : stub_(v1::QueueService::NewStub(channel)),
         key_of_(std::move(key_of)),
+        status_of_(std::move(status_of)),
         on_other_(std::move(on_other)) {
     stream_ = ((*stub_).*open)(&context_);
     reader_ = std::thread([this] { ReadLoop(); });
@@ -45,35 +51,21 @@ class SharedStream {
 
   int64_t NextKey() { return next_key_.fetch_add(1); }
 
-  // Writes `request` (whose key is `key`) and waits for its response.
-  absl::StatusOr<Response> Call(int64_t key, const Request& request) {
+  // Writes `request` (whose key is `key`) and returns its answer to come.
+  std::future<Answer> Start(int64_t key, const Request& request) {
+    std::future<Answer> answer;
     {
       absl::MutexLock lock(&mu_);
-      waiting_[key];
+      if (closed_) return Closed();
+      answer = waiting_[key].get_future();
     }
     bool written;
     {
       absl::MutexLock lock(&write_mu_);
       written = stream_->Write(request);
     }
-    absl::MutexLock lock(&mu_);
-    if (!written) {
-      waiting_.erase(key);
-      return absl::UnavailableError("stream closed");
-    }
-    struct Wait {
-      SharedStream* stream;
-      int64_t key;
-    } wait{this, key};
-    mu_.Await(absl::Condition(
-        +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return w->stream->closed_ || w->stream->waiting_[w->key].has_value();
-        },
-        &wait));
-    std::optional<Response> response = std::move(waiting_[key]);
-    waiting_.erase(key);
-    if (!response) return absl::UnavailableError("stream closed");
-    return *std::move(response);
+    if (!written) Fulfil(key, absl::UnavailableError("stream closed"));
+    return answer;
   }
 
   // Writes a request nobody waits an answer for.
@@ -83,30 +75,50 @@ class SharedStream {
   }
 
  private:
+  static std::future<Answer> Closed() {
+    std::promise<Answer> answer;
+    answer.set_value({absl::UnavailableError("stream closed"), MonotonicNanos()});
+    return answer.get_future();
+  }
+
+  void Fulfil(int64_t key, absl::Status status) {
+    int64_t now = MonotonicNanos();
+    absl::MutexLock lock(&mu_);
+    auto it = waiting_.find(key);
+    if (it == waiting_.end()) return;  // answered already
+    it->second.set_value({std::move(status), now});
+    waiting_.erase(it);
+  }
+
   void ReadLoop() {
     Response response;
     while (stream_->Read(&response)) {
       std::optional<int64_t> key = key_of_(response);
-      if (!key) {
+      if (key) {
+        Fulfil(*key, status_of_(response));
+      } else {
         on_other_(response);
-        continue;
       }
-      absl::MutexLock lock(&mu_);
-      waiting_[*key] = std::move(response);
     }
+    int64_t now = MonotonicNanos();
     absl::MutexLock lock(&mu_);
     closed_ = true;
+    for (auto& [key, answer] : waiting_) {
+      answer.set_value({absl::UnavailableError("stream closed"), now});
+    }
+    waiting_.clear();
   }
 
   std::unique_ptr<v1::QueueService::Stub> stub_;
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderWriter<Request, Response>> stream_;
   const KeyOf key_of_;
+  const StatusOf status_of_;
   const std::function<void(Response&)> on_other_;
   std::atomic<int64_t> next_key_{1};
   absl::Mutex write_mu_;
   absl::Mutex mu_;
-  absl::flat_hash_map<int64_t, std::optional<Response>> waiting_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int64_t, std::promise<Answer>> waiting_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::thread reader_;
 };
@@ -142,12 +154,16 @@ class Inbox {
   std::deque<Leased> messages_ ABSL_GUARDED_BY(mu_);
 };
 
-absl::Status FromResults(const google::protobuf::RepeatedField<int>& results) {
-  for (int r : results) {
+absl::Status AckStatus(const v1::ConsumeResponse& response) {
+  for (int r : response.ack_results()) {
     if (r == v1::RECEIPT_RESULT_LEASE_LOST) return absl::FailedPreconditionError("lease lost");
     if (r != v1::RECEIPT_RESULT_OK) return absl::NotFoundError("receipt not found");
   }
   return absl::OkStatus();
+}
+
+absl::Status PublishStatus(const v1::PublishResponse& r) {
+  return absl::Status(static_cast<absl::StatusCode>(r.error_code()), r.error_message());
 }
 
 class StreamSession final : public Session {
@@ -156,15 +172,7 @@ class StreamSession final : public Session {
       : publish_(publish), consume_(consume), inbox_(inbox), queue_(std::move(queue)) {}
 
   absl::Status Enqueue(std::span<const std::string> payloads) override {
-    v1::PublishRequest request;
-    int64_t sequence = publish_.NextKey();
-    request.set_sequence(sequence);
-    request.set_queue(queue_);
-    for (const std::string& p : payloads) request.add_messages()->set_payload_json(p);
-    absl::StatusOr<v1::PublishResponse> response = publish_.Call(sequence, request);
-    if (!response.ok()) return response.status();
-    return absl::Status(static_cast<absl::StatusCode>(response->error_code()),
-                        response->error_message());
+    return StartEnqueue(payloads).get().status;
   }
 
   absl::StatusOr<std::vector<Leased>> Dequeue(int max, absl::Duration wait) override {
@@ -172,13 +180,24 @@ class StreamSession final : public Session {
   }
 
   absl::Status Ack(std::span<const Leased> messages) override {
+    return StartAck(messages).get().status;
+  }
+
+  std::future<Answer> StartEnqueue(std::span<const std::string> payloads) override {
+    v1::PublishRequest request;
+    int64_t sequence = publish_.NextKey();
+    request.set_sequence(sequence);
+    request.set_queue(queue_);
+    for (const std::string& p : payloads) request.add_messages()->set_payload_json(p);
+    return publish_.Start(sequence, request);
+  }
+
+  std::future<Answer> StartAck(std::span<const Leased> messages) override {
     v1::ConsumeRequest request;
     int64_t id = consume_.NextKey();
     request.set_request_id(id);
     for (const Leased& m : messages) request.add_ack_receipts(m.handle);
-    absl::StatusOr<v1::ConsumeResponse> response = consume_.Call(id, request);
-    if (!response.ok()) return response.status();
-    return FromResults(response->ack_results());
+    return consume_.Start(id, request);
   }
 
  private:
@@ -194,6 +213,7 @@ class StreamTarget final : public Target {
       : options_(options), credits_(credits) {}
 
   std::string name() const override { return "pgqrs-stream"; }
+  bool pipelines() const override { return true; }
 
   absl::Status Setup() override {
     queue_ = options_.queue.empty()
@@ -213,13 +233,13 @@ class StreamTarget final : public Target {
     publish_ = std::make_unique<PublishStream>(
         NewChannel(options_.server, options_.identity, 1), &v1::QueueService::Stub::Publish,
         [](const v1::PublishResponse& r) { return std::optional<int64_t>(r.sequence()); },
-        [](v1::PublishResponse&) {});
+        PublishStatus, [](v1::PublishResponse&) {});
     consume_ = std::make_unique<ConsumeStream>(
         NewChannel(options_.server, options_.identity, 2), &v1::QueueService::Stub::Consume,
         [](const v1::ConsumeResponse& r) {
           return r.messages_size() > 0 ? std::nullopt : std::optional<int64_t>(r.request_id());
         },
-        [this](v1::ConsumeResponse& r) { inbox_.Add(r); });
+        AckStatus, [this](v1::ConsumeResponse& r) { inbox_.Add(r); });
     v1::ConsumeRequest open;
     open.set_queue(queue_);
     open.set_add_credits(credits_);

@@ -7,6 +7,8 @@
 // worker thread at a time.
 #pragma once
 
+#include <cstdint>
+#include <future>
 #include <memory>
 #include <span>
 #include <string>
@@ -25,11 +27,25 @@ struct Leased {
   std::string handle;
 };
 
+// The answer to a call started with Session::StartEnqueue or StartAck: its status and
+// when it arrived (MonotonicNanos), which is when the call ended however late the worker
+// collects it.
+struct Answer {
+  absl::Status status;
+  int64_t arrived_nanos = 0;
+};
+
 // One worker's connection. Errors carry the canonical code the target reported
 // (gRPC codes map 1:1); the workloads count them by code and carry on.
 class Session {
  public:
   virtual ~Session() = default;
+
+  // Starts Enqueue (StartAck: Ack) and returns its answer to come. A target that
+  // pipelines (Target::pipelines()) returns once the request is sent, so a worker can keep
+  // several in flight; the default makes the call and returns it answered.
+  virtual std::future<Answer> StartEnqueue(std::span<const std::string> payloads);
+  virtual std::future<Answer> StartAck(std::span<const Leased> messages);
 
   // Stores every payload, all or nothing when the target supports batches.
   virtual absl::Status Enqueue(std::span<const std::string> payloads) = 0;
@@ -46,6 +62,9 @@ class Target {
 
   // A short name for reports: "pgqrs", "beanstalk", "ping", "store".
   virtual std::string name() const = 0;
+  // Whether StartEnqueue and StartAck return before the answer, so the workloads keep
+  // up to WorkloadOptions::window calls in flight per worker.
+  virtual bool pipelines() const { return false; }
   // Prepares a fresh, empty queue for one run.
   virtual absl::Status Setup() = 0;
   // Opens a session for one worker thread.

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <future>
 #include <thread>
 
 #include "absl/strings/str_format.h"
@@ -71,34 +75,85 @@ void Merge(Shared& shared, const Recorder& rec) {
   for (const auto& [code, n] : rec.errors) r.errors[code] += n;
 }
 
+// A call a worker has sent and not yet collected the answer of.
+struct InFlight {
+  std::future<Answer> answer;
+  int64_t started_nanos;         // the worker began the cycle (a consumer: its Dequeue)
+  int64_t sent_nanos;            // the call was sent
+  std::vector<Leased> messages;  // an Ack's messages
+};
+
+// A worker's calls in flight, oldest first, at most `window` (Shared::options.window).
+// Each answer is handed to `settle` on the worker's own thread, so its accounting needs
+// no lock whatever thread the answer arrived on.
+class Window {
+ public:
+  using Settle = std::function<void(const InFlight&, const Answer&)>;
+  Window(int size, Settle settle) : size_(size), settle_(std::move(settle)) {}
+
+  bool full() const { return static_cast<int>(calls_.size()) >= size_; }
+  bool empty() const { return calls_.empty(); }
+  void Add(InFlight call) { calls_.push_back(std::move(call)); }
+
+  // Settles the calls answered so far, oldest first, up to the first one still waiting.
+  void SettleAnswered() {
+    while (!calls_.empty() &&
+           calls_.front().answer.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      SettleOldest();
+    }
+  }
+  // Waits for the oldest call's answer and settles it. REQUIRES: !empty().
+  void SettleOldest() {
+    InFlight call = std::move(calls_.front());
+    calls_.pop_front();
+    settle_(call, call.answer.get());
+  }
+  void SettleAll() {
+    while (!calls_.empty()) SettleOldest();
+  }
+
+ private:
+  const int size_;
+  const Settle settle_;
+  std::deque<InFlight> calls_;
+};
+
 void ProducerLoop(Shared& shared, Session& session, uint64_t seed) {
   const WorkloadOptions& o = shared.options;
   const bool lifecycle = o.scenario == Scenario::kLifecycle;
   PayloadMaker maker(o.payload_bytes, seed);
   Recorder rec;
+  Window window(o.window, [&](const InFlight& call, const Answer& answer) {
+    bool measuring = shared.Measuring();
+    if (!answer.status.ok()) {
+      if (measuring) CountError(shared, rec, answer.status);
+      return;
+    }
+    shared.backlog.fetch_add(o.batch, std::memory_order_relaxed);
+    if (!measuring) return;
+    int64_t took = answer.arrived_nanos - call.sent_nanos;
+    rec.calls["enqueue"].Record(took);
+    if (!lifecycle) {
+      rec.latency.Record(took);
+      shared.Complete(o.batch);
+    }
+  });
   std::vector<std::string> batch(o.batch);
   while (!shared.Stopped()) {
+    window.SettleAnswered();
+    if (window.full()) {
+      window.SettleOldest();
+      continue;
+    }
     if (lifecycle && shared.backlog.load(std::memory_order_relaxed) >= shared.backlog_limit) {
       absl::SleepFor(absl::Microseconds(50));
       continue;
     }
     int64_t t0 = MonotonicNanos();
     for (std::string& body : batch) body = maker.Make(t0);
-    absl::Status status = session.Enqueue(batch);
-    int64_t t1 = MonotonicNanos();
-    bool measuring = shared.Measuring();
-    if (!status.ok()) {
-      if (measuring) CountError(shared, rec, status);
-      continue;
-    }
-    shared.backlog.fetch_add(o.batch, std::memory_order_relaxed);
-    if (!measuring) continue;
-    rec.calls["enqueue"].Record(t1 - t0);
-    if (!lifecycle) {
-      rec.latency.Record(t1 - t0);
-      shared.Complete(o.batch);
-    }
+    window.Add({session.StartEnqueue(batch), t0, t0, {}});
   }
+  window.SettleAll();
   Merge(shared, rec);
 }
 
@@ -106,36 +161,51 @@ void ConsumerLoop(Shared& shared, Session& session) {
   const WorkloadOptions& o = shared.options;
   const bool drain = o.scenario == Scenario::kDrain;
   Recorder rec;
+  Window window(o.window, [&](const InFlight& call, const Answer& answer) {
+    bool measuring = shared.Measuring();
+    if (!answer.status.ok()) {
+      if (measuring) CountError(shared, rec, answer.status);
+      return;
+    }
+    auto n = static_cast<int64_t>(call.messages.size());
+    shared.backlog.fetch_sub(n, std::memory_order_relaxed);
+    if (!measuring) return;
+    int64_t t2 = answer.arrived_nanos;
+    rec.calls["ack"].Record(t2 - call.sent_nanos);
+    if (drain) {
+      rec.latency.Record(t2 - call.started_nanos);
+    } else {
+      for (const Leased& m : call.messages) {
+        if (std::optional<int64_t> stamp = StampOf(m.payload)) rec.latency.Record(t2 - *stamp);
+      }
+    }
+    shared.Complete(n);
+  });
   while (!shared.Stopped()) {
+    window.SettleAnswered();
+    if (window.full()) {
+      window.SettleOldest();
+      continue;
+    }
+    // With acks in flight, take only what has arrived: the acks free the credits that
+    // bring the next messages.
+    absl::Duration wait = window.empty() ? o.dequeue_wait : absl::ZeroDuration();
     int64_t t0 = MonotonicNanos();
-    absl::StatusOr<std::vector<Leased>> leased = session.Dequeue(o.batch, o.dequeue_wait);
+    absl::StatusOr<std::vector<Leased>> leased = session.Dequeue(o.batch, wait);
     int64_t t1 = MonotonicNanos();
     if (!leased.ok()) {
       if (shared.Measuring()) CountError(shared, rec, leased.status());
       continue;
     }
-    if (leased->empty()) continue;
-    absl::Status status = session.Ack(*leased);
-    int64_t t2 = MonotonicNanos();
-    bool measuring = shared.Measuring();
-    if (!status.ok()) {
-      if (measuring) CountError(shared, rec, status);
+    if (leased->empty()) {
+      if (!window.empty()) window.SettleOldest();
       continue;
     }
-    auto n = static_cast<int64_t>(leased->size());
-    shared.backlog.fetch_sub(n, std::memory_order_relaxed);
-    if (!measuring) continue;
-    rec.calls["dequeue"].Record(t1 - t0);
-    rec.calls["ack"].Record(t2 - t1);
-    if (drain) {
-      rec.latency.Record(t2 - t0);
-    } else {
-      for (const Leased& m : *leased) {
-        if (std::optional<int64_t> stamp = StampOf(m.payload)) rec.latency.Record(t2 - *stamp);
-      }
-    }
-    shared.Complete(n);
+    if (shared.Measuring()) rec.calls["dequeue"].Record(t1 - t0);
+    std::future<Answer> answer = session.StartAck(*leased);
+    window.Add({std::move(answer), t0, t1, *std::move(leased)});
   }
+  window.SettleAll();
   Merge(shared, rec);
 }
 
@@ -218,7 +288,9 @@ void Drive(Shared& shared, Progress& progress, RunResult& result) {
 
 }  // namespace
 
-absl::StatusOr<RunResult> RunWorkload(Target& target, const WorkloadOptions& options) {
+absl::StatusOr<RunResult> RunWorkload(Target& target, const WorkloadOptions& requested) {
+  WorkloadOptions options = requested;
+  if (!target.pipelines()) options.window = 1;
   RunResult result;
   result.target = target.name();
   result.options = options;

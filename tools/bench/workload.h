@@ -8,6 +8,13 @@
 //   drain      `preload` messages are loaded first (not measured), then C consumers
 //              dequeue and ack until none are left; latency is one dequeue+ack cycle.
 //
+// On a target that pipelines (Target::pipelines()), each worker keeps up to
+// options.window calls in flight: a producer sends its next Enqueue before the previous
+// one is answered, a consumer acks each dequeued batch without waiting; every answer is
+// still collected and checked, and a message counts only once its Ack answered OK. Call
+// and enqueue_to_ack latencies end when the answer arrived. Other targets run with a
+// window of 1, each call answered before the next.
+//
 // Each worker thread has its own Session. A warm-up runs the same loops unmeasured
 // (except drain, whose load is fixed), then the measured phase lasts options.duration
 // or until options.messages messages completed. Errors are counted by code and the

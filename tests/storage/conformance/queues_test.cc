@@ -57,6 +57,33 @@ TEST_CASE("delete refuses a queue with messages unless forced", "[conformance][q
   CHECK(store->DeleteQueue("q", true).code() == absl::StatusCode::kNotFound);
 }
 
+TEST_CASE("a deleted queue's name is free for a new queue with its own settings",
+          "[conformance][queue]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q", /*max_read_count=*/5);
+  EnqueueOne(*store, "q", R"({"n":1})");
+  std::vector<storage::Message> got = DequeueN(*store, "q", 1);
+  REQUIRE(got.size() == 1);
+  CHECK(AckOne(*store, "q", *got[0].lease) == storage::LeaseOutcome::kOk);
+  RequireOk(store->DeleteQueue("q", true));
+
+  std::vector<storage::NewMessage> batch = {Msg("{}")};
+  CHECK(store->Enqueue("q", batch, 0).status().code() == absl::StatusCode::kNotFound);
+  storage::DequeueOptions options;
+  CHECK(store->Dequeue("q", options).status().code() == absl::StatusCode::kNotFound);
+
+  // The new queue lets a message be read once: its second expiry dead-letters it.
+  MakeQueue(*store, "q", /*max_read_count=*/1);
+  int64_t id = EnqueueOne(*store, "q", R"({"n":2})");
+  got = DequeueN(*store, "q", 1, /*vt=*/absl::Milliseconds(1));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].id == id);
+  absl::SleepFor(absl::Milliseconds(20));
+  CHECK(DequeueN(*store, "q", 1).empty());
+  storage::QueueCounts counts = Ok(store->GetQueueCounts("q"));
+  CHECK(counts.dead == 1);
+}
+
 TEST_CASE("delete refuses a queue with live workers unless forced", "[conformance][queue]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q");
