@@ -6,10 +6,9 @@
 #include <future>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/db/database.h"
-#include "engine/io/sim_backend.h"
+#include "tests/engine/test_util.h"
 
 namespace pgqrs::engine {
 namespace {
@@ -42,56 +41,11 @@ class Gate {
   int waiting_ = 0;
 };
 
-class GatedFile : public File {
- public:
-  GatedFile(std::unique_ptr<File> inner, Gate* gate) : inner_(std::move(inner)), gate_(gate) {}
-  absl::StatusOr<size_t> ReadAt(uint64_t offset, uint8_t* dst, size_t n) override {
-    return inner_->ReadAt(offset, dst, n);
-  }
-  absl::Status Write(const std::vector<WriteOp>& ops) override { return inner_->Write(ops); }
-  absl::Status WriteAndSync(const std::vector<WriteOp>& ops) override {
-    if (gate_ != nullptr) gate_->Pass();
-    return inner_->WriteAndSync(ops);
-  }
-  absl::Status Sync() override {
-    if (gate_ != nullptr) gate_->Pass();
-    return inner_->Sync();
-  }
-  absl::StatusOr<uint64_t> Size() override { return inner_->Size(); }
-  absl::Status Truncate(uint64_t size) override { return inner_->Truncate(size); }
-  absl::Status Lock(uint64_t start, uint64_t len, bool exclusive) override {
-    return inner_->Lock(start, len, exclusive);
-  }
-
- private:
-  std::unique_ptr<File> inner_;
-  Gate* gate_;
-};
-
-class GatedBackend : public IoBackend {
- public:
-  explicit GatedBackend(Gate* gate) : sim_(std::make_shared<SimBackend>(7)), gate_(gate) {}
-  const char* name() const override { return "gated"; }
-  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, bool create,
-                                             bool read_only) override {
-    absl::StatusOr<std::unique_ptr<File>> f = sim_->Open(path, create, read_only);
-    if (!f.ok()) return f.status();
-    Gate* gate = absl::EndsWith(path, "-wal") ? gate_ : nullptr;
-    return std::unique_ptr<File>(new GatedFile(std::move(*f), gate));
-  }
-  absl::Status Remove(const std::string& path) override { return sim_->Remove(path); }
-  absl::Status SyncDirectory(const std::string& dir) override { return sim_->SyncDirectory(dir); }
-  bool Exists(const std::string& path) override { return sim_->Exists(path); }
-
- private:
-  std::shared_ptr<SimBackend> sim_;  // SimBackend hands out weak references to itself
-  Gate* gate_;
-};
-
 TEST_CASE("CommitDurable waits for the fsync of what it read", "[engine][durable]") {
   Gate gate;
   DatabaseOptions options;
-  options.backend = std::make_shared<GatedBackend>(&gate);
+  options.backend =
+      testing::NewWalHookBackend(7, {.on_read = {}, .on_sync = [&gate] { gate.Pass(); }});
   auto db = *Database::Open("/gated.db", options);
   {
     auto txn = *db->Begin();
@@ -134,7 +88,8 @@ TEST_CASE("a read transaction sees only durable commits and never waits for an f
           "[engine][durable]") {
   Gate gate;
   DatabaseOptions options;
-  options.backend = std::make_shared<GatedBackend>(&gate);
+  options.backend =
+      testing::NewWalHookBackend(7, {.on_read = {}, .on_sync = [&gate] { gate.Pass(); }});
   auto db = *Database::Open("/gated_read.db", options);
   {
     auto txn = *db->Begin();
@@ -168,7 +123,8 @@ TEST_CASE("a write conflict is returned once the winning commit is durable",
           "[engine][durable][mvcc]") {
   Gate gate;
   DatabaseOptions options;
-  options.backend = std::make_shared<GatedBackend>(&gate);
+  options.backend =
+      testing::NewWalHookBackend(7, {.on_read = {}, .on_sync = [&gate] { gate.Pass(); }});
   options.mvcc = true;
   auto db = *Database::Open("/gated_conflict.db", options);
   {

@@ -18,7 +18,6 @@
 #include "engine/crypto/database_file.h"
 #include "engine/crypto/page_cipher.h"
 #include "engine/format/varint.h"
-#include "engine/io/sim_backend.h"
 #include "engine/wal/wal.h"
 #include "tests/engine/test_util.h"
 #include "tests/engine/workload.h"
@@ -312,59 +311,13 @@ TEST_CASE("a checkpoint copies each page's newest WAL frame as stored; moved pag
   RequireDataLossOnPage(OpenAndReadAll(path, o), to);
 }
 
-// A simulated backend that counts reads of `-wal` files.
-class WalReadCountingFile : public File {
- public:
-  WalReadCountingFile(std::unique_ptr<File> inner, std::atomic<int>* reads)
-      : inner_(std::move(inner)), reads_(reads) {}
-  absl::StatusOr<size_t> ReadAt(uint64_t offset, uint8_t* dst, size_t n) override {
-    if (reads_ != nullptr) reads_->fetch_add(1);
-    return inner_->ReadAt(offset, dst, n);
-  }
-  absl::Status Write(const std::vector<WriteOp>& ops) override { return inner_->Write(ops); }
-  absl::Status WriteAndSync(const std::vector<WriteOp>& ops) override {
-    return inner_->WriteAndSync(ops);
-  }
-  absl::Status Sync() override { return inner_->Sync(); }
-  absl::StatusOr<uint64_t> Size() override { return inner_->Size(); }
-  absl::Status Truncate(uint64_t size) override { return inner_->Truncate(size); }
-  absl::Status Lock(uint64_t start, uint64_t len, bool exclusive) override {
-    return inner_->Lock(start, len, exclusive);
-  }
-
- private:
-  std::unique_ptr<File> inner_;
-  std::atomic<int>* reads_;
-};
-
-class WalReadCountingBackend : public IoBackend {
- public:
-  explicit WalReadCountingBackend(std::atomic<int>* reads)
-      : sim_(std::make_shared<SimBackend>(11)), reads_(reads) {}
-  const char* name() const override { return "wal-read-counting"; }
-  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, bool create,
-                                             bool read_only) override {
-    absl::StatusOr<std::unique_ptr<File>> f = sim_->Open(path, create, read_only);
-    if (!f.ok()) return f.status();
-    std::atomic<int>* reads = absl::EndsWith(path, "-wal") ? reads_ : nullptr;
-    return std::unique_ptr<File>(new WalReadCountingFile(std::move(*f), reads));
-  }
-  absl::Status Remove(const std::string& path) override { return sim_->Remove(path); }
-  absl::Status SyncDirectory(const std::string& dir) override { return sim_->SyncDirectory(dir); }
-  bool Exists(const std::string& path) override { return sim_->Exists(path); }
-
- private:
-  std::shared_ptr<SimBackend> sim_;  // SimBackend hands out weak references to itself
-  std::atomic<int>* reads_;
-};
-
 TEST_CASE(
     "automatic checkpoints read no WAL frame back when commits stay under half the "
     "threshold",
     "[engine][crypto][checkpoint]") {
   std::atomic<int> wal_reads{0};
   DatabaseOptions o = Encrypted("posix");
-  o.backend = std::make_shared<WalReadCountingBackend>(&wal_reads);
+  o.backend = NewWalHookBackend(11, {.on_read = [&wal_reads] { ++wal_reads; }, .on_sync = {}});
   o.wal_checkpoint_pages = 40;
   const std::string path = "/ring.db";
   constexpr int kRows = 520;  // about 40 pages of 13 rows

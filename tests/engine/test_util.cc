@@ -10,6 +10,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "engine/io/sim_backend.h"
+
 namespace pgqrs::engine::testing {
 
 std::string NewTempDir(const std::string& tag) {
@@ -145,6 +148,62 @@ std::string RowString(const Row& r) {
     s += r[i].DebugString();
   }
   return s + ")";
+}
+
+namespace {
+
+class WalHookFile : public File {
+ public:
+  WalHookFile(std::unique_ptr<File> inner, const WalHooks& hooks)
+      : inner_(std::move(inner)), hooks_(hooks) {}
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, uint8_t* dst, size_t n) override {
+    if (hooks_.on_read) hooks_.on_read();
+    return inner_->ReadAt(offset, dst, n);
+  }
+  absl::Status Write(const std::vector<WriteOp>& ops) override { return inner_->Write(ops); }
+  absl::Status WriteAndSync(const std::vector<WriteOp>& ops) override {
+    if (hooks_.on_sync) hooks_.on_sync();
+    return inner_->WriteAndSync(ops);
+  }
+  absl::Status Sync() override {
+    if (hooks_.on_sync) hooks_.on_sync();
+    return inner_->Sync();
+  }
+  absl::StatusOr<uint64_t> Size() override { return inner_->Size(); }
+  absl::Status Truncate(uint64_t size) override { return inner_->Truncate(size); }
+  absl::Status Lock(uint64_t start, uint64_t len, bool exclusive) override {
+    return inner_->Lock(start, len, exclusive);
+  }
+
+ private:
+  std::unique_ptr<File> inner_;
+  const WalHooks& hooks_;  // the backend's, which outlives its files
+};
+
+class WalHookBackend : public IoBackend {
+ public:
+  WalHookBackend(uint64_t seed, WalHooks hooks)
+      : sim_(std::make_shared<SimBackend>(seed)), hooks_(std::move(hooks)) {}
+  const char* name() const override { return "wal-hooks"; }
+  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, bool create,
+                                             bool read_only) override {
+    absl::StatusOr<std::unique_ptr<File>> f = sim_->Open(path, create, read_only);
+    if (!f.ok() || !absl::EndsWith(path, "-wal")) return f;
+    return std::unique_ptr<File>(new WalHookFile(std::move(*f), hooks_));
+  }
+  absl::Status Remove(const std::string& path) override { return sim_->Remove(path); }
+  absl::Status SyncDirectory(const std::string& dir) override { return sim_->SyncDirectory(dir); }
+  bool Exists(const std::string& path) override { return sim_->Exists(path); }
+
+ private:
+  std::shared_ptr<SimBackend> sim_;  // SimBackend hands out weak references to itself
+  const WalHooks hooks_;
+};
+
+}  // namespace
+
+std::shared_ptr<IoBackend> NewWalHookBackend(uint64_t seed, WalHooks hooks) {
+  return std::make_shared<WalHookBackend>(seed, std::move(hooks));
 }
 
 }  // namespace pgqrs::engine::testing

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,16 @@ std::shared_ptr<IoBackend> MakeBackend(const std::string& name);
 
 // Options using backend `name`.
 DatabaseOptions Options(const std::string& name);
+
+// What a simulated backend made by NewWalHookBackend calls on the I/O of `-wal` files, before
+// doing it. Either may be empty.
+struct WalHooks {
+  std::function<void()> on_read;  // each ReadAt
+  std::function<void()> on_sync;  // each WriteAndSync and Sync
+};
+// A SimBackend (seeded with `seed`) whose -wal files call `hooks`: tests count or hold the
+// WAL's I/O with it.
+std::shared_ptr<IoBackend> NewWalHookBackend(uint64_t seed, WalHooks hooks);
 
 // Runs `sql` through libsqlite3 on `path` (opened read-write; sqlite3 recovers a WAL).
 // Returns all rows as Values. REQUIREs success.
