@@ -78,11 +78,14 @@ constexpr Statement kWakeAsync{
 // statements (plain_calls.h) are planned once per connection, generically (custom plans
 // for their array parameters cost a planning per call), and without sequential scans or
 // hash and merge joins, so that a plan made while a table is small keeps using the
-// indexes when it has grown. The functions set what they need themselves.
+// indexes when it has grown. The functions set what they need themselves. JIT is off: a
+// generic plan assumes a parameterized LIMIT takes a tenth of the table, so on a deep queue
+// its estimated cost passes the JIT thresholds and every call would spend hundreds of
+// milliseconds compiling a plan that touches a few rows.
 constexpr Statement kCallSettings{
     "call_settings",
     "SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true), "
-    "set_config('plan_cache_mode', 'force_generic_plan', true), "
+    "set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true), "
     "set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
     "set_config('enable_mergejoin', 'off', true)"};
 
@@ -112,10 +115,11 @@ QueueCounts ReadCounts(const Rows& rows, int row, int first) {
 PostgresStore::PostgresStore(std::string schema, std::unique_ptr<PgPool> pool,
                              PostgresOptions options)
     : schema_(std::move(schema)),
-      begin_sql_(absl::StrCat("BEGIN; SET LOCAL search_path TO ", QuoteIdentifier(schema_),
-                              "; SET LOCAL plan_cache_mode = force_custom_plan; "
-                              "SET LOCAL statement_timeout = ",
-                              absl::ToInt64Milliseconds(options.statement_timeout))),
+      begin_sql_(
+          absl::StrCat("BEGIN; SET LOCAL search_path TO ", QuoteIdentifier(schema_),
+                       "; SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL jit = off; "
+                       "SET LOCAL statement_timeout = ",
+                       absl::ToInt64Milliseconds(options.statement_timeout))),
       call_settings_(Params()
                          .Add(QuoteIdentifier(schema_))
                          .Add(absl::StrCat(absl::ToInt64Milliseconds(options.statement_timeout)))),
