@@ -244,6 +244,17 @@ absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const ch
   return RowidsInRange(txn, index, range, limit);
 }
 
+absl::StatusOr<int64_t> CountWithPrefix(Transaction& txn, const char* index,
+                                        std::vector<Value> prefix) {
+  engine::IndexRange range;
+  range.lower = engine::IndexBound{prefix, true};
+  range.upper = engine::IndexBound{std::move(prefix), true};
+  PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(index, range));
+  int64_t count = 0;
+  for (; it->Valid(); ++count) PGQRS_RETURN_IF_ERROR(it->Next());
+  return count;
+}
+
 absl::StatusOr<std::vector<int64_t>> RowidsBelow(Transaction& txn, const char* index, int64_t bound,
                                                  int64_t limit) {
   engine::IndexRange range;

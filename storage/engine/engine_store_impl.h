@@ -64,6 +64,9 @@ absl::Status EditRow(Transaction& txn, const char* table, int64_t rowid, const s
 // first `limit` of them when limit > 0.
 absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
                                                       std::vector<Value> prefix, int64_t limit = 0);
+// The number of index entries whose leading columns equal `prefix` (no table row is read).
+absl::StatusOr<int64_t> CountWithPrefix(Transaction& txn, const char* index,
+                                        std::vector<Value> prefix);
 // Rowids of the first `limit` entries of a one-column index whose value is below `bound`,
 // in index order (oldest first for a time column).
 absl::StatusOr<std::vector<int64_t>> RowidsBelow(Transaction& txn, const char* index, int64_t bound,
