@@ -20,16 +20,20 @@ absl::Status Transaction::CommitConcurrent() {
   const uint64_t snapshot_lsn = private_pages_->snapshot().lsn;
   std::vector<RowOp> ops = std::move(ops_);
   std::vector<RowKey> written = std::move(written_);
-  // The snapshot is no longer needed: unpinning it first lets the checkpoint that Begin may
-  // run restart the WAL.
+  // The snapshot's pages are no longer needed: releasing them first lets the checkpoint that
+  // Begin may run restart the WAL. Its stamps are: without the hold, commits made while this
+  // one waits for the writer slot could prune the stamp that shows its conflict.
+  std::optional<WriteStamps::Hold> stamps_hold(std::in_place, &db_->write_stamps_, snapshot_lsn);
   End();
   if (ops.empty()) return absl::OkStatus();
   PGQRS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> head, db_->Begin());
-  if (std::optional<RowConflict> c = db_->write_stamps_.FindConflict(written, snapshot_lsn)) {
+  std::optional<RowConflict> conflict = db_->write_stamps_.FindConflict(written, snapshot_lsn);
+  stamps_hold.reset();  // the writer slot now keeps every later commit out until this one ends
+  if (conflict) {
     head->Rollback();
     return db_->ConflictOnceDurable(
-        c->lsn,
-        absl::StrCat("row ", c->row.second, " was changed by a transaction that committed first"));
+        conflict->lsn, absl::StrCat("row ", conflict->row.second,
+                                    " was changed by a transaction that committed first"));
   }
   absl::Status replayed = head->Replay(ops);
   if (!replayed.ok()) {

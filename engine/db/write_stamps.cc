@@ -20,6 +20,12 @@ void WriteStamps::Unpin(uint64_t snapshot_lsn) {
   open_snapshots_.erase(it);
 }
 
+WriteStamps::Hold::Hold(WriteStamps* stamps, uint64_t snapshot_lsn)
+    : stamps_(stamps), snapshot_lsn_(snapshot_lsn) {
+  absl::MutexLock l(&stamps_->mu_);
+  stamps_->open_snapshots_.insert(snapshot_lsn_);
+}
+
 std::optional<RowConflict> WriteStamps::FindConflict(const std::vector<RowKey>& rows,
                                                      uint64_t snapshot_lsn) {
   absl::MutexLock l(&mu_);

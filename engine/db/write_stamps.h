@@ -41,6 +41,20 @@ class WriteStamps {
   // Unregisters a snapshot returned by PinSnapshot (before it is released).
   void Unpin(uint64_t snapshot_lsn);
 
+  // Keeps the stamps newer than a snapshot from being pruned while it lives, for a committing
+  // transaction that releases its snapshot's pages before it validates.
+  class Hold {
+   public:
+    Hold(WriteStamps* stamps, uint64_t snapshot_lsn);
+    ~Hold() { stamps_->Unpin(snapshot_lsn_); }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    WriteStamps* const stamps_;
+    const uint64_t snapshot_lsn_;
+  };
+
   // A row of `rows` that a commit after `snapshot_lsn` wrote, if any.
   std::optional<RowConflict> FindConflict(const std::vector<RowKey>& rows, uint64_t snapshot_lsn);
   // Records that the commit at `lsn` wrote `rows`, and drops stamps that every open and future

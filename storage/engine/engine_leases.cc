@@ -43,7 +43,7 @@ absl::StatusOr<std::vector<LeaseOutcome>> EngineStore::ApplyToLeases(TriggerQueu
                                                                      std::span<const Lease> leases,
                                                                      const LeaseEdit& edit) {
   std::vector<LeaseOutcome> outcomes;
-  absl::Status status = WriteExclusive([&](Transaction& txn) -> absl::Status {
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     outcomes.clear();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, trigger == TriggerQueue::kAllow ? FindQueue(txn, queue)
                                                                        : PlainQueue(txn, queue));

@@ -249,7 +249,7 @@ absl::StatusOr<std::vector<Message>> EngineStore::Dequeue(const std::string& que
   const int64_t claimers = mvcc_ ? claims.others() + 1 : 1;
   int64_t attempts = 0;
   std::vector<Message> leased;
-  absl::Status status = WriteExclusive([&](Transaction& txn) -> absl::Status {
+  absl::Status status = Write([&](Transaction& txn) -> absl::Status {
     leased.clear();
     const int64_t window = claimers * (mvcc_ ? ++attempts : 1);
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, PlainQueue(txn, queue));

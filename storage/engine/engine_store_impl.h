@@ -253,11 +253,6 @@ class EngineStore final : public Store {
   // set its results from scratch each time (clear what it appends to), and take ids outside
   // (IdBlocks).
   absl::Status Write(const Work& work);
-  // Runs `work` in one exclusive transaction, also with mvcc on. The calls that lease or end
-  // leases (Dequeue and the lease calls) run so: in concurrent transactions they let a
-  // message be leased twice while a lease on it was valid, in about one run in five of
-  // mvcc_consumers_test; the cause is not found yet (engine/MVCC.md section 7).
-  absl::Status WriteExclusive(const Work& work) { return WriteOnce(work, /*exclusive=*/true); }
   // One attempt of Write; in an exclusive transaction (Database::Begin, no write conflicts)
   // when `exclusive`, e.g. for schema changes.
   absl::Status WriteOnce(const Work& work, bool exclusive);

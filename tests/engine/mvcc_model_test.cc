@@ -4,7 +4,8 @@
 // transaction's id) and the version it replaced. Threads run transactions that scan every
 // register (the balances must sum to the total: one consistent snapshot), move an amount
 // between two registers, re-read what they read and wrote, and insert or delete a token of a
-// UNIQUE index. Afterwards the history is checked:
+// UNIQUE index; some also insert a batch of filler rows, so that the in-memory row stamps are
+// pruned while transactions run. Afterwards the history is checked:
 // - no lost update / first committer wins: per register, the committed writers form one chain
 //   from the initial version (no two replaced the same version), ending in the stored row;
 // - no dirty read: every version read was written by a transaction that committed;
@@ -39,6 +40,7 @@ constexpr int kRegisters = 150;  // ids 1..kHot are hot
 constexpr int64_t kInitial = 1000;
 constexpr int kTokens = 12;
 constexpr int kThreads = 4;
+constexpr int kFillerRows = 300;  // a few of these batches make the row stamps be pruned
 
 // Catch2's assertions are not thread-safe: worker threads throw instead.
 void Expect(bool ok, const std::string& what) {
@@ -74,6 +76,7 @@ void CreateModel(Database* db) {
                 {"tokens", {{"id", ColumnType::kInteger}, {"token", ColumnType::kText, true}}, 0})
              .ok(),
          "create tokens");
+  Expect(txn->CreateTable({"filler", {{"id", ColumnType::kInteger}}, 0}).ok(), "create filler");
   Expect(txn->CreateIndex({"tokens_token", "tokens", /*unique=*/true, {{"token"}}}).ok(),
          "create index");
   for (int i = 1; i <= kRegisters; ++i) {
@@ -156,6 +159,11 @@ Record RunOne(Database* db, std::mt19937_64& rng, std::atomic<int64_t>* next_id)
   if (rng() % 3 == 0) {
     absl::Status s = ToggleToken(txn.get(), rng);
     if (!s.ok()) return LostEarly(txn.get(), std::move(rec), s);
+  }
+  if (rng() % 4 == 0) {
+    for (int i = 0; i < kFillerRows; ++i) {
+      Ok(txn->Insert("filler", {Value::Null()}), "insert filler");
+    }
   }
   // Repeatable reads: own writes, and a register read before is unchanged.
   const int64_t other = 1 + rng() % kRegisters;

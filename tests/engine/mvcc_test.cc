@@ -168,6 +168,33 @@ TEST_CASE("concurrent transactions: pruned row stamps never hide a conflict") {
   CHECK(ValueOf(r.get(), 1) == 200);
 }
 
+TEST_CASE("concurrent transactions: a commit waiting for the writer slot keeps its conflicts") {
+  const std::string path = NewTempDir("mvcc_prune_wait") + "/db";
+  auto db = OpenModel(path, 10);
+  auto old = BeginConcurrent(db.get());
+  Set(old.get(), 1, 100);
+  auto winner = BeginConcurrent(db.get());
+  Set(winner.get(), 1, 200);
+  REQUIRE(winner->Commit().ok());
+  // `old` commits while an exclusive transaction holds the writer slot: it releases its
+  // snapshot and waits. The exclusive commit writes enough rows to prune the stamps, and the
+  // winner's stamp is the evidence of old's conflict.
+  auto bulk = db->Begin();
+  REQUIRE(bulk.ok());
+  absl::Status old_commit;
+  std::thread committer([&] { old_commit = old->Commit(); });
+  // Lets the committer reach the slot; the outcome must be the same if it has not yet.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 3000; ++i) {
+    REQUIRE((*bulk)->Insert("names", {Value::Null(), Value::Text(absl::StrCat("n", i))}).ok());
+  }
+  REQUIRE((*bulk)->Commit().ok());
+  committer.join();
+  CHECK(IsWriteConflict(old_commit));
+  auto r = BeginConcurrent(db.get());
+  CHECK(ValueOf(r.get(), 1) == 200);
+}
+
 TEST_CASE("concurrent transactions are snapshot isolation, not serializable: write skew") {
   const std::string path = NewTempDir("mvcc_skew") + "/db";
   auto db = OpenModel(path, 2);
