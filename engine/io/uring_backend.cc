@@ -11,12 +11,15 @@
 // IORING_SETUP_SINGLE_ISSUER does not fit, as any thread may write.
 // Concurrency: the ring is shared under a mutex; the direct syscalls take no lock, so one
 // thread's fdatasync runs while another writes (group commit).
+#include "engine/io/uring_backend.h"
+
 #include <liburing.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "engine/base/errno_status.h"
 #include "engine/io/io_backend.h"
 #include "engine/io/posix_file_util.h"
@@ -25,6 +28,30 @@ namespace pgqrs::engine {
 namespace {
 
 constexpr unsigned kRingEntries = 128;
+// Transient submission failures tolerated per batch. EAGAIN and EBUSY back off 1, 2, 4, ...
+// ms (the kernel is short of memory, or of room for completions), about 60 ms in all.
+constexpr int kMaxSubmitRetries = 6;
+
+bool IsTransientSubmitError(int err) { return err == EINTR || err == EAGAIN || err == EBUSY; }
+
+// Hands every SQE queued on `ring` to the kernel through `submit`, including those a partial
+// submission left queued, retrying transient failures. On failure returns the error with
+// `context`; the SQEs the kernel did not consume are then still queued.
+absl::Status SubmitQueued(const UringSubmitFn& submit, io_uring* ring, unsigned wait_nr,
+                          const std::string& context) {
+  int retries = 0;
+  while (io_uring_sq_ready(ring) > 0) {
+    int r = submit(ring, wait_nr);
+    if (r > 0) continue;
+    int err = r < 0 ? -r : EAGAIN;  // nothing consumed and no error: treat as busy
+    if (!IsTransientSubmitError(err) || retries == kMaxSubmitRetries) {
+      return ErrnoToStatus(context, err);
+    }
+    if (err != EINTR) absl::SleepFor(absl::Milliseconds(1 << retries));
+    ++retries;
+  }
+  return absl::OkStatus();
+}
 
 class Ring {
  public:
@@ -53,7 +80,8 @@ struct Pending {
 
 class UringFile final : public File {
  public:
-  UringFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  UringFile(int fd, std::string path, UringSubmitFn submit)
+      : fd_(fd), path_(std::move(path)), submit_(std::move(submit)) {}
   ~UringFile() override { ::close(fd_); }
 
   absl::Status Init() { return io_.Init(kRingEntries); }
@@ -97,11 +125,7 @@ class UringFile final : public File {
       io_uring_cqe* cqe;
       int w = io_uring_wait_cqe(ring, &cqe);
       if (w == -EINTR || w == -EAGAIN) continue;
-      if (w < 0) {
-        absl::MutexLock l(&broken_mu_);
-        broken_ = ErrnoToStatus(path_ + ": io_uring_wait_cqe (file unusable)", -w);
-        return broken_;
-      }
+      if (w < 0) return MarkBroken(ErrnoToStatus(path_ + ": io_uring_wait_cqe", -w));
       on_cqe(io_uring_cqe_get_data64(cqe), cqe->res);
       io_uring_cqe_seen(ring, cqe);
       ++seen;
@@ -112,6 +136,27 @@ class UringFile final : public File {
   absl::Status Broken() {
     absl::MutexLock l(&broken_mu_);
     return broken_;
+  }
+
+  // Makes every later call of this file fail with `error`: the ring is in a state no later
+  // batch may build on.
+  absl::Status MarkBroken(const absl::Status& error) {
+    absl::MutexLock l(&broken_mu_);
+    broken_ = absl::Status(error.code(), std::string(error.message()) + " (file unusable)");
+    return broken_;
+  }
+
+  // Submits the batch of `n` queued writes. If that fails, the writes the kernel consumed are
+  // reaped first (the caller's buffers must be free of the kernel when the error returns), and
+  // the file is marked broken: the unconsumed SQEs stay queued with pointers into the caller's
+  // buffers, and any later submission would hand them to the kernel as well.
+  absl::Status SubmitBatch(unsigned n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(io_mu_) {
+    absl::Status s = SubmitQueued(submit_, io_.get(), n, path_ + ": io_uring_submit");
+    if (s.ok()) return s;
+    unsigned consumed = n - io_uring_sq_ready(io_.get());
+    absl::Status reaped = ReapAll(io_.get(), consumed, [](uint64_t, int) {});
+    if (!reaped.ok()) return reaped;
+    return MarkBroken(s);
   }
 
   absl::Status WriteLocked(const std::vector<WriteOp>& ops) ABSL_EXCLUSIVE_LOCKS_REQUIRED(io_mu_) {
@@ -130,8 +175,7 @@ class UringFile final : public File {
         io_uring_sqe_set_data64(sqe, i);
       }
       unsigned n = static_cast<unsigned>(batch_end - next);
-      int r = io_uring_submit_and_wait(io_.get(), n);
-      if (r < 0) return ErrnoToStatus(path_ + ": io_uring_submit", -r);
+      if (absl::Status s = SubmitBatch(n); !s.ok()) return s;
       std::vector<size_t> retry;
       absl::Status first_error = absl::OkStatus();  // the batch is reaped in full regardless
       absl::Status reaped = ReapAll(io_.get(), n, [&](uint64_t i, int res) {
@@ -162,6 +206,7 @@ class UringFile final : public File {
 
   int fd_;
   std::string path_;
+  const UringSubmitFn submit_;
   absl::Mutex broken_mu_;
   absl::Status broken_ ABSL_GUARDED_BY(broken_mu_);  // set when a ring fails
   absl::Mutex io_mu_;
@@ -170,12 +215,13 @@ class UringFile final : public File {
 
 class UringBackend final : public IoBackend {
  public:
+  explicit UringBackend(UringSubmitFn submit) : submit_(std::move(submit)) {}
   const char* name() const override { return "uring"; }
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, bool create,
                                              bool read_only) override {
     absl::StatusOr<int> fd = FdOpen(path, create, read_only);
     if (!fd.ok()) return fd.status();
-    auto f = std::make_unique<UringFile>(*fd, path);
+    auto f = std::make_unique<UringFile>(*fd, path, submit_);
     absl::Status s = f->Init();
     if (!s.ok()) return s;
     return std::unique_ptr<File>(std::move(f));
@@ -183,6 +229,9 @@ class UringBackend final : public IoBackend {
   absl::Status Remove(const std::string& path) override { return PathRemove(path); }
   absl::Status SyncDirectory(const std::string& dir) override { return DirSync(dir); }
   bool Exists(const std::string& path) override { return PathExists(path); }
+
+ private:
+  const UringSubmitFn submit_;
 };
 
 // Creates a ring, checks the opcodes we need and runs one NOP through it.
@@ -206,12 +255,16 @@ absl::Status ProbeUring() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
     io_uring_prep_nop(sqe);
     io_uring_cqe* cqe;
-    r = io_uring_submit_and_wait(&ring, 1);
-    if (r >= 0) r = io_uring_wait_cqe(&ring, &cqe);
-    if (r < 0) {
-      status = ErrnoToStatus("io_uring nop", -r);
-    } else {
-      io_uring_cqe_seen(&ring, cqe);
+    status = SubmitQueued(&io_uring_submit_and_wait, &ring, 1, "io_uring nop");
+    if (status.ok()) {
+      do {
+        r = io_uring_wait_cqe(&ring, &cqe);
+      } while (r == -EINTR);
+      if (r < 0) {
+        status = ErrnoToStatus("io_uring nop", -r);
+      } else {
+        io_uring_cqe_seen(&ring, cqe);
+      }
     }
   }
   io_uring_queue_exit(&ring);
@@ -220,10 +273,14 @@ absl::Status ProbeUring() {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<IoBackend>> NewUringBackend() {
+absl::StatusOr<std::shared_ptr<IoBackend>> NewUringBackend(UringSubmitFn submit) {
   absl::Status s = ProbeUring();
   if (!s.ok()) return absl::FailedPreconditionError("io_uring unavailable: " + s.ToString());
-  return std::shared_ptr<IoBackend>(std::make_shared<UringBackend>());
+  return std::shared_ptr<IoBackend>(std::make_shared<UringBackend>(std::move(submit)));
+}
+
+absl::StatusOr<std::shared_ptr<IoBackend>> NewUringBackend() {
+  return NewUringBackend(&io_uring_submit_and_wait);
 }
 
 }  // namespace pgqrs::engine

@@ -131,6 +131,10 @@ fsync = off
 synchronous_commit = on
 full_page_writes = off
 max_connections = 200
+# pg_stat_statements is loaded for the tests that look at how statements ran (JIT); it
+# tracks nothing unless a test turns it on for a database of its own.
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = none
 EOF
   # The superuser connects through the socket without a password; `pgqrs` needs one.
   cat >"$DIR/data/pg_hba.conf" <<EOF
