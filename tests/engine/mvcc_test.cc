@@ -147,21 +147,33 @@ TEST_CASE("concurrent transactions: the first committer of a row wins") {
   CHECK(rows[1][0].integer() == 13);
 }
 
+// A concurrent transaction that set register 1 to 100, and lost it to another that set it to
+// 200 and committed first.
+std::unique_ptr<Transaction> BeginLoserOfRegisterOne(Database* db) {
+  auto loser = BeginConcurrent(db);
+  Set(loser.get(), 1, 100);
+  auto winner = BeginConcurrent(db);
+  Set(winner.get(), 1, 200);
+  REQUIRE(winner->Commit().ok());
+  return loser;
+}
+
+// Inserts enough rows in `bulk` that its commit prunes the row stamps.
+void InsertManyNames(Transaction* bulk) {
+  for (int i = 0; i < 3000; ++i) {
+    REQUIRE(bulk->Insert("names", {Value::Null(), Value::Text(absl::StrCat("n", i))}).ok());
+  }
+}
+
 TEST_CASE("concurrent transactions: pruned row stamps never hide a conflict") {
   const std::string path = NewTempDir("mvcc_prune") + "/db";
   auto db = OpenModel(path, 10);
-  auto old = BeginConcurrent(db.get());
-  Set(old.get(), 1, 100);
-  auto winner = BeginConcurrent(db.get());
-  Set(winner.get(), 1, 200);
-  REQUIRE(winner->Commit().ok());
-  // One commit writing thousands of rows makes the stamps be pruned; the winner's stamp is
-  // newer than the open transaction's snapshot and must stay.
+  auto old = BeginLoserOfRegisterOne(db.get());
+  // The bulk commit prunes the stamps; the winner's stamp is newer than the open
+  // transaction's snapshot and must stay.
   auto bulk = db->Begin();
   REQUIRE(bulk.ok());
-  for (int i = 0; i < 3000; ++i) {
-    REQUIRE((*bulk)->Insert("names", {Value::Null(), Value::Text(absl::StrCat("n", i))}).ok());
-  }
+  InsertManyNames(bulk->get());
   REQUIRE((*bulk)->Commit().ok());
   CHECK(IsWriteConflict(old->Commit()));
   auto r = BeginConcurrent(db.get());
@@ -171,23 +183,17 @@ TEST_CASE("concurrent transactions: pruned row stamps never hide a conflict") {
 TEST_CASE("concurrent transactions: a commit waiting for the writer slot keeps its conflicts") {
   const std::string path = NewTempDir("mvcc_prune_wait") + "/db";
   auto db = OpenModel(path, 10);
-  auto old = BeginConcurrent(db.get());
-  Set(old.get(), 1, 100);
-  auto winner = BeginConcurrent(db.get());
-  Set(winner.get(), 1, 200);
-  REQUIRE(winner->Commit().ok());
+  auto old = BeginLoserOfRegisterOne(db.get());
   // `old` commits while an exclusive transaction holds the writer slot: it releases its
-  // snapshot and waits. The exclusive commit writes enough rows to prune the stamps, and the
-  // winner's stamp is the evidence of old's conflict.
+  // snapshot and waits. The exclusive commit prunes the stamps, and the winner's stamp is
+  // the evidence of old's conflict.
   auto bulk = db->Begin();
   REQUIRE(bulk.ok());
   absl::Status old_commit;
   std::thread committer([&] { old_commit = old->Commit(); });
   // Lets the committer reach the slot; the outcome must be the same if it has not yet.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  for (int i = 0; i < 3000; ++i) {
-    REQUIRE((*bulk)->Insert("names", {Value::Null(), Value::Text(absl::StrCat("n", i))}).ok());
-  }
+  InsertManyNames(bulk->get());
   REQUIRE((*bulk)->Commit().ok());
   committer.join();
   CHECK(IsWriteConflict(old_commit));
