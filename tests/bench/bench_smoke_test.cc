@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <string>
 
 #include "tests/support/daemon.h"
@@ -145,6 +146,27 @@ TEST_CASE("store-bench runs the lifecycle in-process", "[bench]") {
   CHECK(j["target"] == "store:sqlite");
   CHECK(j["calls"]["dequeue"]["count"].get<int64_t>() > 0);
   CheckLatency(j);
+}
+
+TEST_CASE("store-mix runs writers and readers on concurrent transactions", "[bench]") {
+  const std::string command =
+      Runfile("tools/bench/store-mix") + " --dsn='engine://" + TempPath("mix.db") +
+      "?mvcc=on' --mix=readers --threads=2 --queues=2 --pending=20 --seconds=1";
+  std::string err;
+  auto [status, out] = RunCommand(command, &err);
+  INFO(command << "\nstderr:\n" << err << "\nstdout:\n" << out);
+  REQUIRE(status == 0);
+  nlohmann::json j = nlohmann::json::parse(out);
+  CHECK(j["mix"] == "readers");
+  CHECK(j["errors"] == 0);
+  CHECK(j["msgs_per_s"].get<double>() > 0);
+  CHECK(j["reads"].get<int64_t>() > 0);
+  // Idle reads are measured before and after the writers, and merged.
+  CHECK(j["idle_before_p99_ms"].get<double>() > 0);
+  CHECK(j["idle_after_p99_ms"].get<double>() > 0);
+  CHECK(j["idle_p99_ms"].get<double>() <=
+        std::max(j["idle_before_p99_ms"].get<double>(), j["idle_after_p99_ms"].get<double>()));
+  CHECK(j["busy_p50_ms"].get<double>() <= j["busy_p99_ms"].get<double>());
 }
 
 } // namespace
