@@ -37,17 +37,6 @@ absl::StatusOr<std::optional<int64_t>> FindDuplicate(Transaction& txn, int64_t q
   return std::optional<int64_t>(ids[0]);
 }
 
-// Visits the entries of `index` whose leading columns equal `prefix`, rows included.
-template <typename F>
-absl::Status ForEachRow(Transaction& txn, const char* index, std::vector<Value> prefix, F visit) {
-  PGQRS_ASSIGN_OR_RETURN(auto ids, RowidsWithPrefix(txn, index, std::move(prefix)));
-  for (int64_t id : ids) {
-    PGQRS_ASSIGN_OR_RETURN(Row row, GetRow(txn, kMessages, id, "message"));
-    PGQRS_RETURN_IF_ERROR(visit(id, row));
-  }
-  return absl::OkStatus();
-}
-
 // Counts the Dequeue calls in progress while it lives.
 class ClaimsInProgress {
  public:
@@ -337,51 +326,6 @@ absl::StatusOr<int64_t> EngineStore::Redrive(const std::string& queue,
   });
   if (!status.ok()) return status;
   return moved;
-}
-
-absl::StatusOr<QueueCounts> EngineStore::GetQueueCounts(const std::string& name) {
-  QueueCounts counts;
-  absl::Status status = Read([&](Transaction& txn) -> absl::Status {
-    PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, name));
-    int64_t now = NowMicros();
-    // Dead and archived rows are told apart by the state the index holds, so they are counted
-    // without reading them: a queue keeps its archived messages until retention removes them,
-    // often far more of them than live ones.
-    PGQRS_ASSIGN_OR_RETURN(
-        counts.dead,
-        CountWithPrefix(txn, kMessagesDequeue, {Value::Integer(q.id), Value::Integer(kDead)}));
-    PGQRS_ASSIGN_OR_RETURN(
-        counts.archived,
-        CountWithPrefix(txn, kMessagesDequeue, {Value::Integer(q.id), Value::Integer(kArchived)}));
-    std::optional<int64_t> oldest;
-    auto count_live = [&](int64_t, const Row& m) -> absl::Status {
-      switch (StateOf(m, q.max_read_count, now)) {
-        case MessageState::kPending:
-          ++counts.pending;
-          oldest = std::min(oldest.value_or(INT64_MAX), Int(m, msg::kEnqueuedAt));
-          break;
-        case MessageState::kDelayed:
-          ++counts.delayed;
-          break;
-        case MessageState::kInFlight:
-          ++counts.in_flight;
-          break;
-        case MessageState::kDead:  // out of reads, not yet moved to the dead state
-          ++counts.dead;
-          break;
-        case MessageState::kArchived:
-          ++counts.archived;
-          break;
-      }
-      return absl::OkStatus();
-    };
-    PGQRS_RETURN_IF_ERROR(ForEachRow(txn, kMessagesDequeue,
-                                     {Value::Integer(q.id), Value::Integer(kLive)}, count_live));
-    counts.oldest_pending_age = oldest ? absl::Microseconds(now - *oldest) : absl::ZeroDuration();
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return counts;
 }
 
 }  // namespace pgqrs::storage::enginestore

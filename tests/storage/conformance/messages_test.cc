@@ -283,6 +283,45 @@ TEST_CASE("counts track every state", "[conformance][message]") {
   CHECK(counts.dead == 0);
 }
 
+TEST_CASE("counts tell expired leases and other queues' leases apart", "[conformance][message]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "q", /*max_read_count=*/2);
+  MakeQueue(*store, "other");
+  int64_t held = EnqueueOne(*store, "q", "1");
+  REQUIRE(DequeueN(*store, "q", 1, absl::Seconds(60)).at(0).id == held);
+  int64_t expiring = EnqueueOne(*store, "q", "2");
+  REQUIRE(DequeueN(*store, "q", 1, absl::Milliseconds(1)).at(0).id == expiring);
+  std::vector<NewMessage> delayed = {Msg("3", 0, absl::Seconds(60))};
+  Ok(store->Enqueue("q", delayed, 0));
+  EnqueueOne(*store, "other", "4");
+  REQUIRE(DequeueN(*store, "other", 1, absl::Seconds(60)).size() == 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const absl::Time before_newest = absl::Now();
+  EnqueueOne(*store, "q", "5");
+
+  // The expired lease is pending again (one read of two used), and the oldest pending
+  // message: its age covers the sleep, which the newest message's does not.
+  storage::QueueCounts counts = Ok(store->GetQueueCounts("q"));
+  CHECK(counts.pending == 2);
+  CHECK(counts.in_flight == 1);
+  CHECK(counts.delayed == 1);
+  CHECK(counts.dead == 0);
+  CHECK(counts.oldest_pending_age >= absl::Milliseconds(50));
+
+  // Its second lease expires with its reads used up: dead, though still in the live state.
+  REQUIRE(DequeueN(*store, "q", 1, absl::Milliseconds(1)).at(0).id == expiring);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  counts = Ok(store->GetQueueCounts("q"));
+  CHECK(counts.pending == 1);
+  CHECK(counts.in_flight == 1);
+  CHECK(counts.delayed == 1);
+  CHECK(counts.dead == 1);
+  CHECK(counts.oldest_pending_age <= absl::Now() - before_newest);  // the newest is left
+  storage::QueueCounts other = Ok(store->GetQueueCounts("other"));
+  CHECK(other.in_flight == 1);
+  CHECK(other.pending == 0);
+}
+
 TEST_CASE("concurrent consumers never share a message", "[conformance][concurrency]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q");
