@@ -13,9 +13,6 @@
 namespace pgqrs::storage::enginestore {
 namespace {
 
-// Position of `vt` in a pgqrs_messages_dequeue key (queue_id, state, priority, vt, id).
-constexpr int kDequeueKeyVt = 3;
-
 // The ids of every leased message, of any queue. Leases are few next to pending messages:
 // they are bounded by what consumers hold, and the reaper ends expired ones.
 absl::StatusOr<absl::flat_hash_set<int64_t>> LeasedIds(Transaction& txn) {
@@ -33,7 +30,6 @@ absl::StatusOr<absl::flat_hash_set<int64_t>> LeasedIds(Transaction& txn) {
 absl::StatusOr<QueueCounts> EngineStore::GetQueueCounts(const std::string& name) {
   QueueCounts counts;
   absl::Status status = Read([&](Transaction& txn) -> absl::Status {
-    counts = QueueCounts();
     PGQRS_ASSIGN_OR_RETURN(QueueRow q, FindQueue(txn, name));
     const int64_t now = NowMicros();
     PGQRS_ASSIGN_OR_RETURN(
@@ -43,10 +39,9 @@ absl::StatusOr<QueueCounts> EngineStore::GetQueueCounts(const std::string& name)
         counts.archived,
         CountWithPrefix(txn, kMessagesDequeue, {Value::Integer(q.id), Value::Integer(kArchived)}));
     PGQRS_ASSIGN_OR_RETURN(absl::flat_hash_set<int64_t> leased, LeasedIds(txn));
-    const std::vector<Value> live = {Value::Integer(q.id), Value::Integer(kLive)};
     PGQRS_ASSIGN_OR_RETURN(
         auto it, txn.ScanIndex(kMessagesDequeue,
-                               {engine::IndexBound{live, true}, engine::IndexBound{live, true}}));
+                               PrefixRange({Value::Integer(q.id), Value::Integer(kLive)})));
     // Ids grow with enqueue time, so the pending message with the lowest id is the oldest
     // (to within the length of one write, for enqueues that run at the same time).
     std::optional<int64_t> oldest_pending_id;
@@ -68,7 +63,7 @@ absl::StatusOr<QueueCounts> EngineStore::GetQueueCounts(const std::string& name)
       return absl::OkStatus();
     };
     while (it->Valid()) {
-      PGQRS_RETURN_IF_ERROR(count_live(it->rowid(), it->key()[kDequeueKeyVt].integer()));
+      PGQRS_RETURN_IF_ERROR(count_live(it->rowid(), it->key()[dequeue_key::kVt].integer()));
       PGQRS_RETURN_IF_ERROR(it->Next());
     }
     if (oldest_pending_id) {

@@ -156,18 +156,17 @@ absl::StatusOr<std::vector<int64_t>> VisibleCandidates(Transaction& txn, int64_t
   // rows come first, so the scan skips to the next priority at the first invisible row.
   std::vector<int64_t> out;
   const std::vector<Value> live = {Value::Integer(queue_id), Value::Integer(kLive)};
-  engine::IndexRange range;
-  range.lower = engine::IndexBound{live, true};
-  range.upper = engine::IndexBound{live, true};
+  engine::IndexRange range = PrefixRange(live);
   while (static_cast<int64_t>(out.size()) < limit) {
     PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kMessagesDequeue, range));
     while (it->Valid() && static_cast<int64_t>(out.size()) < limit) {
-      if (it->key()[3].integer() > now) break;
+      if (it->key()[dequeue_key::kVt].integer() > now) break;
       out.push_back(it->rowid());
       PGQRS_RETURN_IF_ERROR(it->Next());
     }
     if (!it->Valid() || static_cast<int64_t>(out.size()) >= limit) break;
-    range.lower = engine::IndexBound{{live[0], live[1], it->key()[2]}, /*inclusive=*/false};
+    range.lower = engine::IndexBound{{live[0], live[1], it->key()[dequeue_key::kPriority]},
+                                     /*inclusive=*/false};
   }
   return out;
 }

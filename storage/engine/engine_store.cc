@@ -236,20 +236,21 @@ absl::StatusOr<std::vector<int64_t>> RowidsInRange(Transaction& txn, const char*
 
 }  // namespace
 
-absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
-                                                      std::vector<Value> prefix, int64_t limit) {
+engine::IndexRange PrefixRange(std::vector<Value> prefix) {
   engine::IndexRange range;
   range.lower = engine::IndexBound{prefix, true};
   range.upper = engine::IndexBound{std::move(prefix), true};
-  return RowidsInRange(txn, index, range, limit);
+  return range;
+}
+
+absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,
+                                                      std::vector<Value> prefix, int64_t limit) {
+  return RowidsInRange(txn, index, PrefixRange(std::move(prefix)), limit);
 }
 
 absl::StatusOr<int64_t> CountWithPrefix(Transaction& txn, const char* index,
                                         std::vector<Value> prefix) {
-  engine::IndexRange range;
-  range.lower = engine::IndexBound{prefix, true};
-  range.upper = engine::IndexBound{std::move(prefix), true};
-  PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(index, range));
+  PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(index, PrefixRange(std::move(prefix))));
   int64_t count = 0;
   for (; it->Valid(); ++count) PGQRS_RETURN_IF_ERROR(it->Next());
   return count;

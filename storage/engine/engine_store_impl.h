@@ -60,6 +60,8 @@ absl::StatusOr<Row> GetRow(Transaction& txn, const char* table, int64_t rowid,
 // Transaction::Modify on an existing row; NOT_FOUND carries `what`.
 absl::Status EditRow(Transaction& txn, const char* table, int64_t rowid, const std::string& what,
                      const std::function<absl::Status(Row&)>& edit);
+// The range of index entries whose leading columns equal `prefix`.
+engine::IndexRange PrefixRange(std::vector<Value> prefix);
 // Rowids of the index entries whose leading columns equal `prefix`, in index order; the
 // first `limit` of them when limit > 0.
 absl::StatusOr<std::vector<int64_t>> RowidsWithPrefix(Transaction& txn, const char* index,

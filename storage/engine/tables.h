@@ -23,6 +23,10 @@ inline constexpr char kWorkersByName[] = "pgqrs_workers_name";
 inline constexpr char kWorkersByQueue[] = "pgqrs_workers_queue";
 inline constexpr char kWorkersByHeartbeat[] = "pgqrs_workers_heartbeat";
 inline constexpr char kMessagesDequeue[] = "pgqrs_messages_dequeue";
+// Positions in a pgqrs_messages_dequeue key: (queue_id, state, priority DESC, vt, id).
+namespace dequeue_key {
+enum : int { kQueueId, kState, kPriority, kVt, kId };
+}
 inline constexpr char kMessagesLeases[] = "pgqrs_messages_leases";
 inline constexpr char kMessagesConsumer[] = "pgqrs_messages_consumer";
 inline constexpr char kMessagesDedup[] = "pgqrs_messages_dedup";
