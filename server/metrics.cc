@@ -119,7 +119,8 @@ class ScrapeCollector : public prometheus::Collectable {
                              .Help("Queues in the store, including those summed under _other")
                              .Register(registry)
                              .Add({});
-    absl::StatusOr<std::vector<storage::QueueInfo>> queues = sources_.store.ListQueues("", 100000);
+    absl::StatusOr<std::vector<storage::NamedQueueCounts>> queues =
+        sources_.store.ListQueueCounts("", 100000);
     if (!queues.ok()) {
       metrics_.StoreError(queues.status().code());
       return;
@@ -127,14 +128,8 @@ class ScrapeCollector : public prometheus::Collectable {
     queues_total.Set(static_cast<double>(queues->size()));
     std::map<std::string, storage::QueueCounts> by_label;
     for (size_t i = 0; i < queues->size(); ++i) {
-      absl::StatusOr<storage::QueueCounts> counts =
-          sources_.store.GetQueueCounts((*queues)[i].name);
-      if (!counts.ok()) {
-        metrics_.StoreError(counts.status().code());
-        continue;
-      }
       bool named = static_cast<int>(i) < sources_.max_queues;
-      storage::AddQueueCounts(*counts, &by_label[named ? (*queues)[i].name : "_other"]);
+      storage::AddQueueCounts((*queues)[i].counts, &by_label[named ? (*queues)[i].name : "_other"]);
     }
     for (const auto& [queue, c] : by_label) {
       for (auto [state, value] : {std::pair{"pending", c.pending},

@@ -108,6 +108,22 @@ void AddQueueCounts(const QueueCounts& more, QueueCounts* total) {
   total->oldest_pending_age = std::max(total->oldest_pending_age, more.oldest_pending_age);
 }
 
+absl::StatusOr<std::vector<NamedQueueCounts>> ListQueueCountsEach(Store& store,
+                                                                  const std::string& after_name,
+                                                                  int32_t limit) {
+  absl::StatusOr<std::vector<QueueInfo>> queues = store.ListQueues(after_name, limit);
+  if (!queues.ok()) return queues.status();
+  std::vector<NamedQueueCounts> counts;
+  counts.reserve(queues->size());
+  for (const QueueInfo& q : *queues) {
+    absl::StatusOr<QueueCounts> c = store.GetQueueCounts(q.name);
+    if (absl::IsNotFound(c.status())) continue;  // deleted meanwhile
+    if (!c.ok()) return c.status();
+    counts.push_back({q.name, *c});
+  }
+  return counts;
+}
+
 absl::Duration RetryBackoff(const RetryPolicy& policy, int32_t attempt) {
   thread_local absl::BitGen gen;
   absl::Duration d = policy.base_backoff;

@@ -11,9 +11,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "storage/store.h"
 #include "storage/types.h"
 
 namespace pgqrs::storage {
@@ -46,6 +49,12 @@ BeginStepResult CancelledBeginStep(int64_t run_id, const std::string& step_name)
 
 // Adds `more` to `*total`: each count summed, the oldest pending age the larger of the two.
 void AddQueueCounts(const QueueCounts& more, QueueCounts* total);
+
+// ListQueueCounts as ListQueues and then GetQueueCounts for each queue (each its own
+// snapshot), for stores where counting several queues at once saves nothing.
+absl::StatusOr<std::vector<NamedQueueCounts>> ListQueueCountsEach(Store& store,
+                                                                  const std::string& after_name,
+                                                                  int32_t limit);
 
 // The wait before the retry that follows failed attempt `attempt` (1-based):
 // base backoff doubled per attempt, capped at max backoff, minus a random

@@ -30,14 +30,10 @@ absl::StatusOr<QueueCounts> SumQueueCounts(Store& store) {
   QueueCounts total;
   std::string after;
   while (true) {
-    PGQRS_ASSIGN_OR_RETURN(std::vector<QueueInfo> page, store.ListQueues(after, kPage));
-    for (const QueueInfo& q : page) {
-      absl::StatusOr<QueueCounts> c = store.GetQueueCounts(q.name);
-      if (absl::IsNotFound(c.status())) continue;  // deleted meanwhile
-      if (!c.ok()) return c.status();
-      AddQueueCounts(*c, &total);
-    }
-    if (page.size() < static_cast<size_t>(kPage)) return total;
+    PGQRS_ASSIGN_OR_RETURN(std::vector<NamedQueueCounts> page, store.ListQueueCounts(after, kPage));
+    for (const NamedQueueCounts& q : page) AddQueueCounts(q.counts, &total);
+    // Queues deleted meanwhile are left out of a page, so only an empty page ends the list.
+    if (page.empty()) return total;
     after = page.back().name;
   }
 }

@@ -62,6 +62,11 @@ class Store {
   // Removes every message of the queue, in any state. Returns how many.
   virtual absl::StatusOr<int64_t> PurgeQueue(const std::string& name) = 0;
   virtual absl::StatusOr<QueueCounts> GetQueueCounts(const std::string& name) = 0;
+  // What GetQueueCounts answers for each of the queues after `after_name` in name order, at
+  // most `limit` of them, for the callers that count every queue (metrics, GetSystemCounts).
+  // A queue deleted meanwhile is left out.
+  virtual absl::StatusOr<std::vector<NamedQueueCounts>> ListQueueCounts(
+      const std::string& after_name, int32_t limit) = 0;
 
   // ---- Messages -----------------------------------------------------------------------
 

@@ -46,6 +46,12 @@ struct QueueCounts {
   absl::Duration oldest_pending_age;
 };
 
+// One queue's counts, with its name (ListQueueCounts).
+struct NamedQueueCounts {
+  std::string name;
+  QueueCounts counts;
+};
+
 // ---- Messages --------------------------------------------------------------------------
 
 struct NewMessage {

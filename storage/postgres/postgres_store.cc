@@ -261,6 +261,11 @@ absl::StatusOr<QueueCounts> PostgresStore::GetQueueCounts(const std::string& nam
   return counts;
 }
 
+absl::StatusOr<std::vector<NamedQueueCounts>> PostgresStore::ListQueueCounts(
+    const std::string& after_name, int32_t limit) {
+  return ListQueueCountsEach(*this, after_name, limit);
+}
+
 absl::StatusOr<SystemCounts> PostgresStore::GetSystemCounts() {
   SystemCounts counts;
   PGQRS_RETURN_IF_ERROR(Transact([&](Tx& tx) -> absl::Status {

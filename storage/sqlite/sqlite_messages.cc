@@ -321,4 +321,9 @@ absl::StatusOr<QueueCounts> SqliteStore::GetQueueCounts(const std::string& name)
   return counts;
 }
 
+absl::StatusOr<std::vector<NamedQueueCounts>> SqliteStore::ListQueueCounts(
+    const std::string& after_name, int32_t limit) {
+  return ListQueueCountsEach(*this, after_name, limit);
+}
+
 }  // namespace pgqrs::storage::sqlite

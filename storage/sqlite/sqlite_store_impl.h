@@ -119,6 +119,8 @@ class SqliteStore final : public Store {
   absl::Status DeleteQueue(const std::string& name, bool force) override;
   absl::StatusOr<int64_t> PurgeQueue(const std::string& name) override;
   absl::StatusOr<QueueCounts> GetQueueCounts(const std::string& name) override;
+  absl::StatusOr<std::vector<NamedQueueCounts>> ListQueueCounts(const std::string& after_name,
+                                                                int32_t limit) override;
 
   absl::StatusOr<std::vector<int64_t>> Enqueue(const std::string& queue,
                                                std::span<const NewMessage> messages,

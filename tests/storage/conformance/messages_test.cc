@@ -322,6 +322,53 @@ TEST_CASE("counts tell expired leases and other queues' leases apart", "[conform
   CHECK(other.pending == 0);
 }
 
+TEST_CASE("queue counts listed in pages agree with each queue's counts", "[conformance][message]") {
+  auto store = NewTestStore();
+  MakeQueue(*store, "a");
+  MakeQueue(*store, "b", /*max_read_count=*/1);
+  MakeQueue(*store, "c");
+  std::vector<NewMessage> batch = {Msg("1"), Msg("2"), Msg("3", 0, absl::Seconds(60))};
+  Ok(store->Enqueue("a", batch, 0));
+  AckOne(*store, "a", *DequeueN(*store, "a", 1).at(0).lease);
+  Ok(store->Enqueue("b", batch, 0));
+  REQUIRE(DequeueN(*store, "b", 1, absl::Seconds(60)).size() == 1);
+  REQUIRE(DequeueN(*store, "b", 1, absl::Milliseconds(1)).size() == 1);  // expires dead
+  Ok(store->Enqueue("c", batch, 0));
+  REQUIRE(DequeueN(*store, "c", 1, absl::Seconds(60)).size() == 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+
+  std::vector<storage::NamedQueueCounts> listed = Ok(store->ListQueueCounts("", 10));
+  REQUIRE(listed.size() == 3);
+  for (size_t i = 0; i < listed.size(); ++i) {
+    const storage::NamedQueueCounts& got = listed[i];
+    CHECK(got.name == std::string(1, static_cast<char>('a' + i)));
+    INFO("queue " << got.name);
+    storage::QueueCounts want = Ok(store->GetQueueCounts(got.name));
+    CHECK(got.counts.pending == want.pending);
+    CHECK(got.counts.delayed == want.delayed);
+    CHECK(got.counts.in_flight == want.in_flight);
+    CHECK(got.counts.dead == want.dead);
+    CHECK(got.counts.archived == want.archived);
+    CHECK(got.counts.oldest_pending_age <= want.oldest_pending_age);
+  }
+  CHECK(listed[0].counts.archived == 1);
+  CHECK(listed[0].counts.delayed == 1);
+  CHECK(listed[1].counts.in_flight == 1);
+  CHECK(listed[1].counts.dead == 1);
+  CHECK(listed[2].counts.in_flight == 1);
+  CHECK(listed[2].counts.pending == 1);
+
+  std::vector<storage::NamedQueueCounts> page = Ok(store->ListQueueCounts("a", 1));
+  REQUIRE(page.size() == 1);
+  CHECK(page[0].name == "b");
+  CHECK(Ok(store->ListQueueCounts("c", 10)).empty());
+  RequireOk(store->DeleteQueue("b", /*force=*/true));
+  listed = Ok(store->ListQueueCounts("", 10));
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[1].name == "c");
+  CHECK(listed[1].counts.in_flight == 1);
+}
+
 TEST_CASE("concurrent consumers never share a message", "[conformance][concurrency]") {
   auto store = NewTestStore();
   MakeQueue(*store, "q");
