@@ -59,6 +59,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   PGQRS_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                          ListenerCredentials(config.tls));
   builder.AddListeningPort(config.listen, credentials, &s->port_);
+  // gRPC binds with SO_REUSEPORT by default, so a second daemon on a taken port would start
+  // and share its connections; refuse to start instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   ApplyTransportLimits(config.limits, builder);
   builder.SetMaxSendMessageSize(MaxResponseBytes(config.limits));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
@@ -72,7 +75,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const Config& config) {
   builder.RegisterService(s->guarded_workflows_.get());
   s->grpc_ = builder.BuildAndStart();
   if (!s->grpc_ || s->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen, " (is the address in use?)"));
   }
   if (!config.metrics_listen.empty()) {
     MetricSources sources{*s->store_, *s->executor_, *s->long_polls_, config.metrics_max_queues};

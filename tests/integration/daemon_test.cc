@@ -80,6 +80,21 @@ TEST_CASE("a bad flag value is a start-up error naming the flag", "[integration]
   CHECK(err.find("hunter2") == std::string::npos);
 }
 
+TEST_CASE("a listen address in use is a start-up error", "[integration]") {
+  Daemon first(DebugFlags("first.db"));
+  std::string err;
+  // Without the refusal the second daemon would serve on the same port (SO_REUSEPORT) until
+  // `timeout` stopped it (status 124).
+  const int status = RunCommand("timeout 10 " + Runfile("server/pgqrsd") +
+                                    " --dsn=sqlite::memory: --listen=" + first.address(),
+                                &err)
+                         .first;
+  CHECK(status == 1);
+  CHECK(err.find("cannot listen on " + first.address()) != std::string::npos);
+  Client client(first);
+  client.CreateQueue("q");  // the first daemon still serves
+}
+
 TEST_CASE("a non-loopback listen address needs --insecure_listen", "[integration]") {
   std::string err;
   std::string pgqrsd = Runfile("server/pgqrsd") + " --dsn=sqlite::memory:";
