@@ -10,7 +10,8 @@
 // NULL, holding the refusal code (1 no such queue, 2 a workflow's trigger queue), then
 // its rows. A refused call changes nothing. The adapter sends them with the call settings
 // of postgres_store.cc (generic plans, no sequential scans, hash or merge joins), so each
-// is planned once per connection and a lease is always matched by primary key.
+// is planned once per connection. Dequeue leases by tuple id (below); Ack matches its leases
+// by id (storage/postgres/README.md, "Plans on a drained queue").
 // Internal to storage/postgres.
 #pragma once
 
@@ -47,7 +48,11 @@ inline constexpr Statement kPlainEnqueue{
 
 // $1 queue, $2 most messages, $3 visibility timeout (us; NULL: the queue's), $4 lease
 // tokens, one per message asked for. One round of pgqrs_lease_visible: the first visible
-// messages in dequeue order, FOR UPDATE SKIP LOCKED, leased. Rows: (refusal,
+// messages in dequeue order, FOR UPDATE SKIP LOCKED, leased. The lease updates the locked
+// row versions by tuple id (ctid): no index lookup, so no plan can turn it into an index
+// scan. (A lookup by id could: when an autovacuum finds the queue table empty, the
+// statistics make every index look one page long, and the planner then took the dequeue
+// index, whose last column is id, and scanned all of it for each message.) Rows: (refusal,
 // dead_letters_first, n, then the PGQRS_LEASED_COLUMNS of messages.cc), the header first,
 // then the leased messages in dequeue order. When a candidate's final lease expired
 // (it is dead), nothing changes and dead_letters_first is true: pgqrs_dequeue then does
@@ -56,7 +61,7 @@ inline constexpr Statement kPlainDequeue{
     "plain_dequeue",
     "WITH " PGQRS_PLAIN_QUEUE
     "), "
-    "c AS (SELECT m.id, m.priority, m.vt, "
+    "c AS (SELECT m.ctid AS tid, m.id, m.priority, m.vt, "
     "(m.lease_token IS NOT NULL AND m.read_ct >= (SELECT q.max_read_count FROM q)) AS dead "
     "FROM pgqrs_messages m "
     "WHERE m.queue_id = (SELECT q.id FROM q WHERE NOT q.is_trigger) AND m.state = 0 "
@@ -65,8 +70,9 @@ inline constexpr Statement kPlainDequeue{
     "vt = now() + coalesce($3::int8, (SELECT q.visibility_timeout_ms * 1000 FROM q)) "
     "* interval '1 microsecond', "
     "lease_token = ($4::int8[])[t.n], dequeued_at = coalesce(m.dequeued_at, now()) "
-    "FROM (SELECT c.id, row_number() OVER (ORDER BY c.priority DESC, c.vt, c.id) AS n FROM c) t "
-    "WHERE m.id = t.id AND NOT EXISTS (SELECT 1 FROM c WHERE c.dead) "
+    "FROM (SELECT c.tid, c.id, row_number() OVER (ORDER BY c.priority DESC, c.vt, c.id) AS n "
+    "FROM c) t "
+    "WHERE m.ctid = t.tid AND NOT EXISTS (SELECT 1 FROM c WHERE c.dead) "
     "RETURNING t.n, m.id, m.payload::text AS payload, m.enqueued_at, m.vt, m.read_ct, "
     "m.priority, m.lease_token) " PGQRS_PLAIN_HEADER(
         "EXISTS (SELECT 1 FROM c WHERE c.dead), NULL::int8 AS n, NULL::int8, NULL::text, "
