@@ -10,8 +10,8 @@
 // NULL, holding the refusal code (1 no such queue, 2 a workflow's trigger queue), then
 // its rows. A refused call changes nothing. The adapter sends them with the call settings
 // of postgres_store.cc (generic plans, no sequential scans, hash or merge joins), so each
-// is planned once per connection. Dequeue leases by tuple id (below); Ack matches its leases
-// by id (storage/postgres/README.md, "Plans on a drained queue").
+// is planned once per connection, and a lease is always matched by primary key or tuple id
+// (storage/postgres/README.md, "Plans on a drained queue").
 // Internal to storage/postgres.
 #pragma once
 
@@ -48,11 +48,9 @@ inline constexpr Statement kPlainEnqueue{
 
 // $1 queue, $2 most messages, $3 visibility timeout (us; NULL: the queue's), $4 lease
 // tokens, one per message asked for. One round of pgqrs_lease_visible: the first visible
-// messages in dequeue order, FOR UPDATE SKIP LOCKED, leased. The lease updates the locked
-// row versions by tuple id (ctid): no index lookup, so no plan can turn it into an index
-// scan. (A lookup by id could: when an autovacuum finds the queue table empty, the
-// statistics make every index look one page long, and the planner then took the dequeue
-// index, whose last column is id, and scanned all of it for each message.) Rows: (refusal,
+// messages in dequeue order (written as the dequeue index orders them, 0006), FOR UPDATE
+// SKIP LOCKED, leased. The lease updates the locked row versions by tuple id (ctid), which
+// needs no index at all. Rows: (refusal,
 // dead_letters_first, n, then the PGQRS_LEASED_COLUMNS of messages.cc), the header first,
 // then the leased messages in dequeue order. When a candidate's final lease expired
 // (it is dead), nothing changes and dead_letters_first is true: pgqrs_dequeue then does
@@ -65,7 +63,7 @@ inline constexpr Statement kPlainDequeue{
     "(m.lease_token IS NOT NULL AND m.read_ct >= (SELECT q.max_read_count FROM q)) AS dead "
     "FROM pgqrs_messages m "
     "WHERE m.queue_id = (SELECT q.id FROM q WHERE NOT q.is_trigger) AND m.state = 0 "
-    "AND m.vt <= now() ORDER BY m.priority DESC, m.vt, m.id LIMIT $2 FOR UPDATE SKIP LOCKED), "
+    "AND m.vt <= now() ORDER BY m.priority DESC, m.vt, m.id + 0 LIMIT $2 FOR UPDATE SKIP LOCKED), "
     "l AS (UPDATE pgqrs_messages m SET read_ct = m.read_ct + 1, "
     "vt = now() + coalesce($3::int8, (SELECT q.visibility_timeout_ms * 1000 FROM q)) "
     "* interval '1 microsecond', "
