@@ -111,15 +111,22 @@ void AddQueueCounts(const QueueCounts& more, QueueCounts* total) {
 absl::StatusOr<std::vector<NamedQueueCounts>> ListQueueCountsEach(Store& store,
                                                                   const std::string& after_name,
                                                                   int32_t limit) {
-  absl::StatusOr<std::vector<QueueInfo>> queues = store.ListQueues(after_name, limit);
-  if (!queues.ok()) return queues.status();
   std::vector<NamedQueueCounts> counts;
-  counts.reserve(queues->size());
-  for (const QueueInfo& q : *queues) {
-    absl::StatusOr<QueueCounts> c = store.GetQueueCounts(q.name);
-    if (absl::IsNotFound(c.status())) continue;  // deleted meanwhile
-    if (!c.ok()) return c.status();
-    counts.push_back({q.name, *c});
+  std::string after = after_name;
+  // Queues deleted between the listing and their count are left out, and more are listed
+  // in their place, so that a short answer means the list ended.
+  while (static_cast<int32_t>(counts.size()) < limit) {
+    const int32_t wanted = limit - static_cast<int32_t>(counts.size());
+    absl::StatusOr<std::vector<QueueInfo>> queues = store.ListQueues(after, wanted);
+    if (!queues.ok()) return queues.status();
+    for (const QueueInfo& q : *queues) {
+      absl::StatusOr<QueueCounts> c = store.GetQueueCounts(q.name);
+      if (absl::IsNotFound(c.status())) continue;  // deleted meanwhile
+      if (!c.ok()) return c.status();
+      counts.push_back({q.name, *c});
+    }
+    if (static_cast<int32_t>(queues->size()) < wanted) break;
+    after = queues->back().name;
   }
   return counts;
 }

@@ -32,8 +32,7 @@ absl::StatusOr<QueueCounts> SumQueueCounts(Store& store) {
   while (true) {
     PGQRS_ASSIGN_OR_RETURN(std::vector<NamedQueueCounts> page, store.ListQueueCounts(after, kPage));
     for (const NamedQueueCounts& q : page) AddQueueCounts(q.counts, &total);
-    // Queues deleted meanwhile are left out of a page, so only an empty page ends the list.
-    if (page.empty()) return total;
+    if (page.size() < static_cast<size_t>(kPage)) return total;
     after = page.back().name;
   }
 }

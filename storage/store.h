@@ -64,7 +64,7 @@ class Store {
   virtual absl::StatusOr<QueueCounts> GetQueueCounts(const std::string& name) = 0;
   // What GetQueueCounts answers for each of the queues after `after_name` in name order, at
   // most `limit` of them, for the callers that count every queue (metrics, GetSystemCounts).
-  // A queue deleted meanwhile is left out.
+  // A queue deleted meanwhile is left out; fewer than `limit` means no queue follows.
   virtual absl::StatusOr<std::vector<NamedQueueCounts>> ListQueueCounts(
       const std::string& after_name, int32_t limit) = 0;
 

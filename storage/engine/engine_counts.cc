@@ -90,15 +90,11 @@ absl::StatusOr<std::vector<NamedQueueCounts>> EngineStore::ListQueueCounts(
   absl::Status status = Read([&](Transaction& txn) -> absl::Status {
     PGQRS_ASSIGN_OR_RETURN(absl::flat_hash_set<int64_t> leased, LeasedIds(txn));
     const int64_t now = NowMicros();
-    engine::IndexRange range;
-    range.lower = engine::IndexBound{{Value::Text(after_name)}, /*inclusive=*/false};
-    PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kQueuesByName, range));
-    while (it->Valid() && static_cast<int32_t>(all.size()) < limit) {
-      PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
+    PGQRS_ASSIGN_OR_RETURN(std::vector<Row> rows, QueueRowsAfter(txn, after_name, limit));
+    for (const Row& row : rows) {
       const QueueRow q = ToQueueRow(row);
       PGQRS_ASSIGN_OR_RETURN(QueueCounts counts, CountQueue(txn, q, leased, now));
       all.push_back({q.name, counts});
-      PGQRS_RETURN_IF_ERROR(it->Next());
     }
     return absl::OkStatus();
   });

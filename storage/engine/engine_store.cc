@@ -306,6 +306,20 @@ absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id) {
   return ToQueueRow(row);
 }
 
+absl::StatusOr<std::vector<Row>> QueueRowsAfter(Transaction& txn, const std::string& after_name,
+                                                int32_t limit) {
+  engine::IndexRange range;
+  range.lower = engine::IndexBound{{Value::Text(after_name)}, /*inclusive=*/false};
+  PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kQueuesByName, range));
+  std::vector<Row> rows;
+  while (it->Valid() && static_cast<int32_t>(rows.size()) < limit) {
+    PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
+    rows.push_back(std::move(row));
+    PGQRS_RETURN_IF_ERROR(it->Next());
+  }
+  return rows;
+}
+
 absl::StatusOr<int64_t> TakeIds(Transaction& txn, int64_t sequence, int64_t count) {
   int64_t first = 0;
   PGQRS_ASSIGN_OR_RETURN(bool found, txn.Modify(kSequences, sequence, [&](Row& row) {
@@ -450,14 +464,8 @@ absl::StatusOr<std::vector<QueueInfo>> EngineStore::ListQueues(const std::string
                                                                int32_t limit) {
   std::vector<QueueInfo> queues;
   absl::Status status = Read([&](Transaction& txn) -> absl::Status {
-    engine::IndexRange range;
-    range.lower = engine::IndexBound{{Value::Text(after_name)}, /*inclusive=*/false};
-    PGQRS_ASSIGN_OR_RETURN(auto it, txn.ScanIndex(kQueuesByName, range));
-    while (it->Valid() && static_cast<int32_t>(queues.size()) < limit) {
-      PGQRS_ASSIGN_OR_RETURN(Row row, it->row());
-      queues.push_back(ToQueueInfo(row));
-      PGQRS_RETURN_IF_ERROR(it->Next());
-    }
+    PGQRS_ASSIGN_OR_RETURN(std::vector<Row> rows, QueueRowsAfter(txn, after_name, limit));
+    for (const Row& row : rows) queues.push_back(ToQueueInfo(row));
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

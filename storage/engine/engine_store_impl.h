@@ -90,6 +90,9 @@ absl::StatusOr<QueueRow> FindQueue(Transaction& txn, const std::string& name);
 // (storage/rules.h, TriggerQueueRefused).
 absl::StatusOr<QueueRow> FindPlainQueue(Transaction& txn, const std::string& name);
 absl::StatusOr<QueueRow> QueueById(Transaction& txn, int64_t id);
+// The rows of the queues named after `after_name`, in name order; at most `limit` of them.
+absl::StatusOr<std::vector<Row>> QueueRowsAfter(Transaction& txn, const std::string& after_name,
+                                                int32_t limit);
 
 // Takes `count` ids from sequence `sequence`; returns the first. The hot sequences (messages,
 // runs, steps) go through IdBlocks instead.
