@@ -123,9 +123,12 @@ void Server::Shutdown() {
   if (health_) health_->Drain();
   waiters_->Shutdown();
   grpc_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+  // The log's timestamps show where a slow shutdown spent its time.
+  spdlog::info("shutdown: calls ended");
   reapers_.reset();
   executor_.reset();  // runs what was accepted, then joins
   grpc_->Wait();
+  spdlog::info("shutdown: reapers and executor stopped");
 }
 
 Server::~Server() {

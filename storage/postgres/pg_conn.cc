@@ -321,26 +321,38 @@ absl::StatusOr<Rows> PgConn::ReadFlight(const std::vector<std::string>& commands
                                         int syncs) {
   absl::Status first_error;
   std::optional<Rows> last;
-  size_t command = 0;  // whose results come next; each command's end is a null result
+  bool committed = false;  // the first Sync's result came: the statements' commit is done
+  size_t command = 0;      // whose results come next; each command's end is a null result
+  bool after_end = false;  // the last result was a command's end
   while (syncs > 0) {
     PGresult* result = PQgetResult(conn_);
     if (result == nullptr) {
       if (broken()) break;
-      if (++command > commands.size()) {  // a Sync result is missing: never reuse
+      if (after_end) {  // two ends in a row: nothing more is coming, a Sync result is missing
         abandoned_ = true;
         break;
       }
+      after_end = true;
+      ++command;
       continue;
     }
+    after_end = false;
     ExecStatusType status = PQresultStatus(result);
-    if (status == PGRES_PIPELINE_SYNC) --syncs;
+    if (status == PGRES_PIPELINE_SYNC) {
+      // A failed commit adds a result of its own; the follow-up's commands come next.
+      --syncs;
+      committed = true;
+      command = counted;
+    }
     if (status == PGRES_PIPELINE_SYNC || status == PGRES_PIPELINE_ABORTED) {
       PQclear(result);  // a Sync, or a command skipped after an earlier failure
       continue;
     }
     absl::StatusOr<Rows> rows = Check(result);
     if (!rows.ok()) {
-      if (first_error.ok() && command < counted) first_error = rows.status();
+      // Before the first Sync's result, a failure is the statements' own or their commit's
+      // (a deferred check, or the server going away while it commits).
+      if (first_error.ok() && !committed) first_error = rows.status();
     } else if (command < commands.size() && !commands[command].empty()) {
       prepared_.insert(commands[command]);
     } else if (command < counted) {
@@ -348,7 +360,9 @@ absl::StatusOr<Rows> PgConn::ReadFlight(const std::vector<std::string>& commands
     }
   }
   if (!first_error.ok()) return first_error;
-  if (!last.has_value()) return Check(nullptr).status();  // the connection broke
+  // Rows without the Sync's result: the connection broke before the commit was confirmed,
+  // so whether it happened is unknown. Never report it done.
+  if (!committed || !last.has_value()) return Check(nullptr).status();
   return *std::move(last);
 }
 

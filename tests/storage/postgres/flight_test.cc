@@ -1,13 +1,15 @@
 // Postgres-specific: PgConn::Flight, the one-round-trip path of the lifecycle calls. A
 // flight's statements all go out before any result comes back (libpq's protocol trace
 // shows one switch from frontend to backend), they commit together or not at all, a
-// follow-up rides along as a transaction of its own, and the settings its first
-// statement makes last exactly as long as the flight.
+// follow-up rides along as a transaction of its own, the settings its first statement
+// makes last exactly as long as the flight, and it succeeds only once its commit is
+// confirmed.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "storage/postgres/pg_conn.h"
@@ -162,6 +164,57 @@ TEST_CASE("a flight's follow-up is a transaction of its own in the same round tr
     CHECK(has(0));
     CHECK_FALSE(conn->broken());
   }
+}
+
+// A deferred constraint trigger on t runs `body` (PL/pgSQL) at commit, after the statements'
+// results have gone out.
+void FailAtCommit(PgConn& conn, const std::string& schema, const std::string& body) {
+  RequireOk(conn.Exec(absl::StrCat(
+      "CREATE FUNCTION ", schema, ".at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ",
+      body, " RETURN NULL; END $$; CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON ", schema,
+      ".t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ", schema, ".at_commit()")));
+}
+
+TEST_CASE("a flight whose commit fails reports the failure, not the statements' rows",
+          "[postgres][flight]") {
+  auto conn = Connect();
+  std::string schema = MakeTable(*conn);
+  FailAtCommit(*conn, schema, "RAISE EXCEPTION 'refused at commit';");
+  std::string insert_sql = absl::StrCat("INSERT INTO ", schema, ".t VALUES ($1) RETURNING v");
+  Statement insert{"test_insert_returning", insert_sql.c_str()};
+  Params one = Params().Add(int64_t{1});
+  FlightStatement flight[] = {{insert, one}};
+  for (StatementMode mode : {StatementMode::kUnnamed, StatementMode::kPrepared}) {
+    absl::Status status = conn->Flight(flight, mode).status();
+    INFO(status.ToString());
+    CHECK_FALSE(status.ok());
+    CHECK(absl::StrContains(status.message(), "refused at commit"));
+    CHECK_FALSE(conn->broken());
+  }
+  CHECK(CountRows(*conn, schema) == 0);
+}
+
+TEST_CASE("a flight whose connection dies while it commits is UNAVAILABLE, never OK",
+          "[postgres][flight]") {
+  auto setup = Connect();
+  std::string schema = MakeTable(*setup);
+  // The server ends the session from inside the commit: the rows have been sent, the
+  // commit never happens.
+  FailAtCommit(*setup, schema,
+               "PERFORM pg_terminate_backend(pg_backend_pid()); "
+               "PERFORM pg_sleep(5);");
+  std::string insert_sql = absl::StrCat("INSERT INTO ", schema, ".t VALUES ($1) RETURNING v");
+  Statement insert{"test_insert_returning", insert_sql.c_str()};
+  Params one = Params().Add(int64_t{1});
+  FlightStatement flight[] = {{insert, one}};
+  for (StatementMode mode : {StatementMode::kUnnamed, StatementMode::kPrepared}) {
+    auto conn = Connect();
+    absl::Status status = conn->Flight(flight, mode).status();
+    INFO(status.ToString());
+    CHECK(status.code() == absl::StatusCode::kUnavailable);
+    CHECK(conn->broken());
+  }
+  CHECK(CountRows(*setup, schema) == 0);
 }
 
 TEST_CASE("settings made local in a flight hold for its later statements and end with it",
