@@ -20,6 +20,22 @@
 
 namespace pgqrs::storage::pg {
 
+// The settings every flight makes first ($1 the quoted schema, $2 the statement timeout in
+// ms): begin_sql_'s schema and timeout, local to the implicit transaction of the flight as
+// SET LOCAL is to an explicit one. The statements here are planned once per connection,
+// generically (custom plans for their array parameters cost a planning per call), and
+// without sequential scans or hash and merge joins, so that a plan made while a table is
+// small keeps using the indexes when it has grown. The functions set what they need
+// themselves. JIT is off: a generic plan assumes a parameterized LIMIT takes a tenth of the
+// table, so on a deep queue its estimated cost passes the JIT thresholds and every call
+// would spend hundreds of milliseconds compiling a plan that touches a few rows.
+inline constexpr Statement kCallSettings{
+    "call_settings",
+    "SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true), "
+    "set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true), "
+    "set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
+    "set_config('enable_mergejoin', 'off', true)"};
+
 // The queue a call names, and whether it is a workflow's trigger queue.
 #define PGQRS_PLAIN_QUEUE                                                            \
   "q AS (SELECT qs.id, qs.max_read_count, qs.visibility_timeout_ms, "                \

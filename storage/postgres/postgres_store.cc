@@ -8,6 +8,7 @@
 #include "engine/base/status_macros.h"
 #include "spdlog/spdlog.h"
 #include "storage/checks.h"
+#include "storage/postgres/plain_calls.h"
 #include "storage/postgres/store_impl.h"
 
 namespace pgqrs::storage {
@@ -73,21 +74,6 @@ constexpr Statement kNotify{"notify", "SELECT pg_notify('pgqrs_wake', $1)"};
 constexpr Statement kWakeAsync{
     "wake_async",
     "SELECT set_config('synchronous_commit', 'off', true), pg_notify('pgqrs_wake', $1)"};
-// begin_sql_'s schema and timeout as a statement, for calls sent as one flight: local to
-// the implicit transaction of the flight, as SET LOCAL is to an explicit one. The plain
-// statements (plain_calls.h) are planned once per connection, generically (custom plans
-// for their array parameters cost a planning per call), and without sequential scans or
-// hash and merge joins, so that a plan made while a table is small keeps using the
-// indexes when it has grown. The functions set what they need themselves. JIT is off: a
-// generic plan assumes a parameterized LIMIT takes a tenth of the table, so on a deep queue
-// its estimated cost passes the JIT thresholds and every call would spend hundreds of
-// milliseconds compiling a plan that touches a few rows.
-constexpr Statement kCallSettings{
-    "call_settings",
-    "SELECT set_config('search_path', $1, true), set_config('statement_timeout', $2, true), "
-    "set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true), "
-    "set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), "
-    "set_config('enable_mergejoin', 'off', true)"};
 
 QueueInfo ReadQueueInfo(const Rows& rows, int row) {
   QueueInfo info;

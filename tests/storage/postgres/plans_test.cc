@@ -31,14 +31,16 @@ void EnqueueBatches(storage::Store& store, int batches) {
   }
 }
 
-// The generic plan of `statement` for `args`, under the store's call settings.
-std::string GenericPlan(PgConn& conn, const storage::pg::Statement& statement,
-                        const std::string& types, const std::string& args) {
-  RequireOk(
-      conn.Exec("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; "
-                "SET enable_hashjoin = off; SET enable_mergejoin = off; SET jit = off"));
+// The generic plan of `statement` for `args` in `schema`, under the store's call settings
+// (kCallSettings, the statement every flight sends first).
+std::string GenericPlan(PgConn& conn, const std::string& schema,
+                        const storage::pg::Statement& statement, const std::string& types,
+                        const std::string& args) {
+  RequireOk(conn.Exec("BEGIN"));  // the settings are local to it; nothing runs (no ANALYZE)
+  Params settings = Params().Add(storage::pg::QuoteIdentifier(schema)).Add("30000");
+  RequireOk(conn.Query(storage::pg::kCallSettings, settings, storage::pg::StatementMode::kUnnamed)
+                .status());
   RequireOk(conn.Exec(absl::StrCat("PREPARE s(", types, ") AS ", statement.sql)));
-  RequireOk(conn.Exec("BEGIN"));  // EXPLAIN ANALYZE would lease; a plain EXPLAIN does not run
   Rows rows = Ok(conn.QueryText(absl::StrCat("EXPLAIN EXECUTE s(", args, ")"), Params()));
   RequireOk(conn.Exec("ROLLBACK; DEALLOCATE s"));
   std::vector<std::string> lines;
@@ -66,7 +68,7 @@ TEST_CASE(
   REQUIRE(stats.Int(0, 1) > 0);
   EnqueueBatches(*store, 3);
 
-  const std::string plan = GenericPlan(*conn, storage::pg::kPlainDequeue,
+  const std::string plan = GenericPlan(*conn, schema, storage::pg::kPlainDequeue,
                                        "text, int4, int8, int8[]", "'q', 100, NULL, '{}'");
   INFO(plan);
   // Before: a scan of the whole dequeue index per message, as an index condition on id or
@@ -75,7 +77,7 @@ TEST_CASE(
   CHECK(plan.find("(id = ") == std::string::npos);
 
   // Ack finds its messages by id: through the primary key, never the dequeue index.
-  const std::string ack = GenericPlan(*conn, storage::pg::kPlainAck, "text, int8[], int8[]",
+  const std::string ack = GenericPlan(*conn, schema, storage::pg::kPlainAck, "text, int8[], int8[]",
                                       "'q', '{1,2,3}', '{4,5,6}'");
   INFO(ack);
   CHECK(ack.find("pgqrs_messages_pkey") != std::string::npos);
